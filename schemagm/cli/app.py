@@ -1,0 +1,55 @@
+"""The ``schemagm`` command: a thin layer over the library.
+
+Each command lives in its own module under :mod:`schemagm.cli` and exposes a
+function ``register(app)`` that adds it to the typer application. Errors of the
+project's one type (:class:`~schemagm.errors.SpecError`) are printed with their
+positions and carets, without a traceback, and exit with status 1; usage errors
+exit with status 2 (typer/click's convention).
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+
+import typer
+
+from ..errors import SpecError
+
+#: command modules, in the order ``schemagm --help`` lists them
+COMMANDS = ("check", "fmt", "compile", "render", "transform", "equiv", "explain", "train", "sample", "eval")
+
+app = typer.Typer(
+    name="schemagm",
+    help=(
+        "A declarative compiler for deep generative models drawn as schematic graphical models "
+        "(Hu et al., ICLR 2018).\n\nExample: schemagm check specs/*.sgm"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _register_all() -> None:
+    for name in COMMANDS:
+        module = import_module(f"schemagm.cli.cmd_{name}")
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    _register_all()
+    try:
+        app(args=argv, standalone_mode=True)
+    except SpecError as err:  # raised outside a command's own handler
+        print_error(err)
+        sys.exit(1)
+
+
+def print_error(err: SpecError) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]{escape(str(err))}[/red]")
