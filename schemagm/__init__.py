@@ -25,7 +25,7 @@ _LAZY = {
     # text -> graph
     "parse": "schemagm.graph.build",
     "parse_file": "schemagm.graph.build",
-    "to_sgm": "schemagm.language.printer",
+    "to_sgm": "schemagm.graph.build",
     "SchematicGraph": "schemagm.graph.model",
     "Options": "schemagm.graph.options",
     # graph -> graph
@@ -34,7 +34,7 @@ _LAZY = {
     "compile": "schemagm.compiler",
     "load": "schemagm.compiler",
     "CompiledModel": "schemagm.compiler",
-    "register_network": "schemagm.compiler",
+    "register_network": "schemagm.registry",
 }
 
 __all__ = ["SpecError", "Diagnostic", "Span", "__version__", *_LAZY]
