@@ -279,8 +279,10 @@ def validate_call(entry: Entry, args: Sequence[Any], kwargs: dict[str, Any]) -> 
     if not entry.checked:
         return []
     problems: list[str] = []
-    positional = [a for a in entry.args if not a.variadic]
-    variadic = next((a for a in entry.args if a.variadic), None)
+    # parameters before a variadic one are positional; those after it are keyword-only
+    variadic_at = next((i for i, a in enumerate(entry.args) if a.variadic), None)
+    positional = list(entry.args if variadic_at is None else entry.args[:variadic_at])
+    variadic = None if variadic_at is None else entry.args[variadic_at]
     bound: dict[str, Any] = {}
     for i, value in enumerate(args):
         if i < len(positional):
@@ -302,7 +304,9 @@ def validate_call(entry: Entry, args: Sequence[Any], kwargs: dict[str, Any]) -> 
             problems.append(f"argument '{key}' of '{entry.name}' given twice")
         else:
             bound[key] = value
-    for a in positional:
+    for a in entry.args:
+        if a.variadic:
+            continue
         if a.name in bound:
             msg = a.check(bound[a.name])
             if msg:
