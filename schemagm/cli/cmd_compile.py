@@ -1,10 +1,135 @@
-"""``schemagm compile`` (placeholder until the compiler stage lands; its owner replaces this file)."""
+"""``schemagm compile``: show what a spec compiles to -- networks, phases and the derived objective."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
 
 import typer
 
+from .common import echo, user_errors
+
+HELP = """Compile a spec and show what the one rule derived from its graph.
+
+Prints the networks of every parameter group with their parameter counts, the
+training phases (the adversary first, with its steps per model step) and the
+objective of every group as formulas.  Use --latex for LaTeX formulas, or
+--emit json for the graph's data form (for other programs).
+
+Example:
+
+  schemagm compile specs/infogan.sgm
+
+  schemagm compile specs/vae.sgm --latex
+
+  schemagm compile specs/gan.sgm --emit json > gan.json
+"""
+
+
+class Emit(str, Enum):
+    text = "text"
+    json = "json"
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("compile", help="(not yet available)")
-    def _compile() -> None:
-        typer.echo("schemagm compile: not available yet", err=True)
-        raise typer.Exit(2)
+    @app.command("compile", help=HELP)
+    def compile_command(
+        spec: Path = typer.Argument(..., help="the .sgm file to compile", show_default=False),
+        latex: bool = typer.Option(False, "--latex", help="print the formulas as LaTeX instead of unicode"),
+        emit: Emit = typer.Option(Emit.text, "--emit", help="text: tables for a person; json: the graph's data form"),
+    ) -> None:
+        from ..errors import SpecError
+
+        with user_errors():
+            if not spec.is_file():
+                raise SpecError(f"no such spec file: {spec}", hint="give the path of a .sgm file, e.g. specs/vae.sgm")
+            if emit is Emit.json:
+                from ..graph.build import parse_file
+
+                echo(parse_file(spec).to_json())
+                return
+            from ..compiler import compile as compile_spec
+
+            model = compile_spec(spec)
+            show(model, latex=latex)
+
+
+def count(params: Any) -> int:
+    return sum(p.numel() for p in params)
+
+
+def show(model: Any, latex: bool = False) -> None:
+    """Print the compiled model for a person: networks per group, phases, objective per group."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    graph = model.graph
+    title = f"{graph.name}" + (f": {graph.title}" if graph.title else "")
+    console.print(f"[bold]{title}[/bold]")
+
+    nets = Table(title="networks by parameter group", title_justify="left")
+    nets.add_column("group")
+    nets.add_column("network")
+    nets.add_column("edge")
+    nets.add_column("architecture")
+    nets.add_column("parameters", justify="right")
+    edges = {f"{e.label}_{e.group}": e for e in graph.edges if e.group}
+    for group in model.groups:
+        members = [(name, net) for name, net in model.networks.items() if name in edges and edges[name].group == group]
+        for name, net in members:
+            e = edges[name]
+            arrow = f"{', '.join(e.sources)} {e.glyph} {e.target}"
+            arch = str(e.network) + (f" {e.output}" if e.output else "")
+            nets.add_row(group, name, arrow, arch, f"{count(net.parameters()):,}")
+        nets.add_row(f"[bold]{group}[/bold]", "", "", "[bold]total[/bold]", f"[bold]{count(model.parameters_of(group)):,}[/bold]", end_section=True)
+    console.print(nets)
+
+    phases = Table(title="phases (in order)", title_justify="left")
+    phases.add_column("phase")
+    phases.add_column("groups")
+    phases.add_column("steps per model step", justify="right")
+    for ph in model.objective.phases:
+        phases.add_row(ph.name, ", ".join(ph.groups), str(ph.steps))
+    console.print(phases)
+
+    objective = Table(title="objective per group (minimised)", title_justify="left", show_lines=True)
+    objective.add_column("group")
+    objective.add_column("loss")
+    for group in model.groups:
+        terms = [t for t in model.objective.terms if group in t.groups]
+        objective.add_row(group, _sum(terms, latex))
+    console.print(objective)
+
+    terms = Table(title="terms", title_justify="left")
+    terms.add_column("term")
+    terms.add_column("updates")
+    terms.add_column("formula")
+    for t in model.objective.terms:
+        terms.add_row(t.name, ", ".join(t.groups), _formula(t, latex))
+    console.print(terms)
+
+
+def _formula(term: Any, latex: bool) -> str:
+    from rich.markup import escape
+
+    return escape(term.latex if latex else term.formula)
+
+
+def _sum(terms: list[Any], latex: bool) -> str:
+    """``sign * weight * formula`` joined with + and -."""
+    from rich.markup import escape
+
+    out = ""
+    for i, t in enumerate(terms):
+        sign = -1 if t.sign < 0 else 1
+        weight = abs(float(t.weight))
+        body = t.latex if latex else t.formula
+        if weight != 1.0:
+            body = (f"{weight:g} \\cdot " if latex else f"{weight:g}·") + f"({body})" if " " in body.strip() else (f"{weight:g} \\cdot " if latex else f"{weight:g}·") + body
+        if i == 0:
+            out = ("- " if sign < 0 else "") + body
+        else:
+            out += (" - " if sign < 0 else " + ") + body
+    return escape(out) if out else "(constant: no term updates this group)"
