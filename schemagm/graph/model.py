@@ -352,5 +352,11 @@ class SchematicGraph:
     def __hash__(self) -> int:  # value semantics
         return hash(json.dumps(self.to_dict(), sort_keys=True))
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows a graph as its diagram (the render stage is imported only here)."""
+        from ..render.notebook import mimebundle
+
+        return mimebundle(self, include, exclude)
+
     def __repr__(self) -> str:
         return f"SchematicGraph({self.name!r}, nodes={list(self.nodes)}, edges={[e.key for e in self.edges]})"

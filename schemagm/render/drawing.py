@@ -1,0 +1,328 @@
+"""A schematic graph as a drawing description: plain data that any backend can draw.
+
+The description separates *what* is drawn from *how* (Pyro's graph-spec dict,
+PyMC's node-kind formatters): :func:`drawing` reads the graph and returns a
+dict of panels, nodes, arcs, legend entries and an optional caption, each with
+a backend-neutral style looked up in two tables:
+
+* :data:`NODE_STYLES`: role -> node style (data: shaded circle; latent: plain
+  circle; indicator: small circle; a data node ``given y`` gets a double ring);
+* :func:`edge_style`: (line, head, kind) -> arc style, where ``kind`` is
+  ``plain``, ``adversarial`` (a red edge with a network), ``perfect`` (the
+  perfect adversary q_*, red, drawn thin with the label q_*) or ``kernel``
+  (a fixed kernel test, red, labelled MMD).
+
+A schematic edge ``z, y ==> x`` becomes one arc per source (``z -> x``,
+``y -> x``), all in the edge's style; the network's label (G_θ) sits on the
+first arc whose source feeds the network (not the indicator).  Everything is
+ordered as declared, so the same graph always gives the same description.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..graph.model import Edge, Node, Role, SchematicGraph
+from .labels import KERNEL, PERFECT, Label, edge_label, node_label
+
+__all__ = [
+    "NODE_STYLES",
+    "RED",
+    "INK",
+    "edge_kind",
+    "edge_style",
+    "drawing",
+    "compare_drawing",
+    "arcs",
+    "layout_columns",
+    "LEGEND_ENTRIES",
+]
+
+#: colours of the drawing (the adversary is red, as in the paper)
+RED = "#d62728"
+INK = "#000000"
+DATA_FILL = "#d9d9d9"
+
+#: role -> node style (sizes in inches)
+NODE_STYLES: dict[Role, dict[str, Any]] = {
+    Role.data: {"shape": "circle", "fill": DATA_FILL, "size": 0.45, "peripheries": 1},
+    Role.latent: {"shape": "circle", "fill": None, "size": 0.45, "peripheries": 1},
+    Role.indicator: {"shape": "circle", "fill": None, "size": 0.3, "peripheries": 1},
+}
+
+#: the kinds of edge a drawing distinguishes
+EDGE_KINDS = ("plain", "adversarial", "perfect", "kernel")
+
+
+def edge_kind(edge: Edge) -> str:
+    """``plain``, ``adversarial`` (red, with a network), ``perfect`` (q_*) or ``kernel`` (MMD test)."""
+    if not edge.adversarial:
+        return "plain"
+    if edge.kernel is not None:
+        return "kernel"
+    if edge.perfect or edge.network is None:
+        return "perfect"
+    return "adversarial"
+
+
+def edge_style(line: str, head: str, kind: str) -> dict[str, Any]:
+    """The style of an arc: its line (solid/dashed), head (filled/hollow), colour and weight."""
+    if line not in ("solid", "dashed") or head not in ("filled", "hollow") or kind not in EDGE_KINDS:
+        raise ValueError(f"no edge style for {(line, head, kind)}")
+    red = kind != "plain"
+    return {
+        "line": line,
+        "head": head,
+        "color": RED if red else INK,
+        "fontcolor": RED if red else INK,
+        # the perfect adversary is no network: drawn thinner than a learned discriminator
+        "penwidth": 1.0 if kind == "perfect" else (1.6 if red else 1.2),
+    }
+
+
+def _node(node: Node, prefix: str) -> dict[str, Any]:
+    style = dict(NODE_STYLES[node.role])
+    if node.given is not None:
+        style["peripheries"] = 2
+    label = node_label(node.name)
+    return {
+        "id": prefix + node.name,
+        "name": node.name,
+        "role": node.role.value,
+        "label": label.to_dict(),
+        "given": node.given,
+        "tooltip": _describe_node(node),
+        "style": style,
+    }
+
+
+def _describe_node(node: Node) -> str:
+    if node.role is Role.indicator:
+        return f"indicator {node.name}"
+    text = f"{node.role.value} {node.name} : {node.value}"
+    if node.shape:
+        text += "[" + ", ".join(map(str, node.shape)) + "]"
+    if node.range is not None:
+        text += f" in [{node.range[0]:g}, {node.range[1]:g}]"
+    if node.given:
+        text += f" given {node.given}"
+    return text
+
+
+def _describe_edge(edge: Edge) -> str:
+    text = f"{', '.join(edge.sources)} {edge.glyph} {edge.target}"
+    parts: list[str] = []
+    if edge.label:
+        parts.append(f"{edge.label}_{edge.group}" if edge.group else edge.label)
+    if edge.perfect:
+        parts.append("perfect")
+    for call in (edge.network, edge.kernel):
+        if call is not None:
+            parts.append(("= " if edge.label and call is edge.network else "") + str(call))
+    if edge.output is not None:
+        parts.append(str(edge.output))
+    if edge.adversarial:
+        parts.append("adversarial")
+    if not edge.reparameterize:
+        parts.append("no_reparam")
+    return text + (" : " + " ".join(parts) if parts else "")
+
+
+def _edge_label(edge: Edge) -> Label | None:
+    kind = edge_kind(edge)
+    if kind == "perfect":
+        return PERFECT
+    if kind == "kernel":
+        return KERNEL
+    label = edge_label(edge.label, edge.group)
+    if label is None and edge.network is not None:  # a fixed corruption: name it
+        return Label(str(edge.network), None, italic=False)
+    return label
+
+
+def _label_source(graph: SchematicGraph, edge: Edge) -> str:
+    """The source whose arc carries the edge's label: the first one that feeds the network."""
+    for s in edge.sources:
+        node = graph.nodes.get(s)
+        if node is not None and node.role is not Role.indicator:
+            return s
+    return edge.sources[0]
+
+
+def _panel(graph: SchematicGraph, title: str | None, prefix: str) -> dict[str, Any]:
+    nodes = [_node(n, prefix) for n in graph.nodes.values()]
+    edges = []
+    for i, e in enumerate(graph.edges):
+        kind = edge_kind(e)
+        label = _edge_label(e)
+        carrier = _label_source(graph, e)
+        for j, s in enumerate(e.sources):
+            edges.append(
+                {
+                    "id": f"{prefix}e{i}.{j}",
+                    "edge": i,
+                    "source": prefix + s,
+                    "target": prefix + e.target,
+                    "line": e.line,
+                    "head": e.head,
+                    "kind": kind,
+                    "adversarial": e.adversarial,
+                    "group": e.group,
+                    "label": label.to_dict() if (label is not None and s == carrier) else None,
+                    "tooltip": _describe_edge(e),
+                    "style": edge_style(e.line, e.head, kind),
+                }
+            )
+    columns = [[prefix + name for name in col] for col in layout_columns(graph)]
+    return {"id": prefix.rstrip("_") or graph.name, "title": title, "nodes": nodes, "edges": edges, "columns": columns}
+
+
+def layout_columns(graph: SchematicGraph) -> list[list[str]]:
+    """Node names in columns, left to right, the same way for every model (the paper's Fig. 1).
+
+    The nodes that are not indicators go one per column in declaration order,
+    except that a node tested by a red edge (x in a GAN, z in an AAE) goes last,
+    nearest the indicator; an indicator y is drawn under the node its first red
+    edge tests (or under the last column when no red edge reaches it).  So
+    InfoGAN and its swap_processes (the VAE) put every node in the same place,
+    and swap_nodes (the AAE) trades the places of x and z.
+    """
+    tested: list[str] = []
+    under: dict[str, str] = {}
+    for e in graph.edges:
+        if e.adversarial and e.target in graph.nodes:
+            inputs = [s for s in e.sources if s in graph.nodes and graph.nodes[s].role is not Role.indicator]
+            if inputs:
+                if inputs[0] not in tested:
+                    tested.append(inputs[0])
+                under.setdefault(e.target, inputs[0])
+    order = [n.name for n in graph.nodes.values() if n.role is not Role.indicator and n.name not in tested]
+    order += [t for t in tested if graph.nodes[t].role is not Role.indicator]
+    columns: list[list[str]] = [[name] for name in order]
+    for n in graph.nodes.values():
+        if n.role is Role.indicator:
+            host = under.get(n.name)
+            column = next((c for c in columns if host in c), None) if host else None
+            if column is None:
+                if not columns:
+                    columns.append([])
+                column = columns[-1]
+            column.append(n.name)
+    return columns
+
+
+#: legend entries: (key, sample arc line, head, kind, explanation)
+LEGEND_ENTRIES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("solid", "solid", "filled", "plain", "generative process"),
+    ("dashed", "dashed", "filled", "plain", "inference process"),
+    ("hollow", "solid", "hollow", "plain", "deterministic (implicit)"),
+    ("adversarial", "solid", "filled", "adversarial", "adversary q(y | ·)"),
+    ("perfect", "dashed", "filled", "perfect", "perfect adversary"),
+    ("kernel", "solid", "filled", "kernel", "kernel two-sample test"),
+)
+
+
+def _legend(graphs: Sequence[SchematicGraph]) -> list[dict[str, Any]]:
+    """The legend entries for the styles that occur in these graphs, in a fixed order."""
+    used: set[str] = set()
+    data = False
+    for g in graphs:
+        data = data or any(n.role is Role.data for n in g.nodes.values())
+        for e in g.edges:
+            used.add(e.line)
+            if e.deterministic:
+                used.add("hollow")
+            used.add(edge_kind(e))
+    entries = []
+    for key, line, head, kind, text in LEGEND_ENTRIES:
+        if key in used:
+            sample_label = {"perfect": PERFECT, "kernel": KERNEL}.get(kind)
+            entries.append(
+                {
+                    "key": key,
+                    "text": text,
+                    "label": sample_label.to_dict() if sample_label else None,
+                    "style": edge_style(line, head, kind),
+                }
+            )
+    if data:
+        entries.append({"key": "data", "text": "data ~ p_data", "node_style": dict(NODE_STYLES[Role.data])})
+    return entries
+
+
+def _caption(graph: SchematicGraph, caption: bool | str | None) -> str | None:
+    if caption is None or caption is False:
+        return None
+    if isinstance(caption, str):
+        return caption
+    return objective_text(graph)
+
+
+def objective_text(graph: SchematicGraph) -> str:
+    """The derived objective of a graph, from the compiler (imported only when asked for)."""
+    from ..errors import SpecError
+
+    try:
+        from ..compiler import compile as compile_graph
+    except ImportError as err:  # the compiler stage (or torch) is missing
+        raise SpecError(f"a caption needs the compiler, which cannot be imported: {err}") from None
+    return compile_graph(graph).objective.text().rstrip("\n")
+
+
+def drawing(
+    graph: SchematicGraph,
+    *,
+    legend: bool = False,
+    caption: bool | str | None = None,
+    title: str | None = None,
+    direction: str = "LR",
+) -> dict[str, Any]:
+    """The drawing description of one graph.
+
+    ``caption=True`` puts the compiled objective under the figure (this imports
+    the compiler); a string is used as the caption itself.
+    """
+    return {
+        "kind": "schemagm.drawing",
+        "version": 1,
+        "name": graph.name,
+        "direction": direction,
+        "panels": [_panel(graph, title, "")],
+        "legend": _legend([graph]) if legend else [],
+        "caption": _caption(graph, caption),
+    }
+
+
+def compare_drawing(
+    graphs: Sequence[SchematicGraph],
+    titles: Sequence[str],
+    *,
+    legend: bool = False,
+    caption: bool | str | None = None,
+    direction: str = "LR",
+) -> dict[str, Any]:
+    """Several graphs side by side in one figure, each in a titled panel.
+
+    Node ids get a per-panel prefix (``p0__x``) so the panels do not share nodes.
+    ``caption=True`` captions with each graph's objective, one after the other.
+    """
+    if len(graphs) != len(titles):
+        raise ValueError("one title per graph")
+    if caption is True:
+        text: str | None = "\n\n".join(f"{t}:\n{objective_text(g)}" for g, t in zip(graphs, titles))
+    else:
+        text = caption or None
+    return {
+        "kind": "schemagm.drawing",
+        "version": 1,
+        "name": "_vs_".join(g.name for g in graphs),
+        "direction": direction,
+        "panels": [_panel(g, t, f"p{i}__") for i, (g, t) in enumerate(zip(graphs, titles))],
+        "legend": _legend(graphs) if legend else [],
+        "caption": text,
+    }
+
+
+def arcs(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every arc of every panel of a drawing, in order."""
+    return [a for p in d["panels"] for a in p["edges"]]

@@ -1,0 +1,198 @@
+"""Drawing description -> DOT source (via the ``graphviz`` package) -> svg/png/pdf (via ``dot``).
+
+The DOT text is a pure function of the drawing description: nodes and arcs are
+written in the description's order, attributes in a fixed order, and no id comes
+from memory, so the same spec always gives byte-identical DOT.  Only turning
+DOT into an image needs the Graphviz program ``dot``; without it
+:func:`to_image` raises a :class:`~schemagm.errors.SpecError` saying how to
+install it (the DOT text itself, and Mermaid, still work).
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import graphviz
+
+from ..errors import SpecError
+
+__all__ = ["HEADS", "LINES", "IMAGE_FORMATS", "to_dot", "to_image", "dot_available", "MISSING_DOT_HINT"]
+
+#: drawing head -> Graphviz arrowhead
+HEADS = {"filled": "normal", "hollow": "onormal"}
+#: drawing line -> Graphviz edge style
+LINES = {"solid": "solid", "dashed": "dashed"}
+#: formats rendered by the ``dot`` program
+IMAGE_FORMATS = ("svg", "png", "pdf")
+
+FONT = "Times"
+SMALL_FONT = "Helvetica"
+MISSING_DOT_HINT = (
+    "install Graphviz (Debian/Ubuntu: `apt-get install graphviz`; macOS: `brew install graphviz`), "
+    "or write DOT (--format dot) or Mermaid (--format mermaid), which need no program"
+)
+
+
+def _html(fragment: str) -> str:
+    """An HTML-like Graphviz label (the graphviz package passes ``<...>`` through unquoted)."""
+    return f"<{fragment}>"
+
+
+def _node_attrs(node: dict[str, Any]) -> dict[str, str]:
+    style = node["style"]
+    size = f"{style['size']:.2f}"
+    attrs = {
+        "label": _html(node["label"]["html"]),
+        "shape": style["shape"],
+        "width": size,
+        "height": size,
+        "fixedsize": "true",
+        "tooltip": node["tooltip"],
+    }
+    if style.get("fill"):
+        attrs["style"] = "filled"
+        attrs["fillcolor"] = style["fill"]
+    if style.get("peripheries", 1) != 1:
+        attrs["peripheries"] = str(style["peripheries"])
+    if node["role"] == "indicator":
+        attrs["fontsize"] = "11"
+    return attrs
+
+
+def _edge_attrs(style: dict[str, Any], label: dict[str, str] | None, tooltip: str | None = None) -> dict[str, str]:
+    attrs = {
+        "style": LINES[style["line"]],
+        "arrowhead": HEADS[style["head"]],
+        "color": style["color"],
+        "penwidth": f"{style['penwidth']:.1f}",
+    }
+    if label is not None:
+        attrs["label"] = _html(label["html"])
+        attrs["fontcolor"] = style["fontcolor"]
+    if tooltip:
+        attrs["tooltip"] = tooltip
+    return attrs
+
+
+def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
+    for node in panel["nodes"]:
+        g.node(node["id"], **_node_attrs(node))
+    # the columns fix the layout: invisible links between them, real arcs do not rank
+    columns = panel["columns"]
+    for column in columns:
+        if len(column) > 1:
+            with g.subgraph() as same:
+                same.attr(rank="same")
+                for node_id in column:
+                    same.node(node_id)
+    for left, right in zip(columns, columns[1:]):
+        g.edge(left[0], right[0], style="invis", weight="10")
+    drawn: set[tuple[str, str]] = set()
+    for arc in panel["edges"]:
+        attrs = _edge_attrs(arc["style"], arc["label"], arc["tooltip"])
+        attrs["constraint"] = "false"
+        tail, head = arc["source"], arc["target"]
+        if (head, tail) in drawn and tail != head:
+            # an arc against one already drawn (x -> y and y -> x): written the other way
+            # round with dir=back, so that Graphviz draws the two side by side, not on top
+            attrs["dir"] = "back"
+            attrs["arrowtail"] = attrs.pop("arrowhead")
+            tail, head = head, tail
+        drawn.add((tail, head))
+        g.edge(tail, head, **attrs)
+
+
+def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | None) -> None:
+    """A key of the line styles used, in a cluster to the right of the figure (after node ``after``)."""
+    with g.subgraph(name="cluster_legend") as c:
+        c.attr(label="legend", fontname=SMALL_FONT, fontsize="10", style="rounded", color="#999999")
+        c.attr("node", fontname=SMALL_FONT, fontsize="10")
+        # equal widths and left-justified text, so that the entries line up
+        width = f"{max(len(e['text']) for e in entries) * 0.075:.2f}"
+        for i, entry in enumerate(entries):
+            text = f"legend_text{i}"
+            c.node(text, label=entry["text"] + "\\l", shape="plaintext", width=width, height="0.2", fixedsize="true")
+            if "node_style" in entry:
+                st = entry["node_style"]
+                c.node(
+                    f"legend_mark{i}",
+                    label="",
+                    shape=st["shape"],
+                    style="filled",
+                    fillcolor=st["fill"],
+                    width="0.2",
+                    height="0.2",
+                    fixedsize="true",
+                )
+                c.edge(f"legend_mark{i}", text, style="invis")
+            else:
+                c.node(f"legend_mark{i}", label="", shape="point", width="0.02", color="#ffffff")
+                c.edge(f"legend_mark{i}", text, **_edge_attrs(entry["style"], entry.get("label")))
+        with c.subgraph() as same:
+            same.attr(rank="same")
+            for i in range(len(entries)):
+                same.node(f"legend_mark{i}")
+    if after is not None and entries:
+        g.edge(after, "legend_mark0", style="invis")
+
+
+def _caption_label(text: str) -> str:
+    """A left-justified multi-line Graphviz label (escString: ``\\l`` ends a left-justified line)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(line + "\\l" for line in escaped.split("\n"))
+
+
+def to_dot(d: dict[str, Any]) -> str:
+    """DOT source of a drawing description (deterministic)."""
+    g = graphviz.Digraph(
+        name=d["name"],
+        graph_attr={
+            "rankdir": d.get("direction", "LR"),
+            "fontname": FONT,
+            "nodesep": "0.35",
+            "ranksep": "0.55",
+            "newrank": "true",
+        },
+        node_attr={"fontname": FONT, "fontsize": "14"},
+        edge_attr={"fontname": FONT, "fontsize": "13", "arrowsize": "0.8"},
+    )
+    panels = d["panels"]
+    if len(panels) == 1 and not panels[0].get("title"):
+        _panel(g, panels[0])
+    else:
+        for panel in panels:
+            with g.subgraph(name=f"cluster_{panel['id']}") as c:
+                c.attr(label=panel.get("title") or "", fontname=SMALL_FONT, fontsize="12", color="#bbbbbb", style="rounded")
+                _panel(c, panel)
+        # panels side by side, in order
+        for left, right in zip(panels, panels[1:]):
+            if left["columns"] and right["columns"]:
+                g.edge(left["columns"][-1][0], right["columns"][0][0], style="invis")
+    if d.get("legend"):
+        last = next((p["columns"][-1][0] for p in reversed(panels) if p["columns"]), None)
+        _legend(g, d["legend"], last)
+    if d.get("caption"):
+        # set last, so the clusters above do not inherit it
+        g.attr(label=_caption_label(d["caption"]), labelloc="b", labeljust="l", fontname=SMALL_FONT, fontsize="10")
+    return g.source
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def _missing_dot() -> SpecError:
+    return SpecError("cannot draw an image: the Graphviz program 'dot' was not found on PATH", hint=MISSING_DOT_HINT)
+
+
+def to_image(dot_source: str, fmt: str) -> bytes:
+    """Run ``dot`` on DOT source and return the image bytes (svg, png or pdf)."""
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"not an image format: {fmt}")
+    if not dot_available():
+        raise _missing_dot()
+    try:
+        return graphviz.pipe("dot", fmt, dot_source.encode("utf-8"), quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise _missing_dot() from None

@@ -1,0 +1,75 @@
+"""Writing a drawing to a file: the format from the suffix (or given), the bytes, an atomic write."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpecError
+from .graphviz_backend import IMAGE_FORMATS, to_dot, to_image
+from .mermaid_backend import to_mermaid
+
+__all__ = ["FORMATS", "SUFFIXES", "format_for", "render_bytes", "write_atomic", "write_drawing"]
+
+#: every output format
+FORMATS = ("svg", "png", "pdf", "dot", "mermaid")
+#: file suffix -> format
+SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
+
+
+def format_for(path: str | Path | None, fmt: str | None = None) -> str:
+    """The output format: ``fmt`` when given, else the one the file suffix names."""
+    if fmt is not None:
+        fmt = fmt.lower()
+        if fmt == "mmd":
+            fmt = "mermaid"
+        if fmt not in FORMATS:
+            raise SpecError(f"unknown drawing format '{fmt}'", hint=f"choose one of {', '.join(FORMATS)}")
+        return fmt
+    if path is None:
+        return "dot"
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        known = ", ".join(sorted(SUFFIXES))
+        raise SpecError(
+            f"cannot tell the drawing format from the file name '{path}'",
+            hint=f"use one of the suffixes {known}, or give --format",
+        )
+    return SUFFIXES[suffix]
+
+
+def render_bytes(d: dict[str, Any], fmt: str) -> bytes:
+    """The drawing in a format, as bytes (text formats in UTF-8)."""
+    if fmt == "dot":
+        return to_dot(d).encode("utf-8")
+    if fmt == "mermaid":
+        return to_mermaid(d).encode("utf-8")
+    if fmt in IMAGE_FORMATS:
+        return to_image(to_dot(d), fmt)
+    raise SpecError(f"unknown drawing format '{fmt}'", hint=f"choose one of {', '.join(FORMATS)}")
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write a file all at once: a temporary file next to it, then a rename over it."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise SpecError(f"cannot write '{path}': the folder '{directory}' does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_drawing(d: dict[str, Any], path: str | Path, fmt: str | None = None) -> str:
+    """Draw into a file (overwriting it: a drawing can always be made again); returns the format."""
+    fmt = format_for(path, fmt)
+    write_atomic(path, render_bytes(d, fmt))
+    return fmt
