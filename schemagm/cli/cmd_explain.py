@@ -1,10 +1,48 @@
-"""``schemagm explain`` (placeholder until the transform stage lands; its owner replaces this file)."""
+"""``schemagm explain A B``: the shortest chain of transformations that turns A into B."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from .common import echo, user_errors
+
+HELP = """Find the shortest chain of transformations (swap-processes, swap-nodes,
+activate/degenerate-adversary, remove-edge) that maps A onto B up to
+structural equivalence, visiting only valid models.
+
+Exit status 0 and the chain as an expression when one of at most --max-depth
+steps exists; exit status 1 when none does.
+
+Examples:
+
+  schemagm explain specs/infogan.sgm specs/vae.sgm
+      vae ≅ degenerate_adversary(swap_processes(infogan))
+
+  schemagm explain specs/infogan.sgm specs/aae.sgm --max-depth 2
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("explain", help="(not yet available)")
-    def _explain() -> None:
-        typer.echo("schemagm explain: not available yet", err=True)
-        raise typer.Exit(2)
+    @app.command("explain", help=HELP)
+    def explain_command(
+        a: Path = typer.Argument(..., help="the spec to start from", show_default=False),
+        b: Path = typer.Argument(..., help="the spec to reach", show_default=False),
+        max_depth: int = typer.Option(3, "--max-depth", min=0, max=6, help="longest chain to look for"),
+    ) -> None:
+        from ..transform.explain import explain
+        from .cmd_equiv import read_specs
+
+        with user_errors():
+            ga, gb = read_specs(a, b)
+            chain = explain(ga, gb, max_depth=max_depth)
+        if chain is None:
+            echo(f"no chain of at most {max_depth} transformations maps {ga.name} onto {gb.name}")
+            raise typer.Exit(1)
+        if len(chain) == 0:
+            echo(f"{gb.name} ≅ {ga.name} (already structurally equivalent)")
+        else:
+            echo(f"{gb.name} ≅ {chain}")
+        for line in chain.match.describe(chain.result, gb):
+            echo(f"  {line}")
