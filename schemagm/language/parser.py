@@ -1,0 +1,411 @@
+"""Text to syntax tree: ``parse_spec(text) -> Spec``.
+
+The grammar (``grammar.lark``) is read once and compiled into a lark LALR
+parser with a contextual lexer (fast, and a node may be called ``options`` or
+``perfect`` where only a name can stand).  A syntax error becomes a
+:class:`~schemagm.errors.SpecError` whose message says, in words of the
+language, what was found and what was expected there -- never a parser-internal
+token name.  Comments are collected through a lexer callback and attached to
+the statement on their line (or to the next one) so that the formatter keeps
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..errors import Diagnostic, Span, SpecError
+from .syntax import Argument, CallSyntax, EdgeBody, EdgeDecl, NodeDecl, OptionDecl, OptionsBlock, SourceRef, Spec
+
+__all__ = ["parse_spec", "grammar_text", "describe_expected"]
+
+_ARROWS = "an arrow (->, =>, -->, ==>)"
+
+#: what each terminal of the grammar is, in words of the language
+_WORDS: dict[str, str] = {
+    "ARROW": _ARROWS,
+    "NAME": "a name",
+    "DOTTED_NAME": "a data set name (like digits or digits.label)",
+    "NUMBER": "a number",
+    "STRING": 'a quoted string ("...")',
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "COLON": "':'",
+    "COMMA": "','",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "EQUAL": "'='",
+}
+
+_local = threading.local()
+
+
+def grammar_text() -> str:
+    """The grammar of the language (the contents of ``grammar.lark``)."""
+    return resources.files(__package__).joinpath("grammar.lark").read_text(encoding="utf-8")
+
+
+def _collect_comment(token: Token) -> Token:
+    sink = getattr(_local, "comments", None)
+    if sink is not None:
+        sink.append(token)
+    return token
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _collect_comment},
+    )
+
+
+# -- errors --------------------------------------------------------------------------------
+def _terminal_words(name: str) -> str:
+    if name in _WORDS:
+        return _WORDS[name]
+    for t in _parser().terminals:
+        if t.name == name and t.pattern.type == "str":
+            return f"'{t.pattern.value}'"
+    return "something else"  # not reached for this grammar; never show an internal name
+
+
+def _join(words: list[str]) -> str:
+    words = list(dict.fromkeys(words))
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def describe_expected(expected: set[str]) -> str:
+    """A phrase saying what the parser would have accepted, in words of the language."""
+    exp = set(expected)
+    if "ARROW" in exp and "COMMA" in exp:
+        return f"expected {_ARROWS} after the sources"
+    if {"DATA", "LATENT", "INDICATOR", "OPTIONS"} <= exp:
+        return "expected a declaration (data, latent, indicator), an edge (sources, an arrow and a target) or an options block"
+    if exp == {"MODEL"} or exp == {"MODEL", "_NL"}:
+        return "expected `model NAME` at the start of the spec"
+    if exp >= {"ADVERSARIAL", "PERFECT", "NO_REPARAM"} and "NAME" in exp and "_NL" not in exp:
+        return "expected a network (like mlp(256)), a label (like G_theta = ...) or perfect adversarial after ':'"
+    if {"ADVERSARIAL", "NAME", "ARROW", "_NL"} <= exp:
+        return (
+            "expected an output head (a distribution like normal, or -> sigmoid), "
+            "adversarial, no_reparam or the end of the line"
+        )
+    if exp == {"NAME"} and False:  # pragma: no cover - kept simple
+        return "expected a name"
+    if "NUMBER" in exp and "STRING" in exp:
+        rest = [_terminal_words(t) for t in sorted(exp - {"NUMBER", "STRING", "NAME", "TRUE", "FALSE"})]
+        return "expected " + _join(["a value (a number, a name, a quoted string, true or false)", *rest])
+    order = sorted(exp, key=lambda t: (t in ("_NL", "$END"), t))
+    return "expected " + _join([_terminal_words(t) for t in order])
+
+
+def _found(token: Token | None) -> str:
+    if token is None or token.type == "$END":
+        return "the end of the file"
+    if token.type == "_NL":
+        return "the end of the line"
+    if token.type == "ARROW":
+        return f"the arrow '{token}'"
+    if token.type == "NUMBER":
+        return f"the number {token}"
+    return f"'{token}'"
+
+
+def _error_span(err: UnexpectedInput, text: str, file: str | None) -> Span:
+    line = getattr(err, "line", None)
+    column = getattr(err, "column", None)
+    token = getattr(err, "token", None)
+    if token is not None and getattr(token, "line", None) is not None and token.type != "$END":
+        line, column = token.line, token.column
+        if token.type == "_NL":  # point just after the line's last character
+            width = None
+        else:
+            width = len(str(token))
+        if width:
+            return Span(line, column, line, column + width, file)
+        return Span(line, column, None, None, file)
+    if line is None or line < 1 or column is None or column < 1:
+        lines = text.rstrip("\n").splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+    return Span(line, column, None, None, file)
+
+
+def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecError:
+    span = _error_span(err, text, file)
+    hint = None
+    if isinstance(err, UnexpectedCharacters):
+        char = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else "?"
+        expected = set(err.allowed or ())
+        expected.discard("COMMENT")
+        shown = repr(char) if char.strip() else "a blank"
+        message = f"unexpected character {shown}"
+        if expected:
+            message += f"; {describe_expected(expected)}"
+        if char == '"':
+            hint = 'a string needs its closing quote on the same line: "..."'
+        elif char in "-=":
+            hint = "the arrows are ->, =>, --> and ==> (written without spaces inside)"
+    elif isinstance(err, UnexpectedToken):
+        expected = set(err.accepts or err.expected or ())
+        message = f"{describe_expected(expected)}; found {_found(err.token)}"
+        if err.token is not None and err.token.type == "ARROW" and "COLON" in expected:
+            hint = "an edge has one target; write one line per arrow"
+    elif isinstance(err, UnexpectedEOF):
+        message = f"{describe_expected(set(err.expected or ()))}; found the end of the file"
+        if "RBRACE" in (err.expected or ()):
+            hint = "close the options block with '}'"
+    else:  # pragma: no cover - lark raises only the three above
+        message = "syntax error"
+    return SpecError([Diagnostic(message, span, hint)], source=text, file=file)
+
+
+# -- tree to syntax ---------------------------------------------------------------------------
+def _span(item: Any, file: str | None) -> Span | None:
+    if item is None:
+        return None
+    if isinstance(item, Token):
+        return Span(item.line, item.column, item.end_line, item.end_column, file)
+    meta = item.meta
+    if getattr(meta, "empty", True):
+        return None
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column, file)
+
+
+_INT = re.compile(r"[+-]?\d+$")
+
+
+def _number(token: Token) -> int | float:
+    text = str(token)
+    return int(text) if _INT.match(text) else float(text)
+
+
+def _value(tree: Tree) -> tuple[Any, bool]:
+    """(value, written bare) of a value subtree."""
+    kind = tree.data
+    if kind == "number":
+        return _number(tree.children[0]), False
+    if kind == "string":
+        return json.loads(str(tree.children[0])), False
+    if kind == "true":
+        return True, False
+    if kind == "false":
+        return False, False
+    return str(tree.children[0]), True  # a bare name
+
+
+class _Builder:
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+
+    def span(self, item: Any) -> Span | None:
+        return _span(item, self.file)
+
+    def spec(self, tree: Tree) -> Spec:
+        model = tree.children[0]
+        name_tok, title_tok = model.children
+        spec = Spec(
+            name=str(name_tok),
+            title=json.loads(str(title_tok)) if title_tok is not None else None,
+            span=self.span(model),
+            name_span=self.span(name_tok),
+        )
+        for child in tree.children[1:]:
+            if child.data == "node_decl":
+                spec.nodes.append(self.node(child))
+            elif child.data == "edge_decl":
+                spec.edges.append(self.edge(child))
+            elif child.data == "options_block":
+                spec.options.append(self.options(child))
+        return spec
+
+    def node(self, tree: Tree) -> NodeDecl:
+        role_tree, name_tok, *rest = tree.children
+        parts = {t.data: t for t in rest if isinstance(t, Tree)}
+        type_tree, range_tree = parts.get("type_expr"), parts.get("range_expr")
+        given_tree, from_tree = parts.get("given_expr"), parts.get("from_expr")
+        node = NodeDecl(
+            role=str(role_tree.children[0]),
+            name=str(name_tok),
+            span=self.span(tree),
+            name_span=self.span(name_tok),
+        )
+        if type_tree is not None:
+            type_tok, dims_tree = type_tree.children
+            node.type = str(type_tok)
+            node.type_span = self.span(type_tok)
+            if dims_tree is not None:
+                node.dims = [_number(t) for t in dims_tree.children if t is not None]
+                node.dims_span = self.span(dims_tree)
+        if range_tree is not None:
+            lo, hi = range_tree.children
+            node.range = (_number(lo), _number(hi))
+            node.range_span = self.span(range_tree)
+        if given_tree is not None:
+            node.given = str(given_tree.children[0])
+            node.given_span = self.span(given_tree.children[0])
+        if from_tree is not None:
+            node.dataset = str(from_tree.children[0])
+            node.dataset_span = self.span(from_tree.children[0])
+        return node
+
+    def edge(self, tree: Tree) -> EdgeDecl:
+        sources_tree, arrow_tok, target_tok, body_tree = tree.children
+        sources = []
+        for src in sources_tree.children:
+            name_tok, value_tok = src.children
+            sources.append(
+                SourceRef(
+                    name=str(name_tok),
+                    value=_number(value_tok) if value_tok is not None else None,
+                    span=self.span(src),
+                )
+            )
+        return EdgeDecl(
+            sources=sources,
+            arrow=str(arrow_tok),
+            target=str(target_tok),
+            body=self.body(body_tree) if body_tree is not None else None,
+            span=self.span(tree),
+            arrow_span=self.span(arrow_tok),
+            target_span=self.span(target_tok),
+        )
+
+    def body(self, tree: Tree) -> EdgeBody:
+        inner = tree.children[0] if tree.data == "body" else tree
+        body = EdgeBody(span=self.span(tree))
+        if inner.data == "flags_only":
+            parts = list(inner.children)
+        elif inner.data == "labelled":
+            label_tok, *parts = inner.children
+            body.label = str(label_tok)
+            body.label_span = self.span(label_tok)
+        else:  # unlabelled
+            parts = list(inner.children)
+        for part in parts:
+            if not isinstance(part, Tree):
+                continue
+            if part.data == "call":
+                body.call = self.call(part)
+            elif part.data == "distribution_head":
+                body.head = self.call(part)
+            elif part.data == "activation_head":
+                arrow_tok, name_tok = part.children
+                body.head_arrow = str(arrow_tok)
+                body.head = CallSyntax(name=str(name_tok), span=self.span(part), name_span=self.span(name_tok))
+            elif part.data == "flag":
+                tok = part.children[0]
+                body.flags.append(str(tok))
+                body.flag_spans.append(self.span(tok))
+        return body
+
+    def call(self, tree: Tree) -> CallSyntax:
+        name_tok, args_tree = tree.children
+        call = CallSyntax(name=str(name_tok), span=self.span(tree), name_span=self.span(name_tok))
+        if args_tree is not None:
+            call.parens = True
+            for arg in args_tree.children:
+                if arg is None:
+                    continue
+                if arg.data == "keyword":
+                    key_tok, value_tree = arg.children
+                    value, bare = _value(value_tree)
+                    call.args.append(Argument(key=str(key_tok), value=value, bare=bare, span=self.span(arg)))
+                else:
+                    value, bare = _value(arg.children[0])
+                    call.args.append(Argument(value=value, bare=bare, span=self.span(arg)))
+        return call
+
+    def options(self, tree: Tree) -> OptionsBlock:
+        block = OptionsBlock(span=self.span(tree))
+        for opt in tree.children:
+            if isinstance(opt, Tree) and opt.data == "option":
+                key_tok, value_tree = opt.children
+                value, bare = _value(value_tree)
+                block.options.append(
+                    OptionDecl(
+                        key=str(key_tok),
+                        value=value,
+                        bare=bare,
+                        span=self.span(opt),
+                        key_span=self.span(key_tok),
+                        value_span=self.span(value_tree),
+                    )
+                )
+        return block
+
+
+# -- comments -----------------------------------------------------------------------------------
+def _attach_comments(spec: Spec, comments: list[Token]) -> None:
+    """Give every comment to the statement on its line (trailing) or to the next one (leading)."""
+    anchors: list[tuple[int, int, int, str, Any]] = []  # (line, column, order, kind, obj)
+    if spec.span is not None:
+        anchors.append((spec.span.line, spec.span.column, 0, "stmt", spec))
+    for n in spec.nodes:
+        if n.span is not None:
+            anchors.append((n.span.line, n.span.column, 0, "stmt", n))
+    for e in spec.edges:
+        if e.span is not None:
+            anchors.append((e.span.line, e.span.column, 0, "stmt", e))
+    for b in spec.options:
+        if b.span is None:
+            continue
+        anchors.append((b.span.line, b.span.column, 0, "stmt", b))
+        for o in b.options:
+            if o.span is not None:
+                anchors.append((o.span.line, o.span.column, 1, "stmt", o))
+        anchors.append((b.span.end_line or b.span.line, b.span.end_column or 0, 2, "close", b))
+    anchors.sort(key=lambda a: (a[0], a[1], a[2]))
+    for tok in comments:
+        text = str(tok).rstrip()
+        same_line = [a for a in anchors if a[0] == tok.line and a[1] < tok.column and a[3] == "stmt"]
+        if same_line:
+            obj = same_line[0][4]
+            obj.comment = text if obj.comment is None else f"{obj.comment} {text}"
+            continue
+        later = [a for a in anchors if (a[0], a[1]) > (tok.line, tok.column)]
+        if not later:
+            spec.trailing_comments.append(text)
+        elif later[0][3] == "close":
+            later[0][4].closing_comments.append(text)
+        else:
+            later[0][4].comments.append(text)
+
+
+# -- entry point ----------------------------------------------------------------------------------
+def parse_spec(text: str, file: str | None = None) -> Spec:
+    """Parse the text of a spec into its syntax tree (no meaning checked yet).
+
+    Raises :class:`SpecError` (with the source attached, so the caret renders)
+    at the first syntax error.
+    """
+    source = text if text.endswith("\n") else text + "\n"
+    comments: list[Token] = []
+    _local.comments = comments
+    try:
+        tree = _parser().parse(source)
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text, file) from None
+    finally:
+        _local.comments = None
+    spec = _Builder(file).spec(tree)
+    _attach_comments(spec, comments)
+    return spec
