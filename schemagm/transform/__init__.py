@@ -7,23 +7,29 @@ raises :class:`~schemagm.errors.SpecError` saying why when it does not apply::
     equivalent(degenerate_adversary(swap_processes(infogan)), vae)   # True
 """
 
-from . import adversary, edges, equivalence, explain as _explain, nodes, processes, weighting
-from .adversary import activate_adversary, degenerate_adversary
-from .edges import remove_edge
-from .equivalence import Match, canonical_form, differences, equivalent, find_isomorphism, structural_hash, structure
-from .explain import Chain, Step, explain
-from .nodes import swap_nodes
-from .processes import swap_processes
+from . import adversary as _adversary
+from . import edges as _edges
+from . import equivalence as _equivalence
+from . import explain as _explain
+from . import nodes as _nodes
+from . import processes as _processes
+from . import weighting as _weighting
+from .adversary import *  # noqa: F401,F403
+from .edges import *  # noqa: F401,F403
+from .equivalence import *  # noqa: F401,F403
+from .explain import *  # noqa: F401,F403
+from .nodes import *  # noqa: F401,F403
+from .processes import *  # noqa: F401,F403
 from .registry import TRANSFORMATIONS
-from .weighting import importance_weight
+from .weighting import *  # noqa: F401,F403
 
 __all__ = [
-    *processes.__all__,
-    *nodes.__all__,
-    *adversary.__all__,
-    *weighting.__all__,
-    *edges.__all__,
-    *equivalence.__all__,
+    *_processes.__all__,
+    *_nodes.__all__,
+    *_adversary.__all__,
+    *_weighting.__all__,
+    *_edges.__all__,
+    *_equivalence.__all__,
     *_explain.__all__,
     "TRANSFORMATIONS",
 ]

@@ -50,8 +50,10 @@ __all__ = [
 # -- the labelled bipartite graph ------------------------------------------------------------
 
 
-def _node_label(graph: SchematicGraph, name: str) -> str:
+def _node_label(graph: SchematicGraph, name: str, declarations: bool = True) -> str:
     n = graph.nodes[name]
+    if not declarations:
+        return "node:indicator" if n.role is Role.indicator else "node:variable"
     label = f"node:{n.role.value}"
     if n.role is Role.latent:
         label += ":prior" if n.prior is not None else ":no-prior"
@@ -65,15 +67,17 @@ def _edge_label(edge: Edge) -> str:
     return f"edge:{edge.process.value}:red={adversary_kind(edge) or 'no'}:branch={branch}"
 
 
-def structure(graph: SchematicGraph) -> nx.DiGraph:
+def structure(graph: SchematicGraph, declarations: bool = True) -> nx.DiGraph:
     """The structure of ``graph`` as a networkx DiGraph with a ``label`` on every vertex.
 
     Vertices are ``("node", name)`` and ``("edge", index)``; arcs run from each
-    source node to the edge's vertex and from there to the target node.
+    source node to the edge's vertex and from there to the target node.  With
+    ``declarations=False`` nodes are only told apart as indicator or variable
+    (data or latent, with or without prior): the edges alone.
     """
     g = nx.DiGraph()
     for name in graph.nodes:
-        g.add_node(("node", name), label=_node_label(graph, name))
+        g.add_node(("node", name), label=_node_label(graph, name, declarations))
     for i, e in enumerate(graph.edges):
         g.add_node(("edge", i), label=_edge_label(e))
         for s in e.sources:
@@ -173,9 +177,12 @@ class Match:
         return lines
 
 
-def find_isomorphism(a: SchematicGraph, b: SchematicGraph) -> Match | None:
-    """The correspondence between two structurally equivalent graphs, or None."""
-    sa, sb = structure(a), structure(b)
+def find_isomorphism(a: SchematicGraph, b: SchematicGraph, declarations: bool = True) -> Match | None:
+    """The correspondence between two structurally equivalent graphs, or None.
+
+    ``declarations=False`` ignores what the nodes are declared as (data, latent,
+    prior) and matches the edges alone."""
+    sa, sb = structure(a, declarations), structure(b, declarations)
     if sa.number_of_nodes() != sb.number_of_nodes() or sa.number_of_edges() != sb.number_of_edges():
         return None
     mapping = nx.vf2pp_isomorphism(sa, sb, node_label="label")
@@ -260,31 +267,29 @@ _MAX_MAPPINGS = 5040
 
 
 def _node_maps(a: SchematicGraph, b: SchematicGraph):
-    """Role-preserving (partial) matchings of A's nodes to B's, names kept where possible first."""
-    per_role = []
-    for role in Role:
-        na = [n for n, x in a.nodes.items() if x.role is role]
-        nb = [n for n, x in b.nodes.items() if x.role is role]
+    """Matchings of A's nodes to B's (indicator to indicator; a data node may match a latent one,
+    as in GAN vs ADA), those that keep names and roles first."""
+    per_kind = []
+    for is_indicator in (False, True):
+        na = [n for n, x in a.nodes.items() if (x.role is Role.indicator) == is_indicator]
+        nb = [n for n, x in b.nodes.items() if (x.role is Role.indicator) == is_indicator]
         if len(na) <= len(nb):
             options = [dict(zip(na, p)) for p in itertools.permutations(nb, len(na))]
         else:
             options = [dict(zip(p, nb)) for p in itertools.permutations(na, len(nb))]
-        options.sort(key=lambda d: -sum(k == v for k, v in d.items()))
-        per_role.append(options)
-    for count, combo in enumerate(itertools.product(*per_role)):
+        options.sort(key=lambda d: -sum((k == v) + (a.nodes[k].role is b.nodes[v].role) for k, v in d.items()))
+        per_kind.append(options)
+    for count, combo in enumerate(itertools.product(*per_kind)):
         if count >= _MAX_MAPPINGS:
             return
-        merged: dict[str, str] = {}
-        for d in combo:
-            merged.update(d)
-        yield merged
+        yield {**combo[0], **combo[1]}
 
 
 def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = ("A", "B")) -> list[str]:
     """Why ``a`` and ``b`` are not structurally equivalent, in words (empty when they are).
 
-    Nodes are matched (respecting roles) to make as many edges as possible
-    correspond; the differences are then read off that matching."""
+    Nodes are matched to make as many edges as possible correspond (then as many
+    node declarations); the differences are then read off that matching."""
     if equivalent(a, b):
         return []
     A, B = names
@@ -304,7 +309,7 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
     best: tuple[int, dict[str, str], list[tuple[int, int]]] | None = None
     for m in _node_maps(a, b):
         score, pairs = _pair_edges(a, b, m)
-        score = 16 * score + sum(_node_label(a, k) == _node_label(b, v) for k, v in m.items())
+        score = 64 * score + sum(2 * (_node_label(a, k) == _node_label(b, v)) + (k == v) for k, v in m.items())
         if best is None or score > best[0]:
             best = (score, m, pairs)
     assert best is not None
@@ -329,18 +334,12 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
         if _edge_label(ea) == _edge_label(eb) and {m.get(s) for s in ea.sources} == set(eb.sources) and m.get(ea.target) == eb.target:
             continue
         where = describe_edge(ea) if describe_edge(ea) == describe_edge(eb) else f"{describe_edge(ea)} ({B}: {describe_edge(eb)})"
-        src_a = [m.get(s, f"{A}'s {s}") for s in ea.sources]
-        if set(src_a) != set(eb.sources) or m.get(ea.target) != eb.target:
-            only_a = [s for s in ea.sources if m.get(s) not in eb.sources]
-            only_b = [s for s in eb.sources if inv.get(s) not in ea.sources]
-            what = []
-            if only_a:
-                what.append(f"{A} also has {', '.join(only_a)}")
-            if only_b:
-                what.append(f"{B} also has {', '.join(only_b)}")
-            if m.get(ea.target) != eb.target:
-                what.append(f"target {ea.target} in {A}, {eb.target} in {B}")
-            out.append(f"edge {where} has other endpoints: {'; '.join(what)}")
+        if {m.get(s) for s in ea.sources} != set(eb.sources) or m.get(ea.target) != eb.target:
+            def b_name(v: str) -> str:
+                return m.get(v, f"{A}'s {v}")
+
+            in_b = f"{', '.join(b_name(v) for v in ea.sources)} {ea.glyph} {b_name(ea.target)}"
+            out.append(f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s {describe_edge(eb)}, which has other endpoints")
         if ea.process is not eb.process:
             out.append(f"edge {where} is {ea.line} ({_PROCESS_WORDS[ea.process]}) in {A}, {eb.line} in {B}")
         ka, kb = adversary_kind(ea), adversary_kind(eb)
