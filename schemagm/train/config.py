@@ -1,0 +1,152 @@
+"""The training configuration: CLI flags or a TOML file (flags override the file).
+
+Every key, with its default (the TOML file uses the same names)::
+
+    spec             = "specs/vae.sgm"  # the spec trained (required)
+    data             = "ring8"          # a built-in set or a path; default: the spec's `from` clauses
+    out              = "runs/vae"       # run directory; default runs/<model>-<timestamp>
+    epochs           = 10               # passes over the training split (default when steps is unset)
+    steps            = 1000             # updates of the model phase; training stops at whichever comes first
+    batch_size       = 64
+    optimizer        = "adam"           # adam | sgd | rmsprop, one optimiser per parameter group
+    lr               = 1e-3             # learning rate of every group ...
+    betas            = [0.9, 0.999]     # Adam's betas
+    seed             = 0                # weights, noise and data order
+    data_seed        = 0                # the train/test split
+    test_fraction    = 0.1
+    device           = "cpu"            # cpu | cuda | cuda:N
+    log_every        = 10               # steps between metrics.jsonl lines
+    checkpoint_every = 500              # steps between checkpoints/step-N.pt (and last.pt)
+    samples          = 64               # samples drawn for the picture at the end of each epoch
+    progress         = true             # live progress bar
+
+    [group_lr]                          # ... or per parameter group
+    theta = 1e-3
+    phi   = 2e-4
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import SpecError
+
+__all__ = ["TrainConfig", "load_config", "parse_lr_flags", "config_toml"]
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spec: str
+    data: str | None = None
+    out: str | None = None
+    epochs: int | None = Field(None, ge=1)
+    steps: int | None = Field(None, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    group_lr: dict[str, float] = Field(default_factory=dict)
+    betas: tuple[float, float] = (0.9, 0.999)
+    seed: int = 0
+    data_seed: int = 0
+    test_fraction: float = Field(0.1, ge=0, lt=1)
+    device: str = "cpu"
+    log_every: int = Field(10, ge=1)
+    checkpoint_every: int = Field(500, ge=1)
+    samples: int = Field(64, ge=0)
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        for group, value in self.group_lr.items():
+            if not value > 0:
+                raise ValueError(f"learning rate of group '{group}' must be positive, got {value}")
+        if not (0 <= self.betas[0] < 1 and 0 <= self.betas[1] < 1):
+            raise ValueError(f"betas must lie in [0, 1), got {list(self.betas)}")
+        return self
+
+    @property
+    def stop_epochs(self) -> int | None:
+        """Epoch limit: the given one, or 10 when neither epochs nor steps is given."""
+        return self.epochs if self.epochs is not None or self.steps is not None else 10
+
+    def lr_of(self, group: str) -> float:
+        return self.group_lr.get(group, self.lr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for config.toml and checkpoints (unset keys left out: TOML has no null)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.model_dump().items() if v is not None}
+
+
+def _validation_error(exc: ValidationError, where: str) -> SpecError:
+    msgs = []
+    for e in exc.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "config"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown key '{key}'"
+            msgs.append(f"{where}: {msg} (known keys: {', '.join(TrainConfig.model_fields)})")
+        else:
+            msgs.append(f"{where}: {key}: {msg}")
+    return SpecError("\n".join(msgs))
+
+
+def parse_lr_flags(values: list[str] | None) -> tuple[float | None, dict[str, float]]:
+    """``--lr 1e-3`` (every group) and ``--lr theta=1e-3 --lr phi=2e-4`` (per group)."""
+    default: float | None = None
+    per_group: dict[str, float] = {}
+    for v in values or []:
+        name, eq, num = v.partition("=")
+        try:
+            value = float(num if eq else name)
+        except ValueError:
+            raise SpecError(f"--lr {v}: expected a number or GROUP=NUMBER (e.g. --lr theta=1e-3)") from None
+        if eq:
+            if not name.strip():
+                raise SpecError(f"--lr {v}: the group name is missing (e.g. --lr theta=1e-3)")
+            per_group[name.strip()] = value
+        else:
+            default = value
+    return default, per_group
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise SpecError(f"config file '{p}' does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"config file '{p}' is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SpecError(f"config file '{p}' could not be read: {exc}") from None
+
+
+def load_config(file: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
+    """A config from a TOML file (optional) with flags on top (``None`` values are "not given")."""
+    data: dict[str, Any] = dict(read_toml(file)) if file is not None else {}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key == "group_lr":
+            data["group_lr"] = {**data.get("group_lr", {}), **value}
+        else:
+            data[key] = value
+    where = str(file) if file is not None else "options"
+    if "spec" not in data:
+        raise SpecError(f"{where}: no spec given", hint="schemagm train SPEC, or `spec = \"...\"` in the config file")
+    try:
+        return TrainConfig(**data)
+    except ValidationError as exc:
+        raise _validation_error(exc, where) from None
+
+
+def config_toml(config: TrainConfig) -> str:
+    """The text of a run's config.toml."""
+    return "# schemagm training configuration (schemagm train --config this-file)\n" + tomli_w.dumps(config.to_dict())

@@ -1,0 +1,326 @@
+"""The training loop: one optimiser per parameter group, phases in the objective's order.
+
+Each step (one update of the model phase) runs the compiled objective's phases
+in order -- the adversary phase (phi) first, ``discriminator_steps`` times, then
+the model phase (theta, eta, lambda) once -- each phase step on a fresh batch::
+
+    for phase in model.objective.phases:          # e.g. [adversary(phi) x k, model(theta, eta)]
+        for _ in range(phase.steps):
+            loss = model.phase_loss(phase.name, next batch)
+            backward; average gradients over ranks; step the optimisers of phase.groups
+
+A term has zero gradient for a group it does not update, so one backward pass
+gives each group of the phase its own gradient; the other groups' gradients are
+cleared before every backward and their optimisers are not stepped.
+
+What is written (rank 0 only): ``metrics.jsonl`` every ``log_every`` steps
+(phase losses averaged over ranks, per-group losses and per-term values of the
+last batch), a picture of samples at the end of each epoch and of the run,
+``checkpoints/last.pt`` and ``step-N.pt`` every ``checkpoint_every`` steps and at
+the end.  Pictures and logged values are computed under a forked RNG, so they
+never change the training's random stream: a resumed run takes exactly the
+steps the uninterrupted run would take.  A loss that is NaN or infinite stops
+the run before it can damage the weights; the last checkpoint stays as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol
+
+import torch
+
+from ..errors import SpecError
+from .checkpoint import check_compatible, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .data import BatchStream, DataSource
+from .distributed import DistInfo, average_gradients, gather_objects, mean_across
+from .pictures import can_picture, picture_of, save_png
+from .rundir import RunDir
+
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "make_optimizers"]
+
+
+class TrainingDiverged(SpecError):
+    """A loss became NaN or infinite; the message says where and which checkpoint is kept."""
+
+
+class TrainableModel(Protocol):  # what the trainer needs of a CompiledModel
+    groups: list[str]
+    objective: Any
+
+    def parameters_of(self, group: str) -> list[torch.nn.Parameter]: ...
+    def phase_loss(self, phase: str, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+    def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
+    def terms(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
+    def sample(self, n: int, mean: bool = True) -> dict[str, torch.Tensor]: ...
+
+
+@dataclass
+class TrainResult:
+    status: str  # "finished" | "diverged"
+    step: int
+    epoch: int
+    last_losses: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    message: str = ""
+
+
+def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    """One optimiser per parameter group, with its own learning rate."""
+    unknown = sorted(set(config.group_lr) - set(model.groups))
+    if unknown:
+        raise SpecError(
+            f"--lr names group(s) {', '.join(unknown)} that the model does not have",
+            hint=f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
+        )
+    optimizers: dict[str, torch.optim.Optimizer] = {}
+    for group in model.groups:
+        params = list(model.parameters_of(group))
+        if not params:
+            continue
+        lr = config.lr_of(group)
+        if config.optimizer == "adam":
+            optimizers[group] = torch.optim.Adam(params, lr=lr, betas=config.betas)
+        elif config.optimizer == "rmsprop":
+            optimizers[group] = torch.optim.RMSprop(params, lr=lr)
+        else:
+            optimizers[group] = torch.optim.SGD(params, lr=lr)
+    if not optimizers:
+        raise SpecError("the model has no parameters to train (no edge has a parameter group)")
+    return optimizers
+
+
+@contextmanager
+def _side_rng(device: torch.device, seed: int) -> Iterator[None]:
+    """Draw from a separate, seeded stream; the training RNG is untouched afterwards."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: TrainableModel,
+        data: DataSource,
+        config: TrainConfig,
+        *,
+        run: RunDir | None,
+        spec_text: str,
+        model_name: str,
+        device: torch.device | None = None,
+        dist: DistInfo | None = None,
+        console: Any = None,
+    ) -> None:
+        self.model = model
+        self.data = data
+        self.config = config
+        self.run = run
+        self.spec_text = spec_text
+        self.model_name = model_name
+        self.device = device or torch.device("cpu")
+        self.dist = dist or DistInfo()
+        self.console = console
+        self.optimizers = make_optimizers(model, config)
+        self.phases = list(model.objective.phases)
+        self.stream = BatchStream(data.train, config.batch_size, config.seed, self.dist.rank, self.dist.world_size)
+        self.step = 0
+        self.elapsed = 0.0
+        self.last_phase_losses: dict[str, float] = {}
+        self._picture_ok = config.samples > 0
+
+    # -- state -------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        rng = rng_state()
+        ranks = gather_objects(rng["torch"], self.dist)
+        if self.dist.enabled:
+            rng["ranks"] = [r for r in ranks]  # every rank's torch RNG, to resume each rank exactly
+        return {
+            "model_name": self.model_name,
+            "spec": self.spec_text,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "epoch": self.stream.epoch,
+            "stream": self.stream.state_dict(),
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},  # type: ignore[attr-defined]
+            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "rng": rng,
+            "elapsed": self.elapsed,
+        }
+
+    def load_state(self, ckpt: dict[str, Any], where: str) -> None:
+        """Continue from a checkpoint: weights, optimisers, data position, RNG, counters."""
+        check_compatible(ckpt["model"], self.model, where)  # type: ignore[arg-type]
+        self.model.load_state_dict(ckpt["model"])  # type: ignore[attr-defined]
+        missing = sorted(set(self.optimizers) - set(ckpt["optimizers"]))
+        if missing:
+            raise SpecError(f"checkpoint '{where}' has no optimiser state for group(s) {', '.join(missing)}")
+        for group, opt in self.optimizers.items():
+            try:
+                opt.load_state_dict(ckpt["optimizers"][group])
+            except (ValueError, KeyError, RuntimeError) as exc:
+                raise SpecError(f"checkpoint '{where}': the optimiser state of group '{group}' does not fit: {exc}") from None
+        self.stream.load_state_dict(ckpt["stream"])
+        self.step = int(ckpt["step"])
+        self.elapsed = float(ckpt.get("elapsed", 0.0))
+        rng = dict(ckpt["rng"])
+        if self.dist.enabled and "ranks" in rng and len(rng["ranks"]) == self.dist.world_size:
+            rng["torch"] = rng["ranks"][self.dist.rank]
+        set_rng_state(rng)
+
+    def save(self, periodic: bool = False) -> None:
+        state = self.state()  # every rank takes part (RNG gather)
+        if self.run is None or not self.dist.is_main:
+            return
+        if periodic:
+            save_checkpoint(self.run.periodic(self.step), state)
+        save_checkpoint(self.run.last, state)
+
+    # -- the loop --------------------------------------------------------------------------
+    def _done(self) -> bool:
+        c = self.config
+        if c.steps is not None and self.step >= c.steps:
+            return True
+        limit = c.stop_epochs
+        return limit is not None and self.stream.epoch >= limit
+
+    def _total_steps(self) -> int | None:
+        c = self.config
+        per_step = sum(p.steps for p in self.phases)
+        totals = []
+        if c.steps is not None:
+            totals.append(c.steps)
+        if c.stop_epochs is not None:
+            totals.append(math.ceil(c.stop_epochs * self.stream.per_epoch / per_step))
+        return min(totals) if totals else None
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One update of every phase; returns the last batch. Raises TrainingDiverged on NaN/inf."""
+        batch: dict[str, torch.Tensor] = {}
+        for phase in self.phases:
+            groups = [g for g in phase.groups if g in self.optimizers]
+            for _ in range(phase.steps):
+                batch = self._to_device(self.stream.next())
+                loss = self.model.phase_loss(phase.name, batch)
+                value = mean_across(loss, self.dist)
+                if not torch.isfinite(value):
+                    raise TrainingDiverged(self._divergence_message(phase, float(value)))
+                for opt in self.optimizers.values():
+                    opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.dist.enabled:
+                    params = [p for g in groups for p in self.model.parameters_of(g)]
+                    average_gradients(params, self.dist.world_size)
+                for g in groups:
+                    self.optimizers[g].step()
+                self.last_phase_losses[phase.name] = float(value)
+        self.step += 1
+        return batch
+
+    def _divergence_message(self, phase: Any, value: float) -> str:
+        kept = "checkpoints/last.pt" if self.run is not None else "no checkpoint (no run directory)"
+        if self.run is not None and self.run.last.exists():
+            kept = f"'{self.run.last}' (the last good state) is kept as it was"
+        return (
+            f"training stopped at step {self.step + 1} (epoch {self.stream.epoch}): the loss of phase "
+            f"'{phase.name}' (groups {', '.join(phase.groups)}) is {value}; {kept}"
+        )
+
+    def fit(self) -> TrainResult:
+        start = time.perf_counter() - self.elapsed
+        if self.step == 0:
+            self.save()  # the initial state: a diverging run always leaves a good checkpoint
+        progress = self._progress()
+        task = None
+        if progress is not None:
+            progress.start()
+            task = progress.add_task(self.model_name, total=self._total_steps(), completed=self.step, losses="")
+        batch: dict[str, torch.Tensor] = {}
+        try:
+            while not self._done():
+                epoch_before = self.stream.epoch
+                batch = self.train_step()
+                self.elapsed = time.perf_counter() - start
+                if self.step % self.config.log_every == 0:
+                    self._log(batch)
+                if self.step % self.config.checkpoint_every == 0:
+                    self.save(periodic=True)
+                for epoch in range(epoch_before + 1, self.stream.epoch + 1):
+                    self._picture(f"epoch-{epoch:04d}.png", seed=epoch)
+                if progress is not None and task is not None:
+                    shown = "  ".join(f"{k} {v:.4g}" for k, v in self.last_phase_losses.items())
+                    progress.update(task, completed=self.step, losses=shown)
+        except TrainingDiverged as exc:
+            if progress is not None:
+                progress.stop()
+            self.elapsed = time.perf_counter() - start
+            return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, str(exc))
+        if progress is not None:
+            progress.stop()
+        self.elapsed = time.perf_counter() - start
+        if batch and self.step % self.config.log_every != 0:
+            self._log(batch)
+        self.save(periodic=self.step % self.config.checkpoint_every == 0)
+        self._picture("last.png", seed=10**6)
+        return TrainResult("finished", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed)
+
+    # -- what is written --------------------------------------------------------------------
+    def _progress(self) -> Any:
+        if not self.config.progress or not self.dist.is_main:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[losses]}"),
+            console=self.console,
+            transient=False,
+        )
+
+    def _log(self, batch: dict[str, torch.Tensor]) -> None:
+        if not self.dist.is_main or self.run is None:
+            return
+        record: dict[str, Any] = {
+            "step": self.step,
+            "epoch": self.stream.epoch,
+            "phase_losses": dict(self.last_phase_losses),
+        }
+        with _side_rng(self.device, self.config.seed + self.step):
+            record["losses"] = {g: float(v) for g, v in self.model.losses(batch).items()}
+            record["terms"] = {t: float(v) for t, v in self.model.terms(batch).items()}
+        record["time"] = round(self.elapsed, 4)
+        self.run.append_metrics(record)
+
+    def _picture(self, name: str, seed: int) -> None:
+        if not self._picture_ok or not self.dist.is_main or self.run is None:
+            return
+        node = self.data.primary
+        with _side_rng(self.device, self.config.seed * 7919 + seed), torch.no_grad():
+            try:
+                drawn = self.model.sample(self.config.samples)
+            except (SpecError, NotImplementedError) as exc:
+                self._picture_ok = False
+                self._note(f"no sample pictures: the model cannot sample ({str(exc).splitlines()[0]})")
+                return
+        samples = drawn.get(node) if isinstance(drawn, dict) else None
+        if samples is None or not can_picture(samples):
+            self._picture_ok = False
+            self._note(f"no sample pictures: the samples of '{node}' are neither images nor 2-D points")
+            return
+        data = self.data.train[node][:2000] if samples[0].numel() == 2 else None
+        save_png(picture_of(samples.cpu(), data), self.run.samples / name)
+
+    def _note(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(f"[yellow]{text}[/yellow]")
