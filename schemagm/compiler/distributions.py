@@ -1,0 +1,310 @@
+"""Output heads, priors, analytic KLs, the MMD kernel statistic and reconstruction distances.
+
+Conventions (every density is *summed over the dimensions of one sample*, so a
+``log_prob`` returns shape ``[n]``):
+
+* ``normal``: the network outputs ``2 * size`` numbers: the mean, then log sigma^2
+  (std = exp(logvar / 2)); ``normal(std=s)`` outputs the mean only.  Reparameterised:
+  ``z = mean + std * eps``, the draw recorded is ``eps ~ N(0, I)``.
+* ``bernoulli`` / ``categorical``: the network outputs logits; a sample has no
+  gradient (the draw recorded is the sample); the mean is sigmoid / softmax.
+* ``relaxed_categorical`` / ``relaxed_bernoulli``: Gumbel-softmax (binary concrete)
+  samples, ``softmax((logits + g) / T)`` with Gumbel noise g, ``sigmoid((logits + l) / T)``
+  with logistic noise l (the draw recorded is g or l); scored with the categorical /
+  Bernoulli density at the relaxed value.
+* priors p(v) of latent nodes: ``normal`` N(0, I), ``uniform`` on the node's range
+  (default [0, 1]), ``categorical`` uniform over K classes (values one-hot),
+  ``bernoulli`` with p = 1/2.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "Dist",
+    "Normal",
+    "Bernoulli",
+    "Categorical",
+    "RelaxedCategorical",
+    "RelaxedBernoulli",
+    "Head",
+    "make_head",
+    "Prior",
+    "kl_to_prior",
+    "mmd2",
+    "reconstruction",
+    "flat_sum",
+    "one_hot",
+]
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def flat_sum(t: Tensor) -> Tensor:
+    """Sum over every dimension but the first: ``[n, ...] -> [n]``."""
+    return t.reshape(t.shape[0], -1).sum(1)
+
+
+def one_hot(index: Tensor, classes: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    return F.one_hot(index.long(), classes).to(dtype)
+
+
+# -- distributions of an edge's target, given the network's output -----------------------------------
+class Dist:
+    """A diagonal (factorised) distribution over one node's value, batched over rows."""
+
+    has_rsample = False
+
+    def noise(self) -> Tensor:
+        raise NotImplementedError
+
+    def rsample_with(self, noise: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def sample(self) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def mean(self) -> Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class Normal(Dist):
+    has_rsample = True
+
+    def __init__(self, loc: Tensor, std: Tensor) -> None:
+        self.loc, self.std = loc, std
+
+    def noise(self) -> Tensor:
+        return torch.randn_like(self.loc)
+
+    def rsample_with(self, noise: Tensor) -> Tensor:
+        return self.loc + self.std * noise
+
+    def sample(self) -> Tensor:
+        with torch.no_grad():
+            return self.rsample_with(self.noise())
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return flat_sum(-0.5 * ((value - self.loc) / self.std) ** 2 - torch.log(self.std) - 0.5 * LOG_2PI)
+
+    def torch(self) -> torch.distributions.Distribution:
+        return torch.distributions.Independent(torch.distributions.Normal(self.loc, self.std), self.loc.dim() - 1)
+
+
+class Bernoulli(Dist):
+    def __init__(self, logits: Tensor) -> None:
+        self.logits = logits
+
+    def sample(self) -> Tensor:
+        with torch.no_grad():
+            return torch.bernoulli(torch.sigmoid(self.logits))
+
+    @property
+    def mean(self) -> Tensor:
+        return torch.sigmoid(self.logits)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return -flat_sum(F.binary_cross_entropy_with_logits(self.logits, value, reduction="none"))
+
+    def torch(self) -> torch.distributions.Distribution:
+        return torch.distributions.Independent(torch.distributions.Bernoulli(logits=self.logits), self.logits.dim() - 1)
+
+
+class Categorical(Dist):
+    """One categorical over the last dimension; values are one-hot (or relaxed) vectors."""
+
+    def __init__(self, logits: Tensor) -> None:
+        self.logits = logits
+
+    def sample(self) -> Tensor:
+        with torch.no_grad():
+            idx = torch.distributions.Categorical(logits=self.logits).sample()
+            return one_hot(idx, self.logits.shape[-1], self.logits.dtype)
+
+    @property
+    def mean(self) -> Tensor:
+        return torch.softmax(self.logits, -1)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return flat_sum(value * torch.log_softmax(self.logits, -1))
+
+    def torch(self) -> torch.distributions.Distribution:
+        return torch.distributions.OneHotCategorical(logits=self.logits)
+
+
+class RelaxedCategorical(Categorical):
+    has_rsample = True
+
+    def __init__(self, logits: Tensor, temperature: float) -> None:
+        super().__init__(logits)
+        self.temperature = temperature
+
+    def noise(self) -> Tensor:
+        u = torch.rand_like(self.logits).clamp(1e-10, 1.0 - 1e-7)
+        return -torch.log(-torch.log(u))  # Gumbel(0, 1)
+
+    def rsample_with(self, noise: Tensor) -> Tensor:
+        return torch.softmax((self.logits + noise) / self.temperature, -1)
+
+
+class RelaxedBernoulli(Bernoulli):
+    has_rsample = True
+
+    def __init__(self, logits: Tensor, temperature: float) -> None:
+        super().__init__(logits)
+        self.temperature = temperature
+
+    def noise(self) -> Tensor:
+        u = torch.rand_like(self.logits).clamp(1e-7, 1.0 - 1e-7)
+        return torch.log(u) - torch.log1p(-u)  # Logistic(0, 1)
+
+    def rsample_with(self, noise: Tensor) -> Tensor:
+        return torch.sigmoid((self.logits + noise) / self.temperature)
+
+
+class Head:
+    """The output head of a stochastic edge: how many blocks of outputs per target entry, and how
+    to turn the network's raw output into a :class:`Dist`."""
+
+    def __init__(self, kind: str, std: float | None = None, temperature: float = 0.5) -> None:
+        self.kind = kind
+        self.std = std
+        self.temperature = temperature
+        self.blocks = 2 if kind == "normal" and std is None else 1
+
+    @property
+    def density(self) -> str:
+        """The family whose density scores this head's values."""
+        return {"relaxed_categorical": "categorical", "relaxed_bernoulli": "bernoulli"}.get(self.kind, self.kind)
+
+    @property
+    def reparameterised(self) -> bool:
+        return self.kind in ("normal", "relaxed_categorical", "relaxed_bernoulli")
+
+    def __call__(self, raw: Tensor) -> Dist:
+        if self.kind == "normal":
+            if self.std is not None:
+                return Normal(raw, torch.full_like(raw, self.std))
+            loc, logvar = raw.chunk(2, dim=1)
+            return Normal(loc, torch.exp(0.5 * logvar))
+        if self.kind == "bernoulli":
+            return Bernoulli(raw)
+        if self.kind == "categorical":
+            return Categorical(raw)
+        if self.kind == "relaxed_categorical":
+            return RelaxedCategorical(raw, self.temperature)
+        if self.kind == "relaxed_bernoulli":
+            return RelaxedBernoulli(raw, self.temperature)
+        raise ValueError(f"unknown output distribution '{self.kind}'")  # pragma: no cover - checked earlier
+
+    def __repr__(self) -> str:
+        return f"Head({self.kind!r}, std={self.std}, temperature={self.temperature})"
+
+
+def make_head(kind: str, kwargs: dict, temperature: float) -> Head:
+    return Head(kind, std=kwargs.get("std"), temperature=float(kwargs.get("temperature", temperature)))
+
+
+# -- priors of latent nodes ----------------------------------------------------------------------------
+class Prior:
+    """p(v) of a latent node: ``normal``, ``uniform`` (on ``low, high``), ``categorical``, ``bernoulli``."""
+
+    def __init__(self, kind: str, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0) -> None:
+        self.kind = kind
+        self.shape = tuple(shape) or (1,)
+        self.low, self.high = float(low), float(high)
+
+    def sample(self, n: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+        shape = (n, *self.shape)
+        if self.kind == "normal":
+            return torch.randn(shape, device=device, dtype=dtype)
+        if self.kind == "uniform":
+            return self.low + (self.high - self.low) * torch.rand(shape, device=device, dtype=dtype)
+        if self.kind == "categorical":
+            idx = torch.randint(self.shape[-1], shape[:-1], device=device)
+            return one_hot(idx, self.shape[-1], dtype)
+        if self.kind == "bernoulli":
+            return torch.bernoulli(torch.full(shape, 0.5, device=device, dtype=dtype))
+        raise ValueError(f"unknown prior '{self.kind}'")  # pragma: no cover
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self.kind == "normal":
+            return flat_sum(-0.5 * value**2 - 0.5 * LOG_2PI)
+        size = math.prod(self.shape)
+        n = value.shape[0]
+        if self.kind == "uniform":  # inside the range
+            return value.new_full((n,), -size * math.log(self.high - self.low))
+        if self.kind == "categorical":
+            per = math.prod(self.shape[:-1]) if len(self.shape) > 1 else 1
+            return value.new_full((n,), -per * math.log(self.shape[-1]))
+        if self.kind == "bernoulli":
+            return value.new_full((n,), -size * math.log(2.0))
+        raise ValueError(f"unknown prior '{self.kind}'")  # pragma: no cover
+
+    def __repr__(self) -> str:
+        return f"Prior({self.kind!r}, {self.shape})"
+
+
+def kl_to_prior(dist: Dist, prior: Prior) -> Tensor | None:
+    """Analytic KL(q || p(v)) per row, or None where there is no closed form here.
+
+    * normal || N(0, I): 1/2 sum(mean^2 + std^2 - 1 - log std^2);
+    * categorical || uniform(K): sum p log p + log K;
+    * bernoulli || Bernoulli(1/2): sum p log p + (1 - p) log(1 - p) + log 2.
+    Relaxed heads use the KL of the distribution whose density scores them.
+    """
+    if isinstance(dist, Normal) and prior.kind == "normal":
+        return flat_sum(0.5 * (dist.loc**2 + dist.std**2 - 1.0) - torch.log(dist.std))
+    if isinstance(dist, Categorical) and prior.kind == "categorical":
+        logp = torch.log_softmax(dist.logits, -1)
+        return flat_sum(logp.exp() * logp) + (math.prod(prior.shape[:-1]) if len(prior.shape) > 1 else 1) * math.log(prior.shape[-1])
+    if isinstance(dist, Bernoulli) and prior.kind == "bernoulli":
+        p = torch.sigmoid(dist.logits)
+        return flat_sum(p * F.logsigmoid(dist.logits) + (1 - p) * F.logsigmoid(-dist.logits) + math.log(2.0))
+    return None
+
+
+# -- a fixed kernel two-sample test ----------------------------------------------------------------------
+def mmd2(a: Tensor, b: Tensor, *bandwidths: float) -> Tensor:
+    """Biased (V-statistic) MMD^2 between the rows of ``a`` and ``b`` with the kernel
+    k(u, v) = sum_s exp(-|u - v|^2 / (2 s^2)): mean k(a, a) + mean k(b, b) - 2 mean k(a, b)."""
+    bandwidths = bandwidths or (1.0,)
+    a = a.reshape(a.shape[0], -1)
+    b = b.reshape(b.shape[0], -1)
+
+    def kernel(u: Tensor, v: Tensor) -> Tensor:
+        d2 = ((u * u).sum(1)[:, None] + (v * v).sum(1)[None, :] - 2.0 * u @ v.T).clamp_min(0.0)
+        return sum(torch.exp(-d2 / (2.0 * s * s)) for s in bandwidths)
+
+    return kernel(a, a).mean() + kernel(b, b).mean() - 2.0 * kernel(a, b).mean()
+
+
+# -- reconstruction distances of a deterministic (hollow) solid edge -----------------------------------
+def reconstruction(prediction: Tensor, target: Tensor, kind: str, logits: bool = False) -> Tensor:
+    """Per-row distance, summed over dimensions: ``bce`` (of probabilities, or of logits when the
+    edge has no output activation) or ``mse`` (the sum of squared differences)."""
+    if kind == "bce":
+        if logits:
+            return flat_sum(F.binary_cross_entropy_with_logits(prediction, target, reduction="none"))
+        return flat_sum(F.binary_cross_entropy(prediction, target, reduction="none"))
+    if kind == "mse":
+        return flat_sum((prediction - target) ** 2)
+    raise ValueError(f"unknown reconstruction '{kind}'")  # pragma: no cover
+
+
+def bandwidths_of(args: Sequence[float]) -> tuple[float, ...]:
+    return tuple(float(a) for a in args) or (1.0,)

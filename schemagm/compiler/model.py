@@ -1,0 +1,430 @@
+"""CompiledModel: the networks of a schematic graph and its objective, as one ``nn.Module``.
+
+Compilation walks the graph once: it builds every edge's network (registry factories, sizes
+read off the nodes), plans where each node's value comes from in each context
+(:mod:`.sampling`) and derives the terms (:mod:`.objective`).  A call (``losses``, ``terms``,
+``phase_loss``) then only evaluates closures, computing lazily what its terms need and
+memoising every value within the call.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .. import registry
+from ..errors import SpecError, Span
+from ..graph.model import Edge, Process, Role, SchematicGraph
+from . import networks as nets
+from .distributions import Dist, Prior, kl_to_prior, make_head
+from .objective import derive
+from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Unresolved
+from .terms import Objective, net_sym
+
+__all__ = ["CompiledModel", "build_graph"]
+
+
+def _features(node: Any) -> nets.Features:
+    if node.is_image:
+        return tuple(node.shape)
+    return node.size
+
+
+class CompiledModel(nn.Module):
+    """A schematic graph compiled into PyTorch (docs/design.md section 6)."""
+
+    def __init__(self, graph: SchematicGraph) -> None:
+        super().__init__()
+        self.graph = graph
+        self.networks = nn.ModuleDict()
+        self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+        self.last_draws: dict[str, Tensor] = {}
+        self._infos = self._build_networks()
+        self._priors = {
+            n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else (0.0, 1.0)))
+            for n in graph.nodes.values()
+            if n.prior is not None
+        }
+        self._planner = Planner(graph, self._infos, self._priors, self._err)
+        compiled = derive(graph, self._planner, self._infos, self._priors, self._err, self._option_span)
+        self.objective: Objective = compiled.objective
+        self._values = compiled.values
+        self._coef = compiled.coefficients
+        self.groups: list[str] = list(graph.groups)
+        for key in list(self._planner.sources):  # build every closure now, not during a call
+            if self._planner.sources[key] is not None:
+                self._planner.getter(*key)
+        self._phase_terms = {
+            p.name: [t.name for t in self.objective.terms if t.groups & set(p.groups)] for p in self.objective.phases
+        }
+        self._group_terms = {g: [t.name for t in self.objective.terms if g in t.groups] for g in self.groups}
+
+    # -- errors ----------------------------------------------------------------------------------------------
+    def _err(self, message: str, edge: Edge | None = None, hint: str | None = None) -> SpecError:
+        return SpecError(message, span=edge.span if edge is not None else None, hint=hint, source=self.graph.source, file=self.graph.file)
+
+    def _option_span(self, key: str) -> Span | None:
+        text = self.graph.source
+        if not text:
+            return None
+        for i, line in enumerate(text.splitlines(), 1):
+            m = re.match(rf"(\s*)({re.escape(key)})\s*=", line.split("#", 1)[0])
+            if m:
+                return Span(i, len(m.group(1)) + 1, i, len(m.group(1)) + 1 + len(key), self.graph.file)
+        return None
+
+    # -- networks ----------------------------------------------------------------------------------------------
+    def _build_networks(self) -> list[EdgeInfo]:
+        g = self.graph
+        infos: list[EdgeInfo] = []
+        made: dict[str, tuple[Any, ...]] = {}
+        for i, e in enumerate(g.edges):
+            for s in (*e.sources, e.target):
+                if s not in g.nodes:
+                    raise self._err(f"unknown node '{s}'", e)
+            inputs = e.inputs(g)
+            target = g.nodes[e.target]
+            ei = EdgeInfo(i, e, inputs)
+            ei.name = f"{e.label or e.key}_{e.group}" if e.group else e.key
+            ei.sym = net_sym(e.label or ("D" if e.adversarial else "f"), e.group)
+            infos.append(ei)
+            if e.adversarial and (e.kernel is not None or e.group is None):
+                continue  # a kernel test or a perfect adversary: no network
+            call = e.network
+            if call is not None and call.name in registry.CORRUPTIONS:
+                if e.group is not None:
+                    raise self._err(f"the corruption '{call.name}' has no parameters, so it takes no group", e)
+                entry = registry.CORRUPTIONS[call.name]
+                try:
+                    ei.corruption = entry.resolve()(*call.args, **call.kw)
+                except (TypeError, ValueError) as exc:
+                    raise self._err(f"cannot build the corruption {call}: {exc}", e) from None
+                if len(inputs) != 1 or g.nodes[inputs[0]].shape != target.shape:
+                    raise self._err(f"a corruption maps one node to a node of the same shape; here {', '.join(inputs)} -> {e.target}", e)
+                ei.sym = net_sym("q", None)
+                continue
+            if e.group is None:
+                raise self._err("this edge has a network but no parameter group (write it as `G_theta = ...`)", e)
+            if not inputs:
+                raise self._err("this edge has no input node for its network", e)
+            in_f = nets.feature_shape([_features(g.nodes[s]) for s in inputs])
+            if e.adversarial:
+                out_f: nets.Features = 1
+            elif e.deterministic:
+                ei.activation = e.output.name if e.output is not None else None
+                if ei.activation not in _ACTIVATIONS:
+                    raise self._err(f"a deterministic edge ends with an activation ({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'", e)
+                out_f = _features(target)
+            else:
+                head_name = e.output.name if e.output is not None else {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
+                if head_name not in registry.DISTRIBUTIONS:
+                    raise self._err(f"a stochastic edge ends with a distribution ({', '.join(registry.DISTRIBUTIONS)}), not '{head_name}'", e)
+                ei.head = make_head(head_name, e.output.kw if e.output is not None else {}, g.options.temperature)
+                tf = _features(target)
+                out_f = tuple([tf[0] * ei.head.blocks, *tf[1:]]) if isinstance(tf, tuple) else tf * ei.head.blocks
+            net_call = call
+            name = net_call.name if net_call is not None else "mlp"
+            args = tuple(net_call.args) if net_call is not None else ()
+            kwargs = dict(net_call.kw) if net_call is not None else {}
+            entry = registry.lookup("network", name)
+            if entry is None:
+                raise self._err(f"unknown network '{name}'", e, hint="known networks: " + ", ".join(registry.network_names()))
+            if entry.accepts == "image" and not isinstance(in_f, tuple):
+                raise self._err(f"'{name}' takes one image [C, H, W] as input, but this edge feeds it {in_f} numbers", e)
+            if entry.accepts == "categorical" and not (len(inputs) == 1 and g.nodes[inputs[0]].value == "categorical"):
+                raise self._err(f"'{name}' takes one categorical node as input", e)
+            if entry.produces == "image" and not isinstance(out_f, tuple):
+                raise self._err(f"'{name}' produces an image, but this edge needs {out_f} numbers", e)
+            key = ei.name
+            spec = (name, args, tuple(sorted(kwargs.items())), in_f, out_f)
+            if key in made:
+                if made[key] != spec:
+                    raise self._err(f"the network {key} is used on two edges with different sizes or architectures", e)
+                ei.net_key = key
+                continue
+            try:
+                module = entry.resolve()(in_f, out_f, *args, **kwargs)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise self._err(f"cannot build {name} for {in_f} inputs and {out_f} outputs: {exc}", e) from None
+            if not isinstance(module, nn.Module):
+                raise self._err(f"the network factory '{name}' returned {type(module).__name__}, not a torch.nn.Module", e)
+            self.networks[key] = module
+            made[key] = spec
+            ei.net_key = key
+        return infos
+
+    # -- parameters and device -------------------------------------------------------------------------------
+    def parameters_of(self, group: str) -> list[nn.Parameter]:
+        """The parameters of one group (theta, eta, phi, lambda, ...), each once."""
+        seen: set[int] = set()
+        out: list[nn.Parameter] = []
+        for ei in self._infos:
+            if ei.edge.group == group and ei.net_key is not None:
+                for p in self.networks[ei.net_key].parameters():
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        out.append(p)
+        return out
+
+    @property
+    def device(self) -> torch.device:
+        return self._anchor.device
+
+    # -- the objective ---------------------------------------------------------------------------------------
+    def run(self, batch: dict[str, Tensor]) -> Run:
+        """A call's state: evaluate several phases on one batch with shared draws and values
+        (``model.run(batch)`` then :meth:`phase_loss_of`)."""
+        return Run(self, batch)
+
+    def _contribution(self, run: Run, name: str) -> Tensor:
+        out = run.results.get(name)
+        if out is None:
+            out = self._coef[name] * self._values[name](run)
+            run.results[name] = out
+        return out
+
+    def terms(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Each term's contribution ``sign * weight * value`` (what its formula shows)."""
+        run = Run(self, batch)
+        return {t.name: self._contribution(run, t.name) for t in self.objective.terms}
+
+    def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The loss of every group: the sum of the contributions of the terms that update it."""
+        run = Run(self, batch)
+        out: dict[str, Tensor] = {}
+        for g, names in self._group_terms.items():
+            total = None
+            for n in names:
+                c = self._contribution(run, n)
+                total = c if total is None else total + c
+            out[g] = total if total is not None else self._anchor.new_zeros(())
+        return out
+
+    def phase_loss(self, phase: str, batch: dict[str, Tensor] | Run) -> Tensor:
+        """The sum of the distinct terms that update any group of the phase (one backward pass)."""
+        run = batch if isinstance(batch, Run) else Run(self, batch)
+        names = self._phase_terms.get(phase)
+        if names is None:
+            raise SpecError(f"no phase named '{phase}' (phases: {', '.join(self._phase_terms)})")
+        total = None
+        for n in names:
+            c = self._contribution(run, n)
+            total = c if total is None else total + c
+        return total if total is not None else self._anchor.new_zeros(())
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.losses(batch)
+
+    # -- the generative process ----------------------------------------------------------------------------------
+    def sample(self, n: int, mean: bool = True, given: dict[str, Tensor] | None = None, steps: int = 10) -> dict[str, Tensor]:
+        """Sample ``n`` points of the generative process: every node from its dashed producer for
+        y = 0, else its solid producer, else its own source (prior); data nodes as the mean of
+        their distribution when ``mean``.  A data node with no producer takes ``given[name]``
+        (labels are drawn uniformly when not given).  A denoising graph (a corruption x --> x~
+        and a denoiser x~ -> x) samples by a Markov chain of ``steps`` corrupt/denoise rounds."""
+        ctx = "sample:mean" if mean else "sample"
+        run = Run(self, None, n=n, device=self.device, given=given)
+        out: dict[str, Tensor] = {}
+        order = [v for v, nd in self.graph.nodes.items() if nd.role is Role.data] + [v for v, nd in self.graph.nodes.items() if nd.role is Role.latent]
+        for v in order:
+            try:
+                self._planner.source(ctx, v)
+            except Unresolved as exc:
+                if self.graph.nodes[v].role is Role.data:
+                    chain = self._chain(v)
+                    if chain is not None:
+                        out[v] = self._chain_sample(run, v, chain, n, mean, steps, given)
+                        continue
+                    raise SpecError(f"cannot sample '{v}': {exc}") from None
+                continue
+            out[v] = run.value(ctx, v)
+        return out
+
+    def _chain(self, v: str) -> tuple[EdgeInfo, EdgeInfo] | None:
+        for ei in self._infos:
+            e = ei.edge
+            if e.process is Process.generative and not e.adversarial and e.target == v and ei.head is not None and len(ei.inputs) == 1:
+                b = ei.inputs[0]
+                for c in self._infos:
+                    if c.edge.process is Process.inference and c.edge.target == b and c.inputs == (v,) and not c.edge.adversarial:
+                        return c, ei
+        return None
+
+    def _chain_sample(self, run: Run, v: str, chain: tuple[EdgeInfo, EdgeInfo], n: int, mean: bool, steps: int, given: dict[str, Tensor] | None) -> Tensor:
+        corrupt, denoise = chain
+        node = self.graph.nodes[v]
+        lo, hi = node.range if node.range is not None else (0.0, 1.0)
+        x = given[v].to(self.device) if given and v in given else lo + (hi - lo) * torch.rand(n, *(node.shape or (1,)), device=self.device)
+        run.draws[f"start:{v}:sample"] = x.detach()
+        for _ in range(max(1, steps)):
+            xt = self._apply_edge(corrupt, [x])
+            d = self._dist(denoise, [xt])
+            x = d.sample()
+        return self._dist(denoise, [xt]).mean if mean else x
+
+    def _input(self, vals: list[Tensor]) -> Tensor:
+        return vals[0] if len(vals) == 1 else torch.cat([t.reshape(t.shape[0], -1) for t in vals], 1)
+
+    def _dist(self, ei: EdgeInfo, vals: list[Tensor]) -> Dist:
+        return ei.head(self.networks[ei.net_key](self._input(vals)))  # type: ignore[misc,index]
+
+    def _apply_edge(self, ei: EdgeInfo, vals: list[Tensor]) -> Tensor:
+        if ei.corruption is not None:
+            return ei.corruption(vals[0])
+        if ei.head is None:
+            return _ACTIVATIONS[ei.activation](self.networks[ei.net_key](self._input(vals)))  # type: ignore[index]
+        d = self._dist(ei, vals)
+        return d.rsample_with(d.noise()) if d.has_rsample else d.sample()
+
+    # -- inference helpers ---------------------------------------------------------------------------------------
+    def _code(self) -> tuple[str, EdgeInfo, str]:
+        """The branch, the inference edge and the latent it infers from data: (ctx, edge, latent)."""
+        branches = ("y=0", "y=1") if self._planner.indicator else ("y=1",)
+        for ctx in branches:
+            for v, node in self.graph.nodes.items():
+                if node.role is not Role.latent:
+                    continue
+                try:
+                    src = self._planner.source(ctx, v)
+                except Unresolved:
+                    continue
+                if src.kind == "edge" and src.mode != "corrupt":
+                    ei = self._infos[src.edge]  # type: ignore[index]
+                    if ei.edge.process is Process.inference and any(self._planner.source(ctx, i).from_data for i in ei.inputs):
+                        return ctx, ei, v
+        raise SpecError(f"'{self.graph.name}' has no inference edge from data to a latent node: nothing to encode")
+
+    def _as_batch(self, x: Tensor | dict[str, Tensor]) -> dict[str, Tensor]:
+        if isinstance(x, dict):
+            return x
+        data = [v for v, n in self.graph.nodes.items() if n.role is Role.data]
+        return {data[0]: x}
+
+    def encode(self, x: Tensor | dict[str, Tensor]) -> Tensor:
+        """The code of data: the mean of q(z | x), or the encoder's value for a hollow edge."""
+        ctx, ei, v = self._code()
+        run = Run(self, self._as_batch(x))
+        return run.dist(ctx, ei).mean if ei.head is not None else run.value(ctx, v)
+
+    def posterior(self, batch: Tensor | dict[str, Tensor]) -> torch.distributions.Distribution:
+        """q(z | x) as a ``torch.distributions`` object."""
+        ctx, ei, v = self._code()
+        if ei.head is None:
+            raise self._err("the inference edge is deterministic (hollow): it has no posterior distribution", ei.edge)
+        run = Run(self, self._as_batch(batch))
+        return run.dist(ctx, ei).torch()  # type: ignore[attr-defined]
+
+    def reconstruct(self, x: Tensor | dict[str, Tensor]) -> Tensor:
+        """The mean of the solid producer of the data at the code's mean (or deterministic value)."""
+        ctx, enc, v = self._code()
+        batch = self._as_batch(x)
+        run = Run(self, batch)
+        code = run.dist(ctx, enc).mean if enc.head is not None else run.value(ctx, v)
+        for ei in self._infos:
+            e = ei.edge
+            if e.process is Process.generative and not e.adversarial and v in ei.inputs and self.graph.nodes[e.target].role is Role.data:
+                vals = [code if i == v else run.value(ctx, i) for i in ei.inputs]
+                if ei.head is None:
+                    return _ACTIVATIONS[ei.activation](self.networks[ei.net_key](self._input(vals)))  # type: ignore[index]
+                return self._dist(ei, vals).mean
+        raise SpecError(f"'{self.graph.name}' has no solid edge from '{v}' back to the data: nothing to reconstruct with")
+
+    def _bound_parts(self, ctx: str) -> tuple[list[EdgeInfo], list[tuple[str, EdgeInfo]]]:
+        b = self._planner.contexts[ctx].branch
+        scored = []
+        for ei in self._infos:
+            e = ei.edge
+            if e.process is Process.generative and not e.adversarial and e.branch in (b, None):
+                try:
+                    for s in (*ei.inputs, e.target):
+                        self._planner.source(ctx, s)
+                except Unresolved:
+                    continue
+                if ei.head is None:
+                    raise self._err("the bound needs log p as a density, but this solid edge is deterministic (hollow)", e)
+                scored.append(ei)
+        dashed = []
+        for v in self.graph.nodes:
+            try:
+                src = self._planner.source(ctx, v)
+            except Unresolved:
+                continue
+            if src.kind == "edge" and self._infos[src.edge].edge.process is Process.inference and src.mode != "corrupt":  # type: ignore[index]
+                ei = self._infos[src.edge]  # type: ignore[index]
+                if ei.head is None:
+                    raise self._err(f"the bound needs the density q({v} | ...), but this dashed edge is deterministic (hollow)", ei.edge)
+                dashed.append((v, ei))
+        if not dashed or not scored:
+            raise SpecError("the bound needs a dashed edge with a density into a latent node with a prior and solid edges scoring the data")
+        for v, ei in dashed:
+            if v not in self._priors:
+                raise self._err(f"the bound needs a prior on '{v}'", ei.edge)
+        return scored, dashed
+
+    def elbo(self, batch: Tensor | dict[str, Tensor]) -> Tensor:
+        """Per-row evidence lower bound ``[n]``: sum of log p of the solid edges at the dashed
+        samples minus KL(q || prior) (analytic where there is one, else log q - log p at the sample)."""
+        ctx, _, _ = self._code()
+        scored, dashed = self._bound_parts(ctx)
+        run = Run(self, self._as_batch(batch))
+        total = 0.0
+        for ei in scored:
+            total = total + run.dist(ctx, ei).log_prob(run.value(ctx, ei.edge.target))
+        for v, ei in dashed:
+            d = run.dist(ctx, ei)
+            kl = kl_to_prior(d, self._priors[v])
+            if kl is None:
+                z = run.value(ctx, v)
+                kl = d.log_prob(z) - self._priors[v].log_prob(z)
+            total = total - kl
+        return total  # type: ignore[return-value]
+
+    def iw_bound(self, batch: Tensor | dict[str, Tensor], k: int) -> Tensor:
+        """Per-row importance-weighted bound ``[n]`` with ``k`` samples (Burda et al. 2016)."""
+        if k < 1:
+            raise SpecError(f"k must be at least 1, got {k}")
+        ctx, _, _ = self._code()
+        scored, dashed = self._bound_parts(ctx)
+        tiled = f"{ctx}*{k}"
+        if tiled not in self._planner.contexts:
+            base = self._planner.contexts[ctx]
+            self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx))
+        run = Run(self, self._as_batch(batch))
+        log_w = 0.0
+        for ei in scored:
+            log_w = log_w + run.dist(tiled, ei).log_prob(run.value(tiled, ei.edge.target))
+        for v, ei in dashed:
+            z = run.value(tiled, v)
+            log_w = log_w + self._priors[v].log_prob(z) - run.dist(tiled, ei).log_prob(z)
+        lw = log_w.reshape(k, -1)  # type: ignore[union-attr]
+        return torch.logsumexp(lw, 0) - math.log(k)
+
+    def extra_repr(self) -> str:
+        return f"graph={self.graph.name!r}, groups={self.groups}, terms={[t.name for t in self.objective.terms]}"
+
+
+def build_graph(spec: Any) -> SchematicGraph:
+    """A checked graph from a path, a text or a graph."""
+    if isinstance(spec, SchematicGraph):
+        try:
+            from ..graph.check import check
+        except ImportError:  # pragma: no cover - the checker is another stage
+            return spec
+        problems = [d for d in check(spec) if d.severity == "error"]
+        if problems:
+            raise SpecError(problems, source=spec.source, file=spec.file)
+        return spec
+    from ..graph.build import parse, parse_file
+
+    if isinstance(spec, Path):
+        return parse_file(spec)
+    if isinstance(spec, str):
+        if "\n" not in spec and (spec.endswith(".sgm") or Path(spec).is_file()):
+            return parse_file(spec)
+        return parse(spec)
+    raise TypeError(f"compile takes a path, a spec text or a SchematicGraph, not {type(spec).__name__}")

@@ -1,0 +1,648 @@
+"""The rule: walk the graph once and emit the objective's terms, each with the closure that
+evaluates it (docs/design.md section 4).
+
+Nothing here looks at the model's name, its node names or its network labels: only at roles,
+priors, solid/dashed, hollow/filled, red, networks present or not, branches and options.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import SpecError
+from ..graph.model import Edge, Process, Role, SchematicGraph
+from .distributions import Prior, kl_to_prior, mmd2, reconstruction
+from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Source, Unresolved
+from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, greek
+
+__all__ = ["Compiled", "derive"]
+
+Value = Callable[[Run], Tensor]
+PerSample = Callable[[Run, str], Tensor]
+
+ADVERSARY, MODEL = "adversary", "model"
+
+
+@dataclass
+class Compiled:
+    objective: Objective
+    values: dict[str, Value]  # term name -> unsigned, unweighted value
+    coefficients: dict[str, float]  # term name -> sign * weight
+
+
+def _prefix(sign: int, weight: float, weight_sym: Sym | None) -> Sym:
+    out = MINUS if sign < 0 else Sym("", "")
+    if weight_sym is not None:
+        out = out + weight_sym
+    elif weight != 1.0:
+        out = out + Sym(f"{weight:g}·", f"{weight:g} \\cdot ")
+    return out
+
+
+def _side(planner: Planner, ctx: str, nodes: tuple[str, ...]) -> tuple[list[Source], frozenset[str]]:
+    srcs = [planner.source(ctx, v) for v in nodes]
+    groups = frozenset().union(*(s.groups for s in srcs)) if srcs else frozenset()
+    return srcs, groups
+
+
+def _factors(srcs: list[Source]) -> list[Sym]:
+    return [f for s in srcs for f in s.factors]
+
+
+class _Deriver:
+    def __init__(self, graph: SchematicGraph, planner: Planner, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError], option_span: Callable[[str], object]) -> None:
+        self.g = graph
+        self.p = planner
+        self.infos = infos
+        self.priors = priors
+        self.err = err
+        self.option_span = option_span
+        self.o = graph.options
+        self.terms: list[Term] = []
+        self.values: dict[str, Value] = {}
+        self.owners: list[str] = []
+        for ei in infos:
+            if ei.edge.adversarial and ei.edge.group and ei.edge.group not in self.owners:
+                self.owners.append(ei.edge.group)
+        self.tested: set[str] = {s for ei in infos if ei.edge.adversarial for s in ei.inputs}
+        self.used_iw = False
+        self.used_walkback = False
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    def emit(self, name: str, groups: frozenset[str], weight: float, sign: int, body: Sym, value: Value, kind: str, branch: int | None = None, weight_name: str | None = None, weight_sym: Sym | None = None) -> None:
+        if not groups:
+            return  # a constant: no group to update
+        f = _prefix(sign, weight, weight_sym) + body
+        phase = ADVERSARY if groups & set(self.owners) else MODEL
+        base, i = name, 2
+        while name in self.values:
+            name, i = f"{base}#{i}", i + 1
+        self.terms.append(Term(name, frozenset(groups), float(weight), sign, f.u, f.tex, phase, kind, branch, weight_name))
+        self.values[name] = value
+
+    def resolve(self, ctx: str, v: str, edge: Edge) -> Source:
+        try:
+            return self.p.source(ctx, v)
+        except Unresolved as exc:
+            raise self.err(f"{exc}, which this edge needs", edge) from None
+
+    # -- the rule --------------------------------------------------------------------------------------------
+    def derive(self) -> Compiled:
+        g, p = self.g, self.p
+        branches = (1, 0) if p.indicator else (1,)
+        dashed_red = [ei for ei in self.infos if ei.edge.adversarial and ei.edge.process is Process.inference]
+        solid_red = [ei for ei in self.infos if ei.edge.adversarial and ei.edge.process is Process.generative]
+        pool: EdgeInfo | None = None
+        if dashed_red:
+            for ei in dashed_red:
+                if ei.edge.kernel is not None:
+                    raise self.err("a kernel test belongs on a solid red edge (the generated side is tested against data)", ei.edge)
+                for v in ei.inputs:
+                    src = self.resolve("y=0", v, ei.edge)
+                    if src.kind != "data":
+                        raise self.err(f"a dashed red edge re-weights the generated branch by the adversary, so '{v}' must be data in the branch y=0", ei.edge)
+            with_net = [ei for ei in dashed_red if ei.net_key]
+            if len(with_net) > 1:
+                raise self.err("only one dashed red edge with a network can re-weight the generated branch", with_net[1].edge)
+            pool = with_net[0] if with_net else None
+            scored = (0,)
+        else:
+            scored = branches
+        solid = [ei for ei in self.infos if ei.edge.process is Process.generative and not ei.edge.adversarial]
+        for b in scored:
+            self.branch_terms(b, solid, len(scored) > 1, pool)
+        for ei in solid_red:
+            if ei.edge.kernel is not None:
+                self.kernel_terms(ei)
+            elif ei.net_key:
+                self.adversarial_terms(ei)
+            else:
+                raise self.err(
+                    "a perfect adversary on a solid red edge would give the generator log 0: only a dashed red edge can be perfect",
+                    ei.edge,
+                    hint="make the edge dashed (`x --> y : perfect adversarial`) or give it a network",
+                )
+        if pool is not None:
+            self.pool_adversary(pool)
+        for ei in self.infos:
+            e = ei.edge
+            if e.process is Process.inference and not e.adversarial and not e.reparameterize:
+                self.sleep_term(ei)
+        k = self.o.importance_samples
+        if k > 1 and not self.used_iw:
+            hollow = next((ei for ei in self.infos if ei.edge.deterministic and not ei.edge.adversarial), None)
+            what = f"; {hollow.edge.key} is deterministic (hollow) and has no density" if hollow else ""
+            raise SpecError(
+                f"importance_samples = {k} has nothing to weight: importance weighting needs a dashed edge with a density into a latent node with a prior, or a red edge with a discriminator{what}",
+                span=self.option_span("importance_samples"),
+                hint="remove the option, or draw the inference edge as stochastic (`-->` with a distribution)",
+            )
+        if self.o.walkback > 1 and not self.used_walkback:
+            raise SpecError(
+                f"walkback = {self.o.walkback} needs a dashed edge a --> b and a solid edge b -> a (a corruption and its denoiser)",
+                span=self.option_span("walkback"),
+            )
+        phases = []
+        model_groups = [gr for gr in g.groups if gr not in self.owners]
+        if self.owners:
+            phases.append(Phase(ADVERSARY, tuple(self.owners), self.o.discriminator_steps))
+        if model_groups:
+            phases.append(Phase(MODEL, tuple(model_groups), 1))
+        obj = Objective(self.terms, phases)
+        coefs = {t.name: t.sign * t.weight for t in self.terms}
+        return Compiled(obj, self.values, coefs)
+
+    # -- rules 1, 2, 8, 9 (+ 4, 5: the pool of a dashed red edge) ----------------------------------------------
+    def branch_terms(self, b: int, solid: list[EdgeInfo], multi: bool, pool: EdgeInfo | None) -> None:
+        """The terms of one branch: scores of solid edges, KLs, or the importance-weighted bound."""
+        ctx = f"y={b}"
+        o = self.o
+        serving = [ei for ei in solid if ei.edge.branch in (b, None)]
+
+        def several(ei: EdgeInfo) -> bool:
+            return multi and ei.edge.branch is None
+        parts: list[tuple[str, frozenset[str], float, int, Sym, PerSample, str, str | None, Sym | None]] = []
+        density_terms: list[EdgeInfo] = []
+        for ei in serving:
+            e = ei.edge
+            tgt = self.resolve(ctx, e.target, e)
+            ins = [self.resolve(ctx, i, e) for i in ei.inputs]
+            groups = frozenset([e.group] if e.group else []) | tgt.groups | frozenset().union(*(s.groups for s in ins))
+            suffix = f":y={b}" if several(ei) else ""
+            weight, wname = (1.0, None) if tgt.from_data else (o.mi_weight, "mi_weight")
+            factors = expectation(tgt.factors + tuple(_factors(ins)))
+            if ei.corruption is not None:
+                raise self.err("a corruption has no density to score on a solid edge", e)
+            if e.deterministic:
+                kind = self.recon_kind(e, ei)
+                body = factors + call(Sym(kind, f"\\mathrm{{{kind}}}"), [tgt.expr, call(ei.sym, [s.expr for s in ins])])
+                parts.append((f"recon:{ei.name}{suffix}", groups, weight, 1, body, self.recon_fn(ei, kind), "reconstruction", wname, None))
+                continue
+            walk = self.walkback_pair(ctx, ei) if o.walkback > 1 else None
+            body = factors + LOG + call(ei.sym, [tgt.expr], [s.expr for s in ins])
+            if walk is not None:
+                self.used_walkback = True
+                body = Sym(f"(1/{o.walkback})·Σ_r ", f"\\frac{{1}}{{{o.walkback}}} \\sum_r ") + body
+                parts.append((f"nll:{ei.name}{suffix}", groups, weight, -1, body, self.walkback_fn(ctx, ei, walk, b), "walkback", wname, None))
+            else:
+                parts.append((f"nll:{ei.name}{suffix}", groups, weight, -1, body, self.score_fn(ei), "score", wname, None))
+            density_terms.append(ei)
+        # rule 2: KL for dashed stochastic edges into prior nodes
+        kls: list[tuple[str, EdgeInfo, Source]] = []
+        for v, node in self.g.nodes.items():
+            if node.role is not Role.latent or node.prior is None:
+                continue
+            try:
+                src = self.p.source(ctx, v)
+            except Unresolved:
+                continue
+            if src.kind != "edge":
+                continue
+            ei = self.infos[src.edge]  # type: ignore[index]
+            if v in self.tested:
+                continue
+            if ei.corruption is not None:
+                raise self.err(f"'{v}' has a prior, so its dashed producer needs a density for KL(q || p({v})), but a corruption has none", ei.edge)
+            if ei.edge.deterministic:
+                raise self.err(
+                    f"'{v}' has a prior but its dashed producer is deterministic (hollow): an implicit distribution has no density for KL(q || p({v}))",
+                    ei.edge,
+                    hint=f"draw it stochastic (`-->` with a distribution), or test '{v}' against its prior with a red edge (`{v} -> y : D_phi = mlp(...) adversarial`)",
+                )
+            kls.append((v, ei, src))
+            ins = [self.p.source(ctx, i) for i in ei.inputs]
+            in_groups = frozenset().union(*(s.groups for s in ins)) if ins else frozenset()
+            groups = frozenset([ei.edge.group] if ei.edge.group else []) | in_groups
+            if not ei.edge.reparameterize and groups <= {ei.edge.group}:
+                continue  # rule 7: the wake phase leaves out the KL of the recognition model
+            q = call(ei.sym, [src.expr], [s.expr for s in ins])
+            pz = call(Sym("p", "p"), [src.expr])
+            body = Sym("KL(", "\\mathrm{KL}(") + q + Sym(" ‖ ", " \\,\\|\\, ") + pz + Sym(")", ")")
+            bsym = Sym("β·", "\\beta \\cdot ")
+            parts.append((f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""), groups, o.beta, 1, body, self.kl_fn(ei, v), "kl", "beta", bsym))
+        # rule 8: importance weighting of the bound
+        if o.importance_samples > 1 and kls:
+            parts = self.iw_parts(b, ctx, parts, density_terms, kls, pool, multi)
+        for name, groups, weight, sign, body, fn, kind, wname, wsym in parts:
+            if pool is not None:
+                value = self.pooled(fn, pool)
+            else:
+                value = (lambda f, c: lambda run: f(run, c).mean())(fn, ctx)
+            self.emit(name, groups, weight, sign, body, value, kind, b, wname, wsym)
+
+    def recon_kind(self, e: Edge, ei: EdgeInfo) -> str:
+        kind = self.o.reconstruction
+        if kind == "auto":
+            node = self.g.nodes[e.target]
+            lo_hi = node.range
+            unit = node.value == "bernoulli" or (lo_hi is not None and lo_hi[0] >= 0.0 and lo_hi[1] <= 1.0)
+            kind = "bce" if unit else "mse"
+        if kind == "bce" and ei.activation not in (None, "sigmoid"):
+            raise self.err(f"bce reconstruction needs probabilities, but this edge ends with '{ei.activation}'", e, hint="end it with `-> sigmoid`, or set `reconstruction = mse`")
+        return kind
+
+    def recon_fn(self, ei: EdgeInfo, kind: str) -> PerSample:
+        target = ei.edge.target
+        logits = ei.activation is None and kind == "bce"
+
+        act = _ACTIVATIONS[None if logits else ei.activation]
+
+        def fn(run: Run, ctx: str) -> Tensor:
+            return reconstruction(act(run.forward(ctx, ei)), run.value(ctx, target), kind, logits=logits)
+
+        return fn
+
+    def score_fn(self, ei: EdgeInfo, target_ctx: str | None = None) -> PerSample:
+        target = ei.edge.target
+
+        def fn(run: Run, ctx: str) -> Tensor:
+            return run.dist(ctx, ei).log_prob(run.value(target_ctx or ctx, target))
+
+        return fn
+
+    def kl_fn(self, ei: EdgeInfo, v: str) -> PerSample:
+        prior = self.priors[v]
+        mc = self.o.kl == "monte_carlo"
+
+        def fn(run: Run, ctx: str) -> Tensor:
+            d = run.dist(ctx, ei)
+            if not mc:
+                kl = kl_to_prior(d, prior)
+                if kl is not None:
+                    return kl
+            z = run.value(ctx, v)
+            return d.log_prob(z) - prior.log_prob(z)
+
+        return fn
+
+    def pooled(self, fn: PerSample, red: EdgeInfo) -> Value:
+        """Rule 4: mean_real(w * l) + mean_gen(w * l) with w = stopgrad(D(v))."""
+        gen_ctx = self.pool_context(red)
+
+        def value(run: Run) -> Tensor:
+            w_real = torch.sigmoid(run.logit("y=0", red, False)).detach()
+            w_gen = torch.sigmoid(run.logit(gen_ctx, red, False)).detach()
+            return (w_real * fn(run, "y=0")).mean() + (w_gen * fn(run, gen_ctx)).mean()
+
+        return value
+
+    def pool_context(self, red: EdgeInfo) -> str:
+        name = "y=0:gen"
+        if name not in self.p.contexts:
+            overrides = {}
+            for v in red.inputs:
+                g = self.resolve("gen", v, red.edge)
+                overrides[v] = Source("copy", v, name, parent="gen", detach=True, expr=g.expr, factors=g.factors, signature=g.signature)
+            self.p.add(Context(name, "pool", 0, parent="y=0", overrides=overrides))
+        return name
+
+    # -- rule 9 -------------------------------------------------------------------------------------------------
+    def walkback_pair(self, ctx: str, ei: EdgeInfo) -> str | None:
+        """For a scored solid edge b -> a whose input b comes from a dashed edge a --> b: b."""
+        a = ei.edge.target
+        for i in ei.inputs:
+            src = self.p.source(ctx, i)
+            if src.kind == "edge" and self.infos[src.edge].inputs == (a,) and self.g.nodes[a].role is Role.data:  # type: ignore[index]
+                return i
+        return None
+
+    def walkback_fn(self, ctx: str, ei: EdgeInfo, corrupted: str, b: int) -> PerSample:
+        k = self.o.walkback
+        a = ei.edge.target
+        rounds = [ctx]
+        for r in range(2, k + 1):
+            name = f"{ctx}:r={r}"
+            if name not in self.p.contexts:
+                src = Source("inject", a, name, expr=Sym(a, a), signature=("chain", a, r))
+                self.p.add(Context(name, "round", b, parent=ctx, overrides={a: src}))
+            rounds.append(name)
+        score = self.score_fn(ei, target_ctx=ctx)
+        key = f"sample:{ei.name}:"
+
+        def fn(run: Run, base: str) -> Tensor:
+            total = score(run, rounds[0])
+            for r in range(1, k):
+                prev = rounds[r - 1]
+                point = run.dist(prev, ei).sample().detach()
+                run.record(key + run.plan.contexts[prev].tag, point, run.plan.contexts[prev])
+                run.values[(rounds[r], a)] = point
+                total = total + score(run, rounds[r])
+            return total / k
+
+        return fn
+
+    # -- rule 8 -------------------------------------------------------------------------------------------------
+    def iw_parts(self, b: int, ctx: str, parts: list, density_terms: list[EdgeInfo], kls: list, pool: EdgeInfo | None, multi: bool) -> list:
+        k = self.o.importance_samples
+        if pool is not None:
+            raise SpecError("importance weighting of the bound together with a dashed red edge with a network is not supported", span=self.option_span("importance_samples"))
+        for name, *_rest in parts:
+            if name.startswith("recon:"):
+                e = next(ei for ei in self.infos if name == f"recon:{ei.name}" or name.startswith(f"recon:{ei.name}:"))
+                raise self.err(
+                    f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is deterministic (hollow)", e.edge,
+                    hint="draw it with a distribution (`->` with bernoulli or normal), or remove importance_samples",
+                )
+        self.used_iw = True
+        tiled = f"{ctx}*{k}"
+        if tiled not in self.p.contexts:
+            self.p.add(Context(tiled, "branch", b, tile=k, tag=ctx))
+        groups = frozenset().union(*(t[1] for t in parts))
+        dashed = [(v, ei) for v, ei, _ in kls]
+        stochastic_dashed = []
+        for v, node in self.g.nodes.items():
+            try:
+                src = self.p.source(tiled, v)
+            except Unresolved:
+                continue
+            if src.kind == "edge" and self.infos[src.edge].head is not None and self.infos[src.edge].edge.process is Process.inference:  # type: ignore[index]
+                stochastic_dashed.append((v, self.infos[src.edge]))  # type: ignore[index]
+        priors = {v: self.priors[v] for v, _ in dashed}
+
+        def fn(run: Run, _ctx: str) -> Tensor:
+            log_w = 0.0
+            for ei in density_terms:
+                log_w = log_w + run.dist(tiled, ei).log_prob(run.value(tiled, ei.edge.target))
+            for v, ei in stochastic_dashed:
+                z = run.value(tiled, v)
+                if v in priors:
+                    log_w = log_w + priors[v].log_prob(z)
+                log_w = log_w - run.dist(tiled, ei).log_prob(z)
+            lw = log_w.reshape(k, -1)  # type: ignore[union-attr]
+            return torch.logsumexp(lw, 0) - math.log(k)
+
+        sym = self.iw_sym(ctx, density_terms, dashed, k)
+        suffix = f":y={b}" if multi else ""
+        return [(f"iw_bound{suffix}", groups, 1.0, -1, sym, fn, "iw_bound", None, None)]
+
+    def iw_sym(self, ctx: str, density_terms: list[EdgeInfo], dashed: list, k: int) -> Sym:
+        facs: list[Sym] = []
+        num: list[Sym] = []
+        den: list[Sym] = []
+        for ei in density_terms:
+            tgt = self.p.source(ctx, ei.edge.target)
+            ins = [self.p.source(ctx, i) for i in ei.inputs]
+            facs += list(tgt.factors) + _factors(ins)
+            num.append(call(ei.sym, [tgt.expr], [s.expr for s in ins]))
+        for v, ei in dashed:
+            src = self.p.source(ctx, v)
+            num.append(call(Sym("p", "p"), [src.expr]))
+            ins = [self.p.source(ctx, i) for i in ei.inputs]
+            den.append(call(ei.sym, [src.expr], [s.expr for s in ins]))
+        ratio = Sym.join(num, " ", " \\, ") + Sym(" / ", " \\big/ ") + Sym.join(den, " ", " \\, ")
+        return expectation(facs) + Sym(f"log (1/{k}) Σ_{{i=1..{k}}} ", f"\\log \\frac{{1}}{{{k}}} \\sum_{{i=1}}^{{{k}}} ") + ratio
+
+    # -- rule 3 ---------------------------------------------------------------------------------------------------
+    def sides(self, ei: EdgeInfo) -> tuple[str, str]:
+        """The contexts of the real side (y = 1) and of the generated side of a red edge."""
+        e = ei.edge
+        real = "y=1"
+        for v in ei.inputs:
+            self.resolve(real, v, e)
+        sig1 = [self.p.source(real, v).signature for v in ei.inputs]
+        try:
+            sig0 = [self.p.source("y=0", v).signature for v in ei.inputs]
+        except Unresolved:
+            sig0 = sig1
+        if sig0 != sig1:
+            return real, "y=0"
+        try:
+            sigg = [self.p.source("gen", v).signature for v in ei.inputs]
+        except Unresolved:
+            sigg = sig1
+        if sigg != sig1:
+            return real, "gen"
+        tested = ", ".join(ei.inputs)
+        raise self.err(
+            f"this red edge compares the real and the generated branch of {tested}, but {tested} has the same value in both branches",
+            e,
+            hint="give the tested node a dashed producer for the generated branch (`z, y ==> x : G_theta = ...`) or a solid producer",
+        )
+
+    def d_sym(self, ei: EdgeInfo, srcs: list[Source]) -> Sym:
+        return call(ei.sym, [s.expr for s in srcs])
+
+    def adversarial_terms(self, ei: EdgeInfo) -> None:
+        real, gen = self.sides(ei)
+        self.adversary_term(ei, real, gen)
+        r_srcs, r_groups = _side(self.p, real, ei.inputs)
+        g_srcs, g_groups = _side(self.p, gen, ei.inputs)
+        groups = (r_groups | g_groups) - {ei.edge.group}
+        if not groups:
+            raise self.err("nothing learns from this adversary: neither the real nor the generated side depends on parameters", ei.edge)
+        form = self.o.adversarial
+        k = self.o.importance_samples
+        iw = k > 1
+        if iw:
+            if form != "non_saturating" or not g_groups:
+                raise SpecError(
+                    "importance weighting of the generator's adversarial loss needs adversarial = non_saturating and a generated side with parameters",
+                    span=self.option_span("importance_samples"),
+                )
+            self.used_iw = True
+        use_real, use_gen = bool(r_groups - {ei.edge.group}), bool(g_groups - {ei.edge.group})
+        dr, dg = self.d_sym(ei, r_srcs), self.d_sym(ei, g_srcs)
+        er, eg = expectation(_factors(r_srcs)), expectation(_factors(g_srcs))
+        sign, (rpart, gpart) = _REVERSED[form]
+        pieces_u, pieces_t = [], []
+        for use, e_, d_, part in ((use_real, er, dr, rpart), (use_gen, eg, dg, gpart)):
+            if use:
+                s = part(e_, d_)
+                pieces_u.append(s.u)
+                pieces_t.append(s.tex)
+        if iw and use_gen:
+            s = eg + Sym(f"Σ_{{i=1..{k}}} w̄_i log ", f"\\sum_{{i=1}}^{{{k}}} \\bar w_i \\log ") + call(ei.sym, [Sym(s_.expr.u + "_i", s_.expr.tex + "_i") for s_ in g_srcs])
+            pieces_u[-1], pieces_t[-1] = s.u, s.tex
+        joiner = (" − ", " - ") if sign < 0 else (" + ", " + ")
+        body = Sym(joiner[0].join(pieces_u), joiner[1].join(pieces_t))
+        rfn, gfn = _REVERSED_FN[form]
+
+        def value(run: Run) -> Tensor:
+            total = 0.0
+            if use_real:
+                total = total + rfn(run.logit(real, ei, False))
+            if use_gen:
+                lg = run.logit(gen, ei, False)
+                total = total + (_iw_log_d(lg, k) if iw else gfn(lg))
+            return total  # type: ignore[return-value]
+
+        self.emit(f"reversed:{ei.name}", groups, 1.0, sign, body, value, "reversed")
+
+    def adversary_term(self, ei: EdgeInfo, real: str, gen: str) -> None:
+        """phi's term: -[E_real log D(v) + E_gen log(1 - D(v))] at detached samples (or another form)."""
+        r_srcs, r_groups = _side(self.p, real, ei.inputs)
+        g_srcs, g_groups = _side(self.p, gen, ei.inputs)
+        dr, dg = self.d_sym(ei, r_srcs), self.d_sym(ei, g_srcs)
+        er, eg = expectation(_factors(r_srcs)), expectation(_factors(g_srcs))
+        form = self.o.adversarial
+        sign, make = _ADVERSARY[form]
+        body = make(er, dr, eg, dg)
+        fn = _ADVERSARY_FN[form]
+        detach_r, detach_g = bool(r_groups), bool(g_groups)
+
+        def value(run: Run) -> Tensor:
+            return fn(run.logit(real, ei, detach_r), run.logit(gen, ei, detach_g))
+
+        group = frozenset([ei.edge.group]) if ei.edge.group else frozenset()
+        self.emit(f"adversary:{ei.name}", group, 1.0, sign, body, value, "adversary")
+        if form == "wasserstein" and self.o.gradient_penalty > 0:
+            key = f"gp:{ei.name}:{gen}"
+
+            def penalty(run: Run) -> Tensor:
+                reals = [run.value(real, v).detach() for v in ei.inputs]
+                gens = [run.value(gen, v).detach() for v in ei.inputs]
+                m = min(reals[0].shape[0], gens[0].shape[0])
+                eps = torch.rand(m, device=reals[0].device, dtype=reals[0].dtype)
+                run.draws[key] = eps
+                mixed = []
+                for a, c in zip(reals, gens):
+                    e_ = eps.reshape(m, *([1] * (a.dim() - 1)))
+                    mixed.append((e_ * a[:m] + (1 - e_) * c[:m]).requires_grad_(True))
+                x = mixed[0] if len(mixed) == 1 else torch.cat([t.reshape(m, -1) for t in mixed], 1)
+                out = run.nets[ei.net_key](x).reshape(m)
+                grads = torch.autograd.grad(out.sum(), mixed, create_graph=True)
+                norm = torch.cat([gr.reshape(m, -1) for gr in grads], 1).norm(2, dim=1)
+                return ((norm - 1.0) ** 2).mean()
+
+            hat = call(ei.sym, [Sym("x̂", "\\hat{x}")])
+            body = Sym("𝔼_{x̂} (‖∇ ", "\\mathbb{E}_{\\hat{x}} (\\|\\nabla ") + hat + Sym("‖ − 1)²", "\\| - 1)^2")
+            self.emit(f"gradient_penalty:{ei.name}", group, self.o.gradient_penalty, 1, body, penalty, "gradient_penalty", None, "gradient_penalty", Sym(f"{self.o.gradient_penalty:g}·", f"{self.o.gradient_penalty:g} \\cdot "))
+
+    def pool_adversary(self, ei: EdgeInfo) -> None:
+        """Rule 4: phi plays the game on real v against the generated side (ancestral, detached)."""
+        gen = self.pool_context(ei)
+        self.adversary_term(ei, "y=0", gen)
+
+    # -- rule 6 ---------------------------------------------------------------------------------------------------
+    def kernel_terms(self, ei: EdgeInfo) -> None:
+        real, gen = self.sides(ei)
+        r_srcs, r_groups = _side(self.p, real, ei.inputs)
+        g_srcs, g_groups = _side(self.p, gen, ei.inputs)
+        groups = r_groups | g_groups
+        if not groups:
+            raise self.err("a kernel test needs a generated side with parameters to train; nothing here depends on a network", ei.edge)
+        bw = tuple(float(a) for a in ei.edge.kernel.args) or (1.0,)  # type: ignore[union-attr]
+
+        def side(run: Run, ctx: str) -> Tensor:
+            vals = [run.value(ctx, v) for v in ei.inputs]
+            return vals[0].reshape(vals[0].shape[0], -1) if len(vals) == 1 else torch.cat([t.reshape(t.shape[0], -1) for t in vals], 1)
+
+        def value(run: Run) -> Tensor:
+            return mmd2(side(run, real), side(run, gen), *bw)
+
+        def tup(srcs: list[Source]) -> Sym:
+            return Sym.join([s.expr for s in srcs], ", ") if len(srcs) == 1 else Sym("(", "(") + Sym.join([s.expr for s in srcs], ", ") + Sym(")", ")")
+
+        def dist(srcs: list[Source]) -> Sym:
+            return Sym.join(list(dict.fromkeys(_factors(srcs))), " ", " \\, ")
+
+        body = Sym("MMD²(", "\\mathrm{MMD}^2(") + tup(r_srcs) + Sym(" ∼ ", " \\sim ") + dist(r_srcs) + Sym(", ", ", ") + tup(g_srcs) + Sym(" ∼ ", " \\sim ") + dist(g_srcs) + Sym(")", ")")
+        self.emit(f"mmd:{ei.name}", groups, 1.0, 1, body, value, "mmd")
+
+    # -- rule 7 ---------------------------------------------------------------------------------------------------
+    def sleep_term(self, ei: EdgeInfo) -> None:
+        e = ei.edge
+        if ei.head is None:
+            raise self.err("`no_reparam` trains the edge by the sleep phase, which scores log q as a density; a deterministic (hollow) edge has none", e)
+        tgt = self.resolve("sleep", e.target, e)
+        ins = [self.resolve("sleep", i, e) for i in ei.inputs]
+        factors = expectation(tgt.factors + tuple(_factors(ins)))
+        body = factors + LOG + call(ei.sym, [tgt.expr], [s.expr for s in ins])
+        target = e.target
+
+        def value(run: Run) -> Tensor:
+            return run.dist("sleep", ei).log_prob(run.value("sleep", target)).mean()
+
+        self.emit(f"sleep:{ei.name}", frozenset([e.group]) if e.group else frozenset(), 1.0, -1, body, value, "sleep")
+
+
+# -- adversarial forms -------------------------------------------------------------------------------------------
+def _log_d(e: Sym, d: Sym) -> Sym:
+    return e + LOG + d
+
+
+def _log_1md(e: Sym, d: Sym) -> Sym:
+    return e + Sym("log(1 − ", "\\log(1 - ") + d + Sym(")", ")")
+
+
+def _ns_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
+    return _log_d(er, dr) + Sym(" − ", " - ") + _log_1md(eg, dg)
+
+
+def _ls_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
+    return Sym("½", "\\tfrac12 ") + er + Sym("(", "(") + dr + Sym(" − 1)² + ½", " - 1)^2 + \\tfrac12 ") + eg + dg + Sym("²", "^2")
+
+
+def _hinge_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
+    return er + Sym("max(0, 1 − ", "\\max(0, 1 - ") + dr + Sym(") + ", ") + ") + eg + Sym("max(0, 1 + ", "\\max(0, 1 + ") + dg + Sym(")", ")")
+
+
+def _w_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
+    return eg + dg + Sym(" − ", " - ") + er + dr
+
+
+_ADVERSARY = {
+    "non_saturating": (-1, _ns_phi),
+    "minimax": (-1, _ns_phi),
+    "least_squares": (1, _ls_phi),
+    "hinge": (1, _hinge_phi),
+    "wasserstein": (1, _w_phi),
+}
+
+_ADVERSARY_FN: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "non_saturating": lambda lr, lg: F.logsigmoid(lr).mean() + F.logsigmoid(-lg).mean(),
+    "minimax": lambda lr, lg: F.logsigmoid(lr).mean() + F.logsigmoid(-lg).mean(),
+    "least_squares": lambda lr, lg: 0.5 * ((lr - 1.0) ** 2).mean() + 0.5 * (lg**2).mean(),
+    "hinge": lambda lr, lg: F.relu(1.0 - lr).mean() + F.relu(1.0 + lg).mean(),
+    "wasserstein": lambda lr, lg: lg.mean() - lr.mean(),
+}
+
+
+def _neg_mean(e: Sym, d: Sym) -> Sym:
+    return Sym("−", "-") + e + d
+
+
+_REVERSED = {
+    # sign, (real-side piece, generated-side piece): the labels flipped
+    "non_saturating": (-1, (_log_1md, _log_d)),
+    "minimax": (1, (_log_d, _log_1md)),
+    "least_squares": (1, (lambda e, d: Sym("½", "\\tfrac12 ") + e + d + Sym("²", "^2"), lambda e, d: Sym("½", "\\tfrac12 ") + e + Sym("(", "(") + d + Sym(" − 1)²", " - 1)^2"))),
+    "hinge": (1, (lambda e, d: e + d, _neg_mean)),
+    "wasserstein": (1, (lambda e, d: e + d, _neg_mean)),
+}
+
+_REVERSED_FN: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "non_saturating": (lambda lr: F.logsigmoid(-lr).mean(), lambda lg: F.logsigmoid(lg).mean()),
+    "minimax": (lambda lr: F.logsigmoid(lr).mean(), lambda lg: F.logsigmoid(-lg).mean()),
+    "least_squares": (lambda lr: 0.5 * (lr**2).mean(), lambda lg: 0.5 * ((lg - 1.0) ** 2).mean()),
+    "hinge": (lambda lr: lr.mean(), lambda lg: -lg.mean()),
+    "wasserstein": (lambda lr: lr.mean(), lambda lg: -lg.mean()),
+}
+
+
+def _iw_log_d(lg: Tensor, k: int) -> Tensor:
+    """Mean over groups of k generated samples of sum_i stopgrad(softmax(l)_i) log D(v_i)."""
+    n = lg.shape[0]
+    m = (n // k) * k
+    sums = []
+    if m:
+        g = lg[:m].reshape(-1, k)
+        sums.append((torch.softmax(g.detach(), 1) * F.logsigmoid(g)).sum(1))
+    if m < n:
+        r = lg[m:].reshape(1, -1)
+        sums.append((torch.softmax(r.detach(), 1) * F.logsigmoid(r)).sum(1))
+    return torch.cat(sums).mean() if len(sums) > 1 else sums[0].mean()
+
+
+def derive(graph: SchematicGraph, planner: Planner, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError], option_span: Callable[[str], object]) -> Compiled:
+    """Read the objective off the graph."""
+    return _Deriver(graph, planner, infos, priors, err, option_span).derive()
+
+
+__all__ += ["greek"]

@@ -1,0 +1,496 @@
+"""Values of nodes: where each node's value comes from in each context (planned once, at compile
+time) and the per-call evaluation that memoises values and records every random draw.
+
+Contexts (docs/design.md section 3):
+
+* ``y=1`` / ``y=0``: the two branches (a graph without an indicator has the one branch ``y=1``).
+  A node's value is its dashed producer serving the branch, else its own source (data from the
+  batch, a latent's prior), else the dashed producer serving the other branch.
+* ``gen``: the ancestral sample of the solid process that gives the generated side of a tested
+  node without a dashed producer for y = 0 (data nodes from their solid producer, latents from
+  their prior; outputs reparameterised samples where the head has them, else means).
+* ``sleep``: the same ancestral process, really sampled and detached (wake-sleep's sleep phase).
+* ``y=0:gen``: branch 0 with the tested node replaced by its generated side (detached): the
+  generated half of the pool of a dashed red edge with a network.
+* ``y=1:r=<r>``: round r of a walkback chain (the corrupted node replaced by the chain's point).
+* ``sample`` / ``sample:mean``: the generative process of :meth:`CompiledModel.sample`.
+
+``last_draws`` keys: ``"<kind>:<name>:<context>"`` with kind ``prior`` (a prior draw, the value
+itself; name = node), ``eps`` (standard noise of a reparameterised sample: N(0, I) for a normal,
+Gumbel / logistic noise for relaxed heads; name = the edge's network key ``label_group``),
+``sample`` (a sample without gradient, the value itself), ``noise`` (the draw of a corruption,
+name = the edge key ``x->xn``), ``gp`` (the interpolation weights of a gradient penalty, name =
+the red edge's key).  Under importance weighting with k samples a branch's draws have shape
+``[k, n, ...]`` (sample i of row j at ``[i, j]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from ..errors import SpecError
+from ..graph.model import Edge, Process, Role, SchematicGraph
+from .distributions import Dist, Head, Prior, one_hot
+from .terms import Sym, call, net_sym, node_sym
+
+__all__ = ["EdgeInfo", "Source", "Context", "Planner", "Run", "Unresolved"]
+
+
+class Unresolved(Exception):
+    """A node has no value in a context (turned into a SpecError where it matters)."""
+
+
+@dataclass
+class EdgeInfo:
+    """What the compiler knows about one edge once its network exists."""
+
+    index: int
+    edge: Edge
+    inputs: tuple[str, ...]
+    net_key: str | None = None  # key in CompiledModel.networks
+    head: Head | None = None  # stochastic edges with a network
+    activation: str | None = None  # deterministic edges
+    corruption: Any = None  # a networks.Corruption
+    logits_out: bool = False  # bce read on logits (a hollow edge without activation)
+    name: str = ""  # net_key or the edge key: used in term names and draw keys
+    sym: Sym = field(default_factory=lambda: Sym("f", "f"))
+
+    @property
+    def group(self) -> str | None:
+        return self.edge.group
+
+
+@dataclass
+class Source:
+    """How a node gets its value in one context."""
+
+    kind: str  # data | prior | edge | copy | inject
+    node: str
+    ctx: str
+    edge: int | None = None
+    mode: str = ""  # det | rsample | sample | mean | corrupt
+    parent: str | None = None  # copy: the context the value is taken from
+    detach: bool = False
+    inputs: tuple[str, ...] = ()
+    groups: frozenset[str] = frozenset()
+    expr: Sym = field(default_factory=lambda: Sym("", ""))
+    factors: tuple[Sym, ...] = ()
+    from_data: bool = False
+    signature: tuple = ()
+
+
+@dataclass
+class Context:
+    name: str
+    kind: str  # branch | gen | sleep | sample | pool | round
+    branch: int | None = None
+    parent: str | None = None
+    overrides: dict[str, Source] = field(default_factory=dict)
+    tile: int = 1
+    tag: str = ""
+    mean_data: bool = False
+
+    def __post_init__(self) -> None:
+        self.tag = self.tag or self.name
+
+
+_ACTIVATIONS: dict[str | None, Callable[[Tensor], Tensor]] = {
+    None: lambda t: t,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "softplus": torch.nn.functional.softplus,
+}
+
+
+class Planner:
+    """Resolves, once, where each node's value comes from in each context, and builds the
+    closures that compute them."""
+
+    def __init__(self, graph: SchematicGraph, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError]) -> None:
+        self.graph = graph
+        self.infos = infos
+        self.priors = priors
+        self.err = err
+        self.indicator = graph.indicator.name if graph.indicator else None
+        self.given = any(n.given for n in graph.nodes.values() if n.role is Role.data)
+        self.contexts: dict[str, Context] = {}
+        self.sources: dict[tuple[str, str], Source] = {}
+        self.getters: dict[tuple[str, str], Callable[["Run"], Tensor]] = {}
+        self.dashed_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
+        self.solid_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
+        for ei in infos:
+            e = ei.edge
+            if e.adversarial:
+                continue
+            (self.dashed_in if e.process is Process.inference else self.solid_in)[e.target].append(ei)
+        branches = (1, 0) if self.indicator else (1,)
+        for b in branches:
+            self.add(Context(f"y={b}", "branch", b))
+        self.add(Context("gen", "gen", 0))
+        self.add(Context("sleep", "sleep", 0))
+        self.add(Context("sample", "sample", 0))
+        self.add(Context("sample:mean", "sample", 0, tag="sample", mean_data=True))
+
+    def add(self, ctx: Context) -> Context:
+        self.contexts[ctx.name] = ctx
+        return ctx
+
+    # -- own sources -------------------------------------------------------------------------------------
+    def has_own_source(self, v: str) -> bool:
+        node = self.graph.nodes[v]
+        return node.role is Role.data or node.prior is not None
+
+    def own(self, ctx: Context, v: str) -> Source:
+        node = self.graph.nodes[v]
+        if node.role is Role.data:
+            given = f"|{node.given}={ctx.branch}" if node.given and ctx.branch is not None else ""
+            given_tex = given.replace("|", " \\mid ")
+            f = Sym(f"p_data({v}{given})", "p_{\\mathrm{data}}(" + node_sym(v).tex + given_tex + ")")
+            b = ctx.branch if node.given else None
+            return Source("data", v, ctx.name, groups=frozenset(), expr=node_sym(v), factors=(f,), from_data=True, signature=("data", v, b))
+        if node.prior is not None:
+            f = Sym(f"p({v})", f"p({node_sym(v).tex})")
+            return Source("prior", v, ctx.name, expr=node_sym(v), factors=(f,), signature=("prior", v))
+        raise Unresolved(f"'{v}' has no source of its own (no data, no prior)")
+
+    # -- resolution ----------------------------------------------------------------------------------------
+    def source(self, ctx_name: str, v: str) -> Source:
+        key = (ctx_name, v)
+        if key in self.sources:
+            src = self.sources[key]
+            if src is None:
+                raise Unresolved(f"'{v}' depends on itself in {ctx_name}")
+            return src
+        ctx = self.contexts[ctx_name]
+        if ctx.kind == "sample":
+            src = self._sample_source(ctx, v, frozenset())
+        else:
+            self.sources[key] = None  # type: ignore[assignment]  # cycle guard
+            try:
+                src = self._resolve(ctx, v)
+            except Exception:
+                del self.sources[key]
+                raise
+        self.sources[key] = src
+        return src
+
+    def _resolve(self, ctx: Context, v: str) -> Source:
+        if v in ctx.overrides:
+            return ctx.overrides[v]
+        if ctx.kind in ("branch", "pool", "round"):
+            src = self._branch_rule(ctx, v)
+        else:
+            src = self._ancestral_rule(ctx, v)
+        if ctx.parent is not None and not self._touched(ctx, src):
+            p = self.source(ctx.parent, v)
+            return Source("copy", v, ctx.name, parent=ctx.parent, groups=p.groups, expr=p.expr, factors=p.factors, from_data=p.from_data, signature=p.signature)
+        return src
+
+    def _touched(self, ctx: Context, src: Source) -> bool:
+        """Does this value depend on an overridden node of ``ctx``?"""
+        if src.kind == "edge":
+            for i in src.inputs:
+                s = self.source(ctx.name, i)
+                if i in ctx.overrides or s.kind != "copy":
+                    return True
+        return False
+
+    def _branch_rule(self, ctx: Context, v: str) -> Source:
+        b = ctx.branch
+        serving = [ei for ei in self.dashed_in[v] if ei.edge.branch in (b, None)]
+        if len(serving) > 1:
+            raise self.err(f"'{v}' has two dashed producers in the branch y={b}", serving[1].edge)
+        if serving:
+            return self._edge_source(ctx, serving[0], "branch")
+        if self.has_own_source(v):
+            return self.own(ctx, v)
+        other = [ei for ei in self.dashed_in[v] if ei.edge.branch is not None and ei.edge.branch != b]
+        if other:
+            return self._edge_source(ctx, other[0], "branch")
+        raise Unresolved(f"'{v}' has no value in the branch y={b}")
+
+    def _ancestral_rule(self, ctx: Context, v: str) -> Source:
+        node = self.graph.nodes[v]
+        solid = [ei for ei in self.solid_in[v] if ei.edge.branch in (0, None)]
+        if node.role is Role.data:
+            if solid:
+                return self._edge_source(ctx, solid[0], ctx.kind)
+            return self.own(ctx, v)
+        if node.prior is not None:
+            return self.own(ctx, v)
+        if solid:
+            return self._edge_source(ctx, solid[0], ctx.kind)
+        raise Unresolved(f"'{v}' has neither a prior nor a solid producer")
+
+    def _sample_source(self, ctx: Context, v: str, visiting: frozenset[str]) -> Source:
+        key = (ctx.name, v)
+        if key in self.sources and self.sources[key] is not None:
+            return self.sources[key]
+        if v in visiting:
+            raise Unresolved(f"'{v}' depends on itself")
+        node = self.graph.nodes[v]
+        options: list[Any] = [ei for ei in self.dashed_in[v] if ei.edge.branch in (0, None) and ei.corruption is None]
+        options += [ei for ei in self.solid_in[v] if ei.edge.branch in (0, None)]
+        if node.prior is not None:
+            options.append("own")
+        if node.role is Role.data and (not visiting or not options):
+            options.append("given")
+        problems = []
+        for opt in options:
+            try:
+                if opt == "own":
+                    src = self.own(ctx, v)
+                elif opt == "given":
+                    src = Source("inject", v, ctx.name, expr=node_sym(v), signature=("given", v))
+                else:
+                    for i in opt.inputs:
+                        self._sample_source(ctx, i, visiting | {v})
+                    src = self._edge_source(ctx, opt, "sample")
+                self.sources[key] = src
+                return src
+            except Unresolved as exc:
+                problems.append(str(exc))
+        raise Unresolved(f"'{v}' cannot be sampled" + (f": {problems[-1]}" if problems else ""))
+
+    def _edge_source(self, ctx: Context, ei: EdgeInfo, rule: str) -> Source:
+        e = ei.edge
+        v = e.target
+        ins = [self.source(ctx.name, i) for i in ei.inputs]
+        in_groups = frozenset().union(*(s.groups for s in ins)) if ins else frozenset()
+        factors = tuple(f for s in ins for f in s.factors)
+        exprs = [s.expr for s in ins]
+        own_group = frozenset([e.group]) if e.group else frozenset()
+        sig_in = tuple(s.signature for s in ins)
+        detach = rule == "sleep"
+        if ei.corruption is not None:
+            f = call(Sym("q", "q"), [node_sym(v)], exprs)
+            return Source("edge", v, ctx.name, ei.index, "corrupt", inputs=ei.inputs, groups=in_groups, expr=node_sym(v), factors=factors + (f,), signature=("edge", ei.index, "corrupt", sig_in))
+        if e.deterministic:
+            groups = frozenset() if detach else own_group | in_groups
+            return Source("edge", v, ctx.name, ei.index, "det", detach=detach, inputs=ei.inputs, groups=groups, expr=call(ei.sym, exprs), factors=factors, signature=("edge", ei.index, "det", sig_in))
+        assert ei.head is not None
+        density = call(ei.sym, [node_sym(v)], exprs)
+        if rule == "sleep":
+            mode = "sample"
+        elif rule == "gen":
+            mode = "rsample" if ei.head.reparameterised else "mean"
+        elif rule == "sample":
+            node = self.graph.nodes[v]
+            mode = "mean" if (ctx.mean_data and node.role is Role.data) else ("rsample" if ei.head.reparameterised else "sample")
+        else:
+            mode = "rsample" if (ei.head.reparameterised and e.reparameterize) else "sample"
+        if mode == "mean":
+            expr = call(Sym("𝔼", "\\mathbb{E}") + ei.sym, [node_sym(v)], exprs)
+            return Source("edge", v, ctx.name, ei.index, "mean", inputs=ei.inputs, groups=own_group | in_groups, expr=expr, factors=factors, signature=("edge", ei.index, "mean", sig_in))
+        groups = own_group | in_groups if mode == "rsample" else frozenset()
+        return Source("edge", v, ctx.name, ei.index, mode, detach=detach, inputs=ei.inputs, groups=groups, expr=node_sym(v), factors=factors + (density,), signature=("edge", ei.index, mode, sig_in))
+
+    # -- closures ------------------------------------------------------------------------------------------
+    def getter(self, ctx_name: str, v: str) -> Callable[["Run"], Tensor]:
+        key = (ctx_name, v)
+        g = self.getters.get(key)
+        if g is None:
+            g = self._make_getter(self.source(ctx_name, v))
+            self.getters[key] = g
+        return g
+
+    def _make_getter(self, src: Source) -> Callable[["Run"], Tensor]:
+        ctx = self.contexts[src.ctx]
+        v = src.node
+        tag = ctx.tag
+        for i in src.inputs:  # build the inputs' closures now, not during a call
+            self.getter(src.ctx, i)
+        if src.kind == "data":
+            node = self.graph.nodes[v]
+            branch = ctx.branch if (self.given and ctx.branch is not None) else None
+            tile = ctx.tile
+            return lambda run: run.data(node, branch, tile)
+        if src.kind == "prior":
+            prior = self.priors[v]
+            key = f"prior:{v}:{tag}"
+            return lambda run: run.draw_prior(ctx, prior, key)
+        if src.kind == "copy":
+            parent, detach = src.parent, src.detach
+            if detach:
+                return lambda run: run.value(parent, v).detach()
+            return lambda run: run.value(parent, v)
+        if src.kind == "inject":
+            return lambda run: run.injected(ctx.name, v)
+        ei = self.infos[src.edge]  # type: ignore[index]
+        name = ctx.name
+        mode = src.mode
+        if mode == "corrupt":
+            corruption = ei.corruption
+            key = f"noise:{ei.name}:{tag}"
+
+            def corrupt(run: "Run") -> Tensor:
+                x = run.value(name, ei.inputs[0])
+                noise = corruption.noise(x)
+                run.record(key, noise, ctx)
+                return corruption.apply(x, noise)
+
+            return corrupt
+        if mode == "det":
+            act = _ACTIVATIONS[ei.activation]
+            if src.detach:
+                return lambda run: act(run.forward(name, ei)).detach()
+            return lambda run: act(run.forward(name, ei))
+        if mode == "mean":
+            return lambda run: run.dist(name, ei).mean
+        if mode == "rsample":
+            key = f"eps:{ei.name}:{tag}"
+
+            def rsample(run: "Run") -> Tensor:
+                d = run.dist(name, ei)
+                eps = d.noise()
+                run.record(key, eps, ctx)
+                return d.rsample_with(eps)
+
+            return rsample
+        key = f"sample:{ei.name}:{tag}"
+
+        def sample(run: "Run") -> Tensor:
+            d = run.dist(name, ei)
+            s = d.sample().detach()
+            run.record(key, s, ctx)
+            return s
+
+        return sample
+
+
+class Run:
+    """One call: the batch, the memo of values, distributions and logits, and the draws."""
+
+    def __init__(self, model: Any, batch: dict[str, Tensor] | None, n: int | None = None, device: Any = None, given: dict[str, Tensor] | None = None) -> None:
+        self.model = model
+        self.plan: Planner = model._planner
+        self.nets = model.networks._modules
+        self.batch = batch or {}
+        self.values: dict[tuple[str, str], Tensor] = {}
+        self.dists: dict[tuple[str, int], Dist] = {}
+        self.outputs: dict[tuple[str, int], Tensor] = {}
+        self.logits: dict[Any, Tensor] = {}
+        self.draws: dict[str, Tensor] = {}
+        self.given = given or {}
+        self._rows: dict[Any, int] = {}
+        self._data: dict[Any, Tensor] = {}
+        self.results: dict[str, Tensor] = {}
+        if n is None:
+            n = self._batch_size()
+        self.n = n
+        self.device = device if device is not None else self._device()
+        model.last_draws = self.draws
+
+    def _batch_size(self) -> int:
+        for node in self.plan.graph.nodes.values():
+            if node.role is Role.data and node.name in self.batch:
+                return int(self.batch[node.name].shape[0])
+        raise SpecError("the batch has no data: it needs a tensor for " + ", ".join(repr(n.name) for n in self.plan.graph.nodes.values() if n.role is Role.data))
+
+    def _device(self) -> torch.device:
+        for t in self.batch.values():
+            if isinstance(t, Tensor):
+                return t.device
+        return self.model.device
+
+    # -- values ---------------------------------------------------------------------------------------------
+    def value(self, ctx: str, node: str) -> Tensor:
+        key = (ctx, node)
+        v = self.values.get(key)
+        if v is None:
+            v = self.plan.getters[key](self) if key in self.plan.getters else self.plan.getter(ctx, node)(self)
+            self.values[key] = v
+        return v
+
+    def injected(self, ctx: str, node: str) -> Tensor:
+        if node in self.given:
+            return self._shape(self.plan.graph.nodes[node], self.given[node]).to(self.device)
+        n = self.plan.graph.nodes[node]
+        if n.value in ("categorical", "bernoulli"):  # a label with no producer: uniform
+            prior = Prior(n.value, n.shape)
+            return prior.sample(self.rows(self.plan.contexts[ctx]), self.device)
+        raise SpecError(f"sampling needs a value for the data node '{node}' (it has no producer): pass given={{'{node}': tensor}}", span=n.span)
+
+    def rows(self, ctx: Any) -> int:
+        key = (ctx.branch if ctx.kind != "sample" else "sample", ctx.tile)
+        r = self._rows.get(key)
+        if r is None:
+            if ctx.kind != "sample" and self.plan.given and ctx.branch is not None:
+                y = self.batch[self.plan.indicator]
+                r = int((y == ctx.branch).sum())
+            else:
+                r = self.n
+            r *= ctx.tile
+            self._rows[key] = r
+        return r
+
+    def _shape(self, node: Any, t: Tensor) -> Tensor:
+        if node.value == "categorical":
+            if t.dtype in (torch.long, torch.int, torch.int32, torch.int64, torch.int16, torch.uint8):
+                return one_hot(t.reshape(t.shape[0]), node.shape[-1] if node.shape else 2)
+            return t.reshape(t.shape[0], *(node.shape or (1,))).float()
+        return t.reshape(t.shape[0], *(node.shape or (1,))).to(torch.get_default_dtype() if not t.is_floating_point() else t.dtype)
+
+    def data(self, node: Any, branch: int | None, tile: int) -> Tensor:
+        key = (node.name, branch, tile)
+        t = self._data.get(key)
+        if t is None:
+            if node.name not in self.batch:
+                raise SpecError(f"the batch has no tensor for the data node '{node.name}'", span=node.span)
+            t = self._shape(node, self.batch[node.name])
+            if branch is not None:
+                t = t[self.batch[self.plan.indicator] == branch]
+            if tile > 1:
+                t = t.repeat(tile, *([1] * (t.dim() - 1)))
+            self._data[key] = t
+        return t
+
+    def draw_prior(self, ctx: Any, prior: Prior, key: str) -> Tensor:
+        z = prior.sample(self.rows(ctx), self.device)
+        self.record(key, z, ctx)
+        return z
+
+    def record(self, key: str, t: Tensor, ctx: Any) -> None:
+        if ctx.tile > 1:
+            t = t.reshape(ctx.tile, t.shape[0] // ctx.tile, *t.shape[1:])
+        self.draws[key] = t.detach()
+
+    # -- networks -----------------------------------------------------------------------------------------
+    def net_input(self, ctx: str, ei: EdgeInfo, detach: bool = False) -> Tensor:
+        vals = [self.value(ctx, i) for i in ei.inputs]
+        if detach:
+            vals = [v.detach() for v in vals]
+        if len(vals) == 1:
+            return vals[0]
+        return torch.cat([v.reshape(v.shape[0], -1) for v in vals], dim=1)
+
+    def forward(self, ctx: str, ei: EdgeInfo) -> Tensor:
+        key = (ctx, ei.index)
+        out = self.outputs.get(key)
+        if out is None:
+            out = self.nets[ei.net_key](self.net_input(ctx, ei))  # type: ignore[index]
+            self.outputs[key] = out
+        return out
+
+    def dist(self, ctx: str, ei: EdgeInfo) -> Dist:
+        key = (ctx, ei.index)
+        d = self.dists.get(key)
+        if d is None:
+            d = ei.head(self.forward(ctx, ei))  # type: ignore[misc]
+            self.dists[key] = d
+        return d
+
+    def logit(self, ctx: str, ei: EdgeInfo, detach: bool) -> Tensor:
+        """The red edge's logit of D(v) = q_phi(y = 1 | v) at the values of ``ctx``, ``[n]``."""
+        key = (ctx, ei.index, detach)
+        out = self.logits.get(key)
+        if out is None:
+            x = self.net_input(ctx, ei, detach=detach)
+            out = self.nets[ei.net_key](x).reshape(x.shape[0])  # type: ignore[index]
+            self.logits[key] = out
+        return out
