@@ -14,6 +14,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Tiny tensors on a loaded machine: one intra-op thread is up to 100x faster than two
+# (OpenMP threads spin and wait on each small op), and it makes CPU results reproducible.
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,3 +33,16 @@ CATALOG = sorted(p.stem for p in SPECS.glob("*.sgm"))
 @pytest.fixture
 def specs_dir() -> Path:
     return SPECS
+
+
+@pytest.fixture(scope="session")
+def schemagm_cache(tmp_path_factory: pytest.TempPathFactory):
+    """A cache directory for this test session ($SCHEMAGM_CACHE): the digits classifier trains once per session."""
+    path = tmp_path_factory.mktemp("schemagm-cache")
+    before = os.environ.get("SCHEMAGM_CACHE")
+    os.environ["SCHEMAGM_CACHE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("SCHEMAGM_CACHE", None)
+    else:
+        os.environ["SCHEMAGM_CACHE"] = before

@@ -1,10 +1,134 @@
-"""``schemagm train`` (placeholder until the train stage lands; its owner replaces this file)."""
+"""``schemagm train``: train a spec and write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
+from .common import echo, user_errors
+
+HELP = """Train a spec: one optimiser per parameter group, the adversary phase first.
+
+Writes a run directory (--out, default runs/<model>-<timestamp>) holding
+config.toml, spec.sgm, metrics.jsonl, checkpoints/last.pt and samples/.
+Options may also come from a TOML file (--config); flags override it.
+An existing run directory is never overwritten unless --force is given.
+
+Data: the spec's `from NAME` clauses, or --data with a built-in set (digits,
+ring8, grid25, moons, swissroll, domains) or a file (.npy, .npz, .csv, a folder
+of images, an IDX file).
+
+Examples:
+
+  schemagm train specs/vae.sgm --epochs 20 --out runs/vae
+
+  schemagm train specs/gan.sgm --steps 2000 --lr theta=2e-4 --lr phi=2e-4
+
+  schemagm train --resume runs/vae --epochs 40
+
+  torchrun --nproc_per_node 2 -m schemagm train specs/ae.sgm --batch-size 128
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("train", help="(not yet available)")
-    def _train() -> None:
-        typer.echo("schemagm train: not available yet", err=True)
-        raise typer.Exit(2)
+    @app.command("train", help=HELP)
+    def train_command(
+        spec: Optional[Path] = typer.Argument(None, help="the .sgm file to train (optional with --resume or a config file that names it)", show_default=False),
+        data: Optional[str] = typer.Option(None, "--data", help="a built-in data set or a data file/folder; default: the spec's `from` clauses"),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory [default: runs/<model>-<timestamp>]"),
+        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="passes over the training split [default: 10 when --steps is not given]"),
+        steps: Optional[int] = typer.Option(None, "--steps", min=1, help="updates of the model phase (training stops at whichever limit comes first)"),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="global batch size [default: 64]"),
+        lr: Optional[List[str]] = typer.Option(None, "--lr", help="learning rate: NUMBER for every group, or GROUP=NUMBER (repeatable) [default: 1e-3]"),
+        optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam, sgd or rmsprop [default: adam]"),
+        seed: Optional[int] = typer.Option(None, "--seed", help="seed of weights, noise and data order [default: 0]"),
+        test_fraction: Optional[float] = typer.Option(None, "--test-fraction", min=0.0, max=0.99, help="share of rows held out for testing [default: 0.1]"),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="a TOML file of options (flags override it)"),
+        resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run directory from its last checkpoint"),
+        force: bool = typer.Option(False, "--force", help="replace an existing run directory"),
+        device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N [default: cpu]"),
+        log_every: Optional[int] = typer.Option(None, "--log-every", min=1, help="steps between lines of metrics.jsonl [default: 10]"),
+        checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"),
+        samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each epoch's picture, 0 for none [default: 64]"),
+        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="show a live progress bar [default: on]"),
+    ) -> None:
+        from ..errors import SpecError
+        from ..train.config import load_config, parse_lr_flags
+
+        try:
+            default_lr, group_lr = parse_lr_flags(lr)
+        except SpecError as err:
+            raise typer.BadParameter(err.message, param_hint="--lr") from None
+        if optimizer is not None and optimizer not in ("adam", "sgd", "rmsprop"):
+            raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop", param_hint="--optimizer")
+        if resume is not None and config is not None:
+            raise typer.BadParameter("--resume uses the run's own config.toml; leave out --config", param_hint="--config")
+        if spec is None and resume is None and config is None:
+            raise typer.BadParameter("give the spec to train (e.g. specs/vae.sgm), a --config file, or --resume RUN", param_hint="SPEC")
+        overrides = {
+            "spec": str(spec) if spec is not None else None,
+            "data": data,
+            "out": str(out) if out is not None else None,
+            "epochs": epochs,
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": default_lr,
+            "group_lr": group_lr or None,
+            "optimizer": optimizer,
+            "seed": seed,
+            "test_fraction": test_fraction,
+            "device": device,
+            "log_every": log_every,
+            "checkpoint_every": checkpoint_every,
+            "samples": samples,
+            "progress": progress,
+        }
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        with user_errors():
+            from ..train import distributed
+            from ..train.launch import resume_config, train
+
+            try:
+                if resume is not None:
+                    if spec is not None:
+                        overrides["spec"] = None  # the run's spec.sgm is trained; checked below
+                    cfg = resume_config(resume, overrides)
+                    if spec is not None:
+                        _same_spec(spec, resume)
+                else:
+                    cfg = load_config(config, overrides)
+                launched = train(cfg, resume=resume, force=force, console=console, announce=lambda m: console.print(f"[yellow]{m}[/yellow]"))
+            finally:
+                distributed.shutdown()
+            result = launched.result
+            if launched.run is None or not _is_main():
+                return
+            where = launched.run.path
+            if result.status == "diverged":
+                raise SpecError(result.message, hint="lower the learning rate (--lr) or check the data's range")
+            losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
+            echo(
+                f"trained {cfg.spec if resume is None else where} for {result.step} steps ({result.epoch} epochs) "
+                f"in {result.seconds:.1f} s; last losses: {losses or 'none'}\nrun directory: {where}"
+            )
+
+
+def _is_main() -> bool:
+    import os
+
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _same_spec(spec: Path, run: Path) -> None:
+    from ..errors import SpecError
+    from ..graph.build import read_spec_text
+
+    if read_spec_text(spec) != read_spec_text(run / "spec.sgm"):
+        raise SpecError(
+            f"{spec} is not the spec run '{run}' was trained with ({run / 'spec.sgm'})",
+            hint="leave out SPEC when resuming; the run's own spec.sgm is used",
+        )

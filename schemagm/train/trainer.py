@@ -297,8 +297,8 @@ class Trainer:
             "phase_losses": dict(self.last_phase_losses),
         }
         with _side_rng(self.device, self.config.seed + self.step):
-            record["losses"] = {g: float(v) for g, v in self.model.losses(batch).items()}
-            record["terms"] = {t: float(v) for t, v in self.model.terms(batch).items()}
+            record["losses"] = {g: float(v.detach()) for g, v in self.model.losses(batch).items()}
+            record["terms"] = {t: float(v.detach()) for t, v in self.model.terms(batch).items()}
         record["time"] = round(self.elapsed, 4)
         self.run.append_metrics(record)
 

@@ -191,7 +191,7 @@ def _pick(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) -> n
     if fld is None and raw.main is not None:
         return raw.main
     available = sorted(raw.fields) + ([] if raw.main is None else ["(the main array)"])
-    wanted = f"field '{fld}'" if fld else f"an array named '{node.name}'"
+    wanted = f"field '{fld}'" if fld else f"array named '{node.name}'"
     raise _error(f"data source '{raw.name}' has no {wanted} for data node '{node.name}'; it has: {', '.join(available) or 'nothing'}", node, graph)
 
 
