@@ -319,3 +319,18 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
 def specs_text(**kw) -> st.SearchStrategy[str]:
     """The canonical text of a random valid graph."""
     return graphs(**kw).map(to_sgm)
+
+
+def spec_errors(text: str) -> list[tuple[int, int, str]]:
+    """(line, column, message) of every diagnostic of ``parse(text)``; [] when it parses and checks.
+
+    A small helper for the language tests (asserting message AND position).
+    """
+    from schemagm.errors import SpecError
+    from schemagm.graph.build import parse
+
+    try:
+        parse(text)
+    except SpecError as err:
+        return [(d.span.line, d.span.column, d.message) if d.span else (0, 0, d.message) for d in err.diagnostics]
+    return []

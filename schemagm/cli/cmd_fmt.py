@@ -1,10 +1,96 @@
-"""``schemagm fmt`` (placeholder until the language stage lands; its owner replaces this file)."""
+"""``schemagm fmt FILE...``: print a spec in its canonical form, check it, or rewrite it in place."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import List
 
 import typer
 
+from .common import echo, user_errors
+
+HELP = """Print the canonical text of a spec (comments are kept).
+
+The canonical form aligns the columns, puts the nodes, then the edges, then
+the options (only those that differ from their defaults), and normalises
+numbers and spacing.  Parsing it again gives the same graph.
+
+  --check  print nothing but the files that would change; exit 1 if any would
+  --write  rewrite the files that would change (atomically: a temporary file
+           replaces the original only once it is complete)
+
+Examples:
+
+  schemagm fmt specs/vae.sgm
+
+  schemagm fmt --check specs/*.sgm
+
+  schemagm fmt --write mine.sgm
+"""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text``: write a temporary file beside it, then rename it over the original."""
+    directory = path.resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib_suppress():
+            os.unlink(tmp)
+        raise
+
+
+class contextlib_suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("fmt", help="(not yet available)")
-    def _fmt() -> None:
-        typer.echo("schemagm fmt: not available yet", err=True)
-        raise typer.Exit(2)
+    @app.command("fmt", help=HELP)
+    def fmt(
+        files: List[Path] = typer.Argument(..., help="spec files (.sgm)", show_default=False),
+        check: bool = typer.Option(False, "--check", help="exit 1 and name the files that are not canonical"),
+        write: bool = typer.Option(False, "--write", "-w", help="rewrite the files that are not canonical"),
+    ) -> None:
+        from ..graph.build import format_text, read_spec_text
+
+        if check and write:
+            raise typer.BadParameter("--check and --write exclude each other")
+        missing = [p for p in files if not p.is_file()]
+        if missing:
+            for p in missing:
+                typer.echo(f"error: no such file: {p}", err=True)
+            raise typer.Exit(2)
+        changed = []
+        with user_errors():
+            for path in files:
+                text = read_spec_text(path)
+                canonical = format_text(text, file=str(path))
+                if check:
+                    if canonical != text:
+                        changed.append(path)
+                        typer.echo(f"{path}: would change", err=True)
+                elif write:
+                    if canonical != text:
+                        write_atomically(path, canonical)
+                        echo(f"{path}: reformatted")
+                    else:
+                        echo(f"{path}: unchanged")
+                else:
+                    typer.echo(canonical, nl=False)
+        if changed:
+            raise typer.Exit(1)

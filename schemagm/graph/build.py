@@ -91,6 +91,8 @@ class _Build:
                 d.type_span,
                 (f"did you mean '{guess}'? " if guess else "") + "the types are " + ", ".join(VALUE_TYPES),
             )
+            # go on with the closest type (or a prior for a latent) so that one typo gives one error
+            value = guess or ("normal" if role is Role.latent else "real")
         else:
             value = d.type
         if role is not Role.indicator:

@@ -95,7 +95,7 @@ class Locations:
 
 def suggest(name: str, known: Iterable[str]) -> str | None:
     """The closest known name (difflib), or None."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
     return close[0] if close else None
 
 
@@ -303,7 +303,7 @@ class _Checker:
             )
 
         # -- red edges ---------------------------------------------------------------------
-        if target.role is Role.indicator and not e.adversarial:
+        if target.role is Role.indicator and not e.adversarial and not e.perfect and e.kernel is None:
             self.error(
                 f"an edge into the indicator '{e.target}' must be adversarial",
                 self.espan(i, "target"),
@@ -409,7 +409,7 @@ class _Checker:
             return
         for problem in registry.validate_call(entry, call.args, call.kw):
             self.error(problem, self.espan(i, "network"), f"{entry.name}: {entry.doc}" if entry.doc else None)
-        if entry.parametric and e.group is None:
+        if entry.parametric and e.group is None and not e.perfect:
             label = e.label or "G"
             self.error(
                 f"the network '{call}' has parameters but no group",

@@ -109,9 +109,17 @@ def _edge_body(edge: EdgeDecl, label_width: int) -> str:
     return " ".join(parts)
 
 
-def _with_comments(lines: list[tuple[str, list[str], str | None]]) -> list[str]:
-    """Lines of one section: (text, leading comments, trailing comment) -> aligned text lines."""
-    width = max((len(text) for text, _, trailing in lines if trailing), default=0)
+Row = tuple[str, list[str], "str | None"]
+
+
+def _comment_width(*sections: list[Row]) -> int:
+    return max((len(text) for rows in sections for text, _, trailing in rows if trailing), default=0)
+
+
+def _with_comments(lines: list[Row], width: int | None = None) -> list[str]:
+    """Lines of one section: (text, leading comments, trailing comment) -> text lines, comments aligned."""
+    if width is None:
+        width = _comment_width(lines)
     out: list[str] = []
     for text, leading, trailing in lines:
         out.extend(leading)
@@ -128,6 +136,8 @@ def print_spec(spec: Spec) -> str:
         header += " " + json.dumps(spec.title, ensure_ascii=False)
     sections.append(_with_comments([(header, spec.comments, spec.comment)]))
 
+    node_rows: list[Row] = []
+    edge_rows: list[Row] = []
     if spec.nodes:
         role_w = max(len(n.role) for n in spec.nodes)
         typed = [n for n in spec.nodes if n.type is not None]
@@ -139,7 +149,7 @@ def print_spec(spec: Spec) -> str:
             else:
                 text = f"{n.role:<{role_w}} {n.name:<{name_w}} : {_node_type(n)}"
             rows.append((text.rstrip(), n.comments, n.comment))
-        sections.append(_with_comments(rows))
+        node_rows = rows
 
     if spec.edges:
         with_body = [e for e in spec.edges if e.body is not None]
@@ -151,7 +161,12 @@ def print_spec(spec: Spec) -> str:
             if e.body is not None:
                 text = f"{text:<{left_w}} : {_edge_body(e, label_w)}"
             rows.append((text, e.comments, e.comment))
-        sections.append(_with_comments(rows))
+        edge_rows = rows
+    # end-of-line comments of nodes and edges share one column
+    width = _comment_width(node_rows, edge_rows)
+    for rows in (node_rows, edge_rows):
+        if rows:
+            sections.append(_with_comments(rows, width))
 
     for block in spec.options:
         sections.append(_options(block))
