@@ -4,8 +4,11 @@ A breadth-first search from A over the structural transformations --
 swap_processes, swap_nodes (every pair of nodes it accepts), activate and
 degenerate adversary (every red edge where they apply) and remove_edge (every
 edge) -- keeping one graph per structural hash, until a graph equivalent to B
-appears.  Only valid models are visited (each step's result passes the checker).
-The chain prints as an expression::
+appears.  The search is structural: a step may move a network next to a node it
+no longer fits (``swap_nodes`` carries a ``bernoulli`` head onto a normal node),
+which is decoration, so by default intermediate graphs need not pass the
+checker; ``valid_only=True`` visits only valid models.  The chain prints as an
+expression::
 
     degenerate_adversary(swap_processes(infogan))
 """
@@ -62,7 +65,7 @@ class Chain:
             text = step.wrap(text)
         return text
 
-    def apply(self, graph: SchematicGraph, check: bool = True) -> SchematicGraph:
+    def apply(self, graph: SchematicGraph, check: bool = False) -> SchematicGraph:
         for step in self.steps:
             graph = step.apply(graph, check=check)
         return graph
@@ -95,8 +98,11 @@ def neighbours(graph: SchematicGraph) -> Iterator[Step]:
         yield Step("remove_edge", remove_edge, (i,), (_edge_ref(graph, i),))
 
 
-def explain(a: SchematicGraph, b: SchematicGraph, max_depth: int = 3, check: bool = True) -> Chain | None:
-    """The shortest chain (at most ``max_depth`` steps) with ``chain.apply(a)`` equivalent to ``b``, or None."""
+def explain(a: SchematicGraph, b: SchematicGraph, max_depth: int = 3, valid_only: bool = False) -> Chain | None:
+    """The shortest chain (at most ``max_depth`` steps) with ``chain.apply(a)`` equivalent to ``b``, or None.
+
+    Each step's own precondition always holds; with ``valid_only`` every graph on
+    the way must also pass the checker."""
     if max_depth < 0:
         raise SpecError(f"the depth of the search must be at least 0, got {max_depth}")
     goal = structural_hash(b)
@@ -113,9 +119,9 @@ def explain(a: SchematicGraph, b: SchematicGraph, max_depth: int = 3, check: boo
             continue
         for step in neighbours(graph):
             try:
-                nxt = step.apply(graph, check=check)
+                nxt = step.apply(graph, check=valid_only)
             except SpecError:
-                continue  # the step does not apply here, or its result is not a valid model
+                continue  # the step does not apply here (or, valid_only, its result is not a valid model)
             h = structural_hash(nxt)
             if h in seen:
                 continue
