@@ -57,9 +57,26 @@ def one_hot(index: Tensor, classes: int, dtype: torch.dtype = torch.float32) -> 
 
 # -- distributions of an edge's target, given the network's output -----------------------------------
 class Dist:
-    """A diagonal (factorised) distribution over one node's value, batched over rows."""
+    """A diagonal (factorised) distribution over one node's value, batched over rows.
+
+    Randomness comes from a *base* draw of the shape of the value: ``noise_kind`` (for a
+    reparameterised sample, ``rsample_with(noise_from(base))``) and ``sample_kind`` (for a
+    sample without gradient, ``sample_with(base)``), each ``"normal"`` or ``"uniform"``.
+    """
 
     has_rsample = False
+    noise_kind = "normal"
+    sample_kind = "uniform"
+
+    def noise_from(self, base: Tensor) -> Tensor:
+        return base
+
+    def sample_with(self, base: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> torch.Size:
+        raise NotImplementedError
 
     def noise(self) -> Tensor:
         raise NotImplementedError
@@ -80,6 +97,14 @@ class Dist:
 
 class Normal(Dist):
     has_rsample = True
+    sample_kind = "normal"
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.loc.shape
+
+    def sample_with(self, base: Tensor) -> Tensor:
+        return (self.loc + self.std * base).detach()
 
     def __init__(self, loc: Tensor, std: Tensor) -> None:
         self.loc, self.std = loc, std
@@ -109,6 +134,14 @@ class Bernoulli(Dist):
     def __init__(self, logits: Tensor) -> None:
         self.logits = logits
 
+    @property
+    def shape(self) -> torch.Size:
+        return self.logits.shape
+
+    def sample_with(self, base: Tensor) -> Tensor:
+        """1 where u < sigmoid(logits)."""
+        return (base < torch.sigmoid(self.logits)).to(self.logits.dtype).detach()
+
     def sample(self) -> Tensor:
         with torch.no_grad():
             return torch.bernoulli(torch.sigmoid(self.logits))
@@ -130,6 +163,15 @@ class Categorical(Dist):
     def __init__(self, logits: Tensor) -> None:
         self.logits = logits
 
+    @property
+    def shape(self) -> torch.Size:
+        return self.logits.shape
+
+    def sample_with(self, base: Tensor) -> Tensor:
+        """Gumbel-max: one-hot of argmax(logits + g), g = -log(-log u)."""
+        idx = torch.argmax(self.logits.detach() + _gumbel(base), -1)
+        return one_hot(idx, self.logits.shape[-1], self.logits.dtype)
+
     def sample(self) -> Tensor:
         with torch.no_grad():
             idx = torch.distributions.Categorical(logits=self.logits).sample()
@@ -146,16 +188,29 @@ class Categorical(Dist):
         return torch.distributions.OneHotCategorical(logits=self.logits)
 
 
+def _gumbel(u: Tensor) -> Tensor:
+    u = u.clamp(1e-10, 1.0 - 1e-7)
+    return -torch.log(-torch.log(u))
+
+
+def _logistic(u: Tensor) -> Tensor:
+    u = u.clamp(1e-7, 1.0 - 1e-7)
+    return torch.log(u) - torch.log1p(-u)
+
+
 class RelaxedCategorical(Categorical):
     has_rsample = True
+    noise_kind = "uniform"
+
+    def noise_from(self, base: Tensor) -> Tensor:
+        return _gumbel(base)
 
     def __init__(self, logits: Tensor, temperature: float) -> None:
         super().__init__(logits)
         self.temperature = temperature
 
     def noise(self) -> Tensor:
-        u = torch.rand_like(self.logits).clamp(1e-10, 1.0 - 1e-7)
-        return -torch.log(-torch.log(u))  # Gumbel(0, 1)
+        return _gumbel(torch.rand_like(self.logits))  # Gumbel(0, 1)
 
     def rsample_with(self, noise: Tensor) -> Tensor:
         return torch.softmax((self.logits + noise) / self.temperature, -1)
@@ -163,14 +218,17 @@ class RelaxedCategorical(Categorical):
 
 class RelaxedBernoulli(Bernoulli):
     has_rsample = True
+    noise_kind = "uniform"
+
+    def noise_from(self, base: Tensor) -> Tensor:
+        return _logistic(base)
 
     def __init__(self, logits: Tensor, temperature: float) -> None:
         super().__init__(logits)
         self.temperature = temperature
 
     def noise(self) -> Tensor:
-        u = torch.rand_like(self.logits).clamp(1e-7, 1.0 - 1e-7)
-        return torch.log(u) - torch.log1p(-u)  # Logistic(0, 1)
+        return _logistic(torch.rand_like(self.logits))  # Logistic(0, 1)
 
     def rsample_with(self, noise: Tensor) -> Tensor:
         return torch.sigmoid((self.logits + noise) / self.temperature)
@@ -227,6 +285,23 @@ class Prior:
         self.kind = kind
         self.shape = tuple(shape) or (1,)
         self.low, self.high = float(low), float(high)
+
+    @property
+    def base_kind(self) -> str:
+        return "normal" if self.kind == "normal" else "uniform"
+
+    def from_base(self, base: Tensor) -> Tensor:
+        """A draw from a base draw of ``[n, *shape]`` (normal for a normal prior, else uniform)."""
+        if self.kind == "normal":
+            return base
+        if self.kind == "uniform":
+            return self.low + (self.high - self.low) * base
+        if self.kind == "categorical":
+            idx = torch.argmax(_gumbel(base), -1)
+            return one_hot(idx, self.shape[-1], base.dtype)
+        if self.kind == "bernoulli":
+            return (base < 0.5).to(base.dtype)
+        raise ValueError(f"unknown prior '{self.kind}'")  # pragma: no cover
 
     def sample(self, n: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
         shape = (n, *self.shape)

@@ -187,7 +187,10 @@ def conv_decoder(in_features: Features, out_features: Features, *channels: int, 
 
 # -- corruptions: fixed dashed edges without parameters ----------------------------------------------
 class Corruption(nn.Module):
-    """A fixed corruption x -> x~.  ``noise`` draws, ``apply`` corrupts with a given draw."""
+    """A fixed corruption x -> x~.  ``noise`` draws (of kind ``noise_kind``: ``normal`` or
+    ``uniform``, the shape of x), ``apply`` corrupts with a given draw."""
+
+    noise_kind = "normal"
 
     def noise(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -216,6 +219,8 @@ class _GaussianNoise(Corruption):
 
 class _PerEntry(Corruption):
     """A corruption driven by one uniform draw per entry and a probability p."""
+
+    noise_kind = "uniform"
 
     def __init__(self, p: float) -> None:
         super().__init__()

@@ -286,8 +286,8 @@ class _Deriver:
         gen_ctx = self.pool_context(red)
 
         def value(run: Run) -> Tensor:
-            w_real = torch.sigmoid(run.logit("y=0", red, False)).detach()
-            w_gen = torch.sigmoid(run.logit(gen_ctx, red, False)).detach()
+            w_real = torch.sigmoid(run.logit("y=0", red, False).detach())
+            w_gen = torch.sigmoid(run.logit(gen_ctx, red, False).detach())
             return (w_real * fn(run, "y=0")).mean() + (w_gen * fn(run, gen_ctx)).mean()
 
         return value
@@ -329,7 +329,8 @@ class _Deriver:
             total = score(run, rounds[0])
             for r in range(1, k):
                 prev = rounds[r - 1]
-                point = run.dist(prev, ei).sample().detach()
+                d = run.dist(prev, ei)
+                point = d.sample_with(run.base(f"chain:{ei.index}:{prev}", d.sample_kind, d.shape))
                 run.record(key + run.plan.contexts[prev].tag, point, run.plan.contexts[prev])
                 run.values[(rounds[r], a)] = point
                 total = total + score(run, rounds[r])
@@ -466,9 +467,9 @@ class _Deriver:
         def value(run: Run) -> Tensor:
             total = 0.0
             if use_real:
-                total = total + rfn(run.logit(real, ei, False))
+                total = total + rfn(run.logit(real, ei, False, True))
             if use_gen:
-                lg = run.logit(gen, ei, False)
+                lg = run.logit(gen, ei, False, True)
                 total = total + (_iw_log_d(lg, k) if iw else gfn(lg))
             return total  # type: ignore[return-value]
 
@@ -498,7 +499,7 @@ class _Deriver:
                 reals = [run.value(real, v).detach() for v in ei.inputs]
                 gens = [run.value(gen, v).detach() for v in ei.inputs]
                 m = min(reals[0].shape[0], gens[0].shape[0])
-                eps = torch.rand(m, device=reals[0].device, dtype=reals[0].dtype)
+                eps = run.base(f"gp:{ei.index}:{gen}", "uniform", (m,), reals[0].dtype)
                 run.draws[key] = eps
                 mixed = []
                 for a, c in zip(reals, gens):

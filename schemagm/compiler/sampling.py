@@ -26,6 +26,7 @@ the red edge's key).  Under importance weighting with k samples a branch's draws
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -313,7 +314,8 @@ class Planner:
         if src.kind == "prior":
             prior = self.priors[v]
             key = f"prior:{v}:{tag}"
-            return lambda run: run.draw_prior(ctx, prior, key)
+            sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"  # structural: names do not seed
+            return lambda run: run.draw_prior(ctx, prior, key, sid)
         if src.kind == "copy":
             parent, detach = src.parent, src.detach
             if detach:
@@ -324,13 +326,14 @@ class Planner:
         ei = self.infos[src.edge]  # type: ignore[index]
         name = ctx.name
         mode = src.mode
+        sid = f"{mode}:{ei.index}:{ctx.name}"
         if mode == "corrupt":
             corruption = ei.corruption
             key = f"noise:{ei.name}:{tag}"
 
             def corrupt(run: "Run") -> Tensor:
                 x = run.value(name, ei.inputs[0])
-                noise = corruption.noise(x)
+                noise = run.base(sid, corruption.noise_kind, x.shape, x.dtype)
                 run.record(key, noise, ctx)
                 return corruption.apply(x, noise)
 
@@ -347,7 +350,7 @@ class Planner:
 
             def rsample(run: "Run") -> Tensor:
                 d = run.dist(name, ei)
-                eps = d.noise()
+                eps = d.noise_from(run.base(sid, d.noise_kind, d.shape))
                 run.record(key, eps, ctx)
                 return d.rsample_with(eps)
 
@@ -356,11 +359,21 @@ class Planner:
 
         def sample(run: "Run") -> Tensor:
             d = run.dist(name, ei)
-            s = d.sample().detach()
+            s = d.sample_with(run.base(sid, d.sample_kind, d.shape))
             run.record(key, s, ctx)
             return s
 
         return sample
+
+
+_HASHES: dict[str, int] = {}
+
+
+def _key_hash(key: str) -> int:
+    h = _HASHES.get(key)
+    if h is None:
+        h = _HASHES[key] = zlib.crc32(key.encode()) * 1_000_003
+    return h
 
 
 class Run:
@@ -377,8 +390,13 @@ class Run:
         self.logits: dict[Any, Tensor] = {}
         self.draws: dict[str, Tensor] = {}
         self.given = given or {}
+        # one seed per call from the global generator; each draw's stream is a function of this
+        # seed and the draw's key, so draws do not depend on which terms a call evaluates
+        self.seed = int(torch.randint(0, 2**62, (1,)).item())
+        self._gen: torch.Generator | None = None
         self._rows: dict[Any, int] = {}
         self._data: dict[Any, Tensor] = {}
+        self._frozen: dict[str, dict[str, Tensor]] = {}
         self.results: dict[str, Tensor] = {}
         if n is None:
             n = self._batch_size()
@@ -450,10 +468,23 @@ class Run:
             self._data[key] = t
         return t
 
-    def draw_prior(self, ctx: Any, prior: Prior, key: str) -> Tensor:
-        z = prior.sample(self.rows(ctx), self.device)
+    def draw_prior(self, ctx: Any, prior: Prior, key: str, sid: str) -> Tensor:
+        z = prior.from_base(self.base(sid, prior.base_kind, (self.rows(ctx), *prior.shape)))
         self.record(key, z, ctx)
         return z
+
+    def base(self, key: str, kind: str, shape: Any, dtype: torch.dtype | None = None) -> Tensor:
+        """A standard normal or uniform draw for ``key`` (a structural id: kind, edge or node
+        index, context): the same for the same call seed and key, whatever else the call
+        evaluates, and whatever the nodes and networks are called."""
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = torch.Generator(device=self.device)
+        gen.manual_seed((self.seed + _key_hash(key)) % (2**63 - 1))
+        dtype = dtype or torch.get_default_dtype()
+        if kind == "normal":
+            return torch.randn(tuple(shape), generator=gen, device=self.device, dtype=dtype)
+        return torch.rand(tuple(shape), generator=gen, device=self.device, dtype=dtype)
 
     def record(self, key: str, t: Tensor, ctx: Any) -> None:
         if ctx.tile > 1:
@@ -485,12 +516,31 @@ class Run:
             self.dists[key] = d
         return d
 
-    def logit(self, ctx: str, ei: EdgeInfo, detach: bool) -> Tensor:
-        """The red edge's logit of D(v) = q_phi(y = 1 | v) at the values of ``ctx``, ``[n]``."""
-        key = (ctx, ei.index, detach)
+    def logit(self, ctx: str, ei: EdgeInfo, detach: bool, frozen: bool = False) -> Tensor:
+        """The red edge's logit of D(v) = q_phi(y = 1 | v) at the values of ``ctx``, ``[n]``.
+
+        ``detach``: the samples carry no gradient (the owner's term); ``frozen``: the adversary's
+        parameters carry none (the other groups' term: it does not update the owner, and its
+        backward pass computes no gradient for the owner's weights)."""
+        key = (ctx, ei.index, detach, frozen)
         out = self.logits.get(key)
         if out is None:
             x = self.net_input(ctx, ei, detach=detach)
-            out = self.nets[ei.net_key](x).reshape(x.shape[0])  # type: ignore[index]
+            net = self.nets[ei.net_key]  # type: ignore[index]
+            if frozen:
+                out = torch.func.functional_call(net, self.frozen(ei.net_key), (x,))  # type: ignore[arg-type]
+            else:
+                out = net(x)
+            out = out.reshape(x.shape[0])
             self.logits[key] = out
+        return out
+
+    def frozen(self, key: str) -> dict[str, Tensor]:
+        """The parameters and buffers of a network, detached (memoised per call)."""
+        out = self._frozen.get(key)
+        if out is None:
+            net = self.nets[key]
+            out = {n: p.detach() for n, p in net.named_parameters()}
+            out.update(dict(net.named_buffers()))
+            self._frozen[key] = out
         return out
