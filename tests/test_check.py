@@ -374,6 +374,10 @@ def test_rendered_error_has_file_line_caret_and_hint():
     ]
 
 
+def test_a_model_without_nodes():
+    expect("model empty\n", (1, 7, "the model 'empty' declares no nodes"))
+
+
 def test_check_works_on_graphs_built_in_python():
     nodes = [Node(name="x", role=Role.data, shape=(4,)), Node(name="z", role=Role.latent, value="normal", shape=(2,))]
     good = SchematicGraph("m", nodes, [Edge(sources=("z",), target="x", process=Process.generative, network=Call(name="mlp", args=(8,)), label="p", group="theta")])

@@ -54,6 +54,7 @@ class _Build:
         self.out.append(Diagnostic(message, span, hint))
 
     def run(self) -> SchematicGraph:
+        self.locations.model = self.spec.name_span
         nodes = [n for n in (self.node(d) for d in self.spec.nodes) if n is not None]
         roles = {n.name: n.role for n in nodes}
         edges = [self.edge(d, roles) for d in self.spec.edges]

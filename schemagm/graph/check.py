@@ -55,6 +55,8 @@ class Locations:
     nodes: dict[str, "NodeDecl"] = field(default_factory=dict)
     edges: list["EdgeDecl"] = field(default_factory=list)
     options: dict[str, "OptionDecl"] = field(default_factory=dict)
+    #: the `model NAME` line
+    model: Span | None = None
 
     def node(self, graph: SchematicGraph, name: str, part: str = "name") -> Span | None:
         decl = self.nodes.get(name)
@@ -162,6 +164,12 @@ class _Checker:
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> list[Diagnostic]:
+        if not self.g.nodes:
+            self.error(
+                f"the model '{self.g.name}' declares no nodes",
+                self.loc.model,
+                "declare its variables, e.g. `data x : real[64]` and `latent z : normal[8]`, then the edges between them",
+            )
         for node in self.g.nodes.values():
             self.check_node(node)
         for i, edge in enumerate(self.g.edges):

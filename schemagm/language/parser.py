@@ -101,7 +101,7 @@ def describe_expected(expected: set[str]) -> str:
     if {"DATA", "LATENT", "INDICATOR", "OPTIONS"} <= exp:
         return "expected a declaration (data, latent, indicator), an edge (sources, an arrow and a target) or an options block"
     if exp == {"MODEL"} or exp == {"MODEL", "_NL"}:
-        return "expected `model NAME` at the start of the spec"
+        return "expected `model` and the model's name at the start of the spec"
     if exp >= {"ADVERSARIAL", "PERFECT", "NO_REPARAM"} and "NAME" in exp and "_NL" not in exp:
         return "expected a network (like mlp(256)), a label (like G_theta = ...) or perfect adversarial after ':'"
     if {"ADVERSARIAL", "NAME", "ARROW", "_NL"} <= exp:
@@ -109,8 +109,6 @@ def describe_expected(expected: set[str]) -> str:
             "expected an output head (a distribution like normal, or -> sigmoid), "
             "adversarial, no_reparam or the end of the line"
         )
-    if exp == {"NAME"} and False:  # pragma: no cover - kept simple
-        return "expected a name"
     if "NUMBER" in exp and "STRING" in exp:
         rest = [_terminal_words(t) for t in sorted(exp - {"NUMBER", "STRING", "NAME", "TRUE", "FALSE"})]
         return "expected " + _join(["a value (a number, a name, a quoted string, true or false)", *rest])
