@@ -1,10 +1,145 @@
-"""``schemagm render`` (placeholder until the render stage lands; its owner replaces this file)."""
+"""``schemagm render FILE``: draw a spec in the paper's notation (svg, png, pdf, dot, mermaid)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
+from .common import echo, user_errors
+
+HELP = """Draw a spec as a schematic graph, the way the paper draws its Figure 1.
+
+Solid arrows are the generative process, dashed arrows inference, a hollow
+head a deterministic network, red arrows the adversary (q_* when perfect, MMD
+for a kernel test).  Data nodes are shaded.  The format comes from the output
+file's suffix (.svg .png .pdf .dot .gv .mmd) or --format; without -o the DOT
+(or Mermaid) text is printed.  svg, png and pdf need Graphviz's `dot` program.
+
+A transformation is written as its name and arguments, as for `schemagm
+transform`: "swap-processes", "swap-nodes x z", "importance-weight 8",
+"activate-adversary network=mlp(128)".  --transform draws the transformed
+graph; --compare draws the spec and each step after it side by side.
+
+Examples:
+
+  schemagm render specs/vae.sgm -o vae.svg --legend
+
+  schemagm render specs/gan.sgm -o gan.png --caption
+
+  schemagm render specs/infogan.sgm --format mermaid
+
+  schemagm render specs/infogan.sgm --compare swap-processes --compare degenerate-adversary -o infogan_to_vae.svg
+
+  schemagm render specs/infogan.sgm --compare "swap-nodes x z" -o infogan_to_aae.pdf
+"""
+
+
+def _value(text: str) -> Any:
+    """A transformation argument: a whole number, a number, or the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_transformation(text: str, option: str = "--transform") -> tuple[Any, list[Any], dict[str, Any]]:
+    """``"swap-nodes x z"`` -> (the registered transformation, positional args, keyword args)."""
+    from ..transform.registry import TRANSFORMATIONS
+
+    try:
+        words = shlex.split(text)
+    except ValueError as err:
+        raise typer.BadParameter(f"cannot read the transformation {text!r}: {err}", param_hint=option) from None
+    if not words:
+        raise typer.BadParameter("a transformation needs a name, e.g. swap-processes", param_hint=option)
+    name = words[0].replace("_", "-")
+    if name not in TRANSFORMATIONS:
+        known = ", ".join(sorted(TRANSFORMATIONS))
+        raise typer.BadParameter(f"unknown transformation '{words[0]}' (known: {known})", param_hint=option)
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for word in words[1:]:
+        key, eq, value = word.partition("=")
+        if eq and key.isidentifier():
+            kwargs[key] = _value(value)
+        elif kwargs:
+            raise typer.BadParameter(f"in {text!r}: the argument '{word}' follows a keyword argument", param_hint=option)
+        else:
+            args.append(_value(word))
+    return TRANSFORMATIONS[name], args, kwargs
+
+
+def apply_transformation(graph: Any, text: str, inner: str, option: str = "--transform") -> tuple[Any, str]:
+    """Apply one transformation; returns the new graph and its title, e.g. ``swap_nodes(infogan, x, z)``."""
+    from ..errors import SpecError
+
+    transformation, args, kwargs = parse_transformation(text, option)
+    try:
+        result = transformation.function(graph, *args, **kwargs)
+    except TypeError as err:
+        raise typer.BadParameter(
+            f"wrong arguments for '{transformation.name}': {err}; example: {transformation.example}", param_hint=option
+        ) from None
+    if not isinstance(result, type(graph)):
+        raise SpecError(f"the transformation '{transformation.name}' did not return a graph")
+    shown = [str(a) for a in args] + [f"{k}={v}" for k, v in kwargs.items()]
+    title = f"{transformation.function.__name__}({', '.join([inner, *shown])})"
+    return result, title
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("render", help="(not yet available)")
-    def _render() -> None:
-        typer.echo("schemagm render: not available yet", err=True)
-        raise typer.Exit(2)
+    @app.command("render", help=HELP)
+    def render_command(
+        spec: Path = typer.Argument(..., metavar="FILE", help="the .sgm file to draw", show_default=False),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="the file to write (overwritten, atomically)"),
+        fmt: Optional[str] = typer.Option(None, "--format", "-f", help="svg, png, pdf, dot or mermaid (default: from -o's suffix; dot without -o)"),
+        legend: bool = typer.Option(False, "--legend/--no-legend", help="add a key of the arrow styles used"),
+        caption: bool = typer.Option(False, "--caption", help="write the derived objective under the figure (compiles the spec)"),
+        transform: list[str] = typer.Option([], "--transform", "-t", help="draw the graph after this transformation (repeatable, applied in order)"),
+        compare: list[str] = typer.Option([], "--compare", "-c", help="draw the graph and the graph after this transformation side by side (repeatable: one panel per step)"),
+        direction: str = typer.Option("LR", "--direction", help="LR (left to right) or TB (top down)"),
+    ) -> None:
+        from ..errors import SpecError
+
+        with user_errors():
+            direction_ = direction.upper()
+            if direction_ not in ("LR", "TB", "RL", "BT"):
+                raise typer.BadParameter(f"unknown direction '{direction}' (choose LR or TB)", param_hint="--direction")
+            from ..render import compare_drawing, drawing, format_for, render_bytes
+            from ..render.output import write_atomic
+
+            try:
+                out_format = format_for(output, fmt)
+            except SpecError as err:
+                hint = err.diagnostics[0].hint
+                raise typer.BadParameter(err.message + (f"; {hint}" if hint else ""), param_hint="--output/--format") from None
+            if output is None and out_format in ("svg", "png", "pdf"):
+                raise typer.BadParameter(f"a {out_format} image needs an output file: add -o FILE.{out_format}", param_hint="--output")
+            if not spec.is_file():
+                raise SpecError(f"no such spec file: {spec}", hint="give the path of a .sgm file, e.g. specs/vae.sgm")
+            from ..graph.build import parse_file
+
+            graph = parse_file(spec)
+            title = graph.name
+            for step in transform:
+                graph, title = apply_transformation(graph, step, title)
+            if compare:
+                graphs, titles = [graph], [title]
+                for step in compare:
+                    graph, title = apply_transformation(graph, step, title, "--compare")
+                    graphs.append(graph)
+                    titles.append(title)
+                d = compare_drawing(graphs, titles, legend=legend, caption=caption or None, direction=direction_)
+            else:
+                d = drawing(graph, legend=legend, caption=caption or None, direction=direction_)
+            data = render_bytes(d, out_format)
+            if output is None:
+                echo(data.decode("utf-8"))
+            else:
+                write_atomic(output, data)
+                typer.echo(f"wrote {output} ({out_format})", err=True)

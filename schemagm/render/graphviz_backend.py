@@ -10,6 +10,7 @@ install it (the DOT text itself, and Mermaid, still work).
 
 from __future__ import annotations
 
+import html
 import shutil
 from typing import Any
 
@@ -108,11 +109,16 @@ def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | Non
     with g.subgraph(name="cluster_legend") as c:
         c.attr(label="legend", fontname=SMALL_FONT, fontsize="10", style="rounded", color="#999999")
         c.attr("node", fontname=SMALL_FONT, fontsize="10")
-        # equal widths and left-justified text, so that the entries line up
-        width = f"{max(len(e['text']) for e in entries) * 0.075:.2f}"
+        # text in boxes of one width, left-aligned, so that the entries line up
+        width = max(len(e["text"]) for e in entries) * 6
         for i, entry in enumerate(entries):
             text = f"legend_text{i}"
-            c.node(text, label=entry["text"] + "\\l", shape="plaintext", width=width, height="0.2", fixedsize="true")
+            cell = html.escape(entry["text"], quote=False)
+            table = (
+                f'<table border="0" cellpadding="0" cellspacing="0" fixedsize="true" width="{width}" height="14">'
+                f'<tr><td align="left" width="{width}" height="14" cellpadding="3">{cell}</td></tr></table>'
+            )
+            c.node(text, label=_html(table), shape="plaintext", margin="0", width="0.1", height="0.22")
             if "node_style" in entry:
                 st = entry["node_style"]
                 c.node(
@@ -150,8 +156,8 @@ def to_dot(d: dict[str, Any]) -> str:
         graph_attr={
             "rankdir": d.get("direction", "LR"),
             "fontname": FONT,
-            "nodesep": "0.35",
-            "ranksep": "0.55",
+            "nodesep": "0.25",
+            "ranksep": "0.8",
             "newrank": "true",
         },
         node_attr={"fontname": FONT, "fontsize": "14"},
