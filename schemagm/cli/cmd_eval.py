@@ -1,10 +1,80 @@
-"""``schemagm eval`` (placeholder until the train stage lands; its owner replaces this file)."""
+"""``schemagm eval``: the metrics of a trained run, as a table and (optionally) JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from .common import user_errors
+
+HELP = """Evaluate a trained run: every metric that applies to its graph.
+
+  elbo       test ELBO, nats per example (mean ± standard error)
+  iw         importance-weighted bound with --k samples, nats
+  mmd        MMD² of --n-samples samples against test data, permutation p-value
+  modes      modes covered and high-quality fraction (mixtures such as ring8)
+  inception  inception score under the project's digits classifier
+  fid        Fréchet distance of the classifier's features, samples vs test data
+  surgery    ELBO surgery: average KL = I(x; z) + KL(q(z) || p(z))
+
+Metrics that do not apply to the graph (a GAN has no ELBO) are listed as not
+applicable with the reason. The digits classifier is trained once and cached
+in $SCHEMAGM_CACHE (default ~/.cache/schemagm). An existing --json file is
+never overwritten unless --force is given.
+
+Examples:
+
+  schemagm eval runs/vae
+
+  schemagm eval runs/gan2d --metrics mmd,modes --n-samples 2500 --json gan2d.json
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("eval", help="(not yet available)")
-    def _eval() -> None:
-        typer.echo("schemagm eval: not available yet", err=True)
-        raise typer.Exit(2)
+    @app.command("eval", help=HELP)
+    def eval_command(
+        run: Path = typer.Argument(..., metavar="RUN", help="the run directory (written by schemagm train)", show_default=False),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the results to this JSON file"),
+        force: bool = typer.Option(False, "--force", help="overwrite an existing --json file"),
+        k: int = typer.Option(50, "--k", min=1, help="importance samples of the iw bound"),
+        n_samples: int = typer.Option(1000, "--n-samples", min=2, help="samples drawn for mmd, modes, inception, fid"),
+        metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated subset of elbo,iw,mmd,modes,inception,fid,surgery [default: all]"),
+        seed: int = typer.Option(0, "--seed", help="seed of every random draw of the evaluation"),
+        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="a checkpoint file of the run [default: checkpoints/last.pt]"),
+    ) -> None:
+        from rich.console import Console
+
+        from ..errors import SpecError
+        from ..evaluate.report import EvalSettings, evaluate_run, parse_metrics
+
+        try:
+            names = parse_metrics(metrics)
+        except SpecError as err:
+            raise typer.BadParameter(err.message, param_hint="--metrics") from None
+        with user_errors():
+            if json_out is not None:
+                if json_out.is_dir():
+                    raise SpecError(f"--json: '{json_out}' is a directory; give a file name")
+                if json_out.exists() and not force:
+                    raise SpecError(f"'{json_out}' exists; pass --force to overwrite it")
+            console = Console(stderr=True)
+            with console.status("evaluating") as status:
+                report = evaluate_run(
+                    run,
+                    names,
+                    EvalSettings(k=k, n_samples=n_samples, seed=seed),
+                    checkpoint=checkpoint,
+                    progress=lambda name: status.update(f"evaluating: {name}"),
+                )
+            if json_out is not None:
+                from ..train.checkpoint import atomic_write_bytes
+
+                json_out.parent.mkdir(parents=True, exist_ok=True)
+                text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+                atomic_write_bytes(json_out, text.encode())
+            Console(highlight=False, soft_wrap=False).print(report.table())
+            if report.failed:
+                raise SpecError(f"metric{'s' if len(report.failed) > 1 else ''} failed: " + "; ".join(f"{n}: {report.results[n].reason}" for n in report.failed))

@@ -20,14 +20,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import torch
 from torch import nn
+
+from ..train.checkpoint import atomic_write_bytes
 
 __all__ = ["RECIPE", "DigitsClassifier", "TrainedClassifier", "cache_dir", "cache_path", "load_classifier", "recipe_hash"]
 
@@ -43,7 +45,7 @@ RECIPE: dict = {
     "epochs": 40,
     "batch_size": 64,
     "seed": 0,
-    "data": "sklearn.datasets.load_digits / 16, stratified split test_size=0.2 random_state=0",
+    "data": "built-in digits (sklearn digits / 16), stratified split test_size=0.2 random_state=seed",
 }
 
 
@@ -98,27 +100,32 @@ def cache_path(directory: Path | None = None, recipe: dict = RECIPE) -> Path:
 
 def digits_split(recipe: dict = RECIPE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_train, y_train, x_test, y_test) of the classifier's recipe."""
-    from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    d = load_digits()
-    x = torch.tensor(d.data / 16.0, dtype=torch.float32)
-    y = torch.tensor(d.target, dtype=torch.long)
+    from ..train.data.sources import load_builtin
+
+    raw = load_builtin("digits")
+    x = torch.tensor(raw.main.reshape(len(raw), -1), dtype=torch.float32)  # type: ignore[union-attr]
+    y = torch.tensor(raw.fields["label"], dtype=torch.long)
     idx_train, idx_test = train_test_split(
-        list(range(len(y))), test_size=0.2, random_state=recipe["seed"], stratify=d.target
+        list(range(len(y))), test_size=0.2, random_state=recipe["seed"], stratify=raw.fields["label"]
     )
     return x[idx_train], y[idx_train], x[idx_test], y[idx_test]
 
 
 @contextlib.contextmanager
 def _deterministic() -> Iterator[None]:
-    before = torch.are_deterministic_algorithms_enabled()
+    """Deterministic kernels on one thread (the same result whatever the machine's thread count;
+    a tiny network trains faster on one thread than on contended ones), settings restored after."""
+    before, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
     try:
         with torch.random.fork_rng():
             yield
     finally:
         torch.use_deterministic_algorithms(before)
+        torch.set_num_threads(threads)
 
 
 def accuracy(model: DigitsClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -169,15 +176,9 @@ def _read(path: Path, recipe: dict) -> tuple[DigitsClassifier, float] | None:
 def _write(path: Path, model: DigitsClassifier, acc: float, recipe: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"recipe_hash": recipe_hash(recipe), "recipe": json.dumps(recipe, sort_keys=True), "state_dict": model.state_dict(), "test_accuracy": acc}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(blob, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    torch.save(blob, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_classifier(directory: Path | str | None = None, *, recipe: dict = RECIPE, retrain: bool = False) -> TrainedClassifier:
