@@ -233,7 +233,12 @@ class CompiledModel(nn.Module):
         order = [v for v, nd in self.graph.nodes.items() if nd.role is Role.data] + [v for v, nd in self.graph.nodes.items() if nd.role is Role.latent]
         for v in order:
             try:
-                self._planner.source(ctx, v)
+                src = self._planner.source(ctx, v)
+                if src.kind == "inject" and not (given and v in given):
+                    chain = self._chain(v)
+                    if chain is not None:
+                        out[v] = self._chain_sample(run, v, chain, n, mean, steps, given)
+                        continue
             except Unresolved as exc:
                 if self.graph.nodes[v].role is Role.data:
                     chain = self._chain(v)
