@@ -167,6 +167,8 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
         message = f"{describe_expected(expected)}; found {_found(err.token)}"
         if err.token is not None and err.token.type == "ARROW" and "COLON" in expected:
             hint = "an edge has one target; write one line per arrow"
+        elif err.token is not None and err.token.type == "NAME" and "COLON" in expected:
+            hint = "write ':' before a node's type (`data x : real[64]`) or an edge's network (`z -> x : G_theta = mlp(256)`)"
     elif isinstance(err, UnexpectedEOF):
         message = f"{describe_expected(set(err.expected or ()))}; found the end of the file"
         if "RBRACE" in (err.expected or ()):
