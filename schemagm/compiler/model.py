@@ -109,7 +109,9 @@ class CompiledModel(nn.Module):
                 ei.sym = net_sym("q", None)
                 continue
             if e.group is None:
-                raise self._err("this edge has a network but no parameter group (write it as `G_theta = ...`)", e)
+                entry = registry.lookup("network", call.name) if call is not None else None
+                if entry is None or entry.parametric:
+                    raise self._err("this edge has a network with parameters but no parameter group (write it as `G_theta = ...`)", e)
             if not inputs:
                 raise self._err("this edge has no input node for its network", e)
             in_f = nets.feature_shape([_features(g.nodes[s]) for s in inputs])
