@@ -64,6 +64,8 @@ def show(model: Any, latex: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ..compiler.terms import greek
+
     console = Console(highlight=False, soft_wrap=True)
     graph = model.graph
     title = f"{graph.name}" + (f": {graph.title}" if graph.title else "")
@@ -94,42 +96,15 @@ def show(model: Any, latex: bool = False) -> None:
         phases.add_row(ph.name, ", ".join(ph.groups), str(ph.steps))
     console.print(phases)
 
-    objective = Table(title="objective per group (minimised)", title_justify="left", show_lines=True)
-    objective.add_column("group")
-    objective.add_column("loss")
+    # formulas as plain lines (soft-wrapped, never cut by table borders), so they can be copied
+    from rich.markup import escape
+
+    console.print()
+    console.print("[bold]objective: the loss each group minimises[/bold]")
     for group in model.groups:
-        terms = [t for t in model.objective.terms if group in t.groups]
-        objective.add_row(group, _sum(terms, latex))
-    console.print(objective)
-
-    terms = Table(title="terms", title_justify="left")
-    terms.add_column("term")
-    terms.add_column("updates")
-    terms.add_column("formula")
+        name = group if latex else greek(group).u
+        console.print(f"  loss({escape(name)}) = {escape(model.objective.loss_formula(group, latex=latex))}")
+    console.print()
+    console.print("[bold]terms[/bold] (name, the groups it updates, formula)")
     for t in model.objective.terms:
-        terms.add_row(t.name, ", ".join(t.groups), _formula(t, latex))
-    console.print(terms)
-
-
-def _formula(term: Any, latex: bool) -> str:
-    from rich.markup import escape
-
-    return escape(term.latex if latex else term.formula)
-
-
-def _sum(terms: list[Any], latex: bool) -> str:
-    """``sign * weight * formula`` joined with + and -."""
-    from rich.markup import escape
-
-    out = ""
-    for i, t in enumerate(terms):
-        sign = -1 if t.sign < 0 else 1
-        weight = abs(float(t.weight))
-        body = t.latex if latex else t.formula
-        if weight != 1.0:
-            body = (f"{weight:g} \\cdot " if latex else f"{weight:g}·") + f"({body})" if " " in body.strip() else (f"{weight:g} \\cdot " if latex else f"{weight:g}·") + body
-        if i == 0:
-            out = ("- " if sign < 0 else "") + body
-        else:
-            out += (" - " if sign < 0 else " + ") + body
-    return escape(out) if out else "(constant: no term updates this group)"
+        console.print("  " + escape(f"{t.name} [{', '.join(sorted(t.groups))}]: {t.latex if latex else t.formula}"))
