@@ -66,7 +66,7 @@ def test_mermaid_by_suffix_and_by_format(tmp_path):
     assert out.read_text(encoding="utf-8") == res.stdout.rstrip("\n") + "\n"
     assert res.stdout.startswith("flowchart LR\n")
     # x, y ==> z (dashed hollow), z -> y (red), z, y -> x
-    for link in ("x -.-o|", "y -.-o z", "z -->|", "y --> x"):
+    for link in ("n_x -.-o|", "n_y -.-o n_z", "n_z -->|", "n_y --> n_x"):
         assert link in res.stdout
 
 

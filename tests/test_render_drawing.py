@@ -84,7 +84,7 @@ MERMAID_ARROWS = {("solid", "normal"): "-->", ("solid", "onormal"): "--o", ("das
 
 
 def _mermaid_id(name: str) -> str:
-    return name + "_" if name in ("end", "graph", "style", "class", "default") else name
+    return "n_" + name  # no name can then be a Mermaid keyword (end, graph, click, ...)
 
 
 @given(drawable_graphs())
@@ -176,12 +176,12 @@ def test_legend_lists_only_the_styles_used():
     layout = graphviz_json(to_dot(d))
     clusters = [o for o in layout["objects"] if o.get("name") == "cluster_legend"]
     assert len(clusters) == 1
-    texts = [re.sub("<[^>]*>", "", o["label"]) for o in layout["objects"] if o.get("name", "").startswith("legend_text")]
+    texts = [re.sub("<[^>]*>", "", o["label"]) for o in layout["objects"] if o.get("name", "").startswith("legend.text")]
     assert texts == ["generative process", "inference process", "deterministic (implicit)", "adversary q(y | ·)", "data ~ p_data"]
     # the figure's own arcs are unchanged by the legend
     assert drawn_arcs(layout)[0] - Counter() == expected_arcs(infogan()) + Counter(
-        {("legend_mark0", "legend_text0", "solid", "normal", False): 1, ("legend_mark1", "legend_text1", "dashed", "normal", False): 1,
-         ("legend_mark2", "legend_text2", "solid", "onormal", False): 1, ("legend_mark3", "legend_text3", "solid", "normal", True): 1}
+        {("legend.mark0", "legend.text0", "solid", "normal", False): 1, ("legend.mark1", "legend.text1", "dashed", "normal", False): 1,
+         ("legend.mark2", "legend.text2", "solid", "onormal", False): 1, ("legend.mark3", "legend.text3", "solid", "normal", True): 1}
     )
 
 

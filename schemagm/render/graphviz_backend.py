@@ -105,14 +105,17 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
 
 
 def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | None) -> None:
-    """A key of the line styles used, in a cluster to the right of the figure (after node ``after``)."""
+    """A key of the line styles used, in a cluster to the right of the figure (after node ``after``).
+
+    Its node ids contain a dot, which no node name of a spec can, so they never clash.
+    """
     with g.subgraph(name="cluster_legend") as c:
         c.attr(label="legend", fontname=SMALL_FONT, fontsize="10", style="rounded", color="#999999")
         c.attr("node", fontname=SMALL_FONT, fontsize="10")
         # text in boxes of one width, left-aligned, so that the entries line up
         width = max(len(e["text"]) for e in entries) * 6
         for i, entry in enumerate(entries):
-            text = f"legend_text{i}"
+            text = f"legend.text{i}"
             cell = html.escape(entry["text"], quote=False)
             table = (
                 f'<table border="0" cellpadding="0" cellspacing="0" fixedsize="true" width="{width}" height="14">'
@@ -122,7 +125,7 @@ def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | Non
             if "node_style" in entry:
                 st = entry["node_style"]
                 c.node(
-                    f"legend_mark{i}",
+                    f"legend.mark{i}",
                     label="",
                     shape=st["shape"],
                     style="filled",
@@ -131,16 +134,16 @@ def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | Non
                     height="0.2",
                     fixedsize="true",
                 )
-                c.edge(f"legend_mark{i}", text, style="invis")
+                c.edge(f"legend.mark{i}", text, style="invis")
             else:
-                c.node(f"legend_mark{i}", label="", shape="point", width="0.02", color="#ffffff")
-                c.edge(f"legend_mark{i}", text, **_edge_attrs(entry["style"], entry.get("label")))
+                c.node(f"legend.mark{i}", label="", shape="point", width="0.02", color="#ffffff")
+                c.edge(f"legend.mark{i}", text, **_edge_attrs(entry["style"], entry.get("label")))
         with c.subgraph() as same:
             same.attr(rank="same")
             for i in range(len(entries)):
-                same.node(f"legend_mark{i}")
+                same.node(f"legend.mark{i}")
     if after is not None and entries:
-        g.edge(after, "legend_mark0", style="invis")
+        g.edge(after, "legend.mark0", style="invis")
 
 
 def _caption_label(text: str) -> str:

@@ -22,15 +22,15 @@ LINKS = {
     ("dashed", "hollow"): "-.-o",
 }
 
-#: words Mermaid reads as keywords; a node id equal to one gets a trailing underscore
-_RESERVED = {"end", "graph", "subgraph", "flowchart", "style", "class", "classDef", "click", "linkStyle", "direction", "default"}
 _SAFE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _id(node_id: str) -> str:
+    """A node's Mermaid id: ``n_`` + its id, so that no name is read as a keyword (``end``)
+    and none clashes with the legend's ids."""
     if not _SAFE_ID.match(node_id):
         raise ValueError(f"not a Mermaid-safe node id: {node_id!r}")
-    return node_id + "_" if node_id in _RESERVED else node_id
+    return "n_" + node_id
 
 
 def _text(fragment: str) -> str:
@@ -46,9 +46,10 @@ def _node(node: dict[str, Any]) -> str:
 
 
 def _link(source: str, target: str, style: dict[str, Any], label: dict[str, str] | None) -> str:
+    """A link between two Mermaid ids."""
     arrow = LINKS[(style["line"], style["head"])]
     text = f"|{_text(label['html'])}|" if label else ""
-    return f"{_id(source)} {arrow}{text} {_id(target)}"
+    return f"{source} {arrow}{text} {target}"
 
 
 def to_mermaid(d: dict[str, Any]) -> str:
@@ -62,13 +63,13 @@ def to_mermaid(d: dict[str, Any]) -> str:
     for panel in panels:
         indent = "    " * (2 if nested else 1)
         if nested:
-            lines.append(f"    subgraph {_id(panel['id'])}[{_text(panel.get('title') or panel['id'])}]")
+            lines.append(f"    subgraph panel_{panel['id']}[{_text(panel.get('title') or panel['id'])}]")
         for node in panel["nodes"]:
             lines.append(indent + _node(node))
             if node["role"] in classes:
                 classes[node["role"]].append(_id(node["id"]))
         for arc in panel["edges"]:
-            lines.append(indent + _link(arc["source"], arc["target"], arc["style"], arc["label"]))
+            lines.append(indent + _link(_id(arc["source"]), _id(arc["target"]), arc["style"], arc["label"]))
             if arc["adversarial"]:
                 styles.append((len(links), arc["style"]))
             links.append(arc["id"])
