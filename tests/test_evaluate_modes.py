@@ -32,11 +32,14 @@ def test_all_eight_modes_covered() -> None:
 def test_three_modes_and_low_quality_samples() -> None:
     good = torch.cat([_around(i, 40, 1.0 * STD) for i in (0, 3, 5)])  # 120 sharp samples on 3 modes
     blurred = torch.cat([_around(i, 10, 3.5 * STD) for i in range(8)])  # 80 just outside 3 std
-    origin = torch.zeros(40, 2)  # 40 in the middle of the ring, far from every mode
+    origin = torch.tensor([[1.0, 0.0]]).repeat(40, 1)  # 40 inside the ring, nearest to mode 0 but 50 std away
     res = mode_coverage(torch.cat([good, blurred, origin]), MODES, STD)
     assert res.n_samples == 240
     assert res.modes_covered == 3
     assert res.counts == (40, 0, 0, 40, 0, 40, 0, 0)
+    # every mode is the nearest of 10 blurred samples; mode 0 also of the 40 far ones
+    assert res.nearest_counts == (90, 10, 10, 50, 10, 50, 10, 10)
+    assert res.modes_reached == 8
     assert res.high_quality_fraction == pytest.approx(120 / 240)
 
 

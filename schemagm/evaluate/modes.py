@@ -28,13 +28,17 @@ class ModeResult:
     high_quality_fraction: float
     #: high-quality samples per mode, in the order of the modes
     counts: tuple[int, ...]
+    #: modes that at least ``min_count`` samples have as their nearest mode, however far (a blurred model reaches a mode without covering it sharply)
+    modes_reached: int
+    #: samples per nearest mode, however far
+    nearest_counts: tuple[int, ...]
     #: a mode counts as covered from this many high-quality samples on
     min_count: int
     n_samples: int
     radius: float
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"counts": list(self.counts)}
+        return asdict(self) | {"counts": list(self.counts), "nearest_counts": list(self.nearest_counts)}
 
 
 def mode_coverage(
@@ -73,11 +77,14 @@ def mode_coverage(
     limit = radius * (sd.expand(k)[nearest])
     good = nearest_d <= limit
     counts = torch.bincount(nearest[good], minlength=k)
+    reached = torch.bincount(nearest, minlength=k)
     return ModeResult(
         modes_covered=int((counts >= threshold).sum()),
         n_modes=k,
         high_quality_fraction=float(good.double().mean()),
         counts=tuple(int(c) for c in counts),
+        modes_reached=int((reached >= threshold).sum()),
+        nearest_counts=tuple(int(c) for c in reached),
         min_count=threshold,
         n_samples=n,
         radius=radius,

@@ -250,7 +250,10 @@ def _modes(c: _Context) -> MetricResult:
         "modes",
         "ok",
         r.to_dict(),
-        summary=f"{r.modes_covered}/{r.n_modes} modes covered, high-quality fraction {r.high_quality_fraction:.3f}",
+        summary=(
+            f"{r.modes_covered}/{r.n_modes} modes covered, high-quality fraction {r.high_quality_fraction:.3f}"
+            f" ({r.modes_reached}/{r.n_modes} reached by nearest samples; {r.n_samples} samples, ≥ {r.min_count} per mode)"
+        ),
     )
 
 
