@@ -30,7 +30,7 @@ from .check import Locations, check, sort_diagnostics, suggest
 from .model import VALUE_TYPES, Call, Edge, Node, Process, Role, SchematicGraph
 from .options import Options
 
-__all__ = ["parse", "parse_file", "to_sgm", "to_syntax", "build", "format_text", "UNIFORM_DEFAULT_RANGE"]
+__all__ = ["parse", "parse_file", "read_spec_text", "to_sgm", "to_syntax", "build", "format_text", "UNIFORM_DEFAULT_RANGE"]
 
 #: the range of a ``uniform`` prior when none is written
 UNIFORM_DEFAULT_RANGE = (-1.0, 1.0)
@@ -327,7 +327,7 @@ def read_spec_text(path: str | os.PathLike[str]) -> str:
     """The text of a spec file; a missing or unreadable file is a :class:`SpecError`."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text
     except FileNotFoundError:
         raise SpecError(f"no such file: {p}", hint="check the path") from None
     except IsADirectoryError:

@@ -73,6 +73,7 @@ def _parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         lexer_callbacks={"COMMENT": _collect_comment},
+        cache=True,  # the compiled parser tables are kept in the temp directory (keyed by the grammar)
     )
 
 
