@@ -100,3 +100,32 @@ def test_indicator_branch_one_and_zero_print():
     out = to_sgm(parse(text))
     assert "x, y=1 ==> z : E_eta   = mlp(8)\n" in out
     assert "z, y ==> x   : G_theta = mlp(8)\n" in out
+
+
+def test_format_keeps_comments_of_options_and_before_edges():
+    text = (
+        "model m  # the model\n"
+        "data x : real[4]\n"
+        "latent z : normal[2]\n"
+        "# the decoder\n"
+        "z -> x : p_theta = mlp(8) normal\n"
+        "options {  # knobs\n"
+        "  # heavier KL\n"
+        "  beta = 2  # beta-VAE\n"
+        "  # nothing else\n"
+        "}\n"
+        "# the end\n"
+    )
+    assert format_text(text) == (
+        "model m  # the model\n\n"
+        "data   x : real[4]\n"
+        "latent z : normal[2]\n\n"
+        "# the decoder\n"
+        "z -> x : p_theta = mlp(8) normal\n\n"
+        "options {     # knobs\n"
+        "  # heavier KL\n"
+        "  beta = 2.0  # beta-VAE\n"
+        "  # nothing else\n"
+        "}\n\n"
+        "# the end\n"
+    )
