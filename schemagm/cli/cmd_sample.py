@@ -1,10 +1,91 @@
-"""``schemagm sample`` (placeholder until the train stage lands; its owner replaces this file)."""
+"""``schemagm sample``: pictures and arrays of samples from a trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from .common import echo, user_errors
+
+HELP = """Draw samples from a trained run and save them as a picture (and raw arrays).
+
+The picture is an image grid for image-shaped data (or 64-, 784-dim vectors),
+a scatter over the test data for 2-D data. --reconstruct shows test rows and
+their reconstructions in alternating rows; --interpolate decodes points on the
+line between the codes of two test rows, a row per pair. Existing files are
+not overwritten unless --force is given.
+
+Examples:
+
+  schemagm sample runs/vae -n 64 -o grid.png
+
+  schemagm sample runs/gan2d -n 1000 -o scatter.png --npy samples.npy --seed 3
+
+  schemagm sample runs/vae --reconstruct -o recon.png
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("sample", help="(not yet available)")
-    def _sample() -> None:
-        typer.echo("schemagm sample: not available yet", err=True)
-        raise typer.Exit(2)
+    @app.command("sample", help=HELP)
+    def sample_command(
+        run: Path = typer.Argument(..., help="a run directory written by schemagm train", show_default=False),
+        n: int = typer.Option(64, "-n", "--n", min=1, help="how many samples (or reconstructed test rows)"),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="the picture (.png) [default: RUN/samples/<kind>-seed<seed>.png]"),
+        npy: Optional[Path] = typer.Option(None, "--npy", help="also save the raw samples as a .npy array"),
+        seed: int = typer.Option(0, "--seed", help="seed of the random draws"),
+        reconstruct: bool = typer.Option(False, "--reconstruct", help="test rows and their reconstructions (array [2, n, ...])"),
+        interpolate: bool = typer.Option(False, "--interpolate", help="latent interpolation between pairs of test rows (array [pairs, steps, ...])"),
+        pairs: int = typer.Option(4, "--pairs", min=1, help="pairs of test rows for --interpolate"),
+        steps: int = typer.Option(8, "--steps", min=2, help="points on each line for --interpolate"),
+        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="a checkpoint of the run [default: last.pt]"),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N"),
+        force: bool = typer.Option(False, "--force", help="overwrite existing output files"),
+    ) -> None:
+        if reconstruct and interpolate:
+            raise typer.BadParameter("choose one of --reconstruct and --interpolate", param_hint="--interpolate")
+        if output is not None and output.suffix.lower() != ".png":
+            raise typer.BadParameter(f"'{output}' should end in .png", param_hint="--output")
+        if npy is not None and npy.suffix.lower() != ".npy":
+            raise typer.BadParameter(f"'{npy}' should end in .npy", param_hint="--npy")
+        with user_errors():
+            import io
+
+            import numpy as np
+
+            from ..errors import SpecError
+            from ..train.checkpoint import atomic_write_bytes
+            from ..train.pictures import save_png
+            from ..train.run import load_run
+            from ..train.sampling import draw_interpolations, draw_reconstructions, draw_samples
+
+            kind = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
+            picture_path = output if output is not None else (run / "samples" / f"{kind}-seed{seed}.png" if npy is None else None)
+            for target in (picture_path, npy):
+                if target is not None and target.exists() and not force:
+                    raise SpecError(f"'{target}' already exists; it is not overwritten", hint="pass --force, or choose another file")
+            loaded = load_run(run, checkpoint=checkpoint, device=device)
+            if reconstruct:
+                array, picture = draw_reconstructions(loaded.model, loaded.data, n, seed)
+            elif interpolate:
+                array, picture = draw_interpolations(loaded.model, loaded.data, pairs, steps, seed)
+            else:
+                array, picture = draw_samples(loaded.model, loaded.data, n, seed)
+            node = loaded.data.primary
+            written = []
+            if picture_path is not None:
+                if picture is None:
+                    raise SpecError(
+                        f"the samples of '{node}' (shape {list(array.shape[1:])}) are neither images nor 2-D points: there is no picture to draw",
+                        hint="save them with --npy instead",
+                    )
+                save_png(picture, picture_path)
+                written.append(str(picture_path))
+            if npy is not None:
+                buf = io.BytesIO()
+                np.save(buf, array.numpy())
+                atomic_write_bytes(npy, buf.getvalue())
+                written.append(f"{npy} (array {list(array.shape)})")
+            what = {"sample": f"{len(array)} samples", "reconstruct": f"{array.shape[1]} test rows and their reconstructions", "interpolate": f"{pairs} interpolations of {steps} points"}[kind]
+            echo(f"{what} of '{node}' from {run} (step {loaded.step}): wrote {', '.join(written)}")

@@ -14,8 +14,9 @@ gives each group of the phase its own gradient; the other groups' gradients are
 cleared before every backward and their optimisers are not stepped.
 
 What is written (rank 0 only): ``metrics.jsonl`` every ``log_every`` steps
-(phase losses averaged over ranks, per-group losses and per-term values of the
-last batch), a picture of samples at the end of each epoch and of the run,
+(phase losses averaged over ranks, per-group losses and per-term values on the
+last batch after its update), a picture of samples at the end of each epoch and
+of the run (of test rows and their reconstructions where the model cannot sample),
 ``checkpoints/last.pt`` and ``step-N.pt`` every ``checkpoint_every`` steps and at
 the end.  Pictures and logged values are computed under a forked RNG, so they
 never change the training's random stream: a resumed run takes exactly the
@@ -38,10 +39,14 @@ from .checkpoint import check_compatible, rng_state, save_checkpoint, set_rng_st
 from .config import TrainConfig
 from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
-from .pictures import can_picture, picture_of, save_png
+from .pictures import save_png
 from .rundir import RunDir
+from .sampling import draw_reconstructions, draw_samples
 
 __all__ = ["Trainer", "TrainResult", "TrainingDiverged", "make_optimizers"]
+
+
+PICTURES = {"sample": draw_samples, "reconstruct": draw_reconstructions}
 
 
 class TrainingDiverged(SpecError):
@@ -133,6 +138,8 @@ class Trainer:
         self.elapsed = 0.0
         self.last_phase_losses: dict[str, float] = {}
         self._picture_ok = config.samples > 0
+        self._picture_kinds = ["sample", "reconstruct"]
+        self.saved_step: int | None = None  # step of the checkpoint last written
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -167,6 +174,7 @@ class Trainer:
                 raise SpecError(f"checkpoint '{where}': the optimiser state of group '{group}' does not fit: {exc}") from None
         self.stream.load_state_dict(ckpt["stream"])
         self.step = int(ckpt["step"])
+        self.saved_step = self.step
         self.elapsed = float(ckpt.get("elapsed", 0.0))
         rng = dict(ckpt["rng"])
         if self.dist.enabled and "ranks" in rng and len(rng["ranks"]) == self.dist.world_size:
@@ -180,6 +188,7 @@ class Trainer:
         if periodic:
             save_checkpoint(self.run.periodic(self.step), state)
         save_checkpoint(self.run.last, state)
+        self.saved_step = self.step
 
     # -- the loop --------------------------------------------------------------------------
     def _done(self) -> bool:
@@ -226,9 +235,9 @@ class Trainer:
         return batch
 
     def _divergence_message(self, phase: Any, value: float) -> str:
-        kept = "checkpoints/last.pt" if self.run is not None else "no checkpoint (no run directory)"
-        if self.run is not None and self.run.last.exists():
-            kept = f"'{self.run.last}' (the last good state) is kept as it was"
+        kept = "no checkpoint is written without a run directory"
+        if self.run is not None and self.saved_step is not None:
+            kept = f"'{self.run.last}' (step {self.saved_step}, the last good state) is kept as it was"
         return (
             f"training stopped at step {self.step + 1} (epoch {self.stream.epoch}): the loss of phase "
             f"'{phase.name}' (groups {', '.join(phase.groups)}) is {value}; {kept}"
@@ -262,7 +271,7 @@ class Trainer:
             if progress is not None:
                 progress.stop()
             self.elapsed = time.perf_counter() - start
-            return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, str(exc))
+            return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
         if progress is not None:
             progress.stop()
         self.elapsed = time.perf_counter() - start
@@ -303,23 +312,24 @@ class Trainer:
         self.run.append_metrics(record)
 
     def _picture(self, name: str, seed: int) -> None:
+        """Samples of the first data node; reconstructions of test rows where the model cannot sample."""
         if not self._picture_ok or not self.dist.is_main or self.run is None:
             return
-        node = self.data.primary
-        with _side_rng(self.device, self.config.seed * 7919 + seed), torch.no_grad():
-            try:
-                drawn = self.model.sample(self.config.samples)
-            except (SpecError, NotImplementedError) as exc:
-                self._picture_ok = False
-                self._note(f"no sample pictures: the model cannot sample ({str(exc).splitlines()[0]})")
-                return
-        samples = drawn.get(node) if isinstance(drawn, dict) else None
-        if samples is None or not can_picture(samples):
+        picture = None
+        with _side_rng(self.device, self.config.seed * 7919 + seed):
+            for kind in self._picture_kinds:
+                try:
+                    _, picture = PICTURES[kind](self.model, self.data, self.config.samples)
+                except (SpecError, NotImplementedError):
+                    picture = None
+                if picture is not None:
+                    self._picture_kinds = [kind]  # keep to what works
+                    break
+        if picture is None:
             self._picture_ok = False
-            self._note(f"no sample pictures: the samples of '{node}' are neither images nor 2-D points")
+            self._note(f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or 2-D points")
             return
-        data = self.data.train[node][:2000] if samples[0].numel() == 2 else None
-        save_png(picture_of(samples.cpu(), data), self.run.samples / name)
+        save_png(picture, self.run.samples / name)
 
     def _note(self, text: str) -> None:
         if self.console is not None:
