@@ -54,6 +54,13 @@ def test_each_edge_is_labelled_once_on_an_arc_from_a_network_input(graph):
     assert Counter((a["tail_name"], a["head_name"], a["label"]) for a in labelled) == Counter(expected)
     for a in labelled:  # a red edge's label is red too
         assert (a.get("fontcolor") == RED) == (a.get("color") == RED)
+    # an edge serving the branch y = 1 says so at the indicator's end of its arc
+    marked = Counter(
+        (a["tail_name"], a["head_name"], a.get("taillabel") or a.get("headlabel")) for a in visible if a.get("taillabel") or a.get("headlabel")
+    )
+    assert marked == Counter(
+        (s, e.target, f"{s}=1") for e in graph.edges if e.branch == 1 for s in e.sources if graph.nodes[s].role is Role.indicator
+    )
 
 
 @given(drawable_graphs())

@@ -14,7 +14,9 @@ a backend-neutral style looked up in two tables:
 
 A schematic edge ``z, y ==> x`` becomes one arc per source (``z -> x``,
 ``y -> x``), all in the edge's style; the network's label (G_θ) sits on the
-first arc whose source feeds the network (not the indicator).  Everything is
+first arc whose source feeds the network (not the indicator).  An edge that
+serves the branch y = 1 (written ``x, y=1 ==> z``) says ``y=1`` at the tail of
+its indicator arc.  Everything is
 ordered as declared, so the same graph always gives the same description.
 """
 
@@ -157,6 +159,9 @@ def _panel(graph: SchematicGraph, title: str | None, prefix: str) -> dict[str, A
         label = _edge_label(e)
         carrier = _label_source(graph, e)
         for j, s in enumerate(e.sources):
+            from_indicator = s in graph.nodes and graph.nodes[s].role is Role.indicator
+            # the branch an edge serves shows on its indicator arc, where it is not the default
+            branch = Label(f"{s}={e.branch}", None, italic=False) if (from_indicator and e.branch == 1) else None
             edges.append(
                 {
                     "id": f"{prefix}e{i}.{j}",
@@ -169,6 +174,7 @@ def _panel(graph: SchematicGraph, title: str | None, prefix: str) -> dict[str, A
                     "adversarial": e.adversarial,
                     "group": e.group,
                     "label": label.to_dict() if (label is not None and s == carrier) else None,
+                    "branch": branch.to_dict() if branch else None,
                     "tooltip": _describe_edge(e),
                     "style": edge_style(e.line, e.head, kind),
                 }

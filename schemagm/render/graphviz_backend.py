@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import subprocess
 from typing import Any
 
 import graphviz
@@ -93,6 +94,7 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
     for arc in panel["edges"]:
         attrs = _edge_attrs(arc["style"], arc["label"], arc["tooltip"])
         attrs["constraint"] = "false"
+        end = "taillabel"
         tail, head = arc["source"], arc["target"]
         if (head, tail) in drawn and tail != head:
             # an arc against one already drawn (x -> y and y -> x): written the other way
@@ -100,6 +102,10 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
             attrs["dir"] = "back"
             attrs["arrowtail"] = attrs.pop("arrowhead")
             tail, head = head, tail
+            end = "headlabel"
+        if arc.get("branch"):
+            attrs[end] = _html(arc["branch"]["html"])
+            attrs["labelfontsize"] = "10"
         drawn.add((tail, head))
         g.edge(tail, head, **attrs)
 
@@ -195,13 +201,18 @@ def _missing_dot() -> SpecError:
     return SpecError("cannot draw an image: the Graphviz program 'dot' was not found on PATH", hint=MISSING_DOT_HINT)
 
 
-def to_image(dot_source: str, fmt: str) -> bytes:
-    """Run ``dot`` on DOT source and return the image bytes (svg, png or pdf)."""
+def to_image(dot_source: str, fmt: str, dpi: int = 144) -> bytes:
+    """Run ``dot`` on DOT source and return the image bytes (svg, png or pdf; png at ``dpi``)."""
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"not an image format: {fmt}")
-    if not dot_available():
+    program = shutil.which("dot")
+    if program is None:
         raise _missing_dot()
+    command = [program, f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
     try:
-        return graphviz.pipe("dot", fmt, dot_source.encode("utf-8"), quiet=True)
-    except graphviz.ExecutableNotFound:
+        done = subprocess.run(command, input=dot_source.encode("utf-8"), capture_output=True, check=False)
+    except FileNotFoundError:
         raise _missing_dot() from None
+    if done.returncode != 0:
+        raise RuntimeError(f"dot failed (exit {done.returncode}): {done.stderr.decode('utf-8', 'replace').strip()}")
+    return done.stdout

@@ -69,7 +69,11 @@ def to_mermaid(d: dict[str, Any]) -> str:
             if node["role"] in classes:
                 classes[node["role"]].append(_id(node["id"]))
         for arc in panel["edges"]:
-            lines.append(indent + _link(_id(arc["source"]), _id(arc["target"]), arc["style"], arc["label"]))
+            label = arc["label"]
+            if arc.get("branch"):  # Mermaid has no tail label: the branch joins the label
+                html = " ".join(x["html"] for x in (label, arc["branch"]) if x)
+                label = {"text": html, "html": html}
+            lines.append(indent + _link(_id(arc["source"]), _id(arc["target"]), arc["style"], label))
             if arc["adversarial"]:
                 styles.append((len(links), arc["style"]))
             links.append(arc["id"])
