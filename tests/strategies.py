@@ -233,8 +233,13 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         extra = {}
         if not hollow and draw(st.integers(0, 3)) == 0:
             extra["reparameterize"] = False
-        edges.append(_edge(draw, sources, y, branch_choice(), node, Process.inference, hollow, labels, _GROUPS[:2] + _GROUPS[3:], **extra))
+        branch = branch_choice()
+        edges.append(_edge(draw, sources, y, branch, node, Process.inference, hollow, labels, _GROUPS[:2] + _GROUPS[3:], **extra))
         produced.add(node.name)
+        if branch is not None and draw(st.integers(0, 2)) == 0:
+            # a second dashed producer for the other branch (as ALI's x, y=1 ==> z and z, y ==> x)
+            others = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=min(2, len(earlier)), unique_by=lambda n: n.name))
+            edges.append(_edge(draw, others, y, 1 - branch, node, Process.inference, hollow, labels, ["eta", "lambda"]))
 
     # generated branch of data nodes (GAN's z, y ==> x), from latents with no dashed producer
     roots = [n for n in latents if n.name not in produced]
