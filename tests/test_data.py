@@ -31,6 +31,18 @@ x --> y : perfect adversarial
 {extra}"""
 
 
+#: a spec with a 4-dim data node x and a label node c of 3 classes
+LABELLED = """model c
+data x : real[4] in [0, 1]
+data c : categorical[3] from digits.label
+latent z : normal[2]
+indicator y
+x, c, y --> z : q_eta = mlp(8) normal
+z, c, y -> x : p_theta = mlp(8) bernoulli
+x --> y : perfect adversarial
+"""
+
+
 def graph(decl: str, file: str = "t.sgm"):
     return parse(spec(decl), file=file)
 
@@ -48,17 +60,7 @@ def test_digits_fit_flat_and_image_nodes_with_labels():
     row = flat.train["x"][0].numpy()
     match = np.nonzero(np.all(np.isclose(d.data / 16.0, row), axis=1))[0]
     assert len(match) >= 1  # the rows really are digits scaled by 1/16
-    g = parse(
-        """model c
-data x : real[1, 8, 8] in [0, 1] from digits
-data c : categorical[10] from digits.label
-latent z : normal[2]
-indicator y
-x, c, y --> z : q_eta = mlp(8) normal
-z, c, y -> x : p_theta = mlp(8) bernoulli
-x --> y : perfect adversarial
-"""
-    )
+    g = parse(LABELLED.replace("real[4] in [0, 1]", "real[1, 8, 8] in [0, 1] from digits").replace("categorical[3]", "categorical[10]"))
     data = get_dataset(None, g)
     assert data.train["x"].shape == (1617, 1, 8, 8) and data.train["c"].dtype == torch.int64
     # image and label of one row belong together
@@ -151,18 +153,7 @@ def test_images_may_be_flat_or_shaped_but_never_scrambled(tmp_path):
 def test_npz_named_arrays(tmp_path):
     p = tmp_path / "d.npz"
     np.savez(p, x=np.random.default_rng(0).random((30, 4)), label=np.arange(30) % 3)
-    g = parse(
-        """model c
-data x : real[4] in [0, 1]
-data c : categorical[3] from digits.label
-latent z : normal[2]
-indicator y
-x, c, y --> z : q_eta = mlp(8) normal
-z, c, y -> x : p_theta = mlp(8) bernoulli
-x --> y : perfect adversarial
-"""
-    )
-    data = get_dataset(str(p), g)
+    data = get_dataset(str(p), parse(LABELLED))
     assert data.train["x"].shape[1] == 4 and set(data.train["c"].tolist()) <= {0, 1, 2}
     q = tmp_path / "e.npz"
     np.savez(q, a=np.zeros((5, 4)), b=np.zeros((5, 4)))
@@ -173,17 +164,7 @@ x --> y : perfect adversarial
 def test_categorical_labels_out_of_range(tmp_path):
     p = tmp_path / "d.npz"
     np.savez(p, x=np.zeros((10, 4)), label=np.arange(10))
-    g = parse(
-        """model c
-data x : real[4] in [0, 1]
-data c : categorical[3] from digits.label
-latent z : normal[2]
-indicator y
-x, c, y --> z : q_eta = mlp(8) normal
-z, c, y -> x : p_theta = mlp(8) bernoulli
-x --> y : perfect adversarial
-"""
-    )
+    g = parse(LABELLED)
     with pytest.raises(SpecError, match=r"range over \[0, 9\].*categorical\[3\]"):
         get_dataset(str(p), g)
 
