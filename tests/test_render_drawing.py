@@ -228,3 +228,14 @@ def test_dot_is_the_same_under_another_hash_seed():
         for seed in ("1", "2")
     }
     assert len(outs) == 1 and outs == {to_dot(drawing(infogan(), legend=True))}
+
+
+def test_legend_entries_stack_in_both_directions():
+    for direction in ("LR", "TB"):
+        nodes = drawn_nodes(graphviz_json(to_dot(drawing(infogan(), legend=True, direction=direction))))
+        marks = [tuple(map(float, nodes[f"legend.mark{i}"]["pos"].split(","))) for i in range(5)]
+        texts = [tuple(map(float, nodes[f"legend.text{i}"]["pos"].split(","))) for i in range(5)]
+        ys = [y for _, y in marks]
+        assert ys == sorted(ys, reverse=True) and len(set(ys)) == 5, direction  # one under the other, in order
+        for (mx, my), (tx, ty) in zip(marks, texts):
+            assert tx > mx and abs(ty - my) < 1.0, direction  # each text to the right of its mark

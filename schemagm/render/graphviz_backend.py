@@ -110,10 +110,14 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
         g.edge(tail, head, **attrs)
 
 
-def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | None) -> None:
-    """A key of the line styles used, in a cluster to the right of the figure (after node ``after``).
+def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | None, across: bool) -> None:
+    """A key of the line styles used, in a cluster after the figure (after node ``after``).
 
-    Its node ids contain a dot, which no node name of a spec can, so they never clash.
+    Each entry is a sample arc pointing at its text; the entries stack one under
+    the other.  With ranks across the page (LR) the marks share one rank and the
+    texts the next; with ranks down the page (TB) each mark shares a rank with its
+    text and the marks are chained downwards.  The node ids contain a dot, which
+    no node name of a spec can, so they never clash.
     """
     with g.subgraph(name="cluster_legend") as c:
         c.attr(label="legend", fontname=SMALL_FONT, fontsize="10", style="rounded", color="#999999")
@@ -144,10 +148,19 @@ def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | Non
             else:
                 c.node(f"legend.mark{i}", label="", shape="point", width="0.02", color="#ffffff")
                 c.edge(f"legend.mark{i}", text, **_edge_attrs(entry["style"], entry.get("label")))
-        with c.subgraph() as same:
-            same.attr(rank="same")
+        if across:
+            with c.subgraph() as same:
+                same.attr(rank="same")
+                for i in range(len(entries)):
+                    same.node(f"legend.mark{i}")
+        else:
             for i in range(len(entries)):
-                same.node(f"legend.mark{i}")
+                with c.subgraph() as same:
+                    same.attr(rank="same")
+                    same.node(f"legend.mark{i}")
+                    same.node(f"legend.text{i}")
+            for i in range(len(entries) - 1):
+                c.edge(f"legend.mark{i}", f"legend.mark{i + 1}", style="invis")
     if after is not None and entries:
         g.edge(after, "legend.mark0", style="invis")
 
@@ -186,7 +199,7 @@ def to_dot(d: dict[str, Any]) -> str:
                 g.edge(left["columns"][-1][0], right["columns"][0][0], style="invis")
     if d.get("legend"):
         last = next((p["columns"][-1][0] for p in reversed(panels) if p["columns"]), None)
-        _legend(g, d["legend"], last)
+        _legend(g, d["legend"], last, across=d.get("direction", "LR") in ("LR", "RL"))
     if d.get("caption"):
         # set last, so the clusters above do not inherit it
         g.attr(label=_caption_label(d["caption"]), labelloc="b", labeljust="l", fontname=SMALL_FONT, fontsize="10")
