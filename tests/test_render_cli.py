@@ -191,3 +191,13 @@ def test_output_is_replaced_atomically(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["gan.dot"]  # no temporary file left behind
     res = invoke(spec("gan"), "-o", tmp_path / "no" / "such" / "dir.svg")
     assert res.exit_code == 1 and "does not exist" in res.stderr
+
+
+def test_transform_with_a_keyword_argument_activates_the_adversary():
+    res = invoke(spec("vae"), "--transform", "activate-adversary network=mlp(32) label=D group=phi", "--format", "mermaid")
+    assert res.exit_code == 0, res.output
+    # the perfect adversary q_* became a discriminator D_phi on the same dashed red arc
+    assert 'n_x -.->|"<i>D</i><sub>φ</sub>"| n_y' in res.stdout
+    assert "<sub>*</sub>" not in res.stdout
+    before = invoke(spec("vae"), "--format", "mermaid").stdout
+    assert 'n_x -.->|"<i>q</i><sub>*</sub>"| n_y' in before
