@@ -172,3 +172,10 @@ def test_error_in_a_file_names_the_file(tmp_path):
     with pytest.raises(SpecError) as info:
         parse_file(p)
     assert str(info.value).startswith(f"{p}:3:6: error: unknown node 'q'")
+
+
+def test_the_reference_page_shows_the_grammar_in_full():
+    from conftest import ROOT
+    from schemagm.language.parser import grammar_text
+
+    assert grammar_text() in (ROOT / "docs" / "language.md").read_text()
