@@ -31,6 +31,7 @@ __all__ = [
     "NODE_STYLES",
     "RED",
     "INK",
+    "EDGE_KIND_STYLES",
     "edge_kind",
     "edge_style",
     "drawing",
@@ -52,8 +53,15 @@ NODE_STYLES: dict[Role, dict[str, Any]] = {
     Role.indicator: {"shape": "circle", "fill": None, "size": 0.3, "peripheries": 1},
 }
 
-#: the kinds of edge a drawing distinguishes
-EDGE_KINDS = ("plain", "adversarial", "perfect", "kernel")
+#: edge kind -> colour and pen width (a red edge is the adversary; the perfect adversary
+#: q_* is no network and is drawn thinner than a learned discriminator)
+EDGE_KIND_STYLES: dict[str, dict[str, Any]] = {
+    "plain": {"color": INK, "fontcolor": INK, "penwidth": 1.2},
+    "adversarial": {"color": RED, "fontcolor": RED, "penwidth": 1.6},
+    "perfect": {"color": RED, "fontcolor": RED, "penwidth": 1.0},
+    "kernel": {"color": RED, "fontcolor": RED, "penwidth": 1.6},
+}
+EDGE_KINDS = tuple(EDGE_KIND_STYLES)
 
 
 def edge_kind(edge: Edge) -> str:
@@ -68,18 +76,11 @@ def edge_kind(edge: Edge) -> str:
 
 
 def edge_style(line: str, head: str, kind: str) -> dict[str, Any]:
-    """The style of an arc: its line (solid/dashed), head (filled/hollow), colour and weight."""
-    if line not in ("solid", "dashed") or head not in ("filled", "hollow") or kind not in EDGE_KINDS:
+    """The style of an arc: its line (solid: generative, dashed: inference), its head
+    (filled: stochastic, hollow: deterministic), and its kind's colour and weight."""
+    if line not in ("solid", "dashed") or head not in ("filled", "hollow") or kind not in EDGE_KIND_STYLES:
         raise ValueError(f"no edge style for {(line, head, kind)}")
-    red = kind != "plain"
-    return {
-        "line": line,
-        "head": head,
-        "color": RED if red else INK,
-        "fontcolor": RED if red else INK,
-        # the perfect adversary is no network: drawn thinner than a learned discriminator
-        "penwidth": 1.0 if kind == "perfect" else (1.6 if red else 1.2),
-    }
+    return {"line": line, "head": head, **EDGE_KIND_STYLES[kind]}
 
 
 def _node(node: Node, prefix: str) -> dict[str, Any]:
