@@ -369,6 +369,12 @@ class Planner:
 _HASHES: dict[str, int] = {}
 
 
+@torch.compiler.disable
+def _call_seed() -> int:
+    """One seed per call, from torch's global generator (so ``torch.manual_seed`` fixes a call)."""
+    return int(torch.randint(0, 2**62, (1,)).item())
+
+
 def _key_hash(key: str) -> int:
     h = _HASHES.get(key)
     if h is None:
@@ -392,7 +398,7 @@ class Run:
         self.given = given or {}
         # one seed per call from the global generator; each draw's stream is a function of this
         # seed and the draw's key, so draws do not depend on which terms a call evaluates
-        self.seed = int(torch.randint(0, 2**62, (1,)).item())
+        self.seed = _call_seed()
         self._gen: torch.Generator | None = None
         self._rows: dict[Any, int] = {}
         self._data: dict[Any, Tensor] = {}
@@ -402,6 +408,7 @@ class Run:
             n = self._batch_size()
         self.n = n
         self.device = device if device is not None else self._device()
+        self.dtype = model._anchor.dtype
         model.last_draws = self.draws
 
     def _batch_size(self) -> int:
@@ -431,7 +438,7 @@ class Run:
         n = self.plan.graph.nodes[node]
         if n.value in ("categorical", "bernoulli"):  # a label with no producer: uniform
             prior = Prior(n.value, n.shape)
-            return prior.sample(self.rows(self.plan.contexts[ctx]), self.device)
+            return prior.sample(self.rows(self.plan.contexts[ctx]), self.device, self.dtype)
         raise SpecError(f"sampling needs a value for the data node '{node}' (it has no producer): pass given={{'{node}': tensor}}", span=n.span)
 
     def rows(self, ctx: Any) -> int:
@@ -450,9 +457,9 @@ class Run:
     def _shape(self, node: Any, t: Tensor) -> Tensor:
         if node.value == "categorical":
             if t.dtype in (torch.long, torch.int, torch.int32, torch.int64, torch.int16, torch.uint8):
-                return one_hot(t.reshape(t.shape[0]), node.shape[-1] if node.shape else 2)
-            return t.reshape(t.shape[0], *(node.shape or (1,))).float()
-        return t.reshape(t.shape[0], *(node.shape or (1,))).to(torch.get_default_dtype() if not t.is_floating_point() else t.dtype)
+                return one_hot(t.reshape(t.shape[0]), node.shape[-1] if node.shape else 2, self.dtype)
+            return t.reshape(t.shape[0], *(node.shape or (1,))).to(self.dtype)
+        return t.reshape(t.shape[0], *(node.shape or (1,))).to(self.dtype)
 
     def data(self, node: Any, branch: int | None, tile: int) -> Tensor:
         key = (node.name, branch, tile)
@@ -473,6 +480,7 @@ class Run:
         self.record(key, z, ctx)
         return z
 
+    @torch.compiler.disable
     def base(self, key: str, kind: str, shape: Any, dtype: torch.dtype | None = None) -> Tensor:
         """A standard normal or uniform draw for ``key`` (a structural id: kind, edge or node
         index, context): the same for the same call seed and key, whatever else the call
@@ -481,7 +489,7 @@ class Run:
         if gen is None:
             gen = self._gen = torch.Generator(device=self.device)
         gen.manual_seed((self.seed + _key_hash(key)) % (2**63 - 1))
-        dtype = dtype or torch.get_default_dtype()
+        dtype = dtype or self.dtype
         if kind == "normal":
             return torch.randn(tuple(shape), generator=gen, device=self.device, dtype=dtype)
         return torch.rand(tuple(shape), generator=gen, device=self.device, dtype=dtype)
