@@ -54,6 +54,7 @@ def save_grid(images: torch.Tensor, path: Path, scale: int = 4) -> None:
     os.close(fd)
     try:
         picture.save(tmp, format="PNG")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
