@@ -69,6 +69,8 @@ def test_degenerate_and_activate_adversary() -> None:
     # by name, as the command line gives it
     assert degenerate_adversary(aavae, "D_phi") == d == degenerate_adversary(aavae, "x -> y")
     assert vae.edges[2].perfect and aavae.edges[2].network is not None  # inputs untouched
+    # degenerating the AAVAE's adversary gives vae.sgm exactly, name and title aside
+    assert d.replace(name="vae", title=vae.title) == vae
 
 
 def test_importance_weight_sets_the_option_only() -> None:

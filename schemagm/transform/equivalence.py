@@ -131,7 +131,12 @@ def _canonical(g: nx.DiGraph, colours: dict) -> tuple[tuple, dict]:
     if split is None:
         return _certificate(g, colours), colours
     best: tuple[tuple, dict] | None = None
+    # twins (same label, same neighbours: parallel copies of one edge) give the same certificate;
+    # trying one of each keeps the search small on symmetric graphs
+    candidates: dict[tuple, object] = {}
     for v in cells[split]:
+        candidates.setdefault((frozenset(g.predecessors(v)), frozenset(g.successors(v))), v)
+    for v in candidates.values():
         individualised = {u: 2 * c + (1 if c == split and u != v else 0) for u, c in colours.items()}
         cert = _canonical(g, individualised)
         if best is None or cert[0] < best[0]:
