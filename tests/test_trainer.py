@@ -226,3 +226,27 @@ def test_resume_refuses_to_change_the_batch_size(spec_file, tmp_path):
     with pytest.raises(SpecError, match="cannot change batch_size"):
         resume_config(tmp_path / "run", {"batch_size": 32, "steps": 5})
     assert resume_config(tmp_path / "run", {"steps": 5}).steps == 5
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(spec_file, tmp_path):
+    import os
+    import signal
+
+    class Interrupted(TinyAdversarialDouble):
+        def phase_loss(self, phase, batch):
+            if len(self.calls) == 7:  # inside step 3 (3 phase calls per step)
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().phase_loss(phase, batch)
+
+    full: list = []
+    _run(spec_file, tmp_path / "full", full, steps=6)
+    base = {"spec": str(spec_file), "out": str(tmp_path / "cut"), "batch_size": 16, "progress": False, "samples": 16, "steps": 6}
+    launched = train(load_config(None, base), compile_fn=lambda g: Interrupted(g))
+    assert launched.result.status == "interrupted" and launched.result.step == 3
+    assert "interrupted after step 3" in launched.result.message
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    assert load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["step"] == 3
+    _run(spec_file, tmp_path / "x", [], steps=6, resume=tmp_path / "cut")
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

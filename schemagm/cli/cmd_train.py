@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
         resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run directory from its last checkpoint"),
         force: bool = typer.Option(False, "--force", help="replace an existing run directory"),
         device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N [default: cpu]"),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per process; 1 is fastest for small models on a busy machine [default: torch's choice]"),
         log_every: Optional[int] = typer.Option(None, "--log-every", min=1, help="steps between lines of metrics.jsonl [default: 10]"),
         checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"),
         samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each epoch's picture, 0 for none [default: 64]"),
@@ -80,6 +81,7 @@ def register(app: typer.Typer) -> None:
             "seed": seed,
             "test_fraction": test_fraction,
             "device": device,
+            "threads": threads,
             "log_every": log_every,
             "checkpoint_every": checkpoint_every,
             "samples": samples,
@@ -110,6 +112,9 @@ def register(app: typer.Typer) -> None:
             where = launched.run.path
             if result.status == "diverged":
                 raise SpecError(result.message, hint="lower the learning rate (--lr) or check the data's range")
+            if result.status == "interrupted":
+                console.print(f"[yellow]{result.message}[/yellow]\ncontinue with: schemagm train --resume {where}")
+                raise typer.Exit(130)
             losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
             echo(
                 f"trained {cfg.spec if resume is None else where} for {result.step} steps ({result.epoch} epochs) "

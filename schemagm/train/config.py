@@ -15,6 +15,7 @@ Every key, with its default (the TOML file uses the same names)::
     data_seed        = 0                # the train/test split
     test_fraction    = 0.1
     device           = "cpu"            # cpu | cuda | cuda:N
+    threads          = 1                # CPU threads per process (default: torch's choice)
     log_every        = 10               # steps between metrics.jsonl lines
     checkpoint_every = 500              # steps between checkpoints/step-N.pt (and last.pt)
     samples          = 64               # samples drawn for the picture at the end of each epoch
@@ -56,6 +57,7 @@ class TrainConfig(BaseModel):
     data_seed: int = 0
     test_fraction: float = Field(0.1, ge=0, lt=1)
     device: str = "cpu"
+    threads: int | None = Field(None, ge=1)
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(500, ge=1)
     samples: int = Field(64, ge=0)

@@ -30,7 +30,7 @@ from .trainer import Trainer, TrainResult
 __all__ = ["train", "resume_config", "RESUMABLE", "Launched", "seed_everything"]
 
 #: the config keys a resumed run may change
-RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device"})
+RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads"})
 
 
 @dataclass
@@ -88,6 +88,8 @@ def train(
 ) -> Launched:
     """Train ``config.spec`` (or continue run ``resume``); rank 0 writes the run directory."""
     dist, device = init_distributed(config.device)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     say = announce if (announce is not None and dist.is_main) else (lambda _msg: None)
     run: RunDir | None = None
     ckpt = None

@@ -22,11 +22,15 @@ the end.  Pictures and logged values are computed under a forked RNG, so they
 never change the training's random stream: a resumed run takes exactly the
 steps the uninterrupted run would take.  A loss that is NaN or infinite stops
 the run before it can damage the weights; the last checkpoint stays as it was.
+Ctrl-C (SIGINT) finishes the current step, saves ``last.pt`` and stops, so that
+``--resume`` continues exactly; a second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,7 +70,7 @@ class TrainableModel(Protocol):  # what the trainer needs of a CompiledModel
 
 @dataclass
 class TrainResult:
-    status: str  # "finished" | "diverged"
+    status: str  # "finished" | "diverged" | "interrupted"
     step: int
     epoch: int
     last_losses: dict[str, float] = field(default_factory=dict)
@@ -140,6 +144,7 @@ class Trainer:
         self._picture_ok = config.samples > 0
         self._picture_kinds = ["sample", "reconstruct"]
         self.saved_step: int | None = None  # step of the checkpoint last written
+        self._interrupted = False
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -253,6 +258,8 @@ class Trainer:
             progress.start()
             task = progress.add_task(self.model_name, total=self._total_steps(), completed=self.step, losses="")
         batch: dict[str, torch.Tensor] = {}
+        previous_handler = self._catch_interrupt()
+        status = "finished"
         try:
             while not self._done():
                 epoch_before = self.stream.epoch
@@ -267,19 +274,53 @@ class Trainer:
                 if progress is not None and task is not None:
                     shown = "  ".join(f"{k} {v:.4g}" for k, v in self.last_phase_losses.items())
                     progress.update(task, completed=self.step, losses=shown)
+                if self._interrupt_agreed():
+                    status = "interrupted"
+                    break
         except TrainingDiverged as exc:
             if progress is not None:
                 progress.stop()
             self.elapsed = time.perf_counter() - start
             return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
         if progress is not None:
             progress.stop()
         self.elapsed = time.perf_counter() - start
         if batch and self.step % self.config.log_every != 0:
             self._log(batch)
-        self.save(periodic=self.step % self.config.checkpoint_every == 0)
+        if self.saved_step != self.step:
+            self.save()
         self._picture("last.png", seed=10**6)
-        return TrainResult("finished", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed)
+        message = ""
+        if status == "interrupted":
+            where = f"'{self.run.last}'" if self.run is not None else "no checkpoint (no run directory)"
+            message = f"interrupted after step {self.step} (epoch {self.stream.epoch}); the state is saved in {where}"
+        return TrainResult(status, self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, message)
+
+    # -- Ctrl-C: finish the step, save, stop ------------------------------------------------------
+    def _catch_interrupt(self) -> Any:
+        """The first SIGINT asks to stop after the current step (a second one stops at once)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupted:
+                signal.signal(signal.SIGINT, previous)
+                raise KeyboardInterrupt
+            self._interrupted = True
+
+        signal.signal(signal.SIGINT, handler)
+        return previous
+
+    def _interrupt_agreed(self) -> bool:
+        """Whether any rank was interrupted (all ranks stop after the same step)."""
+        if not self.dist.enabled:
+            return self._interrupted
+        flag = torch.tensor(1.0 if self._interrupted else 0.0, device=self.device)
+        return bool(mean_across(flag, self.dist) > 0)
 
     # -- what is written --------------------------------------------------------------------
     def _progress(self) -> Any:
