@@ -9,7 +9,6 @@ import pytest
 from schemagm.graph.build import parse_file
 from schemagm.graph.model import Process, Role
 from schemagm.transform import (
-    activate_adversary,
     degenerate_adversary,
     differences,
     equivalent,
