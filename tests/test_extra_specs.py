@@ -148,3 +148,18 @@ def test_red_edge_on_a_node_with_one_branch_is_an_error() -> None:
     err = error_of(text)
     assert position(err)[0] == 7, str(err)
     assert re.search(r"branch|generated|real", str(err)), str(err)
+
+
+@pytest.mark.parametrize("name", ["ali", "vae_gan", "cvae"])
+def test_extra_losses_match_hand_written_references(name: str) -> None:
+    """ALI, VAE-GAN and the conditional VAE compile to their textbook losses (values and gradients)."""
+    from reference.catalog import EXTRA_REFERENCES
+    from reference.compare import assert_same_losses_and_gradients
+
+    torch.manual_seed(0)
+    model = compile_spec(SPECS / "extra" / f"{name}.sgm")
+    batch = batch_for(model.graph, n=16)
+    torch.manual_seed(1)
+    got = model.losses(batch)
+    expected = EXTRA_REFERENCES[name](model, batch)
+    assert_same_losses_and_gradients(model, got, expected, name)

@@ -158,4 +158,24 @@ REFERENCES: dict[str, Callable[[Any, dict[str, Tensor]], dict[str, Tensor]]] = {
     "mmd_net": mmd_net,
 }
 
-__all__ = ["REFERENCES", "net", "gaussian", "draw"]
+
+
+# -- the extra specs ------------------------------------------------------------------------------------------
+def ali(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    return ref.ali(net(model, "E_eta"), sigmoid_of(net(model, "G_theta")), net(model, "D_phi"), batch["x"], draw(model, "prior:z:y=0"))
+
+
+def vae_gan(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    return ref.vae_gan(
+        gaussian(model, "q_eta"), net(model, "p_theta"), net(model, "D_phi"), batch["x"], draw(model, "eps:q_eta:y=0"), draw(model, "prior:z:gen"), beta=option(model, "beta")
+    )
+
+
+def cvae(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    c = torch.nn.functional.one_hot(batch["c"], 10).float()
+    return ref.cvae(gaussian(model, "q_eta"), net(model, "p_theta"), batch["x"], c, draw(model, "eps:q_eta:y=0"), beta=option(model, "beta"))
+
+
+EXTRA_REFERENCES: dict[str, Callable[[Any, dict[str, Tensor]], dict[str, Tensor]]] = {"ali": ali, "vae_gan": vae_gan, "cvae": cvae}
+
+__all__ = ["REFERENCES", "EXTRA_REFERENCES", "net", "gaussian", "draw"]

@@ -229,3 +229,33 @@ def mmd_net(gen: Net, x: Tensor, z: Tensor, bandwidths: Sequence[float]) -> dict
 def bernoulli_sample(logits: Tensor, u: Tensor) -> Tensor:
     """A Bernoulli sample from uniform noise: 1 where u < sigmoid(logits)."""
     return (u < torch.sigmoid(logits)).to(logits.dtype)
+
+
+# -- models outside the catalog (specs/extra) ---------------------------------------------------------------
+def ali(enc: Net, gen: Net, disc: Callable[[Tensor, Tensor], Tensor], x: Tensor, z: Tensor) -> dict[str, Tensor]:
+    """ALI / BiGAN (Dumoulin et al. 2017; Donahue et al. 2017): D tells real pairs (x, E(x)) from
+    generated pairs (G(z), z); E and G minimise D's loss with flipped labels (non-saturating)."""
+    code, fake = enc(x), gen(z)
+    phi = discriminator_loss(logit(disc(x, code.detach())), logit(disc(fake.detach(), z)))
+    both = F.softplus(logit(disc(x, code))).mean() + F.softplus(-logit(disc(fake, z))).mean()
+    return {"phi": phi, "theta": both, "eta": both}
+
+
+def vae_gan(enc: GaussianNet, dec: Net, disc: Net, x: Tensor, eps: Tensor, z_prior: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+    """VAE-GAN (Larsen et al. 2016) without the feature-matching reconstruction: the VAE's loss,
+    plus a GAN on x whose generated side is the decoder's mean at z ~ p(z)."""
+    mean, std = enc(x)
+    rec = -log_bernoulli(x, dec(mean + std * eps)).mean()
+    kl = kl_to_standard_normal(mean, std).mean()
+    x_gen = torch.sigmoid(dec(z_prior))
+    phi = discriminator_loss(logit(disc(x)), logit(disc(x_gen.detach())))
+    adv = F.softplus(-logit(disc(x_gen))).mean()
+    return {"phi": phi, "theta": rec + adv, "eta": rec + beta * kl}
+
+
+def cvae(enc: Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"], dec: Callable[[Tensor, Tensor], Tensor], x: Tensor, c: Tensor, eps: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+    """Conditional VAE (Sohn et al. 2015): -E_q log p(x | z, c) + KL(q(z | x, c) || N(0, I)), c one-hot."""
+    mean, std = enc(x, c)
+    rec = -log_bernoulli(x, dec(mean + std * eps, c)).mean()
+    kl = kl_to_standard_normal(mean, std).mean()
+    return {"theta": rec, "eta": rec + beta * kl}
