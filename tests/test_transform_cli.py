@@ -89,14 +89,14 @@ def test_usage_errors_exit_2() -> None:
 def test_equiv_prints_the_mapping_or_the_differences(tmp_path) -> None:
     res = invoke("equiv", spec("beta_vae"), spec("vae"))
     assert res.exit_code == 0 and "structurally equivalent" in res.stdout
-    assert "node x -> x" in res.stdout and "edge x, y --> z  (q_eta) -> x, y --> z  (q_eta)" in res.stdout
+    assert "node x ↦ x" in res.stdout and "edge x, y --> z  (q_eta) ↦ x, y --> z  (q_eta)" in res.stdout
     res = invoke("equiv", spec("infogan"), spec("vae"))
     assert res.exit_code == 1
     assert "is dashed (inference) in A, solid in B" in res.stdout and "perfect adversary" in res.stdout
     renamed = (SPECS / "gan.sgm").read_text().replace("x", "img").replace("z", "noise")
     (tmp_path / "renamed.sgm").write_text(renamed)
     res = invoke("equiv", tmp_path / "renamed.sgm", spec("iwgan"), "--hash")
-    assert res.exit_code == 0 and "node noise -> z" in res.stdout
+    assert res.exit_code == 0 and "node noise ↦ z" in res.stdout
     hashes = [line.split(": ")[1] for line in res.stdout.splitlines()[:2]]
     assert hashes[0] == hashes[1] and len(hashes[0]) == 64
 

@@ -173,12 +173,12 @@ class Match:
     edges: dict[int, int]
 
     def describe(self, a: SchematicGraph, b: SchematicGraph) -> list[str]:
-        lines = [f"node {n} -> {m}" for n, m in self.nodes.items()]
+        lines = [f"node {n} ↦ {m}" for n, m in self.nodes.items()]
         for i, j in sorted(self.edges.items()):
             ea, eb = a.edges[i], b.edges[j]
             net_a = f"  ({ea.label}_{ea.group})" if ea.group else ""
             net_b = f"  ({eb.label}_{eb.group})" if eb.group else ""
-            lines.append(f"edge {describe_edge(ea)}{net_a} -> {describe_edge(eb)}{net_b}")
+            lines.append(f"edge {describe_edge(ea)}{net_a} ↦ {describe_edge(eb)}{net_b}")
         return lines
 
 
