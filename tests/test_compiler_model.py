@@ -87,7 +87,7 @@ def test_double_precision_draws_follow_the_parameters() -> None:
     assert m.last_draws["prior:z:y=0"].dtype == torch.float64
 
 
-@pytest.mark.parametrize("text", [TINY_GAN, TINY_VAE])
+@pytest.mark.parametrize("text", [TINY_GAN, TINY_VAE], ids=["gan", "vae"])
 def test_losses_under_torch_compile_equal_eager(text: str) -> None:
     torch.manual_seed(0)
     m = compile_spec(text)

@@ -9,6 +9,7 @@ memoising every value within the call.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
@@ -44,6 +45,7 @@ class CompiledModel(nn.Module):
         self.networks = nn.ModuleDict()
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
+        self._shadows: dict[str, tuple[nn.Module, Tensor]] = {}
         self._infos = self._build_networks()
         self._priors = {
             n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else (0.0, 1.0)))
@@ -172,6 +174,28 @@ class CompiledModel(nn.Module):
                         seen.add(id(p))
                         out.append(p)
         return out
+
+    def _frozen(self, key: str) -> nn.Module:
+        """A twin of a network whose parameters are detached views of the network's own: it
+        computes the same function, sends gradients to its input only, and follows in-place
+        updates (optimiser steps, ``load_state_dict``); rebuilt after ``.to()`` or a copy."""
+        net = self.networks[key]
+        first = next(net.parameters(), None)
+        entry = self._shadows.get(key)
+        if entry is not None and (first is None or entry[1].data_ptr() == first.data_ptr()) and entry[1].dtype == (first.dtype if first is not None else entry[1].dtype):
+            shadow = entry[0]
+        else:
+            shadow = copy.deepcopy(net)
+            originals = dict(net.named_parameters())
+            for name, _ in list(shadow.named_parameters()):
+                owner_path, _, attr = name.rpartition(".")
+                owner = shadow.get_submodule(owner_path) if owner_path else shadow
+                del owner._parameters[attr]
+                setattr(owner, attr, originals[name].detach())
+            self._shadows[key] = (shadow, originals[next(iter(originals))].detach() if originals else torch.zeros(()))
+        if shadow.training != net.training:
+            shadow.train(net.training)
+        return shadow
 
     @property
     def device(self) -> torch.device:

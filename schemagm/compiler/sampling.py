@@ -369,10 +369,18 @@ class Planner:
 _HASHES: dict[str, int] = {}
 
 
-@torch.compiler.disable
-def _call_seed() -> int:
+def _eager_seed() -> int:
     """One seed per call, from torch's global generator (so ``torch.manual_seed`` fixes a call)."""
     return int(torch.randint(0, 2**62, (1,)).item())
+
+
+_compiled_seed = torch.compiler.disable(_eager_seed)
+
+
+def _call_seed() -> int:
+    # under torch.compile the draw runs eagerly (a graph break), so compiled and eager calls
+    # draw the same numbers; in eager mode the wrapper's cost is avoided
+    return _compiled_seed() if torch.compiler.is_compiling() else _eager_seed()
 
 
 def _key_hash(key: str) -> int:
@@ -402,7 +410,6 @@ class Run:
         self._gen: torch.Generator | None = None
         self._rows: dict[Any, int] = {}
         self._data: dict[Any, Tensor] = {}
-        self._frozen: dict[str, dict[str, Tensor]] = {}
         self.results: dict[str, Tensor] = {}
         if n is None:
             n = self._batch_size()
@@ -480,11 +487,15 @@ class Run:
         self.record(key, z, ctx)
         return z
 
-    @torch.compiler.disable
     def base(self, key: str, kind: str, shape: Any, dtype: torch.dtype | None = None) -> Tensor:
         """A standard normal or uniform draw for ``key`` (a structural id: kind, edge or node
         index, context): the same for the same call seed and key, whatever else the call
         evaluates, and whatever the nodes and networks are called."""
+        if torch.compiler.is_compiling():
+            return _compiled_base(self, key, kind, shape, dtype)
+        return self._base(key, kind, shape, dtype)
+
+    def _base(self, key: str, kind: str, shape: Any, dtype: torch.dtype | None) -> Tensor:
         gen = self._gen
         if gen is None:
             gen = self._gen = torch.Generator(device=self.device)
@@ -535,20 +546,11 @@ class Run:
         if out is None:
             x = self.net_input(ctx, ei, detach=detach)
             net = self.nets[ei.net_key]  # type: ignore[index]
-            if frozen:
-                out = torch.func.functional_call(net, self.frozen(ei.net_key), (x,))  # type: ignore[arg-type]
-            else:
-                out = net(x)
+            out = self.model._frozen(ei.net_key)(x) if frozen else net(x)
             out = out.reshape(x.shape[0])
             self.logits[key] = out
         return out
 
-    def frozen(self, key: str) -> dict[str, Tensor]:
-        """The parameters and buffers of a network, detached (memoised per call)."""
-        out = self._frozen.get(key)
-        if out is None:
-            net = self.nets[key]
-            out = {n: p.detach() for n, p in net.named_parameters()}
-            out.update(dict(net.named_buffers()))
-            self._frozen[key] = out
-        return out
+
+
+_compiled_base = torch.compiler.disable(Run._base)
