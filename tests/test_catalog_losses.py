@@ -103,3 +103,38 @@ def test_the_gradient_comparison_can_fail() -> None:
     torch.testing.assert_close(wrong["theta"], got["theta"], **TOL)  # the same value ...
     with pytest.raises(AssertionError):  # ... but no gradient for theta
         assert_same_losses_and_gradients(model, got, wrong, "gan")
+
+
+@pytest.mark.parametrize("form", ["minimax", "non_saturating", "least_squares", "hinge", "wasserstein"])
+def test_every_adversarial_form_matches_its_textbook_loss(form: str) -> None:
+    from reference import catalog, losses
+    from schemagm.compiler import compile as compile_spec
+
+    text = (SPECS / "gan.sgm").read_text().replace("adversarial = non_saturating", f"adversarial = {form}\n  gradient_penalty = 5.0")
+    torch.manual_seed(0)
+    model = compile_spec(text)
+    batch = batch_for(model.graph, n=16)
+    torch.manual_seed(1)
+    got = model.losses(batch)
+    G, D = catalog.sigmoid_of(catalog.net(model, "G_theta")), catalog.net(model, "D_phi")
+    z = catalog.draw(model, "prior:z:y=0")
+    if form == "non_saturating":
+        expected = losses.gan(G, D, batch["x"], z)
+    else:
+        eps = catalog.draw(model, "gp:D_phi:y=0") if form == "wasserstein" else None
+        expected = losses.gan_form(G, D, batch["x"], z, form, gp_weight=5.0, gp_eps=eps)
+    assert_same_losses_and_gradients(model, got, expected, form)
+
+
+def test_monte_carlo_kl_matches_the_estimate_at_the_sample() -> None:
+    from reference import catalog, losses
+    from schemagm.compiler import compile as compile_spec
+
+    text = (SPECS / "beta_vae.sgm").read_text().replace("beta = 4.0", "beta = 4.0\n  kl = monte_carlo")
+    torch.manual_seed(0)
+    model = compile_spec(text)
+    batch = batch_for(model.graph, n=16)
+    torch.manual_seed(1)
+    got = model.losses(batch)
+    expected = losses.vae_monte_carlo_kl(catalog.gaussian(model, "q_eta"), catalog.net(model, "p_theta"), batch["x"], catalog.draw(model, "eps:q_eta:y=0"), beta=4.0)
+    assert_same_losses_and_gradients(model, got, expected, "beta_vae with kl = monte_carlo")

@@ -259,3 +259,41 @@ def cvae(enc: Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"], dec: Callable
     rec = -log_bernoulli(x, dec(mean + std * eps, c)).mean()
     kl = kl_to_standard_normal(mean, std).mean()
     return {"theta": rec, "eta": rec + beta * kl}
+
+
+# -- the forms of the adversarial game (docs/design.md section 4, rule 3) ------------------------------------------
+def gan_form(gen: Net, disc: Net, x: Tensor, z: Tensor, form: str, gp_weight: float = 10.0, gp_eps: Tensor | None = None) -> dict[str, Tensor]:
+    """A GAN under each form of the game; D's output is a logit l.
+
+    * minimax (Goodfellow et al. 2014): phi as the GAN; theta minimises E log(1 - D(G(z)));
+    * least_squares (Mao et al. 2017): phi 1/2 E (l_real - 1)^2 + 1/2 E l_gen^2; theta 1/2 E (l_gen - 1)^2;
+    * hinge (Lim & Ye 2017): phi E relu(1 - l_real) + E relu(1 + l_gen); theta -E l_gen;
+    * wasserstein with gradient penalty (Gulrajani et al. 2017): phi E l_gen - E l_real
+      + gp E (|grad l(x_hat)| - 1)^2 at x_hat = eps x + (1 - eps) G(z); theta -E l_gen.
+    """
+    xg = gen(z)
+    lr, lg_d = logit(disc(x)), logit(disc(xg.detach()))
+    lg = logit(disc(xg))
+    if form == "minimax":
+        return {"phi": discriminator_loss(lr, lg_d), "theta": F.logsigmoid(-lg).mean()}
+    if form == "least_squares":
+        return {"phi": 0.5 * ((lr - 1) ** 2).mean() + 0.5 * (lg_d**2).mean(), "theta": 0.5 * ((lg - 1) ** 2).mean()}
+    if form == "hinge":
+        return {"phi": F.relu(1 - lr).mean() + F.relu(1 + lg_d).mean(), "theta": -lg.mean()}
+    if form == "wasserstein":
+        assert gp_eps is not None
+        e = gp_eps.reshape(-1, *([1] * (x.dim() - 1)))
+        x_hat = (e * x + (1 - e) * xg.detach()).requires_grad_(True)
+        (grad,) = torch.autograd.grad(logit(disc(x_hat)).sum(), x_hat, create_graph=True)
+        penalty = ((flat(grad).norm(2, dim=1) - 1) ** 2).mean()
+        return {"phi": lg_d.mean() - lr.mean() + gp_weight * penalty, "theta": -lg.mean()}
+    raise ValueError(form)
+
+
+def vae_monte_carlo_kl(enc: GaussianNet, dec: Net, x: Tensor, eps: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+    """The VAE with KL(q || p) estimated at the sample: log q(z | x) - log p(z)."""
+    mean, std = enc(x)
+    z = mean + std * eps
+    rec = -log_bernoulli(x, dec(z)).mean()
+    kl = (log_normal(z, mean, std) - log_standard_normal(z)).mean()
+    return {"theta": rec, "eta": rec + beta * kl}
