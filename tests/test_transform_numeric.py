@@ -156,3 +156,24 @@ def test_transformed_infogan_gives_the_losses_of_the_hand_written_vae() -> None:
     for mine, theirs in names.items():
         for (ka, pa), (_, pb) in zip(model.networks[mine].named_parameters(), vae.networks[theirs].named_parameters()):
             torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=1e-6, msg=lambda m: f"{mine}.{ka}: {m}")
+
+
+def test_gan_and_ada_differ_exactly_in_the_parameters_of_the_y_1_branch() -> None:
+    """GAN is ADA whose y = 1 branch has no parameters (the graphs have the same edges; see
+    test_transform_catalog).  What the rule derives from that one difference: theta's loss in ADA
+    depends on the source rows (G_theta acts at y = 1 too), in the GAN it does not depend on the
+    data at all (x at y = 1 is p_data, no parameters); the discriminator's loss depends on both."""
+    ada = compile_spec(spec("ada"))
+    batch = batch_for(ada.graph, 16)  # rows 0-7: source (y = 1), rows 8-15: target (y = 0)
+    moved = {**batch, "z": batch["z"].clone()}
+    moved["z"][:8] += 1.0  # move the source domain only
+    assert not torch.allclose(losses(ada, batch)["theta"], losses(ada, moved)["theta"])
+    gan = compile_spec(spec("gan"))
+    data = batch_for(gan.graph, 16)
+    other = {"x": data["x"].flip(0) * 0.5}
+    assert torch.equal(losses(gan, data)["theta"], losses(gan, other)["theta"])
+    assert not torch.allclose(losses(gan, data)["phi"], losses(gan, other)["phi"])
+    # and the reversed (generator) term of ADA has both branches, the GAN's only the generated one
+    rev_ada = next(t for t in ada.objective.terms if t.name.startswith("reversed:"))
+    rev_gan = next(t for t in gan.objective.terms if t.name.startswith("reversed:"))
+    assert "log(1 − D_φ" in rev_ada.formula and "log(1 − D_φ" not in rev_gan.formula
