@@ -297,3 +297,12 @@ def test_stream_shards_a_global_batch_over_ranks():
 
 def test_builtin_sets_are_cached_and_deterministic():
     assert load_builtin("ring8") is load_builtin("ring8")
+
+
+def test_a_folder_named_like_a_builtin_set_does_not_shadow_it(tmp_path, monkeypatch):
+    (tmp_path / "digits").mkdir()
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "digits" / "a.png")
+    monkeypatch.chdir(tmp_path)
+    g = graph("data x : real[64] in [0, 1] from digits")
+    assert len(get_dataset(None, g)) == 1617 and len(get_dataset("digits", g)) == 1617
+    assert len(get_dataset("./digits", g, test_fraction=0)) == 1  # the folder, written as a path

@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(130)
             losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
             echo(
-                f"trained {cfg.spec if resume is None else where} for {result.step} steps ({result.epoch} epochs) "
+                f"trained {cfg.spec if resume is None else where} for {result.step} steps ({result.epoch} epoch{'' if result.epoch == 1 else 's'}) "
                 f"in {result.seconds:.1f} s; last losses: {losses or 'none'}\nrun directory: {where}"
             )
 

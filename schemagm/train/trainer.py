@@ -145,6 +145,7 @@ class Trainer:
         self._picture_kinds = ["sample", "reconstruct"]
         self.saved_step: int | None = None  # step of the checkpoint last written
         self._interrupted = False
+        self.last_group_losses: dict[str, float] = {}
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -272,7 +273,9 @@ class Trainer:
                 for epoch in range(epoch_before + 1, self.stream.epoch + 1):
                     self._picture(f"epoch-{epoch:04d}.png", seed=epoch)
                 if progress is not None and task is not None:
-                    shown = "  ".join(f"{k} {v:.4g}" for k, v in self.last_phase_losses.items())
+                    # per-group losses of the last logged step (phase losses until the first log)
+                    values = self.last_group_losses or self.last_phase_losses
+                    shown = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
                     progress.update(task, completed=self.step, losses=shown)
                 if self._interrupt_agreed():
                     status = "interrupted"
@@ -348,6 +351,7 @@ class Trainer:
         }
         with _side_rng(self.device, self.config.seed + self.step):
             record["losses"] = {g: float(v.detach()) for g, v in self.model.losses(batch).items()}
+            self.last_group_losses = record["losses"]
             record["terms"] = {t: float(v.detach()) for t, v in self.model.terms(batch).items()}
         record["time"] = round(self.elapsed, 4)
         self.run.append_metrics(record)

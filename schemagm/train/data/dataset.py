@@ -80,11 +80,17 @@ def _rows(batch: Mapping[str, torch.Tensor]) -> int:
     return int(next(iter(batch.values())).shape[0]) if batch else 0
 
 
-def split_source_name(text: str) -> tuple[str, str | None]:
-    """``digits.label`` -> (``digits``, ``label``); a path or a plain name has no field."""
-    if is_data_path(text):
-        return text, None
+def split_source_name(text: str, allow_path: bool = True) -> tuple[str, str | None]:
+    """``digits.label`` -> (``digits``, ``label``); a path (where allowed) or a plain name has no field.
+
+    A built-in name always means the built-in set (a folder called ``digits`` in
+    the working directory does not shadow it; write ``./digits`` for the folder).
+    """
     head, dot, tail = text.partition(".")
+    if head in BUILTIN:
+        return (head, tail) if dot else (text, None)
+    if allow_path and is_data_path(text):
+        return text, None
     return (head, tail) if dot else (text, None)
 
 
@@ -152,7 +158,7 @@ def _error(message: str, node: Node, graph: SchematicGraph, hint: str | None = N
 
 
 def _source_of(node: Node, source: str | Mapping[str, str] | None, graph: SchematicGraph) -> tuple[str, str | None]:
-    declared = split_source_name(node.dataset) if node.dataset else (None, None)
+    declared = split_source_name(node.dataset, allow_path=False) if node.dataset else (None, None)
     if isinstance(source, Mapping):
         if node.name in source:
             return split_source_name(source[node.name])
@@ -171,7 +177,7 @@ def _source_of(node: Node, source: str | Mapping[str, str] | None, graph: Schema
 
 
 def _load(where: str, node: Node) -> RawData:
-    if not is_data_path(where):
+    if where in BUILTIN or not is_data_path(where):
         if where not in BUILTIN:
             raise SpecError(
                 f"unknown data set '{where}' (for data node '{node.name}')",
