@@ -39,7 +39,6 @@ KEYWORDS = frozenset(
 )
 
 names = st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z0-9]{1,3})?", fullmatch=True).filter(lambda s: s not in KEYWORDS)
-_datasets = st.from_regex(r"[a-z][a-z0-9_]{0,7}(\.[a-z][a-z0-9_]{0,5})?", fullmatch=True)
 _LETTERS = ["G", "E", "D", "Q", "F", "H", "P", "R", "S", "T", "enc", "dec"]
 _GROUPS = ["theta", "eta", "phi", "lambda", "psi"]
 
@@ -51,57 +50,91 @@ _DISTRIBUTIONS = {
     "categorical": [Call(name="categorical"), Call(name="relaxed_categorical", kwargs=(("temperature", 0.5),))],
 }
 _ACTIVATIONS = [Call(name=n) for n in ("sigmoid", "tanh", "relu", "softplus")]
-
-_finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
-
-
-@st.composite
-def _range(draw: st.DrawFn) -> tuple[float, float] | None:
-    if not draw(st.booleans()):
-        return None
-    kind = draw(st.sampled_from(["unit", "sym", "any"]))
-    if kind == "unit":
-        return (0.0, 1.0)
-    if kind == "sym":
-        return (-1.0, 1.0)
-    lo = draw(_finite)
-    hi = draw(_finite.filter(lambda v: v > lo)) if lo < 1e6 else lo + 1.0
-    return (lo, hi)
+_TITLES = st.none() | st.text(alphabet=string.ascii_letters + string.digits + " -'\"\\é()", max_size=30)
 
 
-@st.composite
-def _shape(draw: st.DrawFn, value: str) -> tuple[int, ...]:
-    if value == "categorical" or not draw(st.integers(0, 4)) == 0:
-        return (draw(st.sampled_from([4, 8, 16]) | st.integers(1, 64)),)
-    return (draw(st.integers(1, 3)), draw(st.integers(2, 12)), draw(st.integers(2, 12)))
+class _Choices:
+    """Small choices from one hypothesis-controlled random source.
 
+    Drawing every small choice through its own strategy made a graph cost a few
+    hundred strategy draws; a ``st.randoms()`` source keeps the draws under
+    hypothesis' control (replay, shrinking towards 0) at a fraction of the cost.
+    """
 
-@st.composite
-def _options(draw: st.DrawFn) -> Options:
-    values: dict = {}
-    choices = {
-        "adversarial": st.sampled_from(ADVERSARIAL_FORMS),
-        "gradient_penalty": st.floats(0, 100, allow_nan=False),
-        "beta": st.floats(0, 10, allow_nan=False),
-        "importance_samples": st.integers(1, 64),
-        "discriminator_steps": st.integers(1, 5),
-        "mi_weight": st.floats(0, 5, allow_nan=False),
-        "reconstruction": st.sampled_from(["auto", "bce", "mse"]),
-        "kl": st.sampled_from(["analytic", "monte_carlo"]),
-        "walkback": st.integers(1, 5),
-        "temperature": st.floats(0.01, 5, allow_nan=False),
-    }
-    for key in draw(st.lists(st.sampled_from(sorted(choices)), unique=True, max_size=4)):
-        values[key] = draw(choices[key])
-    return Options(**values)
+    def __init__(self, rnd) -> None:
+        self.r = rnd
+
+    def flip(self, p: float = 0.5) -> bool:
+        return self.r.random() < p
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.r.randint(lo, hi)
+
+    def choice(self, xs):
+        return xs[self.r.randrange(len(xs))]
+
+    def subset(self, xs, lo: int, hi: int) -> list:
+        """Distinct elements of xs (at least lo, at most hi), in a random order."""
+        return self.r.sample(list(xs), self.r.randint(lo, min(hi, len(xs))))
+
+    def perm(self, xs) -> list:
+        return self.r.sample(list(xs), len(xs))
+
+    def word(self, first: str, rest: str, lo: int, hi: int) -> str:
+        return self.choice(first) + "".join(self.choice(rest) for _ in range(self.int(lo, hi)))
+
+    def name(self) -> str:
+        text = self.word(string.ascii_lowercase, string.ascii_lowercase + string.digits, 0, 5)
+        if self.flip(0.25):
+            text += "_" + self.word(string.ascii_lowercase + string.digits, string.ascii_lowercase + string.digits, 0, 2)
+        return text if text not in KEYWORDS else text + "_"
+
+    def dataset(self) -> str | None:
+        if self.flip():
+            return None
+        text = self.word(string.ascii_lowercase, string.ascii_lowercase + string.digits + "_", 0, 7)
+        if self.flip(0.3):
+            text += "." + self.word(string.ascii_lowercase, string.ascii_lowercase + string.digits + "_", 0, 5)
+        return text
+
+    def range(self) -> tuple[float, float] | None:
+        if self.flip():
+            return None
+        kind = self.choice(["unit", "sym", "any"])
+        if kind == "unit":
+            return (0.0, 1.0)
+        if kind == "sym":
+            return (-1.0, 1.0)
+        lo = self.r.uniform(-1e6, 1e6)
+        return (lo, lo + self.r.uniform(1e-3, 1e6))
+
+    def shape(self, value: str) -> tuple[int, ...]:
+        if value == "categorical" or self.int(0, 4) != 0:
+            return (self.choice([4, 8, 16]) if self.flip() else self.int(1, 64),)
+        return (self.int(1, 3), self.int(2, 12), self.int(2, 12))
+
+    def options(self) -> Options:
+        choices = {
+            "adversarial": lambda: self.choice(ADVERSARIAL_FORMS),
+            "gradient_penalty": lambda: self.r.uniform(0, 100),
+            "beta": lambda: self.r.uniform(0, 10),
+            "importance_samples": lambda: self.int(1, 64),
+            "discriminator_steps": lambda: self.int(1, 5),
+            "mi_weight": lambda: self.r.uniform(0, 5),
+            "reconstruction": lambda: self.choice(["auto", "bce", "mse"]),
+            "kl": lambda: self.choice(["analytic", "monte_carlo"]),
+            "walkback": lambda: self.int(1, 5),
+            "temperature": lambda: self.r.uniform(0.01, 5),
+        }
+        return Options(**{key: choices[key]() for key in self.subset(sorted(choices), 0, 4)})
 
 
 class _Labels:
     def __init__(self) -> None:
         self.used: set[tuple[str, str]] = set()
 
-    def fresh(self, draw: st.DrawFn, groups: list[str]) -> tuple[str, str]:
-        group = draw(st.sampled_from(groups))
+    def fresh(self, c: _Choices, groups: list[str]) -> tuple[str, str]:
+        group = c.choice(groups)
         for letter in _LETTERS:
             if (letter, group) not in self.used:
                 break
@@ -111,7 +144,7 @@ class _Labels:
         return letter, group
 
 
-def _network(draw: st.DrawFn, inputs: list[Node], target: Node, labels: _Labels, stochastic: bool, groups: list[str]) -> dict:
+def _network(c: _Choices, inputs: list[Node], target: Node, labels: _Labels, stochastic: bool, groups: list[str]) -> dict:
     """A network (with label and group where it has parameters) fitting these inputs and this target."""
     options = ["mlp", "mlp", "linear"]
     if len(inputs) == 1 and inputs[0].is_image:
@@ -125,48 +158,47 @@ def _network(draw: st.DrawFn, inputs: list[Node], target: Node, labels: _Labels,
         options.append("identity")
     if stochastic and len(inputs) == 1 and same_size:
         options.append("corruption")
-    kind = draw(st.sampled_from(options))
+    kind = c.choice(options)
     if kind == "identity":
         return {"network": Call(name="identity")}
     if kind == "corruption":
-        name = draw(st.sampled_from(["gaussian_noise", "masking", "salt_and_pepper"]))
-        amount = draw(st.floats(0.01, 0.9, allow_nan=False))
-        return {"network": Call(name=name, args=(amount,)), "no_head": True}
+        name = c.choice(["gaussian_noise", "masking", "salt_and_pepper"])
+        return {"network": Call(name=name, args=(round(c.r.uniform(0.01, 0.9), 3),)), "no_head": True}
     if kind == "mlp":
-        hidden = tuple(draw(st.lists(st.integers(1, 512), min_size=1, max_size=3)))
+        hidden = tuple(c.int(1, 512) for _ in range(c.int(1, 3)))
         kwargs = []
-        if draw(st.booleans()):
-            kwargs.append(("activation", draw(st.sampled_from(["relu", "tanh", "elu", "leaky_relu"]))))
-        if draw(st.booleans()):
-            kwargs.append(("dropout", draw(st.sampled_from([0.0, 0.1, 0.25]))))
+        if c.flip():
+            kwargs.append(("activation", c.choice(["relu", "tanh", "elu", "leaky_relu"])))
+        if c.flip():
+            kwargs.append(("dropout", c.choice([0.0, 0.1, 0.25])))
         call = Call(name="mlp", args=hidden, kwargs=tuple(kwargs))
     elif kind in ("conv_encoder", "conv_decoder"):
-        call = Call(name=kind, args=tuple(draw(st.lists(st.sampled_from([8, 16, 32]), min_size=1, max_size=2))))
+        call = Call(name=kind, args=tuple(c.choice([8, 16, 32]) for _ in range(c.int(1, 2))))
     elif kind == "embedding":
-        call = Call(name="embedding", args=(draw(st.integers(1, 32)),))
+        call = Call(name="embedding", args=(c.int(1, 32),))
     else:
         call = Call(name="linear")
-    label, group = labels.fresh(draw, groups)
+    label, group = labels.fresh(c, groups)
     return {"network": call, "label": label, "group": group}
 
 
-def _head(draw: st.DrawFn, target: Node, deterministic: bool) -> Call | None:
-    if draw(st.booleans()):
+def _head(c: _Choices, target: Node, deterministic: bool) -> Call | None:
+    if c.flip():
         return None
     if deterministic:
-        return draw(st.sampled_from(_ACTIVATIONS))
-    return draw(st.sampled_from(_DISTRIBUTIONS[target.value]))
+        return c.choice(_ACTIVATIONS)
+    return c.choice(_DISTRIBUTIONS[target.value])
 
 
-def _edge(draw, sources, indicator, branch_choice, target, process, deterministic, labels, groups, **extra) -> Edge:
+def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deterministic, labels, groups, **extra) -> Edge:
     """An edge with a random network and head (sources: nodes, without the indicator)."""
     srcs = [n.name for n in sources]
     branch = None
     if indicator is not None and branch_choice is not None:
-        srcs.insert(draw(st.integers(0, len(srcs))), indicator.name)
+        srcs.insert(c.int(0, len(srcs)), indicator.name)
         branch = branch_choice
-    net = _network(draw, list(sources), target, labels, not deterministic, groups)
-    head = None if net.pop("no_head", False) else _head(draw, target, deterministic)
+    net = _network(c, list(sources), target, labels, not deterministic, groups)
+    head = None if net.pop("no_head", False) else _head(c, target, deterministic)
     return Edge(
         sources=tuple(srcs),
         target=target.name,
@@ -182,104 +214,107 @@ def _edge(draw, sources, indicator, branch_choice, target, process, deterministi
 @st.composite
 def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     """A random schematic graph that passes every check."""
-    has_y = draw(st.booleans()) if indicator is None else indicator
-    n_data = draw(st.integers(1, 2))
-    n_latent = draw(st.integers(1, 3))
-    all_names = draw(st.lists(names, min_size=n_data + n_latent + 1, max_size=n_data + n_latent + 1, unique=True))
+    c = _Choices(draw(st.randoms(use_true_random=False)))
+    has_y = c.flip() if indicator is None else indicator
+    n_data = c.int(1, 2)
+    n_latent = c.int(1, 3)
+    all_names: list[str] = []
+    for i in range(n_data + n_latent + 1):
+        name = c.name()
+        all_names.append(name if name not in all_names else f"{name}{i}")
     y = Node(name=all_names[-1], role=Role.indicator) if has_y else None
 
     data: list[Node] = []
     for name in all_names[:n_data]:
-        value = draw(st.sampled_from(["real", "real", "real", "bernoulli", "categorical"]))
+        value = c.choice(["real", "real", "real", "bernoulli", "categorical"])
         data.append(
             Node(
                 name=name,
                 role=Role.data,
                 value=value,
-                shape=draw(_shape(value)),
-                range=draw(_range()) if value == "real" else None,
-                given=y.name if y is not None and draw(st.booleans()) else None,
-                dataset=draw(st.none() | _datasets),
+                shape=c.shape(value),
+                range=c.range() if value == "real" else None,
+                given=y.name if y is not None and c.flip() else None,
+                dataset=c.dataset(),
             )
         )
     latents: list[Node] = []
     for name in all_names[n_data : n_data + n_latent]:
-        value = draw(st.sampled_from(["real", "normal", "uniform", "categorical", "bernoulli"]))
-        rng = draw(_range()) if value in ("real", "uniform") else None
+        value = c.choice(["real", "normal", "uniform", "categorical", "bernoulli"])
+        rng = c.range() if value in ("real", "uniform") else None
         if value == "uniform" and rng == (-1.0, 1.0):
             rng = None  # the default range of a uniform prior is implicit
-        latents.append(Node(name=name, role=Role.latent, value=value, shape=draw(_shape(value)), range=rng))
+        latents.append(Node(name=name, role=Role.latent, value=value, shape=c.shape(value), range=rng))
 
     labels = _Labels()
     edges: list[Edge] = []
     needs_test: list[Node] = []  # prior nodes with a dashed hollow producer: need a red edge (AAE)
 
     def branch_choice() -> int | None:
-        return draw(st.sampled_from([None, 0, 1])) if y is not None else None
+        return c.choice([None, 0, 1]) if y is not None else None
 
     # inference (dashed) producers of latents, from earlier nodes: no dashed cycle
     produced: set[str] = set()
     for k, node in enumerate(latents):
-        if node.prior is not None and not draw(st.booleans()):
+        if node.prior is not None and not c.flip():
             continue
         earlier = data + latents[:k]
-        sources = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=min(3, len(earlier)), unique_by=lambda n: n.name))
-        hollow = draw(st.booleans())
+        sources = c.subset(earlier, 1, 3)
+        hollow = c.flip()
         if hollow and node.prior is not None:
             if y is None:
                 hollow = False
             else:
                 needs_test.append(node)
         extra = {}
-        if not hollow and draw(st.integers(0, 3)) == 0:
+        if not hollow and c.int(0, 3) == 0:
             extra["reparameterize"] = False
         branch = branch_choice()
-        edges.append(_edge(draw, sources, y, branch, node, Process.inference, hollow, labels, _GROUPS[:2] + _GROUPS[3:], **extra))
+        edges.append(_edge(c, sources, y, branch, node, Process.inference, hollow, labels, _GROUPS[:2] + _GROUPS[3:], **extra))
         produced.add(node.name)
-        if branch is not None and draw(st.integers(0, 2)) == 0:
+        if branch is not None and c.int(0, 2) == 0:
             # a second dashed producer for the other branch (as ALI's x, y=1 ==> z and z, y ==> x)
-            others = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=min(2, len(earlier)), unique_by=lambda n: n.name))
-            edges.append(_edge(draw, others, y, 1 - branch, node, Process.inference, hollow, labels, ["eta", "lambda"]))
+            others = c.subset(earlier, 1, 2)
+            edges.append(_edge(c, others, y, 1 - branch, node, Process.inference, hollow, labels, ["eta", "lambda"]))
 
     # generated branch of data nodes (GAN's z, y ==> x), from latents with no dashed producer
     roots = [n for n in latents if n.name not in produced]
     if y is not None and roots:
         for node in data:
-            if not draw(st.booleans()):
+            if not c.flip():
                 continue
-            sources = draw(st.lists(st.sampled_from(roots), min_size=1, max_size=len(roots), unique_by=lambda n: n.name))
-            hollow = draw(st.booleans())
-            edges.append(_edge(draw, sources, y, draw(st.sampled_from([0, 1])), node, Process.inference, hollow, labels, ["theta"]))
+            sources = c.subset(roots, 1, len(roots))
+            edges.append(_edge(c, sources, y, c.choice([0, 1]), node, Process.inference, c.flip(), labels, ["theta"]))
 
     # generative (solid) edges, along a random order of the nodes: no solid cycle
     valued = data + latents
-    order = draw(st.permutations(valued))
+    order = c.perm(valued)
     rank = {n.name: i for i, n in enumerate(order)}
-    for _ in range(draw(st.integers(0, 3))):
-        target = draw(st.sampled_from(order[1:]))
+    for _ in range(c.int(0, 3)):
+        target = c.choice(order[1:])
         before = [n for n in order if rank[n.name] < rank[target.name]]
-        sources = draw(st.lists(st.sampled_from(before), min_size=1, max_size=min(3, len(before)), unique_by=lambda n: n.name))
-        edges.append(_edge(draw, sources, y, branch_choice(), target, Process.generative, draw(st.booleans()), labels, ["theta", "eta"]))
+        sources = c.subset(before, 1, 3)
+        edges.append(_edge(c, sources, y, branch_choice(), target, Process.generative, c.flip(), labels, ["theta", "eta"]))
 
     # red edges into the indicator
     dashed_red = False
     if y is not None:
         tested = [[n] for n in needs_test]
-        for _ in range(draw(st.integers(0, 2))):
-            tested.append(draw(st.lists(st.sampled_from(valued), min_size=1, max_size=2, unique_by=lambda n: n.name)))
+        for _ in range(c.int(0, 2)):
+            tested.append(c.subset(valued, 1, 2))
         for sources in tested:
-            dashed = not dashed_red and draw(st.booleans())
+            dashed = not dashed_red and c.flip()
             dashed_red = dashed_red or dashed
-            kind = draw(st.sampled_from(["network", "network", "perfect", "mmd"]))
+            kind = c.choice(["network", "network", "perfect", "mmd"])
             fields: dict = {}
             if kind == "network":
-                label, group = labels.fresh(draw, ["phi", "psi"])
-                hidden = tuple(draw(st.lists(st.integers(1, 256), min_size=1, max_size=2)))
+                label, group = labels.fresh(c, ["phi", "psi"])
+                hidden = tuple(c.int(1, 256) for _ in range(c.int(1, 2)))
                 fields = {"network": Call(name="mlp", args=hidden), "label": label, "group": group}
             elif kind == "perfect":
                 fields = {"perfect": True}
             else:
-                widths = tuple(draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 4, 8.0]), min_size=1, max_size=4)))
+                widths = tuple(c.choice([0.5, 1.0, 2.0, 4, 8.0]) for _ in range(c.int(1, 4)))
                 fields = {"kernel": Call(name="mmd", args=widths)}
             edges.append(
                 Edge(
@@ -302,23 +337,20 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     for node in valued:
         if node.name in used():
             continue
-        other = draw(st.sampled_from([n for n in valued if n.name != node.name]))
+        other = c.choice([n for n in valued if n.name != node.name])
         src, dst = (node, other) if rank[node.name] < rank[other.name] else (other, node)
-        edges.append(_edge(draw, [src], y, branch_choice(), dst, Process.generative, draw(st.booleans()), labels, ["theta"]))
+        edges.append(_edge(c, [src], y, branch_choice(), dst, Process.generative, c.flip(), labels, ["theta"]))
     if y is not None and y.name not in used():
-        label, group = labels.fresh(draw, ["phi"])
-        source = draw(st.sampled_from(valued))
+        label, group = labels.fresh(c, ["phi"])
+        source = c.choice(valued)
         edges.append(
             Edge(sources=(source.name,), target=y.name, process=Process.generative, adversarial=True,
                  network=Call(name="linear"), label=label, group=group)
         )
 
     nodes = data + latents + ([y] if y is not None else [])
-    node_order = draw(st.permutations(nodes))
-    edge_order = draw(st.permutations(edges))
-    title = draw(st.none() | st.text(alphabet=string.ascii_letters + string.digits + " -'\"\\é()", max_size=30))
-    model = draw(names)
-    return SchematicGraph(model, node_order, edge_order, draw(_options()), title=title)
+    model = c.name()
+    return SchematicGraph(model, c.perm(nodes), c.perm(edges), c.options(), title=draw(_TITLES))
 
 
 def specs_text(**kw) -> st.SearchStrategy[str]:
