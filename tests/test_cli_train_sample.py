@@ -175,7 +175,8 @@ def test_training_on_a_user_file(tmp_path):
     np.save(pts, np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32))
     code, _, err = train(ROOT / "specs" / "extra" / "vae2d.sgm", tmp_path / "r", "--steps", "2", "--data", pts)
     assert code == 0, err
-    assert load_run(tmp_path / "r").data.sources == {"x": str(pts)}
+    assert load_run(tmp_path / "r").data.sources == {"x": str(pts.resolve())}
+    assert f'data = "{pts.resolve()}"' in (tmp_path / "r" / "config.toml").read_text()  # usable from any directory
 
 
 def test_an_existing_run_is_refused_and_force_says_so(tmp_path):

@@ -22,7 +22,7 @@ from ..errors import SpecError
 from ..graph.build import parse, read_spec_text
 from .checkpoint import load_checkpoint
 from .config import TrainConfig, config_toml, load_config
-from .data import DataSource, get_dataset
+from .data import BUILTIN, DataSource, get_dataset, split_source_name
 from .distributed import DistInfo, broadcast_module, gather_objects, init_distributed
 from .rundir import RunDir, create_run_dir, default_run_name, open_run_dir
 from .trainer import Trainer, TrainResult
@@ -116,6 +116,7 @@ def train(
 
     replaced = False
     if resume is None:
+        config = _absolute_data_path(config)
         run, replaced = _fresh_run_dir(config, graph.name, force, dist)
         if run is not None:
             if replaced:
@@ -144,6 +145,16 @@ def train(
         say(f"resuming run {run.path} at step {trainer.step} (epoch {trainer.stream.epoch})")  # type: ignore[union-attr]
     result = trainer.fit()
     return Launched(result, run, config, replaced, resumed_from)
+
+
+def _absolute_data_path(config: TrainConfig) -> TrainConfig:
+    """A data file is recorded by its absolute path, so the run can be resumed and evaluated from anywhere."""
+    if config.data is None:
+        return config
+    where, fld = split_source_name(config.data)
+    if where in BUILTIN or not Path(where).exists():
+        return config
+    return config.model_copy(update={"data": str(Path(where).resolve()) + (f".{fld}" if fld else "")})
 
 
 def _fresh_run_dir(config: TrainConfig, model_name: str, force: bool, dist: DistInfo) -> tuple[RunDir | None, bool]:
