@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -32,7 +33,10 @@ Examples:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text``: write a temporary file beside it, then rename it over the original."""
+    """Replace ``path`` by ``text``: write a temporary file beside it, then rename it over the original.
+
+    The original's permissions are kept (unlike a drawing, a spec is the user's own file).
+    """
     directory = path.resolve().parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -46,17 +50,9 @@ def write_atomically(path: Path, text: str) -> None:
             pass
         os.replace(tmp, path)
     except BaseException:
-        with contextlib_suppress():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-class contextlib_suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
 
 
 def register(app: typer.Typer) -> None:
