@@ -306,3 +306,15 @@ def test_a_folder_named_like_a_builtin_set_does_not_shadow_it(tmp_path, monkeypa
     g = graph("data x : real[64] in [0, 1] from digits")
     assert len(get_dataset(None, g)) == 1617 and len(get_dataset("digits", g)) == 1617
     assert len(get_dataset("./digits", g, test_fraction=0)) == 1  # the folder, written as a path
+
+
+def test_iter_batches_and_take_cover_a_split_in_order():
+    data = get_dataset(None, graph("data x : real[2] from ring8"))
+    batches = list(data.iter_batches(256, "test"))
+    assert [len(b["x"]) for b in batches] == [256, 256, 256, 232]
+    assert torch.equal(torch.cat([b["x"] for b in batches]), data.test["x"])
+    assert torch.equal(data.take(10)["x"], data.test["x"][:10])
+    shuffled = torch.cat([b["x"] for b in data.iter_batches(256, "test", shuffle=True, seed=1, drop_last=True)])
+    assert len(shuffled) == 768 and not torch.equal(shuffled, data.test["x"][:768])
+    with pytest.raises(ValueError):
+        data.split("valid")
