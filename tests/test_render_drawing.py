@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections import Counter
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from render_support import RED, drawable_graphs, drawn_arcs, drawn_nodes, expected_arcs, graphviz_json
 
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
@@ -26,6 +26,7 @@ GREEK = {"theta": "θ", "eta": "η", "phi": "φ", "lambda": "λ", "psi": "ψ"}
 # -- random graphs ------------------------------------------------------------------------
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
 @given(drawable_graphs())
 def test_drawn_arcs_are_the_graphs_edges_with_their_styles(graph):
     layout = graphviz_json(to_dot(drawing(graph)))
@@ -33,6 +34,7 @@ def test_drawn_arcs_are_the_graphs_edges_with_their_styles(graph):
     assert arcs == expected_arcs(graph)
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
 @given(drawable_graphs())
 def test_each_edge_is_labelled_once_on_an_arc_from_a_network_input(graph):
     _, visible = drawn_arcs(graphviz_json(to_dot(drawing(graph))))
@@ -63,6 +65,7 @@ def test_each_edge_is_labelled_once_on_an_arc_from_a_network_input(graph):
     )
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
 @given(drawable_graphs())
 def test_nodes_and_roles(graph):
     nodes = drawn_nodes(graphviz_json(to_dot(drawing(graph))))
@@ -79,6 +82,7 @@ def test_nodes_and_roles(graph):
             assert abs(float(drawn["width"]) - size) < 0.01
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
 @given(drawable_graphs())
 def test_dot_is_deterministic(graph):
     again = SchematicGraph.from_json(graph.to_json())  # a different object with the same meaning
@@ -94,6 +98,7 @@ def _mermaid_id(name: str) -> str:
     return "n_" + name  # no name can then be a Mermaid keyword (end, graph, click, ...)
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
 @given(drawable_graphs())
 def test_mermaid_has_one_link_per_arc_with_its_line_style(graph):
     text = to_mermaid(drawing(graph))
