@@ -191,6 +191,9 @@ def test_output_is_replaced_atomically(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["gan.dot"]  # no temporary file left behind
     res = invoke(spec("gan"), "-o", tmp_path / "no" / "such" / "dir.svg")
     assert res.exit_code == 1 and "does not exist" in res.stderr
+    (tmp_path / "folder.svg").mkdir()
+    res = invoke(spec("gan"), "-o", tmp_path / "folder.svg")
+    assert res.exit_code == 1 and "it is a folder" in res.stderr and "Traceback" not in res.output
 
 
 def test_transform_with_a_keyword_argument_activates_the_adversary():

@@ -54,6 +54,8 @@ def render_bytes(d: dict[str, Any], fmt: str) -> bytes:
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write a file all at once: a temporary file next to it, then a rename over it."""
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"cannot write '{path}': it is a folder", hint="give a file name, e.g. -o figure.svg")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise SpecError(f"cannot write '{path}': the folder '{directory}' does not exist")
