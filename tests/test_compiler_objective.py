@@ -356,3 +356,51 @@ def test_perfect_adversary_on_a_solid_edge() -> None:
     text = "model m\ndata x : real[4] in [0, 1]\nlatent z : normal[2]\nindicator y\nz, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : perfect adversarial\n"
     err = error_of(text)
     assert err.span is not None and err.span.line == 6 and "perfect" in str(err)
+
+
+CATEGORICAL_CODE = """model m
+data x : real[4] in [0, 1]
+latent z : normal[2]
+latent c : categorical[3]
+indicator y
+z, c, y ==> x : G_theta = mlp(8) -> sigmoid
+x -> y : D_phi = mlp(8) adversarial
+x, y -> c : Q_eta = mlp(8) categorical
+"""
+
+
+def test_categorical_code_is_one_hot_and_scored_by_its_categorical_head() -> None:
+    torch.manual_seed(0)
+    m = compile_spec(CATEGORICAL_CODE)
+    torch.manual_seed(1)
+    terms = m.terms({"x": torch.rand(6, 4)})
+    c, z = m.last_draws["prior:c:y=0"], m.last_draws["prior:z:y=0"]
+    assert torch.all(c.sum(1) == 1)
+    xg = torch.sigmoid(m.networks["G_theta"](torch.cat([z, c], 1)))
+    ref = -(c * torch.log_softmax(m.networks["Q_eta"](xg), 1)).sum(1).mean()
+    torch.testing.assert_close(terms["nll:Q_eta"], ref)  # the contribution is −𝔼 log Q
+    assert m.objective.term("nll:Q_eta").formula == "−𝔼_{p(c) p(z)} log Q_η(c|G_θ(z, c))"
+
+
+def test_relaxed_categorical_posterior_uses_gumbel_noise_and_categorical_kl() -> None:
+    text = CATEGORICAL_CODE.replace("z, c, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : D_phi = mlp(8) adversarial\nx, y -> c : Q_eta = mlp(8) categorical\n", "x, y --> c : q_eta = mlp(8) relaxed_categorical(temperature=0.3)\nc, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n").replace("latent z : normal[2]\n", "")
+    torch.manual_seed(0)
+    m = compile_spec(text)
+    x = torch.rand(5, 4)
+    torch.manual_seed(1)
+    terms = m.terms({"x": x})
+    logits = m.networks["q_eta"](x)
+    g = m.last_draws["eps:q_eta:y=0"]
+    c = torch.softmax((logits + g) / 0.3, 1)
+    nll = F.binary_cross_entropy_with_logits(m.networks["p_theta"](c), x, reduction="none").sum(1).mean()
+    import torch.distributions as D
+
+    kl = D.kl_divergence(D.Categorical(logits=logits), D.Categorical(probs=torch.full((5, 3), 1 / 3))).mean()
+    torch.testing.assert_close(terms["nll:p_theta"], nll)
+    torch.testing.assert_close(terms["kl:q_eta"], kl)
+
+
+def test_uniform_prior_defaults_to_the_languages_range() -> None:
+    torch.manual_seed(0)
+    z = compile_spec(SPECS / "mmd_net.sgm").sample(2000)["z"]
+    assert float(z.min()) < -0.9 and float(z.max()) > 0.9 and float(z.abs().max()) <= 1.0

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from .. import registry
 from ..errors import SpecError, Span
+from ..graph.build import UNIFORM_DEFAULT_RANGE
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from . import networks as nets
 from .distributions import Dist, Prior, kl_to_prior, make_head
@@ -48,7 +49,7 @@ class CompiledModel(nn.Module):
         self._shadows: dict[str, tuple[nn.Module, Tensor]] = {}
         self._infos = self._build_networks()
         self._priors = {
-            n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else (0.0, 1.0)))
+            n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
             for n in graph.nodes.values()
             if n.prior is not None
         }
