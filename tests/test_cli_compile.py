@@ -153,3 +153,25 @@ def test_counts_are_independent_of_rendering() -> None:
     enc = model.networks["E_eta"]
     assert sum(p.numel() for p in enc.parameters()) == 64 * 256 + 256 + 256 * 8 + 8
     assert isinstance(next(enc.parameters()), torch.nn.Parameter)
+
+
+def test_emit_json_refuses_a_spec_that_does_not_compile(tmp_path) -> None:
+    """JSON is only printed for a spec that compiles: here a hollow dashed edge into a prior node."""
+    spec = tmp_path / "hollow.sgm"
+    spec.write_text(
+        "model m\ndata x : real[4] in [0, 1]\nlatent z : normal[2]\nindicator y\n"
+        "x, y ==> z : E_eta = mlp(8)\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+    )
+    res = invoke("compile", str(spec), "--emit", "json")
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert re.search(r"hollow\.sgm:5:\d+", res.stderr), res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_markup_in_a_title_is_printed_as_text(tmp_path) -> None:
+    spec = tmp_path / "t.sgm"
+    spec.write_text((SPECS / "ae.sgm").read_text().replace('"Autoencoder"', '"Autoencoder [bold]x[/bold]"'))
+    res = invoke("compile", str(spec))
+    assert res.exit_code == 0, res.output
+    assert "Autoencoder [bold]x[/bold]" in res.stdout

@@ -44,14 +44,12 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             if not spec.is_file():
                 raise SpecError(f"no such spec file: {spec}", hint="give the path of a .sgm file, e.g. specs/vae.sgm")
-            if emit is Emit.json:
-                from ..graph.build import parse_file
-
-                echo(parse_file(spec).to_json())
-                return
             from ..compiler import compile as compile_spec
 
-            model = compile_spec(spec)
+            model = compile_spec(spec)  # JSON too only for a spec that compiles
+            if emit is Emit.json:
+                echo(model.graph.to_json())
+                return
             show(model, latex=latex)
 
 
@@ -68,8 +66,10 @@ def show(model: Any, latex: bool = False) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     graph = model.graph
+    from rich.markup import escape
+
     title = f"{graph.name}" + (f": {graph.title}" if graph.title else "")
-    console.print(f"[bold]{title}[/bold]")
+    console.print(f"[bold]{escape(title)}[/bold]")
 
     nets = Table(title="networks by parameter group", title_justify="left")
     nets.add_column("group")
@@ -97,8 +97,6 @@ def show(model: Any, latex: bool = False) -> None:
     console.print(phases)
 
     # formulas as plain lines (soft-wrapped, never cut by table borders), so they can be copied
-    from rich.markup import escape
-
     console.print()
     console.print("[bold]objective: the loss each group minimises[/bold]")
     for group in model.groups:
