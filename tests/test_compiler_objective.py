@@ -404,3 +404,19 @@ def test_uniform_prior_defaults_to_the_languages_range() -> None:
     torch.manual_seed(0)
     z = compile_spec(SPECS / "mmd_net.sgm").sample(2000)["z"]
     assert float(z.min()) < -0.9 and float(z.max()) > 0.9 and float(z.abs().max()) <= 1.0
+
+
+def test_convolutional_encoder_on_a_vector_is_an_error() -> None:
+    text = HEAD + "x, y --> z : q_eta = conv_encoder(8) normal\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+    err = error_of(text)
+    assert err.span is not None and err.span.line == 5 and "image" in str(err)
+
+
+def test_shared_adversary_and_recognition_weights_train_in_both_phases() -> None:
+    text = (SPECS / "infogan.sgm").read_text().replace("Q_eta", "Q_phi")
+    torch.manual_seed(0)
+    m = compile_spec(text)
+    t = m.objective.term("nll:Q_phi")
+    assert t.groups == {"phi", "theta"}
+    assert m.objective.phases[0].groups == ("phi",)
+    assert "nll:Q_phi" in m._phase_terms["adversary"] and "nll:Q_phi" in m._phase_terms["model"]

@@ -32,7 +32,7 @@ The catalog (``specs/``), with ``losses``' term names and ``last_draws`` keys of
 * gan / iwgan: ``adversary:D_phi`` [phi], ``reversed:D_phi`` [theta]; draws ``prior:z:y=0``.
 * infogan: ``nll:Q_eta`` [eta, theta] (weight mi_weight), ``adversary:D_phi``,
   ``reversed:D_phi``; draws ``prior:z:y=0``.
-* aae: ``recon``-free: ``nll:p_theta`` [theta, eta], ``adversary:D_phi`` [phi],
+* aae: ``nll:p_theta`` [theta, eta], ``adversary:D_phi`` [phi],
   ``reversed:D_phi`` [eta]; draws ``prior:z:y=1`` (the prior codes, the real side).
 * ada: ``adversary:D_phi`` [phi], ``reversed:D_phi`` [theta]; no draws (source rows of the
   batch are y = 1, target rows y = 0).
@@ -43,11 +43,17 @@ The catalog (``specs/``), with ``losses``' term names and ``last_draws`` keys of
 * wake_sleep: ``nll:p_theta`` [theta], ``sleep:q_lambda`` [lambda]; draws
   ``sample:q_lambda:y=1`` (wake h), ``prior:h:sleep``, ``sample:p_theta:sleep`` (sleep x).
 * mmd_net: ``mmd:x->y`` [theta]; draws ``prior:z:y=0``.
+* extra/ali: ``adversary:D_phi`` [phi], ``reversed:D_phi`` [eta, theta]; draws ``prior:z:y=0``.
+* extra/vae_gan: ``nll:p_theta``, ``kl:q_eta``, ``adversary:D_phi``, ``reversed:D_phi`` [theta];
+  draws ``eps:q_eta:y=0``, ``prior:z:gen``.
+
+Each draw is seeded by one per-call seed (taken from torch's global generator) and the draw's
+place in the graph, so the same ``torch.manual_seed`` gives the same draws whichever terms a
+call evaluates (``losses`` or one ``phase_loss``) and whatever the nodes are called.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
