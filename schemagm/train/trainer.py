@@ -225,9 +225,9 @@ class Trainer:
             for _ in range(phase.steps):
                 batch = self._to_device(self.stream.next())
                 loss = self.model.phase_loss(phase.name, batch)
-                value = mean_across(loss, self.dist)
-                if not torch.isfinite(value):
-                    raise TrainingDiverged(self._divergence_message(phase, float(value)))
+                value = float(mean_across(loss, self.dist))
+                if not math.isfinite(value):
+                    raise TrainingDiverged(self._divergence_message(phase, value))
                 for opt in self.optimizers.values():
                     opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -236,7 +236,7 @@ class Trainer:
                     average_gradients(params, self.dist.world_size)
                 for g in groups:
                     self.optimizers[g].step()
-                self.last_phase_losses[phase.name] = float(value)
+                self.last_phase_losses[phase.name] = value
         self.step += 1
         return batch
 
