@@ -242,8 +242,6 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     for name in all_names[n_data : n_data + n_latent]:
         value = c.choice(["real", "normal", "uniform", "categorical", "bernoulli"])
         rng = c.range() if value in ("real", "uniform") else None
-        if value == "uniform" and rng == (-1.0, 1.0):
-            rng = None  # the default range of a uniform prior is implicit
         latents.append(Node(name=name, role=Role.latent, value=value, shape=c.shape(value), range=rng))
 
     labels = _Labels()

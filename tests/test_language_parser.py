@@ -18,6 +18,7 @@ data      x : real[1, 8, 8] in [-0.5, 2.5e1] given y from mnist.train   # an ima
 data      l : categorical[10] from mnist.labels
 latent    z : uniform[3] in [-2, 2]
 latent    w : uniform[3] in [-1, 1]
+latent    u : uniform[3]
 latent    h : real[16]
 indicator y
 
@@ -27,7 +28,7 @@ h => l          : C_eta = linear
 x -> y          : D_phi = linear adversarial
 h -> y          : mmd(1, 2.0, 0.5e-1) adversarial
 h --> y         : perfect adversarial
-h, y=0 -> z     : Q_eta = mlp(4) normal
+h, u, y=0 -> z  : Q_eta = mlp(4) normal
 l, y --> w      : P_eta = embedding(4) normal no_reparam
 options {
   kl          = monte_carlo   # a name
@@ -49,12 +50,13 @@ def test_full_spec_nodes():
     g = parse(FULL.replace("h -> y          : mmd(1, 2.0, -0.5e-1)", "h -> y          : mmd(1, 2.0, 0.5e-1)").replace(
         "l, y --> w      : P_eta = embedding(4) normal no_reparam", "l, y --> w      : P_eta = embedding(4) normal no_reparam"))
     assert g.title == 'A spec with "every" construct'
-    x, l, z, w, h, y = g.nodes.values()
+    x, l, z, w, u, h, y = g.nodes.values()
+    assert u.range is None  # not written: the default [-1, 1] of a uniform prior
     assert (x.role, x.value, x.shape, x.range, x.given, x.dataset) == (Role.data, "real", (1, 8, 8), (-0.5, 25.0), "y", "mnist.train")
     assert x.is_image
     assert (l.value, l.shape, l.dataset) == ("categorical", (10,), "mnist.labels")
     assert (z.value, z.range, z.prior) == ("uniform", (-2.0, 2.0), "uniform")
-    assert w.range is None  # the default range of a uniform prior is left implicit
+    assert w.range == (-1.0, 1.0)  # kept as written
     assert (h.value, h.prior) == ("real", None)
     assert (y.role, y.shape) == (Role.indicator, ())
 

@@ -32,9 +32,11 @@ def test_options_only_non_default_in_declaration_order():
     assert to_sgm(g).endswith("options {\n  adversarial = hinge\n  beta        = 0.5\n  walkback    = 2\n}\n")
 
 
-def test_mmd_net_drops_the_default_uniform_range_and_keeps_float_arguments():
-    text = to_sgm(parse_file(SPECS / "mmd_net.sgm"))
-    assert "latent    z : uniform[16]\n" in text
+def test_mmd_net_keeps_the_written_uniform_range_and_float_arguments():
+    g = parse_file(SPECS / "mmd_net.sgm")
+    assert g.nodes["z"].range == (-1.0, 1.0)  # written; an unwritten range is None (the default [-1, 1])
+    text = to_sgm(g)
+    assert "latent    z : uniform[16] in [-1, 1]\n" in text
     assert "x -> y     : mmd(0.5, 1.0, 2.0, 4.0) adversarial\n" in text
 
 

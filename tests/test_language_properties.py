@@ -99,3 +99,53 @@ def mutated(draw):
 @given(mutated())
 def test_mutated_catalog_text_gives_only_spec_errors(text):
     _only_spec_errors(text)
+
+
+# -- arbitrary (mostly invalid) graphs built in Python -------------------------------------------
+from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph  # noqa: E402
+
+_POOL = ["x", "z", "y", "h", "w"]
+_CALL_NAMES = ["mlp", "linear", "identity", "embedding", "conv_encoder", "conv_decoder", "gaussian_noise", "mmd",
+               "normal", "bernoulli", "categorical", "relaxed_categorical", "sigmoid", "tanh", "nope"]
+_scalars = st.one_of(st.integers(-3, 300), st.floats(-2, 2, allow_nan=False), st.sampled_from(["relu", "a b", "true"]), st.booleans())
+_calls = st.builds(
+    Call,
+    name=st.sampled_from(_CALL_NAMES),
+    args=st.lists(_scalars, max_size=3).map(tuple),
+    kwargs=st.lists(st.tuples(st.sampled_from(["std", "activation", "dim", "temperature", "bogus"]), _scalars), max_size=2, unique_by=lambda kv: kv[0]).map(tuple),
+)
+_nodes = st.builds(
+    Node,
+    name=st.sampled_from(_POOL),
+    role=st.sampled_from(list(Role)),
+    value=st.sampled_from(["real", "normal", "uniform", "categorical", "bernoulli"]),
+    shape=st.lists(st.integers(-2, 6), max_size=4).map(tuple),
+    range=st.none() | st.tuples(st.floats(-3, 3, allow_nan=False), st.floats(-3, 3, allow_nan=False)),
+    given=st.none() | st.sampled_from(_POOL),
+    dataset=st.none() | st.just("digits"),
+)
+_edges = st.builds(
+    Edge,
+    sources=st.lists(st.sampled_from(_POOL), min_size=0, max_size=3).map(tuple),
+    target=st.sampled_from(_POOL),
+    process=st.sampled_from(list(Process)),
+    deterministic=st.booleans(),
+    adversarial=st.booleans(),
+    perfect=st.booleans(),
+    label=st.none() | st.sampled_from(["G", "D", "q"]),
+    group=st.none() | st.sampled_from(["theta", "phi"]),
+    network=st.none() | _calls,
+    output=st.none() | _calls,
+    kernel=st.none() | _calls,
+    branch=st.sampled_from([None, 0, 1]),
+    reparameterize=st.booleans(),
+)
+
+
+@given(st.lists(_nodes, max_size=5), st.lists(_edges, max_size=5))
+def test_check_never_raises_and_what_it_accepts_round_trips(nodes, edges):
+    graph = SchematicGraph("m", nodes, edges)
+    problems = check(graph)
+    assert all(p.message for p in problems)
+    if not problems:
+        assert parse(to_sgm(graph)) == graph

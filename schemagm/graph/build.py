@@ -108,9 +108,9 @@ class _Build:
             shape = tuple(dims)
         rng: tuple[float, float] | None = None
         if d.range is not None:
+            # kept as written: None means "not written" (a uniform prior then has UNIFORM_DEFAULT_RANGE),
+            # so that every valid graph prints and parses back to itself
             rng = (float(d.range[0]), float(d.range[1]))
-            if value == "uniform" and rng == UNIFORM_DEFAULT_RANGE:
-                rng = None  # the default range of a uniform prior is left implicit
         try:
             return Node(
                 name=d.name,
