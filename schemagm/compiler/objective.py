@@ -19,7 +19,7 @@ from ..errors import SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from .distributions import Prior, kl_to_prior, mmd2, reconstruction
 from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Source, Unresolved
-from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, greek
+from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation
 
 __all__ = ["Compiled", "derive"]
 
@@ -169,6 +169,7 @@ class _Deriver:
             return multi and ei.edge.branch is None
         parts: list[tuple[str, frozenset[str], float, int, Sym, PerSample, str, str | None, Sym | None]] = []
         density_terms: list[EdgeInfo] = []
+        hollow: list[EdgeInfo] = []
         for ei in serving:
             e = ei.edge
             tgt = self.resolve(ctx, e.target, e)
@@ -183,13 +184,14 @@ class _Deriver:
                 kind = self.recon_kind(e, ei)
                 body = factors + call(Sym(kind, f"\\mathrm{{{kind}}}"), [tgt.expr, call(ei.sym, [s.expr for s in ins])])
                 parts.append((f"recon:{ei.name}{suffix}", groups, weight, 1, body, self.recon_fn(ei, kind), "reconstruction", wname, None))
+                hollow.append(ei)
                 continue
             walk = self.walkback_pair(ctx, ei) if o.walkback > 1 else None
             body = factors + LOG + call(ei.sym, [tgt.expr], [s.expr for s in ins])
             if walk is not None:
                 self.used_walkback = True
                 body = Sym(f"(1/{o.walkback})·Σ_r ", f"\\frac{{1}}{{{o.walkback}}} \\sum_r ") + body
-                parts.append((f"nll:{ei.name}{suffix}", groups, weight, -1, body, self.walkback_fn(ctx, ei, walk, b), "walkback", wname, None))
+                parts.append((f"nll:{ei.name}{suffix}", groups, weight, -1, body, self.walkback_fn(ctx, ei, b), "walkback", wname, None))
             else:
                 parts.append((f"nll:{ei.name}{suffix}", groups, weight, -1, body, self.score_fn(ei), "score", wname, None))
             density_terms.append(ei)
@@ -228,7 +230,7 @@ class _Deriver:
             parts.append((f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""), groups, o.beta, 1, body, self.kl_fn(ei, v), "kl", "beta", bsym))
         # rule 8: importance weighting of the bound
         if o.importance_samples > 1 and kls:
-            parts = self.iw_parts(b, ctx, parts, density_terms, kls, pool, multi)
+            parts = self.iw_parts(b, ctx, parts, density_terms, hollow, kls, pool, multi)
         for name, groups, weight, sign, body, fn, kind, wname, wsym in parts:
             if pool is not None:
                 value = self.pooled(fn, pool)
@@ -312,7 +314,8 @@ class _Deriver:
                 return i
         return None
 
-    def walkback_fn(self, ctx: str, ei: EdgeInfo, corrupted: str, b: int) -> PerSample:
+    def walkback_fn(self, ctx: str, ei: EdgeInfo, b: int) -> PerSample:
+        """Rule 9: k rounds of corrupt / denoise from one data point, each scored against it."""
         k = self.o.walkback
         a = ei.edge.target
         rounds = [ctx]
@@ -339,17 +342,17 @@ class _Deriver:
         return fn
 
     # -- rule 8 -------------------------------------------------------------------------------------------------
-    def iw_parts(self, b: int, ctx: str, parts: list, density_terms: list[EdgeInfo], kls: list, pool: EdgeInfo | None, multi: bool) -> list:
+    def iw_parts(self, b: int, ctx: str, parts: list, density_terms: list[EdgeInfo], hollow: list[EdgeInfo], kls: list, pool: EdgeInfo | None, multi: bool) -> list:
+        """Rule 8: one term -E log (1/k) sum_i p(x, z_i) / q(z_i | x) in place of the branch's scores and KLs."""
         k = self.o.importance_samples
         if pool is not None:
             raise SpecError("importance weighting of the bound together with a dashed red edge with a network is not supported", span=self.option_span("importance_samples"))
-        for name, *_rest in parts:
-            if name.startswith("recon:"):
-                e = next(ei for ei in self.infos if name == f"recon:{ei.name}" or name.startswith(f"recon:{ei.name}:"))
-                raise self.err(
-                    f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is deterministic (hollow)", e.edge,
-                    hint="draw it with a distribution (`->` with bernoulli or normal), or remove importance_samples",
-                )
+        for e in hollow:
+            raise self.err(
+                f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is deterministic (hollow)",
+                e.edge,
+                hint="draw it with a distribution (`->` with bernoulli or normal), or remove importance_samples",
+            )
         self.used_iw = True
         tiled = f"{ctx}*{k}"
         if tiled not in self.p.contexts:
@@ -645,5 +648,3 @@ def derive(graph: SchematicGraph, planner: Planner, infos: list[EdgeInfo], prior
     """Read the objective off the graph."""
     return _Deriver(graph, planner, infos, priors, err, option_span).derive()
 
-
-__all__ += ["greek"]

@@ -36,7 +36,7 @@ from torch import Tensor
 from ..errors import SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from .distributions import Dist, Head, Prior, one_hot
-from .terms import Sym, call, net_sym, node_sym
+from .terms import Sym, call, node_sym
 
 __all__ = ["EdgeInfo", "Source", "Context", "Planner", "Run", "Unresolved"]
 
