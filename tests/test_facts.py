@@ -64,7 +64,9 @@ class GaussianLogRatio(nn.Module):
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
-        self.register_buffer("params", torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64))
+        # fixed (no gradient), but held as a parameter: the compiler's reversed term evaluates a
+        # twin of the discriminator that shares its parameters (buffers are copied once)
+        self.params = nn.Parameter(torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64), requires_grad=False)
         self.scale = nn.Parameter(torch.ones(()))  # phi has a parameter; kept at 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
