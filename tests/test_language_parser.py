@@ -157,6 +157,30 @@ def test_syntax_error_hints():
     assert "closing quote" in info.value.diagnostics[0].hint
 
 
+def test_several_syntax_errors_are_reported_line_by_line():
+    text = "model m\ndata x real[4]\nlatent z : normal[2\nz -> x : p_theta = mlp(8) normal\nx y -> z\n"
+    with pytest.raises(SpecError) as info:
+        parse(text, file="t.sgm")
+    got = [(d.span.line, d.span.column, d.message) for d in info.value.diagnostics]
+    assert got == [
+        (2, 8, "expected ':' or the end of the line; found 'real'"),
+        (3, 20, "expected ',' or ']'; found the end of the line"),
+        (5, 3, "expected an arrow (->, =>, -->, ==>) after the sources; found 'y'"),
+    ]
+    assert info.value.diagnostics[0].hint.startswith("write ':' before a node's type")
+    assert all(d.span.file == "t.sgm" for d in info.value.diagnostics)
+
+
+def test_recovery_stops_where_it_would_only_echo_the_first_error():
+    with pytest.raises(SpecError) as info:
+        parse("data x\nlatent z\n")  # no model line: one error, not one per line
+    assert len(info.value.diagnostics) == 1
+    with pytest.raises(SpecError) as info:
+        parse("model m\noptions {\n  beta = 1\n")
+    [d] = info.value.diagnostics
+    assert d.hint == "close the options block with '}'"
+
+
 def test_missing_unreadable_and_binary_files(tmp_path):
     with pytest.raises(SpecError, match="no such file"):
         parse_file(tmp_path / "nope.sgm")

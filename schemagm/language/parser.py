@@ -168,7 +168,9 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
         message = f"{describe_expected(expected)}; found {_found(err.token)}"
         if err.token is not None and err.token.type == "ARROW" and "COLON" in expected:
             hint = "an edge has one target; write one line per arrow"
-        elif err.token is not None and err.token.type == "NAME" and "COLON" in expected:
+        elif err.token is not None and err.token.type == "$END" and "RBRACE" in expected:
+            hint = "close the options block with '}'"
+        elif err.token is not None and err.token.type in ("NAME", "DOTTED_NAME") and "COLON" in expected:
             hint = "write ':' before a node's type (`data x : real[64]`) or an edge's network (`z -> x : G_theta = mlp(256)`)"
     elif isinstance(err, UnexpectedEOF):
         message = f"{describe_expected(set(err.expected or ()))}; found the end of the file"
@@ -392,11 +394,47 @@ def _attach_comments(spec: Spec, comments: list[Token]) -> None:
 
 
 # -- entry point ----------------------------------------------------------------------------------
+#: at most this many syntax errors are reported for one text
+MAX_SYNTAX_ERRORS = 20
+
+
+def _more_syntax_errors(lines: list[str], first: UnexpectedInput, first_line: int) -> list[Diagnostic]:
+    """Recover line by line: blank the line of each error and parse again, collecting further errors.
+
+    A statement is one line, so the rest of the spec is usually still readable.
+    Recovery stops where it would only produce echoes of the first error: an
+    error before the model line, a line that opens or closes the options block,
+    or an error at the end of the file.
+    """
+    found: list[Diagnostic] = []
+    if "MODEL" in (getattr(first, "expected", None) or ()) or first_line < 1 or first_line > len(lines):
+        return found
+    line = first_line
+    while len(found) + 1 < MAX_SYNTAX_ERRORS:
+        if "{" in lines[line - 1] or "}" in lines[line - 1]:
+            return found
+        lines[line - 1] = ""
+        try:
+            _parser().parse("\n".join(lines))
+            return found
+        except UnexpectedInput as err:
+            diag = _syntax_error(err, "\n".join(lines), None).diagnostics[0]
+            token = getattr(err, "token", None)
+            if isinstance(err, UnexpectedEOF) or (token is not None and token.type == "$END") or diag.span is None:
+                return found
+            if diag.span.line == line or not 1 <= diag.span.line <= len(lines):
+                return found
+            found.append(diag)
+            line = diag.span.line
+    return found
+
+
 def parse_spec(text: str, file: str | None = None) -> Spec:
     """Parse the text of a spec into its syntax tree (no meaning checked yet).
 
     Raises :class:`SpecError` (with the source attached, so the caret renders)
-    at the first syntax error.
+    with the syntax errors found: the first one, and those on later lines that
+    line-by-line recovery can still tell apart.
     """
     source = text if text.endswith("\n") else text + "\n"
     comments: list[Token] = []
@@ -404,7 +442,12 @@ def parse_spec(text: str, file: str | None = None) -> Spec:
     try:
         tree = _parser().parse(source)
     except UnexpectedInput as err:
-        raise _syntax_error(err, text, file) from None
+        first = _syntax_error(err, text, file)
+        span = first.diagnostics[0].span
+        _local.comments = None
+        more = _more_syntax_errors(source.split("\n"), err, span.line if span else 0)
+        more = [Diagnostic(d.message, d.span.with_file(file) if d.span else None, d.hint) for d in more]
+        raise SpecError(first.diagnostics + more, source=text, file=file) from None
     finally:
         _local.comments = None
     spec = _Builder(file).spec(tree)
