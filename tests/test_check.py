@@ -141,6 +141,10 @@ def test_more_than_one_indicator_on_an_edge():
     expect(text, (10, 7, "an edge carries at most one indicator; this one has y, u"))
 
 
+def test_an_indicator_alone_is_no_input():
+    expect(vae(Q, P, R, "y -> x : F_theta = mlp(8) bernoulli"), (9, 1, "the edge into 'x' has no input besides the indicator 'y'"))
+
+
 def test_indicator_value_must_be_0_or_1_and_only_on_an_indicator():
     expect(vae("x, y=2 --> z : q_eta = mlp(8) normal", P, R), (6, 4, "an indicator takes the value 0 or 1, not 2"))
     expect(vae(Q, "z=1, y -> x : p_theta = mlp(8) bernoulli", R), (7, 1, "only an indicator takes a value; 'z' is a latent node"))

@@ -375,6 +375,12 @@ class _Checker:
                 "remove it, or make the arrow dashed (-->)",
             )
 
+        if not e.inputs(g) and indicators:
+            self.error(
+                f"the edge into '{e.target}' has no input besides the indicator '{indicators[0]}'",
+                self.espan(i, "source", e.sources.index(indicators[0])),
+                "the indicator only chooses the branch; list the nodes the network reads, e.g. `z, y ==> x`",
+            )
         if e.network is not None:
             self.check_network(i, e)
         if e.output is not None and not e.adversarial:
