@@ -112,3 +112,10 @@ def test_fmt_usage_errors_exit_2(args, tmp_path):
         args = args[:-1] + [str(tmp_path / "x.sgm")]
     code, _, _ = run(*args)
     assert code == 2
+
+
+def test_check_quiet_prints_only_problems(tmp_path):
+    bad = tmp_path / "bad.sgm"
+    bad.write_text(BROKEN)
+    code, out, err = run("check", "-q", str(SPECS / "vae.sgm"), str(bad))
+    assert code == 1 and out == "" and "unknown node 'w'" in err
