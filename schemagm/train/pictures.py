@@ -93,7 +93,7 @@ def scatter(
     draw.rectangle([margin, margin, size - margin, size - margin], outline=(200, 200, 200))
     if data is not None:
         for x, y in to_px(data.detach().float().cpu().reshape(-1, 2)):
-            draw.point((x, y), fill=(170, 170, 170))
+            draw.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(170, 170, 170))
     for k, s in enumerate(sets):
         colour = COLOURS[k % len(COLOURS)]
         for x, y in to_px(s[torch.isfinite(s).all(dim=1)]):
