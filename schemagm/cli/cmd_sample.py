@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
     @app.command("sample", help=HELP)
     def sample_command(
         run: Path = typer.Argument(..., help="a run directory written by schemagm train", show_default=False),
-        n: int = typer.Option(64, "-n", "--n", min=1, help="how many samples (or reconstructed test rows)"),
+        n: int = typer.Option(64, "-n", "--n-samples", min=1, help="how many samples (or reconstructed test rows)"),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="the picture (.png) [default: RUN/samples/<kind>-seed<seed>.png]"),
         npy: Optional[Path] = typer.Option(None, "--npy", help="also save the raw samples as a .npy array"),
         seed: int = typer.Option(0, "--seed", help="seed of the random draws"),
