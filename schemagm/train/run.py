@@ -69,8 +69,8 @@ def load_run(
     graph = parse(text, file=str(rundir.spec))
     from ..compiler import compile as compile_graph
 
-    torch.manual_seed(config.seed)
-    model = compile_graph(graph)
+    with torch.random.fork_rng(devices=[]):  # the initial weights are replaced: leave the caller's RNG alone
+        model = compile_graph(graph)
     check_compatible(ckpt["model"], model, ckpt_path)
     model.load_state_dict(ckpt["model"])
     model.to(resolve_device(device))
