@@ -175,3 +175,15 @@ def test_markup_in_a_title_is_printed_as_text(tmp_path) -> None:
     res = invoke("compile", str(spec))
     assert res.exit_code == 0, res.output
     assert "Autoencoder [bold]x[/bold]" in res.stdout
+
+
+def test_a_directory_or_binary_file_is_a_clear_error(tmp_path) -> None:
+    res = invoke("compile", str(tmp_path))
+    assert res.exit_code == 1
+    assert "is a directory, not a spec file" in res.stderr
+    binary = tmp_path / "bin.sgm"
+    binary.write_bytes(b"\xff\xfe\x00model")
+    res = invoke("compile", str(binary))
+    assert res.exit_code == 1
+    assert "UTF-8" in res.stderr
+    assert "Traceback" not in res.output

@@ -43,7 +43,8 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             if not spec.is_file():
-                raise SpecError(f"no such spec file: {spec}", hint="give the path of a .sgm file, e.g. specs/vae.sgm")
+                what = "is a directory, not a spec file" if spec.is_dir() else "no such spec file"
+                raise SpecError(f"{spec}: {what}" if spec.is_dir() else f"{what}: {spec}", hint="give the path of a .sgm file, e.g. specs/vae.sgm")
             from ..compiler import compile as compile_spec
 
             model = compile_spec(spec)  # JSON too only for a spec that compiles
