@@ -28,7 +28,8 @@ from schemagm.train.launch import seed_everything
 if not app.registered_commands:
     _register_all()
 
-ARGS = ["--steps", "4", "--batch-size", "16", "--no-progress", "--samples", "0", "--log-every", "1", "--lr", "3e-3"]
+# the last step is also a periodic checkpoint: every rank must agree to save once (no hang)
+ARGS = ["--steps", "4", "--batch-size", "16", "--no-progress", "--samples", "0", "--log-every", "1", "--lr", "3e-3", "--checkpoint-every", "2"]
 
 
 def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
@@ -54,3 +55,4 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     for a, b in zip(lines_two, lines_one):  # the logged phase loss is the mean over ranks = the global batch's loss
         assert abs(a["phase_losses"]["model"] - b["phase_losses"]["model"]) < 1e-4 * abs(b["phase_losses"]["model"])
     assert "ranks" in two["rng"] and len(two["rng"]["ranks"]) == 2
+    assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == ["last.pt", "step-0000002.pt", "step-0000004.pt"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,7 +99,7 @@ def test_compiled_vae_bounds_are_ordered() -> None:
     from reference.batches import digits
 
     torch.manual_seed(0)
-    model = compile("specs/vae.sgm")
+    model = compile(Path(__file__).resolve().parent.parent / "specs" / "vae.sgm")
     x = digits(200)
     batches = _batches(x, 100)
     r1 = likelihood_bounds(model, batches, k=1)

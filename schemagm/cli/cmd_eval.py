@@ -12,13 +12,13 @@ from .common import user_errors
 
 HELP = """Evaluate a trained run: every metric that applies to its graph.
 
-  elbo       test ELBO, nats per example (mean ± standard error)
-  iw         importance-weighted bound with --k samples, nats
-  mmd        MMD² of --n-samples samples against test data, permutation p-value
-  modes      modes covered and high-quality fraction (mixtures such as ring8)
-  inception  inception score under the project's digits classifier
-  fid        Fréchet distance of the classifier's features, samples vs test data
-  surgery    ELBO surgery: average KL = I(x; z) + KL(q(z) || p(z))
+Metrics (choose with --metrics; default all): elbo (test ELBO, nats per
+example, mean ± standard error); iw (importance-weighted bound with --k
+samples); mmd (MMD² of --n-samples samples against test data, with a
+permutation p-value); modes (modes covered and high-quality fraction, on
+mixtures such as ring8); inception (inception score under the project's digits
+classifier); fid (Fréchet distance of that classifier's features, samples vs
+test data); surgery (ELBO surgery: average KL = I(x; z) + KL(q(z) || p(z))).
 
 Metrics that do not apply to the graph (a GAN has no ELBO) are listed as not
 applicable with the reason. The digits classifier is trained once and cached

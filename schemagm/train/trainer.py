@@ -189,12 +189,12 @@ class Trainer:
 
     def save(self, periodic: bool = False) -> None:
         state = self.state()  # every rank takes part (RNG gather)
+        self.saved_step = self.step  # on every rank, so that all ranks agree on the next save
         if self.run is None or not self.dist.is_main:
             return
         if periodic:
             save_checkpoint(self.run.periodic(self.step), state)
         save_checkpoint(self.run.last, state)
-        self.saved_step = self.step
 
     # -- the loop --------------------------------------------------------------------------
     def _done(self) -> bool:
@@ -242,7 +242,7 @@ class Trainer:
 
     def _divergence_message(self, phase: Any, value: float) -> str:
         kept = "no checkpoint is written without a run directory"
-        if self.run is not None and self.saved_step is not None:
+        if self.run is not None and self.saved_step is not None and self.run.last.exists():
             kept = f"'{self.run.last}' (step {self.saved_step}, the last good state) is kept as it was"
         return (
             f"training stopped at step {self.step + 1} (epoch {self.stream.epoch}): the loss of phase "
