@@ -250,3 +250,12 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(spec_file, tmp_path)
     a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_after_a_crash_drops_a_half_written_metrics_line(spec_file, tmp_path):
+    _run(spec_file, tmp_path / "r", [], steps=2, log_every=1)
+    metrics = tmp_path / "r" / "metrics.jsonl"
+    with open(metrics, "a") as f:
+        f.write('{"step": 3, "epoch": 0, "los')  # the process died while writing
+    _run(spec_file, tmp_path / "x", [], steps=4, log_every=1, resume=tmp_path / "r")
+    assert [json.loads(line)["step"] for line in metrics.read_text().splitlines()] == [1, 2, 3, 4]

@@ -69,16 +69,28 @@ class RunDir:
         with open(self.metrics, "a") as f:
             f.write(json.dumps(record) + "\n")
 
-    def read_metrics(self) -> list[dict[str, Any]]:
+    def _metric_lines(self) -> list[tuple[str, dict[str, Any]]]:
+        """Each parsable line with its record; a line cut short by a crash is skipped."""
         if not self.metrics.exists():
             return []
-        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
+        out = []
+        for line in self.metrics.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                out.append((line, record))
+        return out
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        return [record for _, record in self._metric_lines()]
 
     def truncate_metrics(self, step: int) -> None:
-        """Drop lines logged after ``step`` (a resumed run logs them again)."""
+        """Drop lines logged after ``step`` (a resumed run logs them again) and any broken line."""
         if not self.metrics.exists():
             return
-        keep = [line for line in self.metrics.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+        keep = [line for line, record in self._metric_lines() if record.get("step", 0) <= step]
         self.write_text(self.metrics, "".join(line + "\n" for line in keep))
 
 
