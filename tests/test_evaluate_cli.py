@@ -107,3 +107,14 @@ def test_unknown_metric_is_a_usage_error(vae_run: Path) -> None:
     res = invoke(str(vae_run), "--metrics", "elbo,bogus")
     assert res.exit_code == 2
     assert "bogus" in res.output
+    res = invoke(str(vae_run), "--bandwidths", "1,-2")
+    assert res.exit_code == 2 and "positive numbers" in res.output
+
+
+def test_given_bandwidths_reach_the_mmd_test(vae_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    res = invoke(str(vae_run), "--json", str(out), "--metrics", "mmd", "--bandwidths", "0.5, 2", "--permutations", "30", "--n-samples", "60")
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    mmd = data["metrics"]["mmd"]["value"]
+    assert mmd["bandwidths"] == [0.5, 2.0] and mmd["permutations"] == 30 and data["settings"]["bandwidths"] == [0.5, 2.0]

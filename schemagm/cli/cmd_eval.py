@@ -42,6 +42,8 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(50, "--k", min=1, help="importance samples of the iw bound"),
         n_samples: int = typer.Option(1000, "--n-samples", min=2, help="samples drawn for mmd, modes, inception, fid"),
         metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated subset of elbo,iw,mmd,modes,inception,fid,surgery [default: all]"),
+        bandwidths: Optional[str] = typer.Option(None, "--bandwidths", help="comma-separated Gaussian kernel bandwidths of the MMD test [default: the median heuristic]"),
+        permutations: int = typer.Option(200, "--permutations", min=1, help="relabellings of the MMD permutation test"),
         seed: int = typer.Option(0, "--seed", help="seed of every random draw of the evaluation"),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="a checkpoint file of the run [default: checkpoints/last.pt]"),
     ) -> None:
@@ -54,6 +56,14 @@ def register(app: typer.Typer) -> None:
             names = parse_metrics(metrics)
         except SpecError as err:
             raise typer.BadParameter(err.message, param_hint="--metrics") from None
+        bw = None
+        if bandwidths is not None:
+            try:
+                bw = tuple(float(b) for b in bandwidths.split(",") if b.strip())
+            except ValueError:
+                bw = ()
+            if not bw or any(not b > 0 for b in bw):
+                raise typer.BadParameter(f"expected positive numbers separated by commas, got '{bandwidths}'", param_hint="--bandwidths")
         with user_errors():
             if json_out is not None:
                 if json_out.is_dir():
@@ -65,7 +75,7 @@ def register(app: typer.Typer) -> None:
                 report = evaluate_run(
                     run,
                     names,
-                    EvalSettings(k=k, n_samples=n_samples, seed=seed),
+                    EvalSettings(k=k, n_samples=n_samples, seed=seed, permutations=permutations, bandwidths=bw),
                     checkpoint=checkpoint,
                     progress=lambda name: status.update(f"evaluating: {name}"),
                 )

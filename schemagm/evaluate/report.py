@@ -48,12 +48,14 @@ class EvalSettings:
     seed: int = 0
     batch_size: int = 256
     permutations: int = 200
+    #: Gaussian kernel bandwidths of the MMD test; None: the median heuristic
+    bandwidths: tuple[float, ...] | None = None
     surgery_points: int = 1000
     surgery_draws: int = 4
     classifier_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "classifier_dir"}
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if k != "classifier_dir"}
 
 
 @dataclass
@@ -231,12 +233,12 @@ def _iw(c: _Context) -> MetricResult:
 def _mmd(c: _Context) -> MetricResult:
     x = c.samples()
     y = c.test_x(c.s.n_samples)
-    r = mmd_test(x, y, permutations=c.s.permutations, seed=c.s.seed)
+    r = mmd_test(x, y, c.s.bandwidths, permutations=c.s.permutations, seed=c.s.seed)
     return MetricResult(
         "mmd",
         "ok",
         r.to_dict() | {"sample_mean": c.sample_mean},
-        summary=f"MMD² = {_fmt(r.mmd2)}, p = {r.p_value:.3f} ({r.n_x} samples vs {r.n_y} test rows, σ = {_fmt(r.bandwidths[0])})",
+        summary=f"MMD² = {_fmt(r.mmd2)}, p = {r.p_value:.3f} ({r.n_x} samples vs {r.n_y} test rows, σ = {', '.join(map(_fmt, r.bandwidths))})",
     )
 
 
