@@ -287,3 +287,27 @@ def test_interpolate_on_a_trained_vae(tmp_path):
         assert code == 0 and np.load(tmp_path / "i.npy").shape == (2, 4, 64)
     else:  # the compiler offers no decode(z) yet: a clear refusal, nothing written
         assert code == 1 and "offers no decode(z)" in err and not (tmp_path / "i.png").exists()
+
+
+def _write_idx(path: Path, arr: np.ndarray) -> None:
+    import struct
+
+    path.write_bytes(bytes([0, 0, 0x08, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.astype(np.uint8).tobytes())
+
+
+def test_mnist_style_images_and_labels_feed_two_data_nodes(tmp_path):
+    rng = np.random.default_rng(0)
+    images, labels = tmp_path / "train-images-idx3-ubyte", tmp_path / "train-labels-idx1-ubyte"
+    _write_idx(images, rng.integers(0, 256, size=(40, 8, 8)))
+    _write_idx(labels, np.arange(40) % 10)
+    out = tmp_path / "cvae"
+    code, _, err = train(ROOT / "specs" / "extra" / "cvae.sgm", out, "--steps", "2", "--data", f"x={images}", "--data", f"c={labels}")
+    assert code == 0, err
+    loaded = load_run(out)
+    assert loaded.data.sources == {"x": str(images.resolve()), "c": str(labels.resolve())}
+    assert loaded.data.train["x"].shape == (36, 64) and loaded.data.train["c"].dtype == torch.int64
+    assert "[data]" in (out / "config.toml").read_text()
+    code, _, err = train(ROOT / "specs" / "extra" / "cvae.sgm", tmp_path / "r2", "--steps", "1", "--data", f"x={images}", "--data", "digits")
+    assert code == 2 and "NODE=SOURCE" in err
+    code, _, err = train(ROOT / "specs" / "extra" / "cvae.sgm", tmp_path / "r3", "--steps", "1", "--data", f"w={images}")
+    assert code == 1 and "w, which is not a data node" in err

@@ -28,6 +28,8 @@ Examples:
 
   schemagm train --resume runs/vae --epochs 40
 
+  schemagm train specs/extra/cvae.sgm --data x=train-images-idx3-ubyte --data c=train-labels-idx1-ubyte
+
   torchrun --nproc_per_node 2 -m schemagm train specs/ae.sgm --batch-size 128
 """
 
@@ -36,7 +38,7 @@ def register(app: typer.Typer) -> None:
     @app.command("train", help=HELP)
     def train_command(
         spec: Optional[Path] = typer.Argument(None, help="the .sgm file to train (optional with --resume or a config file that names it)", show_default=False),
-        data: Optional[str] = typer.Option(None, "--data", help="a built-in data set or a data file/folder; default: the spec's `from` clauses"),
+        data: Optional[List[str]] = typer.Option(None, "--data", help="a built-in data set or a data file/folder, or NODE=SOURCE per data node (repeatable); default: the spec's `from` clauses"),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory [default: runs/<model>-<timestamp>]"),
         epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="passes over the training split [default: 10 when --steps is not given]"),
         steps: Optional[int] = typer.Option(None, "--steps", min=1, help="updates of the model phase (training stops at whichever limit comes first)"),
@@ -56,12 +58,16 @@ def register(app: typer.Typer) -> None:
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="show a live progress bar [default: on]"),
     ) -> None:
         from ..errors import SpecError
-        from ..train.config import load_config, parse_lr_flags
+        from ..train.config import load_config, parse_data_flags, parse_lr_flags
 
         try:
             default_lr, group_lr = parse_lr_flags(lr)
         except SpecError as err:
             raise typer.BadParameter(err.message, param_hint="--lr") from None
+        try:
+            data_source = parse_data_flags(data)
+        except SpecError as err:
+            raise typer.BadParameter(err.message, param_hint="--data") from None
         if optimizer is not None and optimizer not in ("adam", "sgd", "rmsprop"):
             raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop", param_hint="--optimizer")
         if resume is not None and config is not None:
@@ -70,7 +76,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give the spec to train (e.g. specs/vae.sgm), a --config file, or --resume RUN", param_hint="SPEC")
         overrides = {
             "spec": str(spec) if spec is not None else None,
-            "data": data,
+            "data": data_source,
             "out": str(out) if out is not None else None,
             "epochs": epochs,
             "steps": steps,

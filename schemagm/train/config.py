@@ -4,6 +4,7 @@ Every key, with its default (the TOML file uses the same names)::
 
     spec             = "specs/vae.sgm"  # the spec trained (required)
     data             = "ring8"          # a built-in set or a path; default: the spec's `from` clauses
+                                        # (or a table, one source per data node: [data] x = "imgs.idx" ...)
     out              = "runs/vae"       # run directory; default runs/<model>-<timestamp>
     epochs           = 10               # passes over the training split (default when steps is unset)
     steps            = 1000             # updates of the model phase; training stops at whichever comes first
@@ -37,14 +38,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import SpecError
 
-__all__ = ["TrainConfig", "load_config", "parse_lr_flags", "config_toml"]
+__all__ = ["TrainConfig", "load_config", "parse_lr_flags", "parse_data_flags", "config_toml"]
 
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     spec: str
-    data: str | None = None
+    data: str | dict[str, str] | None = None
     out: str | None = None
     epochs: int | None = Field(None, ge=1)
     steps: int | None = Field(None, ge=1)
@@ -115,6 +116,26 @@ def parse_lr_flags(values: list[str] | None) -> tuple[float | None, dict[str, fl
         else:
             default = value
     return default, per_group
+
+
+def parse_data_flags(values: list[str] | None) -> str | dict[str, str] | None:
+    """``--data ring8`` (every data node) or ``--data x=imgs.idx --data c=labels.idx`` (per node)."""
+    if not values:
+        return None
+    pairs: dict[str, str] = {}
+    bare: list[str] = []
+    for v in values:
+        name, eq, source = v.partition("=")
+        if eq and name.isidentifier() and source:
+            pairs[name] = source
+        else:
+            bare.append(v)
+    if bare and (pairs or len(bare) > 1):
+        raise SpecError(
+            f"--data {' '.join(values)}: give one source for every data node, or NODE=SOURCE for each",
+            hint="e.g. --data ring8, or --data x=train-images-idx3-ubyte --data c=train-labels-idx1-ubyte",
+        )
+    return bare[0] if bare else pairs
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -148,13 +148,18 @@ def train(
 
 
 def _absolute_data_path(config: TrainConfig) -> TrainConfig:
-    """A data file is recorded by its absolute path, so the run can be resumed and evaluated from anywhere."""
+    """Data files are recorded by their absolute paths, so the run can be resumed and evaluated from anywhere."""
+
+    def absolute(text: str) -> str:
+        where, fld = split_source_name(text)
+        if where in BUILTIN or not Path(where).exists():
+            return text
+        return str(Path(where).resolve()) + (f".{fld}" if fld else "")
+
     if config.data is None:
         return config
-    where, fld = split_source_name(config.data)
-    if where in BUILTIN or not Path(where).exists():
-        return config
-    return config.model_copy(update={"data": str(Path(where).resolve()) + (f".{fld}" if fld else "")})
+    data = absolute(config.data) if isinstance(config.data, str) else {k: absolute(v) for k, v in config.data.items()}
+    return config.model_copy(update={"data": data})
 
 
 def _fresh_run_dir(config: TrainConfig, model_name: str, force: bool, dist: DistInfo) -> tuple[RunDir | None, bool]:

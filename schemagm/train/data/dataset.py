@@ -112,6 +112,13 @@ def get_dataset(
     nodes = graph.nodes_by_role(Role.data)
     if not nodes:
         raise SpecError(f"model '{graph.name}' has no data node, so it has nothing to train on", file=graph.file)
+    if isinstance(source, Mapping):
+        unknown = sorted(set(source) - {n.name for n in nodes})
+        if unknown:
+            raise SpecError(
+                f"data sources given for {', '.join(unknown)}, which {'is not a data node' if len(unknown) == 1 else 'are not data nodes'} of '{graph.name}'",
+                hint=f"its data nodes: {', '.join(n.name for n in nodes)}",
+            )
     per_node: dict[str, tuple[str, str | None]] = {}
     for node in nodes:
         per_node[node.name] = _source_of(node, source, graph)
