@@ -95,6 +95,18 @@ def test_gan_on_the_ring(gan2d_run: Path, tmp_path: Path) -> None:
     assert m["fid"]["status"] == "not applicable" and "digits" in m["fid"]["reason"]
 
 
+def test_corrupt_checkpoint_exits_1(vae_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(vae_run, bad)
+    ckpt = bad / "checkpoints" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    res = invoke(str(bad), "--json", str(tmp_path / "x.json"))
+    assert res.exit_code == 1 and "could not be read" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_bad_run_directories_exit_1(tmp_path: Path) -> None:
     res = invoke(str(tmp_path / "missing"))
     assert res.exit_code == 1 and "does not exist" in res.output and "Traceback" not in res.output
