@@ -202,7 +202,7 @@ def test_elbo_and_iw_bound_against_hand_computations() -> None:
     torch.manual_seed(1)
     elbo = m.elbo(x)
     z = mean + std * m.last_draws["eps:q_eta:y=0"]
-    logp = D.Bernoulli(logits=m.networks["p_theta"](z)).log_prob(x).sum(1)
+    logp = D.Bernoulli(logits=m.networks["p_theta"](z), validate_args=False).log_prob(x).sum(1)
     kl = D.kl_divergence(D.Normal(mean, std), D.Normal(0.0, 1.0)).sum(1)
     torch.testing.assert_close(elbo, logp - kl)
     torch.manual_seed(2)
@@ -211,7 +211,7 @@ def test_elbo_and_iw_bound_against_hand_computations() -> None:
     assert eps.shape == (4, 5, 8)
     zk = mean + std * eps
     log_w = (
-        D.Bernoulli(logits=m.networks["p_theta"](zk.reshape(20, 8)).reshape(4, 5, 64)).log_prob(x).sum(-1)
+        D.Bernoulli(logits=m.networks["p_theta"](zk.reshape(20, 8)).reshape(4, 5, 64), validate_args=False).log_prob(x).sum(-1)
         + D.Normal(0.0, 1.0).log_prob(zk).sum(-1)
         - D.Normal(mean, std).log_prob(zk).sum(-1)
     )
@@ -229,3 +229,33 @@ def test_bounds_need_densities() -> None:
         aae.elbo(x)
     with pytest.raises(SpecError, match="hollow"):
         aae.iw_bound(x, 3)
+
+
+def test_reversed_term_follows_the_adversarys_updates_and_copies() -> None:
+    """The reversed term runs D with frozen parameters that track every update of D."""
+    torch.manual_seed(0)
+    m = compile_spec(TINY_GAN)
+    batch = {"x": torch.rand(6, 4)}
+
+    def check(model: CompiledModel) -> None:
+        torch.manual_seed(7)
+        theta = model.losses(batch)["theta"]
+        z = model.last_draws["prior:z:y=0"]
+        ref = F.softplus(-model.networks["D_phi"](torch.sigmoid(model.networks["G_theta"](z)))).mean()
+        torch.testing.assert_close(theta, ref)
+        grads = torch.autograd.grad(theta, model.parameters_of("phi"), allow_unused=True)
+        assert all(g is None for g in grads)
+
+    check(m)
+    opt = torch.optim.SGD(m.parameters_of("phi"), lr=1.0)
+    m.losses(batch)["phi"].backward()
+    opt.step()
+    check(m)
+    other = copy.deepcopy(m)
+    with torch.no_grad():
+        for p in other.parameters_of("phi"):
+            p.mul_(-1.0)
+    check(other)
+    check(m)
+    m.load_state_dict(other.state_dict())
+    check(m)

@@ -46,7 +46,7 @@ class CompiledModel(nn.Module):
         self.networks = nn.ModuleDict()
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
-        self._shadows: dict[str, tuple[nn.Module, Tensor]] = {}
+        self._shadows: dict[str, tuple[nn.Module, Any, Any]] = {}
         self._infos = self._build_networks()
         self._priors = {
             n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
@@ -181,19 +181,18 @@ class CompiledModel(nn.Module):
         computes the same function, sends gradients to its input only, and follows in-place
         updates (optimiser steps, ``load_state_dict``); rebuilt after ``.to()`` or a copy."""
         net = self.networks[key]
-        first = next(net.parameters(), None)
         entry = self._shadows.get(key)
-        if entry is not None and (first is None or entry[1].data_ptr() == first.data_ptr()) and entry[1].dtype == (first.dtype if first is not None else entry[1].dtype):
-            shadow = entry[0]
-        else:
+        if entry is None or entry[1] is not None and (entry[1].data_ptr() != entry[2].data_ptr() or entry[1].dtype != entry[2].dtype):
             shadow = copy.deepcopy(net)
             originals = dict(net.named_parameters())
-            for name, _ in list(shadow.named_parameters()):
+            for name in list(originals):
                 owner_path, _, attr = name.rpartition(".")
                 owner = shadow.get_submodule(owner_path) if owner_path else shadow
                 del owner._parameters[attr]
                 setattr(owner, attr, originals[name].detach())
-            self._shadows[key] = (shadow, originals[next(iter(originals))].detach() if originals else torch.zeros(()))
+            first = next(iter(originals.values()), None)
+            entry = self._shadows[key] = (shadow, first, first.detach() if first is not None else None)
+        shadow = entry[0]
         if shadow.training != net.training:
             shadow.train(net.training)
         return shadow
@@ -211,7 +210,9 @@ class CompiledModel(nn.Module):
     def _contribution(self, run: Run, name: str) -> Tensor:
         out = run.results.get(name)
         if out is None:
-            out = self._coef[name] * self._values[name](run)
+            coef = self._coef[name]
+            value = self._values[name](run)
+            out = value if coef == 1.0 else (-value if coef == -1.0 else coef * value)
             run.results[name] = out
         return out
 

@@ -26,6 +26,7 @@ the red edge's key).  Under importance weighting with k samples a branch's draws
 
 from __future__ import annotations
 
+import threading
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -122,6 +123,7 @@ class Planner:
         self.contexts: dict[str, Context] = {}
         self.sources: dict[tuple[str, str], Source] = {}
         self.getters: dict[tuple[str, str], Callable[["Run"], Tensor]] = {}
+        self._data_fed: dict[tuple[str, int], int] = {}
         self.dashed_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
         self.solid_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
         for ei in infos:
@@ -291,6 +293,19 @@ class Planner:
         groups = own_group | in_groups if mode == "rsample" else frozenset()
         return Source("edge", v, ctx.name, ei.index, mode, detach=detach, inputs=ei.inputs, groups=groups, expr=node_sym(v), factors=factors + (density,), signature=("edge", ei.index, mode, sig_in))
 
+    def data_fed(self, ctx_name: str, ei: EdgeInfo) -> int:
+        """In a context holding k copies of the data (importance weighting): k when every input of
+        the edge is data, so that its network can run once on the rows; else 0."""
+        key = (ctx_name, ei.index)
+        out = self._data_fed.get(key)
+        if out is None:
+            ctx = self.contexts[ctx_name]
+            out = 0
+            if ctx.tile > 1 and ei.inputs and all(self.source(ctx_name, i).kind == "data" for i in ei.inputs):
+                out = ctx.tile
+            self._data_fed[key] = out
+        return out
+
     # -- closures ------------------------------------------------------------------------------------------
     def getter(self, ctx_name: str, v: str) -> Callable[["Run"], Tensor]:
         key = (ctx_name, v)
@@ -367,6 +382,18 @@ class Planner:
 
 
 _HASHES: dict[str, int] = {}
+_LOCAL = threading.local()
+
+
+def _generator(device: torch.device) -> torch.Generator:
+    """A generator per thread and device, reseeded before every draw."""
+    gens = getattr(_LOCAL, "gens", None)
+    if gens is None:
+        gens = _LOCAL.gens = {}
+    gen = gens.get(device)
+    if gen is None:
+        gen = gens[device] = torch.Generator(device=device)
+    return gen
 
 
 def _eager_seed() -> int:
@@ -393,6 +420,8 @@ def _key_hash(key: str) -> int:
 class Run:
     """One call: the batch, the memo of values, distributions and logits, and the draws."""
 
+    __slots__ = ("model", "plan", "nets", "batch", "values", "dists", "outputs", "logits", "draws", "given", "seed", "_gen", "_rows", "_data", "results", "n", "device", "dtype")
+
     def __init__(self, model: Any, batch: dict[str, Tensor] | None, n: int | None = None, device: Any = None, given: dict[str, Tensor] | None = None) -> None:
         self.model = model
         self.plan: Planner = model._planner
@@ -416,7 +445,7 @@ class Run:
         self.n = n
         self.device = device if device is not None else self._device()
         self.dtype = model._anchor.dtype
-        model.last_draws = self.draws
+        model.__dict__["last_draws"] = self.draws  # (not nn.Module.__setattr__: this runs every call)
 
     def _batch_size(self) -> int:
         for node in self.plan.graph.nodes.values():
@@ -498,7 +527,7 @@ class Run:
     def _base(self, key: str, kind: str, shape: Any, dtype: torch.dtype | None) -> Tensor:
         gen = self._gen
         if gen is None:
-            gen = self._gen = torch.Generator(device=self.device)
+            gen = self._gen = _generator(self.device)
         gen.manual_seed((self.seed + _key_hash(key)) % (2**63 - 1))
         dtype = dtype or self.dtype
         if kind == "normal":
@@ -523,7 +552,16 @@ class Run:
         key = (ctx, ei.index)
         out = self.outputs.get(key)
         if out is None:
-            out = self.nets[ei.net_key](self.net_input(ctx, ei))  # type: ignore[index]
+            tile = self.plan.data_fed(ctx, ei)
+            if tile:  # k copies of the data: run the network once and repeat its output
+                c = self.plan.contexts[ctx]
+                branch = c.branch if (self.plan.given and c.branch is not None) else None
+                vals = [self.data(self.plan.graph.nodes[i], branch, 1) for i in ei.inputs]
+                x = vals[0] if len(vals) == 1 else torch.cat([v.reshape(v.shape[0], -1) for v in vals], dim=1)
+                out = self.nets[ei.net_key](x)  # type: ignore[index]
+                out = out.repeat(tile, *([1] * (out.dim() - 1)))
+            else:
+                out = self.nets[ei.net_key](self.net_input(ctx, ei))  # type: ignore[index]
             self.outputs[key] = out
         return out
 
