@@ -129,6 +129,9 @@ def test_resume_refuses_changes_and_a_foreign_spec(tmp_path):
     assert code == 1 and "cannot change batch_size" in err
     code, _, err = run("train", SPECS / "vae.sgm", "--resume", tmp_path / "r", "--no-progress")
     assert code == 1 and "is not the spec run" in err
+    (tmp_path / "r" / "checkpoints" / "last.pt").unlink()
+    code, _, err = run("train", "--resume", tmp_path / "r", "--no-progress")
+    assert code == 1 and "has no checkpoints/last.pt to resume from" in err
 
 
 def test_corrupt_checkpoints_give_clear_errors_without_traceback(tmp_path):

@@ -95,6 +95,12 @@ def train(
     ckpt = None
     if resume is not None:
         run = open_run_dir(resume)
+        if not run.last.is_file():
+            others = sorted(p.name for p in run.checkpoints.glob("step-*.pt")) if run.checkpoints.is_dir() else []
+            raise SpecError(
+                f"run '{run.path}' has no checkpoints/last.pt to resume from",
+                hint=f"copy one of {', '.join(others)} to last.pt" if others else "the run stopped before its first checkpoint: train it again",
+            )
         ckpt = load_checkpoint(run.last)
         spec_file = run.spec
     else:
