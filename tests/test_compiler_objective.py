@@ -420,3 +420,18 @@ def test_shared_adversary_and_recognition_weights_train_in_both_phases() -> None
     assert t.groups == {"phi", "theta"}
     assert m.objective.phases[0].groups == ("phi",)
     assert "nll:Q_phi" in m._phase_terms["adversary"] and "nll:Q_phi" in m._phase_terms["model"]
+
+
+def test_sleep_phase_through_a_hollow_edge_is_an_error() -> None:
+    from schemagm.compiler.model import CompiledModel
+
+    g = SchematicGraph(
+        "m",
+        [Node(name="x", role=Role.data, shape=(4,), range=(0.0, 1.0)), Node(name="h", role=Role.latent, value="real", shape=(2,))],
+        [
+            Edge(sources=("x",), target="h", process=Process.inference, deterministic=True, label="q", group="lambda", network=Call(name="mlp", args=(8,)), reparameterize=False),
+            Edge(sources=("h",), target="x", process=Process.generative, label="p", group="theta", network=Call(name="mlp", args=(8,)), output=Call(name="bernoulli")),
+        ],
+    )
+    with pytest.raises(SpecError, match="no_reparam.*no"):
+        CompiledModel(g)
