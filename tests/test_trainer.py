@@ -214,9 +214,12 @@ def test_an_existing_run_is_not_overwritten_without_force(spec_file, tmp_path):
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
 
 
-def test_learning_rate_for_an_unknown_group_is_refused(spec_file, tmp_path):
+def test_learning_rate_for_an_unknown_group_is_refused_before_anything_is_written(spec_file, tmp_path):
     with pytest.raises(SpecError, match=r"(?s)group\(s\) eta .*parameter groups: theta, phi"):
         _run(spec_file, tmp_path / "run", [], steps=1, group_lr={"eta": 1e-3})
+    with pytest.raises(SpecError, match="larger than the training split"):
+        _run(spec_file, tmp_path / "run", [], steps=1, batch_size=10**6)
+    assert not (tmp_path / "run").exists()
 
 
 def test_resume_refuses_to_change_the_batch_size(spec_file, tmp_path):

@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
             from ..train import distributed
             from ..train.launch import resume_config, train
 
+            failed = True
             try:
                 if resume is not None:
                     if spec is not None:
@@ -110,8 +111,9 @@ def register(app: typer.Typer) -> None:
                 else:
                     cfg = load_config(config, overrides)
                 launched = train(cfg, resume=resume, force=force, console=console, announce=lambda m: console.print(f"[yellow]{m}[/yellow]"))
+                failed = False
             finally:
-                distributed.shutdown()
+                distributed.shutdown(barrier=not failed)
             result = launched.result
             if launched.run is None or not _is_main():
                 return

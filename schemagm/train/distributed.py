@@ -114,7 +114,9 @@ def gather_objects(obj: object, info: DistInfo) -> list[object]:
     return out
 
 
-def shutdown() -> None:
+def shutdown(barrier: bool = True) -> None:
+    """Leave the process group; after an error, without waiting for the other ranks (torchrun stops them)."""
     if dist.is_initialized():
-        dist.barrier()
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()

@@ -120,28 +120,31 @@ def train(
         broadcast_module(model)
     torch.manual_seed(_noise_seed(config.seed, dist.rank))
 
-    replaced = False
     if resume is None:
         config = _absolute_data_path(config)
-        run, replaced = _fresh_run_dir(config, graph.name, force, dist)
-        if run is not None:
-            if replaced:
-                say(f"replacing the existing run directory {run.path} (--force)")
-            run.write_text(run.config, config_toml(config.model_copy(update={"out": str(run.path)})))
-            run.write_text(run.spec, spec_text)
-    elif dist.is_main:
-        run.write_text(run.config, config_toml(config))  # type: ignore[union-attr]
+    # the trainer checks the optimiser settings and the batch size before any file is written
     trainer = Trainer(
         model,
         data,
         config,
-        run=run if dist.is_main else None,
+        run=None,
         spec_text=spec_text,
         model_name=graph.name,
         device=device,
         dist=dist,
         console=console,
     )
+    replaced = False
+    if resume is None:
+        run, replaced = _fresh_run_dir(config, graph.name, force, dist)
+        if run is not None and dist.is_main:
+            if replaced:
+                say(f"replacing the existing run directory {run.path} (--force)")
+            run.write_text(run.config, config_toml(config.model_copy(update={"out": str(run.path)})))
+            run.write_text(run.spec, spec_text)
+    elif dist.is_main:
+        run.write_text(run.config, config_toml(config))  # type: ignore[union-attr]
+    trainer.run = run if dist.is_main else None
     resumed_from = None
     if ckpt is not None:
         trainer.load_state(ckpt, str(run.last))  # type: ignore[union-attr]
