@@ -243,6 +243,7 @@ class Head:
         self.std = std
         self.temperature = temperature
         self.blocks = 2 if kind == "normal" and std is None else 1
+        self._bind()
 
     @property
     def density(self) -> str:
@@ -254,20 +255,27 @@ class Head:
         return self.kind in ("normal", "relaxed_categorical", "relaxed_bernoulli")
 
     def __call__(self, raw: Tensor) -> Dist:
-        if self.kind == "normal":
-            if self.std is not None:
-                return Normal(raw, torch.full_like(raw, self.std))
-            loc, logvar = raw.chunk(2, dim=1)
-            return Normal(loc, torch.exp(0.5 * logvar))
-        if self.kind == "bernoulli":
-            return Bernoulli(raw)
-        if self.kind == "categorical":
-            return Categorical(raw)
-        if self.kind == "relaxed_categorical":
-            return RelaxedCategorical(raw, self.temperature)
-        if self.kind == "relaxed_bernoulli":
-            return RelaxedBernoulli(raw, self.temperature)
+        return self._make(raw)
+
+    def _make(self, raw: Tensor) -> Dist:  # replaced per kind in __init__ (one call per use)
         raise ValueError(f"unknown output distribution '{self.kind}'")  # pragma: no cover - checked earlier
+
+    def _bind(self) -> None:
+        kind, std, t = self.kind, self.std, self.temperature
+        if kind == "normal" and std is not None:
+            self._make = lambda raw: Normal(raw, torch.full_like(raw, std))  # type: ignore[method-assign]
+        elif kind == "normal":
+
+            def learned(raw: Tensor) -> Dist:
+                loc, logvar = raw.chunk(2, dim=1)
+                return Normal(loc, torch.exp(0.5 * logvar))
+
+            self._make = learned  # type: ignore[method-assign]
+        elif kind in ("bernoulli", "categorical"):
+            self._make = Bernoulli if kind == "bernoulli" else Categorical  # type: ignore[method-assign,assignment]
+        elif kind in ("relaxed_categorical", "relaxed_bernoulli"):
+            cls = RelaxedCategorical if kind == "relaxed_categorical" else RelaxedBernoulli
+            self._make = lambda raw: cls(raw, t)  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return f"Head({self.kind!r}, std={self.std}, temperature={self.temperature})"
