@@ -46,7 +46,7 @@ class CompiledModel(nn.Module):
         self.networks = nn.ModuleDict()
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
-        self._shadows: dict[str, tuple[nn.Module, Any, Any]] = {}
+        self._shadows: dict[str, tuple[nn.Module, list[tuple[dict, str, Any, int]]]] = {}
         self._infos = self._build_networks()
         self._priors = {
             n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
@@ -177,21 +177,15 @@ class CompiledModel(nn.Module):
         return out
 
     def _frozen(self, key: str) -> nn.Module:
-        """A twin of a network whose parameters are detached views of the network's own: it
-        computes the same function, sends gradients to its input only, and follows in-place
-        updates (optimiser steps, ``load_state_dict``); rebuilt after ``.to()`` or a copy."""
+        """A twin of a network whose parameters are detached views of the network's own and whose
+        buffers are the network's own tensors: it computes the same function, sends gradients to
+        its input only, and follows in-place updates (optimiser steps, ``load_state_dict``,
+        BatchNorm running statistics, ``buffer.fill_``); rebuilt when a tensor is replaced
+        (``.to()``, ``load_state_dict(assign=True)``, a buffer reassigned) or after a copy."""
         net = self.networks[key]
         entry = self._shadows.get(key)
-        if entry is None or entry[1] is not None and (entry[1].data_ptr() != entry[2].data_ptr() or entry[1].dtype != entry[2].dtype):
-            shadow = copy.deepcopy(net)
-            originals = dict(net.named_parameters())
-            for name in list(originals):
-                owner_path, _, attr = name.rpartition(".")
-                owner = shadow.get_submodule(owner_path) if owner_path else shadow
-                del owner._parameters[attr]
-                setattr(owner, attr, originals[name].detach())
-            first = next(iter(originals.values()), None)
-            entry = self._shadows[key] = (shadow, first, first.detach() if first is not None else None)
+        if entry is None or not _same_tensors(entry[1]):
+            entry = self._shadows[key] = _make_twin(net)
         shadow = entry[0]
         if shadow.training != net.training:
             shadow.train(net.training)
@@ -439,6 +433,45 @@ class CompiledModel(nn.Module):
 
     def extra_repr(self) -> str:
         return f"graph={self.graph.name!r}, groups={self.groups}, terms={[t.name for t in self.objective.terms]}"
+
+
+def _tensor_slots(net: nn.Module) -> list[tuple[dict, str, Any, int]]:
+    """Every parameter and buffer slot of a network: (its dict, its name, the tensor, its storage)."""
+    slots = []
+    for module in net.modules():
+        for d in (module._parameters, module._buffers):
+            for name, t in d.items():
+                slots.append((d, name, t, t.data_ptr() if t is not None else 0))
+    return slots
+
+
+def _same_tensors(slots: list[tuple[dict, str, Any, int]]) -> bool:
+    """Do the slots still hold the same tensors, on the same storage?"""
+    for d, name, t, ptr in slots:
+        now = d.get(name)
+        if now is not t or (t is not None and t.data_ptr() != ptr):
+            return False
+    return True
+
+
+def _make_twin(net: nn.Module) -> tuple[nn.Module, list[tuple[dict, str, Any, int]]]:
+    """The frozen twin of ``net``: a copy whose parameters are plain detached views of ``net``'s
+    and whose buffers ARE ``net``'s (the same tensor objects, so in-place changes are shared)."""
+    slots = _tensor_slots(net)
+    memo: dict[int, Any] = {}
+    for module in net.modules():
+        for t in module._buffers.values():
+            if t is not None:
+                memo[id(t)] = t
+        for p in module._parameters.values():
+            if p is not None:
+                memo[id(p)] = p.detach()
+    shadow = copy.deepcopy(net, memo)
+    for module in shadow.modules():
+        for attr in [a for a, p in module._parameters.items() if p is not None]:
+            view = module._parameters.pop(attr)
+            object.__setattr__(module, attr, view)  # a plain tensor: not a parameter of the twin
+    return shadow, slots
 
 
 def build_graph(spec: Any) -> SchematicGraph:
