@@ -123,7 +123,7 @@ class Planner:
         self.contexts: dict[str, Context] = {}
         self.sources: dict[tuple[str, str], Source] = {}
         self.getters: dict[tuple[str, str], Callable[["Run"], Tensor]] = {}
-        self._data_fed: dict[tuple[str, int], int] = {}
+        self._untiled: dict[tuple[str, int], tuple[str, int] | None] = {}
         self.dashed_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
         self.solid_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
         for ei in infos:
@@ -293,18 +293,35 @@ class Planner:
         groups = own_group | in_groups if mode == "rsample" else frozenset()
         return Source("edge", v, ctx.name, ei.index, mode, detach=detach, inputs=ei.inputs, groups=groups, expr=node_sym(v), factors=factors + (density,), signature=("edge", ei.index, mode, sig_in))
 
-    def data_fed(self, ctx_name: str, ei: EdgeInfo) -> int:
-        """In a context holding k copies of the data (importance weighting): k when every input of
-        the edge is data, so that its network can run once on the rows; else 0."""
+    def untiled(self, ctx_name: str, ei: EdgeInfo) -> tuple[str, int] | None:
+        """In a context holding k copies of its branch (importance weighting): ``(branch context,
+        k)`` when no input of the edge depends on the k draws (data, and deterministic functions
+        or means of data), so that its network runs once on the n rows and its output is repeated
+        k times; else None."""
         key = (ctx_name, ei.index)
-        out = self._data_fed.get(key)
-        if out is None:
+        if key not in self._untiled:
             ctx = self.contexts[ctx_name]
-            out = 0
-            if ctx.tile > 1 and ei.inputs and all(self.source(ctx_name, i).kind == "data" for i in ei.inputs):
-                out = ctx.tile
-            self._data_fed[key] = out
-        return out
+            base = self.contexts.get(ctx.tag)
+            out = None
+            if ctx.tile > 1 and base is not None and base.tile == 1 and base.kind == ctx.kind and base.branch == ctx.branch and ei.inputs:
+                try:
+                    if all(self._draw_free(ctx_name, i) and self.source(ctx_name, i).signature == self.source(base.name, i).signature for i in ei.inputs):
+                        out = (base.name, ctx.tile)
+                except Unresolved:
+                    out = None
+            self._untiled[key] = out
+        return self._untiled[key]
+
+    def _draw_free(self, ctx_name: str, v: str) -> bool:
+        """Is the value of ``v`` in the context a function of the data only (no random draw)?"""
+        src = self.source(ctx_name, v)
+        if src.kind == "data":
+            return True
+        if src.kind == "copy":
+            return self._draw_free(src.parent, v)  # type: ignore[arg-type]
+        if src.kind == "edge" and src.mode in ("det", "mean"):
+            return all(self._draw_free(ctx_name, i) for i in src.inputs)
+        return False
 
     # -- closures ------------------------------------------------------------------------------------------
     def getter(self, ctx_name: str, v: str) -> Callable[["Run"], Tensor]:
@@ -552,14 +569,10 @@ class Run:
         key = (ctx, ei.index)
         out = self.outputs.get(key)
         if out is None:
-            tile = self.plan.data_fed(ctx, ei)
-            if tile:  # k copies of the data: run the network once and repeat its output
-                c = self.plan.contexts[ctx]
-                branch = c.branch if (self.plan.given and c.branch is not None) else None
-                vals = [self.data(self.plan.graph.nodes[i], branch, 1) for i in ei.inputs]
-                x = vals[0] if len(vals) == 1 else torch.cat([v.reshape(v.shape[0], -1) for v in vals], dim=1)
-                out = self.nets[ei.net_key](x)  # type: ignore[index]
-                out = out.repeat(tile, *([1] * (out.dim() - 1)))
+            untiled = self.plan.untiled(ctx, ei)
+            if untiled is not None:  # the inputs do not depend on the k draws: run once on n rows
+                out = self.forward(untiled[0], ei)
+                out = out.repeat(untiled[1], *([1] * (out.dim() - 1)))
             else:
                 out = self.nets[ei.net_key](self.net_input(ctx, ei))  # type: ignore[index]
             self.outputs[key] = out
