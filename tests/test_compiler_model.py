@@ -163,6 +163,29 @@ def test_sample_takes_given_data_nodes() -> None:
     assert ada.sample(3, given={"z": torch.randn(3, 2)})["x"].shape == (3, 8)
 
 
+def test_decode_runs_the_generative_process_from_given_codes() -> None:
+    m = vae()
+    z = torch.randn(6, 8)
+    torch.testing.assert_close(m.decode(z), torch.sigmoid(m.networks["p_theta"](z)))  # the Bernoulli mean
+    torch.testing.assert_close(m.decode({"z": z}), m.sample(6, given={"z": z})["x"])
+    binary = m.decode(z, mean=False)
+    assert binary.shape == (6, 64) and set(binary.unique().tolist()) <= {0.0, 1.0}
+    torch.testing.assert_close(m.sample(6, given={"z": z})["z"], z)
+    x = batch_for(m.graph, n=4)["x"]
+    torch.testing.assert_close(m.decode(m.encode(x)), m.reconstruct(x))
+    torch.manual_seed(0)
+    cvae = compile_spec(SPECS / "extra" / "cvae.sgm")  # a data node without producer comes from given
+    c = torch.tensor([1, 4, 4, 9, 0, 2])
+    net_in = torch.cat([z, F.one_hot(c, 10).float()], 1)
+    torch.testing.assert_close(cvae.decode(z, given={"c": c}), torch.sigmoid(cvae.networks["p_theta"](net_in)))
+    torch.manual_seed(0)
+    gan = compile_spec(SPECS / "gan.sgm")
+    zg = torch.randn(3, 16)
+    torch.testing.assert_close(gan.decode({"z": zg}), torch.sigmoid(gan.networks["G_theta"](zg)))
+    with pytest.raises(SpecError, match="given names no node of 'vae': w"):
+        m.sample(2, given={"w": z})
+
+
 def test_denoising_graph_samples_by_a_markov_chain() -> None:
     torch.manual_seed(0)
     dae = compile_spec(SPECS / "dae.sgm")

@@ -24,6 +24,8 @@ Examples:
   schemagm sample runs/gan2d -n 1000 -o scatter.png --npy samples.npy --seed 3
 
   schemagm sample runs/vae --reconstruct -o recon.png
+
+  schemagm sample runs/vae --interpolate -o interp.png
 """
 
 

@@ -247,16 +247,23 @@ class CompiledModel(nn.Module):
         """Sample ``n`` points of the generative process: every node from its dashed producer for
         y = 0, else its solid producer, else its own source (prior); data nodes as the mean of
         their distribution when ``mean``.  A data node with no producer takes ``given[name]``
-        (labels are drawn uniformly when not given).  A denoising graph (a corruption x --> x~
-        and a denoiser x~ -> x) samples by a Markov chain of ``steps`` corrupt/denoise rounds."""
-        ctx = "sample:mean" if mean else "sample"
+        (labels are drawn uniformly when not given); a latent node in ``given`` takes that value
+        in place of its prior or producer (the process runs from it: :meth:`decode`).  A
+        denoising graph (a corruption x --> x~ and a denoiser x~ -> x) samples by a Markov chain
+        of ``steps`` corrupt/denoise rounds."""
+        given = given or {}
+        unknown = [v for v in given if v not in self.graph.nodes]
+        if unknown:
+            raise SpecError(f"sample: given names no node of '{self.graph.name}': {', '.join(unknown)}", hint="nodes: " + ", ".join(self.graph.nodes))
+        latents = tuple(sorted(v for v in given if self.graph.nodes[v].role is Role.latent))
+        ctx = self._planner.sample_context(mean, latents)
         run = Run(self, None, n=n, device=self.device, given=given)
         out: dict[str, Tensor] = {}
         order = [v for v, nd in self.graph.nodes.items() if nd.role is Role.data] + [v for v, nd in self.graph.nodes.items() if nd.role is Role.latent]
         for v in order:
             try:
                 src = self._planner.source(ctx, v)
-                if src.kind == "inject" and not (given and v in given):
+                if src.kind == "inject" and v not in given:
                     chain = self._chain(v)
                     if chain is not None:
                         out[v] = self._chain_sample(run, v, chain, n, mean, steps, given)
@@ -271,6 +278,18 @@ class CompiledModel(nn.Module):
                 continue
             out[v] = run.value(ctx, v)
         return out
+
+    def decode(self, z: Tensor | dict[str, Tensor], mean: bool = True, given: dict[str, Tensor] | None = None) -> Tensor:
+        """The data the generative process makes from given codes: ``z`` for the latent that
+        :meth:`encode` infers (or ``{latent: tensor}``), other nodes as in :meth:`sample` (data
+        nodes without a producer from ``given``); the first data node, its mean by default."""
+        codes = z if isinstance(z, dict) else {self._code()[2]: z}
+        n = int(next(iter(codes.values())).shape[0])
+        out = self.sample(n, mean=mean, given={**(given or {}), **codes})
+        data = [v for v, nd in self.graph.nodes.items() if nd.role is Role.data and v in out and v not in codes and v not in (given or {})]
+        if not data:
+            raise SpecError(f"'{self.graph.name}' generates no data node from {', '.join(codes)}: nothing to decode")
+        return out[data[0]]
 
     def _chain(self, v: str) -> tuple[EdgeInfo, EdgeInfo] | None:
         for ei in self._infos:

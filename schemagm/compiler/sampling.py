@@ -234,6 +234,9 @@ class Planner:
         key = (ctx.name, v)
         if key in self.sources and self.sources[key] is not None:
             return self.sources[key]
+        if v in ctx.overrides:  # a latent given to sample(): its value is the caller's
+            self.sources[key] = ctx.overrides[v]
+            return ctx.overrides[v]
         if v in visiting:
             raise Unresolved(f"'{v}' depends on itself")
         node = self.graph.nodes[v]
@@ -331,6 +334,16 @@ class Planner:
             g = self._make_getter(self.source(ctx_name, v))
             self.getters[key] = g
         return g
+
+    def sample_context(self, mean: bool, latents: tuple[str, ...] = ()) -> str:
+        """The context of the generative process, with the ``latents`` taken from the caller."""
+        name = "sample:mean" if mean else "sample"
+        if latents:
+            name += "|" + ",".join(latents)
+            if name not in self.contexts:
+                given = {v: Source("inject", v, name, expr=node_sym(v), signature=("given", v)) for v in latents}
+                self.add(Context(name, "sample", 0, tag="sample", mean_data=mean, overrides=given))
+        return name
 
     def _make_getter(self, src: Source) -> Callable[["Run"], Tensor]:
         ctx = self.contexts[src.ctx]
