@@ -120,3 +120,33 @@ def test_train_mode_batchnorm_stats_see_every_forward_of_the_adversary() -> None
             start(h)
     torch.testing.assert_close(bn.running_mean, start.running_mean)
     torch.testing.assert_close(bn.running_var, start.running_var)
+
+
+# -- importance weighting on an AAE-like graph (docs/design.md section 4, rule 3) -------------------------
+def test_importance_weighted_aae_weights_codes_by_softmax_of_the_logits() -> None:
+    """The red edge sits on the latent whose generated side is the encoder's code: with
+    importance_samples = k the reversed term weights codes by softmax of D's logits over groups of
+    k (IWGAN's rule on the aggregate posterior, w ∝ D/(1-D) ≈ p(z)/q(z))."""
+    from conftest import SPECS
+
+    text = (SPECS / "aae.sgm").read_text() + "\noptions {\n  importance_samples = 4\n}\n"
+    torch.manual_seed(0)
+    m = compile_spec(text)
+    assert "w̄_i log D_φ(E_η(x)_i)" in m.objective.text()
+    eta = m.parameters_of("eta")
+    for n, groups in ((8, [(0, 4), (4, 8)]), (10, [(0, 4), (4, 8), (8, 10)])):
+        x = torch.rand(n, 64)
+        reversed_term = m.terms({"x": x})["reversed:D_phi"]
+        code = m.networks["E_eta"](x)  # by hand: l = D(E(x)), -mean_groups sum_i stopgrad(softmax(l)_i) log sigmoid(l_i)
+        logits = m.networks["D_phi"](code).reshape(n)
+        sums = [(torch.softmax(logits[a:b].detach(), 0) * F.logsigmoid(logits[a:b])).sum() for a, b in groups]
+        reference = -torch.stack(sums).mean()
+        torch.testing.assert_close(reversed_term, reference)
+        got = torch.autograd.grad(reversed_term, eta)
+        want = torch.autograd.grad(reference, eta)
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w)
+        plain = -(F.logsigmoid(logits)).mean()  # k = 1 (the AAE) differs: the weights matter
+        assert not torch.allclose(reversed_term, plain)
+        grads = torch.autograd.grad(reversed_term, m.parameters_of("phi"), allow_unused=True)
+        assert all(g is None for g in grads)
