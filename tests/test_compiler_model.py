@@ -283,3 +283,45 @@ def test_reversed_term_follows_the_adversarys_updates_and_copies() -> None:
     check(m)
     m.load_state_dict(other.state_dict())
     check(m)
+
+
+# -- per-call costs that do not change what a call computes ---------------------------------------------------
+def test_the_split_of_a_batch_by_branch_is_reused_while_the_batch_is_unchanged() -> None:
+    torch.manual_seed(0)
+    ada = compile_spec(SPECS / "ada.sgm")
+    z, y = torch.randn(8, 2), torch.tensor([1, 0, 1, 1, 0, 0, 1, 0])
+    batch = {"z": z, "y": y}
+    node = ada.graph.nodes["z"]
+
+    def source_rows() -> torch.Tensor:
+        return ada.run(batch).data(node, 1, 1)
+
+    first = source_rows()
+    torch.testing.assert_close(first, z[y == 1])
+    assert source_rows() is first  # the next phase on the same batch: no new split
+    z.mul_(2.0)  # the batch changed in place: split again
+    torch.testing.assert_close(source_rows(), z[y == 1])
+    y[0] = 0
+    torch.testing.assert_close(source_rows(), z[y == 1])
+    assert source_rows().shape == (3, 2)
+    batch = {"z": z.clone(), "y": y}  # another tensor: split again
+    again = source_rows()
+    assert again is not first and torch.equal(again, z[y == 1])
+    assert ada.double().run({"z": z.double(), "y": y}).data(node, 1, 1).dtype == torch.float64
+    torch.testing.assert_close(ada.losses(batch)["theta"].detach().double(), ada.losses({"z": z.double(), "y": y.clone()})["theta"].detach())
+
+
+def test_a_call_without_draws_leaves_the_global_generator_alone() -> None:
+    torch.manual_seed(0)
+    ae = compile_spec(SPECS / "ae.sgm")
+    torch.manual_seed(5)
+    ae.losses(batch_for(ae.graph, n=4))
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    torch.testing.assert_close(after, torch.rand(3))
+    m = vae()  # a call with draws takes one seed from it: torch.manual_seed still fixes the call
+    batch = batch_for(m.graph, n=4)
+    torch.manual_seed(2)
+    a = m.losses(batch)["eta"]
+    torch.manual_seed(2)
+    torch.testing.assert_close(m.losses(batch)["eta"], a)

@@ -140,7 +140,7 @@ class Bernoulli(Dist):
 
     def sample_with(self, base: Tensor) -> Tensor:
         """1 where u < sigmoid(logits)."""
-        return (base < torch.sigmoid(self.logits)).to(self.logits.dtype).detach()
+        return (base < torch.sigmoid(self.logits.detach())).to(self.logits.dtype)  # no gradient: nothing recorded
 
     def sample(self) -> Tensor:
         with torch.no_grad():
@@ -366,14 +366,16 @@ def mmd2(a: Tensor, b: Tensor, *bandwidths: float) -> Tensor:
     """Biased (V-statistic) MMD^2 between the rows of ``a`` and ``b`` with the kernel
     k(u, v) = sum_s exp(-|u - v|^2 / (2 s^2)): mean k(a, a) + mean k(b, b) - 2 mean k(a, b)."""
     bandwidths = bandwidths or (1.0,)
-    a = a.reshape(a.shape[0], -1)
-    b = b.reshape(b.shape[0], -1)
-
-    def kernel(u: Tensor, v: Tensor) -> Tensor:
-        d2 = ((u * u).sum(1)[:, None] + (v * v).sum(1)[None, :] - 2.0 * u @ v.T).clamp_min(0.0)
-        return sum(torch.exp(-d2 / (2.0 * s * s)) for s in bandwidths)
-
-    return kernel(a, a).mean() + kernel(b, b).mean() - 2.0 * kernel(a, b).mean()
+    n = a.shape[0]
+    x = torch.cat([a.reshape(n, -1), b.reshape(b.shape[0], -1)])  # one Gram matrix for the three blocks
+    sq = (x * x).sum(1)
+    d2 = (sq[:, None] + sq[None, :] - 2.0 * x @ x.T).clamp_min(0.0)
+    if len(bandwidths) == 1:
+        k = torch.exp(d2 * (-0.5 / (bandwidths[0] * bandwidths[0])))
+    else:
+        scales = d2.new_tensor([-0.5 / (s * s) for s in bandwidths])
+        k = torch.exp(d2[None] * scales[:, None, None]).sum(0)
+    return k[:n, :n].mean() + k[n:, n:].mean() - 2.0 * k[:n, n:].mean()
 
 
 # -- reconstruction distances of a deterministic (hollow) solid edge -----------------------------------

@@ -46,6 +46,7 @@ class CompiledModel(nn.Module):
         self.networks = nn.ModuleDict()
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
+        self._splits: dict[tuple[str, int, torch.dtype], tuple[Tensor, Tensor, tuple[int, int, int], Tensor]] = {}  # batch rows by branch (Run._split)
         self._shadows: dict[str, tuple[nn.Module, list[tuple[dict, str, Any, int]]]] = {}
         self._infos = self._build_networks()
         self._priors = {

@@ -120,6 +120,7 @@ class Planner:
         self.err = err
         self.indicator = graph.indicator.name if graph.indicator else None
         self.given = any(n.given for n in graph.nodes.values() if n.role is Role.data)
+        self.data_nodes = tuple(v for v, n in graph.nodes.items() if n.role is Role.data)
         self.contexts: dict[str, Context] = {}
         self.sources: dict[tuple[str, str], Source] = {}
         self.getters: dict[tuple[str, str], Callable[["Run"], Tensor]] = {}
@@ -431,15 +432,6 @@ def _eager_seed() -> int:
     return int(torch.randint(0, 2**62, (1,)).item())
 
 
-_compiled_seed = torch.compiler.disable(_eager_seed)
-
-
-def _call_seed() -> int:
-    # under torch.compile the draw runs eagerly (a graph break), so compiled and eager calls
-    # draw the same numbers; in eager mode the wrapper's cost is avoided
-    return _compiled_seed() if torch.compiler.is_compiling() else _eager_seed()
-
-
 def _key_hash(key: str) -> int:
     h = _HASHES.get(key)
     if h is None:
@@ -463,9 +455,10 @@ class Run:
         self.logits: dict[Any, Tensor] = {}
         self.draws: dict[str, Tensor] = {}
         self.given = given or {}
-        # one seed per call from the global generator; each draw's stream is a function of this
+        # one seed per call from the global generator, taken at the call's first draw (a call
+        # without draws leaves the generator alone); each draw's stream is a function of this
         # seed and the draw's key, so draws do not depend on which terms a call evaluates
-        self.seed = _call_seed()
+        self.seed: int | None = None
         self._gen: torch.Generator | None = None
         self._rows: dict[Any, int] = {}
         self._data: dict[Any, Tensor] = {}
@@ -478,9 +471,10 @@ class Run:
         model.__dict__["last_draws"] = self.draws  # (not nn.Module.__setattr__: this runs every call)
 
     def _batch_size(self) -> int:
-        for node in self.plan.graph.nodes.values():
-            if node.role is Role.data and node.name in self.batch:
-                return int(self.batch[node.name].shape[0])
+        for name in self.plan.data_nodes:
+            t = self.batch.get(name)
+            if t is not None:
+                return int(t.shape[0])
         raise SpecError("the batch has no data: it needs a tensor for " + ", ".join(repr(n.name) for n in self.plan.graph.nodes.values() if n.role is Role.data))
 
     def _device(self) -> torch.device:
@@ -524,8 +518,8 @@ class Run:
         if node.value == "categorical":
             if t.dtype in (torch.long, torch.int, torch.int32, torch.int64, torch.int16, torch.uint8):
                 return one_hot(t.reshape(t.shape[0]), node.shape[-1] if node.shape else 2, self.dtype)
-            return t.reshape(t.shape[0], *(node.shape or (1,))).to(self.dtype)
-        return t.reshape(t.shape[0], *(node.shape or (1,))).to(self.dtype)
+        t = t.reshape(t.shape[0], *(node.shape or (1,)))
+        return t if t.dtype == self.dtype else t.to(self.dtype)
 
     def data(self, node: Any, branch: int | None, tile: int) -> Tensor:
         key = (node.name, branch, tile)
@@ -533,12 +527,27 @@ class Run:
         if t is None:
             if node.name not in self.batch:
                 raise SpecError(f"the batch has no tensor for the data node '{node.name}'", span=node.span)
-            t = self._shape(node, self.batch[node.name])
             if branch is not None:
-                t = t[self.batch[self.plan.indicator] == branch]
+                t = self._split(node, self.batch[node.name], branch)
+            else:
+                t = self._shape(node, self.batch[node.name])
             if tile > 1:
                 t = t.repeat(tile, *([1] * (t.dim() - 1)))
             self._data[key] = t
+        return t
+
+    def _split(self, node: Any, src: Tensor, branch: int) -> Tensor:
+        """The rows of ``src`` in the branch: ``src[y == branch]``, kept on the model for the next
+        calls on the same batch (the phases of a training step) while neither tensor changes."""
+        y = self.batch[self.plan.indicator]
+        cache = self.model._splits
+        key = (node.name, branch, self.dtype)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is src and hit[1] is y and hit[2] == (src._version, y._version, hit[3]._version):
+            return hit[3]
+        t = self._shape(node, src)[y == branch]
+        if not (src.requires_grad or src.is_inference() or y.is_inference() or torch.compiler.is_compiling()):
+            cache[key] = (src, y, (src._version, y._version, t._version), t)
         return t
 
     def draw_prior(self, ctx: Any, prior: Prior, key: str, sid: str) -> Tensor:
@@ -558,7 +567,10 @@ class Run:
         gen = self._gen
         if gen is None:
             gen = self._gen = _generator(self.device)
-        gen.manual_seed((self.seed + _key_hash(key)) % (2**63 - 1))
+        seed = self.seed
+        if seed is None:  # (under torch.compile this runs eagerly: compiled and eager calls draw the same)
+            seed = self.seed = _eager_seed()
+        gen.manual_seed((seed + _key_hash(key)) % (2**63 - 1))
         dtype = dtype or self.dtype
         if kind == "normal":
             return torch.randn(tuple(shape), generator=gen, device=self.device, dtype=dtype)
