@@ -364,18 +364,23 @@ def kl_to_prior(dist: Dist, prior: Prior) -> Tensor | None:
 # -- a fixed kernel two-sample test ----------------------------------------------------------------------
 def mmd2(a: Tensor, b: Tensor, *bandwidths: float) -> Tensor:
     """Biased (V-statistic) MMD^2 between the rows of ``a`` and ``b`` with the kernel
-    k(u, v) = sum_s exp(-|u - v|^2 / (2 s^2)): mean k(a, a) + mean k(b, b) - 2 mean k(a, b)."""
-    bandwidths = bandwidths or (1.0,)
-    n = a.shape[0]
-    x = torch.cat([a.reshape(n, -1), b.reshape(b.shape[0], -1)])  # one Gram matrix for the three blocks
-    sq = (x * x).sum(1)
-    d2 = (sq[:, None] + sq[None, :] - 2.0 * x @ x.T).clamp_min(0.0)
-    if len(bandwidths) == 1:
-        k = torch.exp(d2 * (-0.5 / (bandwidths[0] * bandwidths[0])))
-    else:
-        scales = d2.new_tensor([-0.5 / (s * s) for s in bandwidths])
-        k = torch.exp(d2[None] * scales[:, None, None]).sum(0)
-    return k[:n, :n].mean() + k[n:, n:].mean() - 2.0 * k[:n, n:].mean()
+    k(u, v) = sum_s exp(-|u - v|^2 / (2 s^2)): mean k(a, a) + mean k(b, b) - 2 mean k(a, b).
+
+    The three blocks are computed separately, so a block whose rows need no gradient (the data)
+    is not differentiated, and the bandwidths are summed one at a time (no [s, n, n] stack)."""
+    scales = [-0.5 / (s * s) for s in (bandwidths or (1.0,))]
+    a = a.reshape(a.shape[0], -1)
+    b = b.reshape(b.shape[0], -1)
+    sq_a, sq_b = (a * a).sum(1), (b * b).sum(1)
+
+    def kernel_mean(u: Tensor, sq_u: Tensor, v: Tensor, sq_v: Tensor) -> Tensor:
+        d2 = (sq_u[:, None] + sq_v[None, :] - 2.0 * u @ v.T).clamp_min(0.0)
+        k = torch.exp(d2 * scales[0])
+        for c in scales[1:]:
+            k = k + torch.exp(d2 * c)
+        return k.mean()
+
+    return kernel_mean(a, sq_a, a, sq_a) + kernel_mean(b, sq_b, b, sq_b) - 2.0 * kernel_mean(a, sq_a, b, sq_b)
 
 
 # -- reconstruction distances of a deterministic (hollow) solid edge -----------------------------------
