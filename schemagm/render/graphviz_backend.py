@@ -221,11 +221,20 @@ def to_image(dot_source: str, fmt: str, dpi: int = 144) -> bytes:
     program = shutil.which("dot")
     if program is None:
         raise _missing_dot()
-    command = [program, f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
-    try:
-        done = subprocess.run(command, input=dot_source.encode("utf-8"), capture_output=True, check=False)
-    except FileNotFoundError:
-        raise _missing_dot() from None
-    if done.returncode != 0:
-        raise RuntimeError(f"dot failed (exit {done.returncode}): {done.stderr.decode('utf-8', 'replace').strip()}")
+    base = [program, f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
+    # Graphviz's spline router fails on some layouts with several arcs between nodes of one rank
+    # ("in routesplines, illegal values ..."); straight arcs always route, so they are the fallback.
+    for extra in ([], ["-Gsplines=line"]):
+        try:
+            done = subprocess.run(base + extra, input=dot_source.encode("utf-8"), capture_output=True, check=False)
+        except FileNotFoundError:
+            raise _missing_dot() from None
+        if done.returncode == 0:
+            break
+    else:
+        message = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+        raise SpecError(
+            f"Graphviz could not draw this graph: {message}",
+            hint="`--format dot` or `--format mermaid` still write the diagram's source",
+        )
     return done.stdout
