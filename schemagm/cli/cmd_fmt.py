@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import List
 
 import typer
 
+from ..fileio import write_atomic
 from .common import echo, user_errors
 
 HELP = """Print the canonical text of a spec (comments are kept).
@@ -33,26 +31,8 @@ Examples:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text``: write a temporary file beside it, then rename it over the original.
-
-    The original's permissions are kept (unlike a drawing, a spec is the user's own file).
-    """
-    directory = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Replace ``path`` by ``text`` atomically, keeping the file's permissions (a spec is the user's own file)."""
+    write_atomic(path, text, keep_mode=True)
 
 
 def register(app: typer.Typer) -> None:

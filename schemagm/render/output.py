@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
+from .. import fileio
 from .graphviz_backend import IMAGE_FORMATS, to_dot, to_image
 from .mermaid_backend import to_mermaid
 
@@ -59,15 +58,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise SpecError(f"cannot write '{path}': the folder '{directory}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    fileio.write_atomic(path, data)
 
 
 def write_drawing(d: dict[str, Any], path: str | Path, fmt: str | None = None) -> str:

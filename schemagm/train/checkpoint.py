@@ -19,9 +19,7 @@ bytes, a torch file that is not ours, a missing key -- into a :class:`SpecError`
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,6 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import SpecError
+from ..fileio import write_atomic_with
 
 __all__ = [
     "FORMAT",
@@ -62,17 +61,7 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
 
 def _atomic(path: Path, write) -> None:  # type: ignore[no-untyped-def]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic_with(path, write)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
