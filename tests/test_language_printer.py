@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemagm.graph.options import Options
 from schemagm.graph.build import format_text, parse, parse_file, to_sgm
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
 from conftest import CATALOG, SPECS
@@ -24,12 +25,14 @@ def test_vae_canonical_text():
     assert to_sgm(parse_file(SPECS / "vae.sgm")) == VAE_CANONICAL
 
 
-def test_options_only_non_default_in_declaration_order():
-    text = to_sgm(parse_file(SPECS / "iwgan.sgm"))  # adversarial = non_saturating is the default
-    assert text.endswith("options {\n  importance_samples = 8\n}\n")
-    assert "adversarial =" not in text
+def test_options_written_or_non_default_in_declaration_order():
+    text = to_sgm(parse_file(SPECS / "iwgan.sgm"))  # writes adversarial = non_saturating, the default
+    assert text.endswith("options {\n  adversarial        = non_saturating\n  importance_samples = 8\n}\n")
     g = parse(VAE_CANONICAL + "\noptions {\n  walkback = 2\n  beta = 0.5\n  adversarial = hinge\n}\n")
     assert to_sgm(g).endswith("options {\n  adversarial = hinge\n  beta        = 0.5\n  walkback    = 2\n}\n")
+    assert "options" not in to_sgm(parse(VAE_CANONICAL))  # defaults nobody wrote are not printed
+    # a graph built in Python prints its non-default options only
+    assert "options" not in to_sgm(parse(VAE_CANONICAL).replace(options=Options()))
 
 
 def test_mmd_net_keeps_the_written_uniform_range_and_float_arguments():
@@ -62,11 +65,11 @@ def test_format_keeps_comments_in_place():
     assert out.endswith("options {\n  walkback = 3\n}\n")
 
 
-def test_format_moves_comments_of_dropped_default_options_to_the_end():
+def test_format_keeps_a_written_default_option_with_its_comments():
     text = "model m\ndata x : real[4]\nlatent z : normal[2]\nz -> x : p_theta = mlp(8) normal\noptions {\n  # the usual\n  beta = 1.0  # default\n}\n"
     out = format_text(text)
-    assert "options" not in out
-    assert out.endswith("z -> x : p_theta = mlp(8) normal\n\n# the usual\n# default\n")
+    assert out.endswith("z -> x : p_theta = mlp(8) normal\n\noptions {\n  # the usual\n  beta = 1.0  # default\n}\n")
+    assert format_text(out) == out
 
 
 def test_format_normalises_spacing_numbers_and_order():
@@ -131,3 +134,10 @@ def test_format_keeps_comments_of_options_and_before_edges():
         "}\n\n"
         "# the end\n"
     )
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.sgm")) + sorted((SPECS / "extra").glob("*.sgm")), ids=lambda p: p.stem)
+def test_shipped_specs_are_in_canonical_form(path):
+    """`schemagm fmt --check specs/ specs/extra/` passes: the catalog is written as fmt prints it."""
+    text = path.read_text()
+    assert format_text(text, file=str(path)) == text

@@ -394,8 +394,9 @@ def _edge_syntax(e: Edge, graph: SchematicGraph) -> EdgeDecl:
 
 
 def to_syntax(graph: SchematicGraph) -> Spec:
-    """The syntax tree that prints as the canonical text of ``graph`` (only non-default options)."""
-    options = graph.options.model_dump(exclude_defaults=True)
+    """The syntax tree that prints as the canonical text of ``graph``: the options that differ from
+    their defaults, and those the spec wrote out (a user's ``adversarial = non_saturating`` stays)."""
+    options = graph.options.model_dump(include=graph.options.model_fields_set) | graph.options.model_dump(exclude_defaults=True)
     blocks = []
     if options:
         blocks.append(OptionsBlock(options=[OptionDecl(key=k, value=options[k]) for k in Options.model_fields if k in options]))
