@@ -198,40 +198,36 @@ def _logistic(u: Tensor) -> Tensor:
     return torch.log(u) - torch.log1p(-u)
 
 
-class RelaxedCategorical(Categorical):
+class _Relaxed:
+    """A relaxed (concrete) sample ``squash((logits + noise) / temperature)`` with the density of
+    the discrete distribution it relaxes; ``noise`` is a transform of uniform draws."""
+
     has_rsample = True
     noise_kind = "uniform"
-
-    def noise_from(self, base: Tensor) -> Tensor:
-        return _gumbel(base)
+    logits: Tensor
 
     def __init__(self, logits: Tensor, temperature: float) -> None:
-        super().__init__(logits)
+        super().__init__(logits)  # type: ignore[call-arg]
         self.temperature = temperature
-
-    def noise(self) -> Tensor:
-        return _gumbel(torch.rand_like(self.logits))  # Gumbel(0, 1)
-
-    def rsample_with(self, noise: Tensor) -> Tensor:
-        return torch.softmax((self.logits + noise) / self.temperature, -1)
-
-
-class RelaxedBernoulli(Bernoulli):
-    has_rsample = True
-    noise_kind = "uniform"
 
     def noise_from(self, base: Tensor) -> Tensor:
-        return _logistic(base)
-
-    def __init__(self, logits: Tensor, temperature: float) -> None:
-        super().__init__(logits)
-        self.temperature = temperature
+        return self._noise(base)
 
     def noise(self) -> Tensor:
-        return _logistic(torch.rand_like(self.logits))  # Logistic(0, 1)
+        return self._noise(torch.rand_like(self.logits))
 
     def rsample_with(self, noise: Tensor) -> Tensor:
-        return torch.sigmoid((self.logits + noise) / self.temperature)
+        return self._squash((self.logits + noise) / self.temperature)
+
+
+class RelaxedCategorical(_Relaxed, Categorical):
+    _noise = staticmethod(_gumbel)  # Gumbel(0, 1)
+    _squash = staticmethod(lambda t: torch.softmax(t, -1))
+
+
+class RelaxedBernoulli(_Relaxed, Bernoulli):
+    _noise = staticmethod(_logistic)  # Logistic(0, 1)
+    _squash = staticmethod(torch.sigmoid)
 
 
 class Head:
