@@ -46,3 +46,10 @@ def schemagm_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("SCHEMAGM_CACHE", None)
     else:
         os.environ["SCHEMAGM_CACHE"] = before
+
+
+def catalog_graph(name: str):
+    """The checked graph of ``specs/<name>.sgm``."""
+    from schemagm.graph.build import parse_file
+
+    return parse_file(SPECS / f"{name}.sgm")

@@ -6,7 +6,6 @@ from collections import defaultdict
 
 import pytest
 
-from schemagm.graph.build import parse_file
 from schemagm.graph.model import Process, Role
 from schemagm.transform import (
     degenerate_adversary,
@@ -20,11 +19,9 @@ from schemagm.transform import (
     swap_processes,
 )
 
-from conftest import CATALOG, SPECS
+from conftest import CATALOG
+from conftest import catalog_graph as spec
 
-
-def spec(name: str):
-    return parse_file(SPECS / f"{name}.sgm")
 
 
 def test_swap_processes_of_infogan_is_the_vae_once_its_adversary_is_degenerated() -> None:

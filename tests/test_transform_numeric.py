@@ -10,7 +10,6 @@ import torch
 from reference.batches import batch_for
 
 from schemagm.compiler import compile as compile_spec
-from schemagm.graph.build import parse_file
 from schemagm.graph.options import Options
 from schemagm.graph.model import SchematicGraph
 from schemagm.transform import (
@@ -20,11 +19,8 @@ from schemagm.transform import (
     swap_processes,
 )
 
-from conftest import SPECS
+from conftest import catalog_graph as spec
 
-
-def spec(name: str) -> SchematicGraph:
-    return parse_file(SPECS / f"{name}.sgm")
 
 
 def with_options(g: SchematicGraph, **changes) -> SchematicGraph:

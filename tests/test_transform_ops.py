@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from schemagm.errors import SpecError
-from schemagm.graph.build import parse, parse_file, to_sgm
+from schemagm.graph.build import parse, to_sgm
 from schemagm.graph.check import check
 from schemagm.graph.model import Call, Process
 from schemagm.transform import (
@@ -19,11 +19,8 @@ from schemagm.transform import (
     swap_processes,
 )
 
-from conftest import SPECS
+from conftest import catalog_graph as spec
 
-
-def spec(name: str):
-    return parse_file(SPECS / f"{name}.sgm")
 
 
 def raises(fn, *args, **kwargs) -> SpecError:

@@ -130,7 +130,9 @@ class Normal(Dist):
         return torch.distributions.Independent(torch.distributions.Normal(self.loc, self.std), self.loc.dim() - 1)
 
 
-class Bernoulli(Dist):
+class _Logits(Dist):
+    """A distribution given by the logits a network outputs."""
+
     def __init__(self, logits: Tensor) -> None:
         self.logits = logits
 
@@ -138,6 +140,8 @@ class Bernoulli(Dist):
     def shape(self) -> torch.Size:
         return self.logits.shape
 
+
+class Bernoulli(_Logits):
     def sample_with(self, base: Tensor) -> Tensor:
         """1 where u < sigmoid(logits)."""
         return (base < torch.sigmoid(self.logits.detach())).to(self.logits.dtype)  # no gradient: nothing recorded
@@ -157,15 +161,8 @@ class Bernoulli(Dist):
         return torch.distributions.Independent(torch.distributions.Bernoulli(logits=self.logits), self.logits.dim() - 1)
 
 
-class Categorical(Dist):
+class Categorical(_Logits):
     """One categorical over the last dimension; values are one-hot (or relaxed) vectors."""
-
-    def __init__(self, logits: Tensor) -> None:
-        self.logits = logits
-
-    @property
-    def shape(self) -> torch.Size:
-        return self.logits.shape
 
     def sample_with(self, base: Tensor) -> Tensor:
         """Gumbel-max: one-hot of argmax(logits + g), g = -log(-log u)."""

@@ -409,19 +409,17 @@ class _Deriver:
         real = "y=1"
         for v in ei.inputs:
             self.resolve(real, v, e)
-        sig1 = [self.p.source(real, v).signature for v in ei.inputs]
-        try:
-            sig0 = [self.p.source("y=0", v).signature for v in ei.inputs]
-        except Unresolved:
-            sig0 = sig1
-        if sig0 != sig1:
-            return real, "y=0"
-        try:
-            sigg = [self.p.source("gen", v).signature for v in ei.inputs]
-        except Unresolved:
-            sigg = sig1
-        if sigg != sig1:
-            return real, "gen"
+        def signatures(ctx: str) -> list | None:
+            try:
+                return [self.p.source(ctx, v).signature for v in ei.inputs]
+            except Unresolved:
+                return None
+
+        sig1 = signatures(real)
+        for generated in ("y=0", "gen"):  # a dashed producer for y = 0, else the ancestral sample
+            sig = signatures(generated)
+            if sig is not None and sig != sig1:
+                return real, generated
         tested = ", ".join(ei.inputs)
         raise self.err(
             f"this red edge compares the real and the generated branch of {tested}, but {tested} has the same value in both branches",
