@@ -17,10 +17,11 @@ The command line prints this text (no traceback) and exits with status 1.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-__all__ = ["Span", "Diagnostic", "SpecError", "DiagnosticSink"]
+__all__ = ["Span", "Diagnostic", "SpecError", "DiagnosticSink", "printable", "excerpt"]
 
 
 @dataclass(frozen=True)
@@ -49,29 +50,74 @@ class Diagnostic:
     hint: str | None = None
     severity: str = "error"
 
-    def render(self, source: str | None = None, file: str | None = None) -> str:
+    def render(self, source: str | None = None, file: str | None = None, lines: Sequence[str] | None = None) -> str:
         span = self.span
         where = file if span is None else (span.file or file)
         prefix = ""
         if span is not None:
-            prefix = f"{where or '<spec>'}:{span.line}:{span.column}: "
+            prefix = f"{printable(where or '<spec>')}:{span.line}:{span.column}: "
         elif where:
-            prefix = f"{where}: "
-        out = [f"{prefix}{self.severity}: {self.message}"]
-        if span is not None and source is not None:
-            lines = source.splitlines()
+            prefix = f"{printable(where)}: "
+        out = [f"{prefix}{self.severity}: {printable(self.message, keep_newlines=True)}"]
+        if span is not None and (source is not None or lines is not None):
+            if lines is None:
+                lines = source.splitlines() if source is not None else []
             if 1 <= span.line <= len(lines):
                 text = lines[span.line - 1]
-                gutter = str(span.line)
-                out.append(f"  {gutter} | {text}")
                 width = 1
                 if span.end_line == span.line and span.end_column and span.end_column > span.column:
                     width = span.end_column - span.column
                 width = max(1, min(width, len(text) - span.column + 1 if len(text) >= span.column else 1))
-                out.append(f"  {' ' * len(gutter)} | {' ' * (span.column - 1)}{'^' * width}")
+                shown, start, marks = excerpt(text, span.column - 1, width)
+                gutter = str(span.line)
+                out.append(f"  {gutter} | {shown}")
+                out.append(f"  {' ' * len(gutter)} | {' ' * start}{'^' * marks}")
         if self.hint:
-            out.append(f"  hint: {self.hint}")
+            out.append(f"  hint: {printable(self.hint)}")
         return "\n".join(out)
+
+
+#: the longest source excerpt shown under an error (characters); a longer line is cut around the caret
+EXCERPT_WIDTH = 100
+#: the most diagnostics one error prints (a spec of 100k bad lines must not print 100k errors)
+MAX_SHOWN = 50
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group(0)
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """``text`` with control characters (terminal escape sequences, bidi overrides) written as ``\\x1b``.
+
+    Everything schemagm echoes from a user's file or command line goes through this, so an
+    error message can never clear the screen or retitle the terminal.  A tab becomes a space.
+    """
+    if keep_newlines:
+        return "\n".join(printable(part) for part in text.split("\n"))
+    return _CONTROL.sub(_escape_char, text.replace("\t", " "))
+
+
+def excerpt(text: str, column: int, width: int, limit: int = EXCERPT_WIDTH) -> tuple[str, int, int]:
+    """(the part of a source line to show, where its caret starts, how many carets) -- bounded.
+
+    Control characters are escaped (shifting the caret accordingly) and a line longer than
+    ``limit`` is cut to a window around the caret, with ``...`` at each cut end.
+    """
+    column = max(0, min(column, len(text)))
+    lo = max(0, column - limit // 2)
+    hi = min(len(text), max(column + width, lo + limit))
+    lo = max(0, min(lo, hi - limit))
+    before = printable(text[lo:column])
+    marked = printable(text[column : column + width])
+    after = printable(text[column + width : hi])
+    head = "..." if lo > 0 else ""
+    tail = "..." if hi < len(text) else ""
+    marks = max(1, min(len(marked), limit))
+    return f"{head}{before}{marked[:limit]}{after}{tail}", len(head) + len(before), marks
 
 
 class SpecError(Exception):
@@ -115,7 +161,11 @@ class SpecError(Exception):
         return SpecError(diags, source=source if source is not None else self.source, file=file or self.file)
 
     def render(self) -> str:
-        return "\n".join(d.render(self.source, self.file) for d in self.diagnostics)
+        lines = self.source.splitlines() if self.source is not None else None
+        shown = [d.render(self.source, self.file, lines) for d in self.diagnostics[:MAX_SHOWN]]
+        if len(self.diagnostics) > MAX_SHOWN:
+            shown.append(f"... and {len(self.diagnostics) - MAX_SHOWN} more errors (fix the first ones and check again)")
+        return "\n".join(shown)
 
     def __str__(self) -> str:
         return self.render()

@@ -28,6 +28,7 @@ What is checked (docs/language.md lists every message):
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
@@ -35,6 +36,7 @@ import networkx as nx
 
 from .. import registry
 from ..errors import Diagnostic, Span
+from ..limits import MAX_NODE_SIZE, MAX_WIDTH
 from .model import Call, Edge, Node, Process, Role, SchematicGraph
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -148,6 +150,10 @@ class _Checker:
         self.out: list[Diagnostic] = []
         #: edges whose endpoints are all declared (the others get one 'unknown node' error)
         self.sound: list[bool] = []
+        # computed once, so that every rule is linear in the size of the spec
+        self.indicator = graph.indicator
+        self.tested: set[str] = {s for e in graph.edges if e.adversarial for s in e.sources}
+        self._by_target: dict[str, list[int]] | None = None
 
     def error(self, message: str, span: Span | None, hint: str | None = None) -> None:
         self.out.append(Diagnostic(message, span, hint))
@@ -210,6 +216,13 @@ class _Checker:
                         f"e.g. `{example}`",
                     )
                     break
+            size = math.prod(n.shape)
+            if all(d > 0 for d in n.shape) and size > MAX_NODE_SIZE:
+                self.error(
+                    f"'{n.name}' has {size:,} elements; a node holds at most {MAX_NODE_SIZE:,}",
+                    self.nspan(n.name, "dims"),
+                    "a node is one sample: a vector or one image (C, H, W)",
+                )
             if len(n.shape) not in (1, 3):
                 self.error(
                     f"'{n.name}' has {len(n.shape)} sizes; a node is a vector [n] or an image [C, H, W]",
@@ -390,7 +403,7 @@ class _Checker:
 
         # -- branch rules that concern one edge --------------------------------------------
         if e.process is Process.inference and not e.adversarial:
-            tested = any(e.target in r.sources for r in g.edges if r.adversarial)
+            tested = e.target in self.tested
             if e.deterministic and target.prior is not None and not tested:
                 self.error(
                     f"a dashed hollow edge (==>) into '{e.target}', which has the prior {target.prior}: "
@@ -400,12 +413,12 @@ class _Checker:
                     f"(`{e.target} -> y : D_phi = mlp(256) adversarial`) as the AAE does",
                 )
             if target.role is Role.data and not indicators:
-                y = g.indicator.name if g.indicator is not None else "y"
+                y = self.indicator.name if self.indicator is not None else "y"
                 inputs = ", ".join(e.sources)
                 self.error(
                     f"the dashed edge into the data node '{e.target}' serves both branches, so its own data would never be used",
                     self.espan(i, "arrow"),
-                    (f"" if g.indicator is not None else f"declare `indicator {y}` and ")
+                    (f"" if self.indicator is not None else f"declare `indicator {y}` and ")
                     + f"write `{inputs}, {y} {e.glyph} {e.target}` (the generated branch y = 0)",
                 )
 
@@ -423,6 +436,13 @@ class _Checker:
             return
         for problem in registry.validate_call(entry, call.args, call.kw):
             self.error(problem, self.espan(i, "network"), f"{entry.name}: {entry.doc}" if entry.doc else None)
+        too_large = [v for v in (*call.args, *call.kw.values()) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > MAX_WIDTH]
+        if too_large:
+            self.error(
+                f"'{call}' asks for {too_large[0]:,g} units; a network argument is at most {MAX_WIDTH:,}",
+                self.espan(i, "network"),
+                "layer widths and channel counts are far smaller (the catalog's largest is 1024)",
+            )
         if entry.parametric and e.group is None and not e.perfect:
             label = e.label or "G"
             self.error(
@@ -561,18 +581,24 @@ class _Checker:
                 )
 
     def _branches(self) -> tuple[int | None, ...]:
-        return (1, 0) if self.g.indicator is not None else (None,)
+        return (1, 0) if self.indicator is not None else (None,)
 
     @staticmethod
     def _serves(e: Edge, b: int | None) -> bool:
         return b is None or e.branch is None or e.branch == b
 
+    def _into(self, name: str) -> list[int]:
+        """The indices of the sound edges into ``name``, in order (an index built once)."""
+        if self._by_target is None:
+            self._by_target = {}
+            for i, e in enumerate(self.g.edges):
+                if self.sound[i]:
+                    self._by_target.setdefault(e.target, []).append(i)
+        return self._by_target.get(name, [])
+
     def _producers(self, name: str, process: Process) -> list[tuple[int, Edge]]:
-        return [
-            (i, e)
-            for i, e in enumerate(self.g.edges)
-            if self.sound[i] and e.target == name and e.process is process and not e.adversarial
-        ]
+        edges = self.g.edges
+        return [(i, edges[i]) for i in self._into(name) if edges[i].process is process and not edges[i].adversarial]
 
     def check_values(self) -> None:
         """Rule 4 of design section 3: a latent without prior needs a dashed producer."""
@@ -590,7 +616,7 @@ class _Checker:
                     f"give it a prior (`latent {n.name} : normal[...]`) or an edge into it (`x --> {n.name} : ...`)",
                 )
             else:
-                where = "either branch (y = 1, y = 0)" if self.g.indicator is not None else "the model"
+                where = "either branch (y = 1, y = 0)" if self.indicator is not None else "the model"
                 self.error(
                     f"latent node '{n.name}' has no value in {where}: it has no prior and no dashed (inference) edge produces it",
                     self.nspan(n.name, "type"),
@@ -601,8 +627,9 @@ class _Checker:
         """At most one dashed producer per node and branch."""
         for n in self.g.nodes.values():
             served: dict[int | None, int] = {}
-            for i, e in enumerate(self.g.edges):
-                if not self.sound[i] or e.target != n.name or e.process is not Process.inference:
+            for i in self._into(n.name):
+                e = self.g.edges[i]
+                if e.process is not Process.inference:
                     continue
                 branches = self._branches() if e.branch is None else (e.branch,)
                 clash = [b for b in branches if b in served]

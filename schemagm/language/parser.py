@@ -13,6 +13,7 @@ them.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from functools import lru_cache
@@ -22,7 +23,8 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from ..errors import Diagnostic, Span, SpecError
+from ..errors import Diagnostic, Span, SpecError, printable
+from ..limits import MAX_INT_DIGITS
 from .syntax import Argument, CallSyntax, EdgeBody, EdgeDecl, NodeDecl, OptionDecl, OptionsBlock, SourceRef, Spec
 
 __all__ = ["parse_spec", "grammar_text", "describe_expected"]
@@ -66,6 +68,8 @@ def _collect_comment(token: Token) -> Token:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    # Built once per process and never cached on disk: lark's ``cache=True`` unpickles a file with a
+    # predictable name in the shared temp directory, which another local user could plant.
     return Lark(
         grammar_text(),
         parser="lalr",
@@ -73,7 +77,7 @@ def _parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         lexer_callbacks={"COMMENT": _collect_comment},
-        cache=True,  # the compiled parser tables are kept in the temp directory (keyed by the grammar)
+        cache=False,
     )
 
 
@@ -197,8 +201,26 @@ _INT = re.compile(r"[+-]?\d+$")
 
 
 def _number(token: Token) -> int | float:
+    """The value of a number literal; one too long or too large to be a size or a weight is an error."""
     text = str(token)
-    return int(text) if _INT.match(text) else float(text)
+    span = Span(token.line or 1, token.column or 1, token.end_line, token.end_column)
+    if _INT.match(text):
+        digits = len(text.lstrip("+-").lstrip("0"))
+        if digits > MAX_INT_DIGITS:
+            raise SpecError(
+                f"the number {_cut(text)} is too large ({digits} digits; at most {MAX_INT_DIGITS})",
+                span=span,
+                hint="sizes, widths and counts are far smaller",
+            )
+        return int(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise SpecError(f"the number {_cut(text)} is too large to be represented (it overflows to infinity)", span=span, hint="use a finite number")
+    return value
+
+
+def _cut(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else f"{text[:10]}...{text[-10:]} ({len(text)} characters)"
 
 
 def _value(tree: Tree) -> tuple[Any, bool]:
@@ -436,6 +458,7 @@ def parse_spec(text: str, file: str | None = None) -> Spec:
     with the syntax errors found: the first one, and those on later lines that
     line-by-line recovery can still tell apart.
     """
+    _refuse_control_characters(text, file)
     source = text if text.endswith("\n") else text + "\n"
     comments: list[Token] = []
     _local.comments = comments
@@ -450,6 +473,29 @@ def parse_spec(text: str, file: str | None = None) -> Spec:
         raise SpecError(first.diagnostics + more, source=text, file=file) from None
     finally:
         _local.comments = None
-    spec = _Builder(file).spec(tree)
+    try:
+        spec = _Builder(file).spec(tree)
+    except SpecError as err:
+        raise err.with_source(text, file) from None
     _attach_comments(spec, comments)
     return spec
+
+
+#: characters a spec may not hold anywhere (not even in a comment or a string): they could drive a
+#: terminal when a line is echoed, or hide text (bidirectional overrides)
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _refuse_control_characters(text: str, file: str | None) -> None:
+    m = _FORBIDDEN.search(text)
+    if m is None:
+        return
+    line = text.count("\n", 0, m.start()) + 1
+    column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    raise SpecError(
+        f"control character {printable(m.group(0))} in the spec",
+        span=Span(line, column, line, column + 1, file),
+        hint="a spec is plain text: remove it (terminal escape sequences and bidirectional marks are refused)",
+        source=text,
+        file=file,
+    )
