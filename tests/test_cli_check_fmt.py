@@ -47,10 +47,10 @@ def test_check_broken_spec_caret_exit_1_and_every_file_checked(tmp_path):
     assert "Traceback" not in out + err
 
 
-def test_check_missing_file_is_a_usage_error(tmp_path):
+def test_check_missing_file_is_an_input_error(tmp_path):
     code, out, err = run("check", str(tmp_path / "nope.sgm"), str(SPECS / "vae.sgm"))
-    assert code == 2
-    assert f"no such file or directory: {tmp_path / 'nope.sgm'}" in err
+    assert code == 1
+    assert f"spec file '{tmp_path / 'nope.sgm'}' does not exist" in err
     assert "vae.sgm: ok" in out  # the other files are still checked
 
 
@@ -106,13 +106,15 @@ def test_fmt_broken_spec_is_not_rewritten(tmp_path):
     assert bad.read_text() == BROKEN
 
 
-@pytest.mark.parametrize("args", [["fmt", "--check", "--write", "x.sgm"], ["fmt", "missing.sgm"]])
-def test_fmt_usage_errors_exit_2(args, tmp_path):
-    if args[-1] == "x.sgm":
-        (tmp_path / "x.sgm").write_text("model m\n")
-        args = args[:-1] + [str(tmp_path / "x.sgm")]
-    code, _, _ = run(*args)
+def test_fmt_usage_errors_exit_2(tmp_path):
+    (tmp_path / "x.sgm").write_text("model m\n")
+    code, _, _ = run("fmt", "--check", "--write", str(tmp_path / "x.sgm"))
     assert code == 2
+
+
+def test_fmt_missing_file_exits_1_like_every_command(tmp_path):
+    code, _, err = run("fmt", str(tmp_path / "missing.sgm"))
+    assert code == 1 and f"spec file '{tmp_path / 'missing.sgm'}' does not exist" in err
 
 
 def test_check_quiet_prints_only_problems(tmp_path):

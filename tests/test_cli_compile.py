@@ -125,7 +125,7 @@ def test_unknown_network_is_a_spec_error(tmp_path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path) -> None:
     res = invoke("compile", str(tmp_path / "nope.sgm"))
     assert res.exit_code == 1
-    assert "no such spec file" in res.stderr
+    assert f"spec file '{tmp_path / 'nope.sgm'}' does not exist" in res.stderr
     assert "Traceback" not in res.output
 
 
@@ -180,7 +180,7 @@ def test_markup_in_a_title_is_printed_as_text(tmp_path) -> None:
 def test_a_directory_or_binary_file_is_a_clear_error(tmp_path) -> None:
     res = invoke("compile", str(tmp_path))
     assert res.exit_code == 1
-    assert "is a directory, not a spec file" in res.stderr
+    assert "is a folder, not a file" in res.stderr
     binary = tmp_path / "bin.sgm"
     binary.write_bytes(b"\xff\xfe\x00model")
     res = invoke("compile", str(binary))

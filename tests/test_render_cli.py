@@ -166,7 +166,7 @@ def test_bad_spec_shows_a_caret_and_exits_1(tmp_path):
     assert "Traceback" not in res.output
     assert not out.exists()
     res = invoke(tmp_path / "missing.sgm")
-    assert res.exit_code == 1 and "no such spec file" in res.stderr
+    assert res.exit_code == 1 and f"spec file '{tmp_path / 'missing.sgm'}' does not exist" in res.stderr
 
 
 def test_missing_dot_says_how_to_install_it_and_text_formats_still_work(tmp_path, monkeypatch):
@@ -186,14 +186,16 @@ def test_missing_dot_says_how_to_install_it_and_text_formats_still_work(tmp_path
 def test_output_is_replaced_atomically(tmp_path):
     out = tmp_path / "gan.dot"
     out.write_text("old")
-    assert invoke(spec("gan"), "-o", out).exit_code == 0
+    res = invoke(spec("gan"), "-o", out)
+    assert res.exit_code == 1 and "already exists; it is not overwritten" in res.stderr and out.read_text() == "old"
+    assert invoke(spec("gan"), "-o", out, "--force").exit_code == 0
     assert out.read_text().startswith("digraph gan {")
     assert sorted(os.listdir(tmp_path)) == ["gan.dot"]  # no temporary file left behind
     res = invoke(spec("gan"), "-o", tmp_path / "no" / "such" / "dir.svg")
     assert res.exit_code == 1 and "does not exist" in res.stderr
     (tmp_path / "folder.svg").mkdir()
     res = invoke(spec("gan"), "-o", tmp_path / "folder.svg")
-    assert res.exit_code == 1 and "it is a folder" in res.stderr and "Traceback" not in res.output
+    assert res.exit_code == 1 and "is a folder, not a file" in res.stderr and "Traceback" not in res.output
 
 
 def test_transform_with_a_keyword_argument_activates_the_adversary():

@@ -57,12 +57,19 @@ def test_output_file_is_written_and_never_overwritten_without_force(tmp_path) ->
     assert parse_file(out) == swap_processes(parse_file(spec("infogan")))
     before = out.read_text()
     res = invoke("transform", "degenerate-adversary", out, "-o", out)
-    assert res.exit_code == 1 and "exists; not overwriting it" in res.output and "--force" in res.output
+    assert res.exit_code == 1 and "is the input" in res.output and "never written over" in res.output
+    res = invoke("transform", "degenerate-adversary", out, "-o", out, "--force")  # not even with --force
+    assert res.exit_code == 1 and "is the input" in res.output
     assert out.read_text() == before
-    res = invoke("transform", "degenerate-adversary", out, "-o", out, "--force")
+    other = tmp_path / "vae.sgm"
+    other.write_text("mine")
+    res = invoke("transform", "degenerate-adversary", out, "-o", other)
+    assert res.exit_code == 1 and "already exists; it is not overwritten" in res.output and "--force" in res.output
+    assert other.read_text() == "mine"
+    res = invoke("transform", "degenerate-adversary", out, "-o", other, "--force")
     assert res.exit_code == 0
-    assert equivalent(parse_file(out), parse_file(spec("vae")))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["vae_from_infogan.sgm"]  # no temporary left behind
+    assert equivalent(parse_file(other), parse_file(spec("vae")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vae.sgm", "vae_from_infogan.sgm"]  # no temporary left behind
 
 
 def test_a_transformation_that_does_not_apply_is_a_caret_message() -> None:

@@ -17,8 +17,8 @@ For an invalid one it prints each problem with its file, line and column, the
 line with a caret under the culprit and a hint.  A directory stands for the
 .sgm files in it.
 
-Exit status: 0 when every file is valid, 1 when any spec has an error (all
-files are still checked), 2 for a usage error such as a missing file.
+Exit status: 0 when every file is valid, 1 when any spec has an error or a
+file is missing (all files are still checked), 2 for a usage error.
 
 Examples:
 
@@ -60,10 +60,15 @@ def register(app: typer.Typer) -> None:
         from ..graph.build import parse_file
         from .app import print_error
 
+        from ..fileio import require_file
+
         found, missing = expand(files)
         for p in missing:
-            typer.echo(f"error: no such file or directory: {p}", err=True)
-        failed = False
+            try:
+                require_file(p, "spec file")
+            except SpecError as err:
+                print_error(err)
+        failed = bool(missing)
         for path in found:
             try:
                 graph = parse_file(path)
@@ -73,9 +78,7 @@ def register(app: typer.Typer) -> None:
                 continue
             if not quiet:
                 echo(f"{path}: ok ({summary(graph)})")
-        if missing:
-            raise typer.Exit(2)
-        if not found:
+        if not found and not missing:
             typer.echo("error: no .sgm files to check", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(1)
         raise typer.Exit(1 if failed else 0)

@@ -42,9 +42,9 @@ def register(app: typer.Typer) -> None:
         from ..errors import SpecError
 
         with user_errors():
-            if not spec.is_file():
-                what = "is a directory, not a spec file" if spec.is_dir() else "no such spec file"
-                raise SpecError(f"{spec}: {what}" if spec.is_dir() else f"{what}: {spec}", hint="give the path of a .sgm file, e.g. specs/vae.sgm")
+            from ..fileio import require_file
+
+            require_file(spec, "spec file")
             from ..compiler import compile as compile_spec
 
             model = compile_spec(spec)  # JSON too only for a spec that compiles

@@ -46,13 +46,12 @@ def register(app: typer.Typer) -> None:
 
         if check and write:
             raise typer.BadParameter("--check and --write exclude each other")
-        missing = [p for p in files if not p.is_file()]
-        if missing:
-            for p in missing:
-                typer.echo(f"error: no such file: {p}", err=True)
-            raise typer.Exit(2)
+        from ..fileio import require_file
+
         changed = []
         with user_errors():
+            for path in files:
+                require_file(path, "spec file")
             for path in files:
                 text = read_spec_text(path)
                 canonical = format_text(text, file=str(path))

@@ -96,7 +96,8 @@ def register(app: typer.Typer) -> None:
     @app.command("render", help=HELP)
     def render_command(
         spec: Path = typer.Argument(..., metavar="FILE", help="the .sgm file to draw", show_default=False),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="the file to write (overwritten, atomically)"),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="the file to write (atomically; an existing file only with --force)"),
+        force: bool = typer.Option(False, "--force", help="overwrite the output file if it exists"),
         fmt: Optional[str] = typer.Option(None, "--format", "-f", help="svg, png, pdf, dot or mermaid (default: from -o's suffix; dot without -o)"),
         legend: bool = typer.Option(False, "--legend/--no-legend", help="add a key of the arrow styles used"),
         caption: bool = typer.Option(False, "--caption", help="write the derived objective under the figure (compiles the spec)"),
@@ -120,8 +121,11 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(err.message + (f"; {hint}" if hint else ""), param_hint="--output/--format") from None
             if output is None and out_format in ("svg", "png", "pdf"):
                 raise typer.BadParameter(f"a {out_format} image needs an output file: add -o FILE.{out_format}", param_hint="--output")
-            if not spec.is_file():
-                raise SpecError(f"no such spec file: {spec}", hint="give the path of a .sgm file, e.g. specs/vae.sgm")
+            from ..fileio import check_output, require_file
+
+            require_file(spec, "spec file")
+            if output is not None:
+                check_output(output, force=force, inputs=[spec])
             from ..graph.build import parse_file
 
             graph = parse_file(spec)

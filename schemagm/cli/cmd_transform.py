@@ -35,15 +35,11 @@ NoCheckOpt = typer.Option(False, "--no-check", help="print the result even if it
 SpecArg = typer.Argument(..., help="the .sgm file to transform", show_default=False)
 
 
-def write_new_file(path: Path, text: str, force: bool) -> None:
+def write_new_file(path: Path, text: str, force: bool, inputs: tuple[Path, ...] = ()) -> None:
     """Write ``text`` to ``path`` atomically; keep an existing file unless ``force``."""
-    from ..errors import SpecError
-    from ..render.output import write_atomic
+    from ..fileio import check_output, write_atomic
 
-    if path.is_dir():
-        raise SpecError(f"{path} is a directory, not a file")
-    if path.exists() and not force:
-        raise SpecError(f"{path} exists; not overwriting it", hint="pass --force to replace it, or choose another -o")
+    check_output(path, force=force, inputs=inputs)
     write_atomic(path, text.encode("utf-8"))
 
 
@@ -52,13 +48,17 @@ def _run(spec: Path, apply: Callable, output: Optional[Path], force: bool, no_ch
     from .cmd_equiv import read_specs
 
     with user_errors():
+        if output is not None:
+            from ..fileio import check_output
+
+            check_output(output, force=force, inputs=[spec])
         (graph,) = read_specs(spec)
         result = apply(graph, check=not no_check)
         text = to_sgm(result)
         if output is None:
             echo(text)
         else:
-            write_new_file(output, text, force)
+            write_new_file(output, text, force, (spec,))
             typer.echo(f"wrote {output}", err=True)
 
 

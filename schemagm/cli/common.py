@@ -1,4 +1,10 @@
-"""Helpers shared by the command modules: error reporting and output."""
+"""Helpers shared by the command modules: error reporting and output.
+
+Exit status, the same in every command: 0 success, 1 a problem with the user's input (a spec or
+data error, a missing or unreadable file, a full disk: a message naming the file, never a
+traceback), 2 a malformed command line (an unknown option, a value of the wrong type), 130 an
+interrupted run.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,12 @@ def user_errors() -> Iterator[None]:
         from .app import print_error
 
         print_error(err)
+        raise typer.Exit(1)
+    except OSError as err:  # a file operation that no helper wrapped: still a message, not a traceback
+        from ..fileio import os_error
+        from .app import print_error
+
+        print_error(os_error(err, "read or write"))
         raise typer.Exit(1)
 
 
