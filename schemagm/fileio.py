@@ -56,7 +56,7 @@ def current_umask() -> int:
 def os_error(exc: OSError, action: str, path: str | Path | None = None) -> SpecError:
     """A :class:`SpecError` for a failed file operation: ``cannot write 'runs/x/last.pt': no space left on device``."""
     where = path if path is not None else exc.filename
-    reason = (exc.strerror or type(exc).__name__).lower()
+    reason = exc.strerror.lower() if exc.strerror else printable(str(exc)) or type(exc).__name__
     hints = {
         errno.ENOSPC: "free some disk space, or choose another output folder",
         errno.EDQUOT: "free some disk space, or choose another output folder",
@@ -113,12 +113,18 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output(
-    path: str | Path, *, force: bool, inputs: Iterable[str | Path] = (), what: str = "output file", option: str = "-o"
+    path: str | Path,
+    *,
+    force: bool,
+    inputs: Iterable[str | Path] = (),
+    what: str = "output file",
+    option: str = "-o",
+    create_folder: bool = False,
 ) -> Path:
     """Check a file a command is about to write, before any work is done; returns it as a Path.
 
     * a folder is not a file;
-    * the folder it goes in must exist;
+    * the folder it goes in must exist (or is made, with ``create_folder``);
     * an input of the command (the spec) is never written over, not even with ``--force``;
     * an existing file is kept unless ``force``.
     """
@@ -127,6 +133,11 @@ def check_output(
     if p.is_dir():
         raise SpecError(f"{what} '{shown}' is a folder, not a file", hint=f"give a file name to {option}")
     folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir() and create_folder and not folder.exists():
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise os_error(exc, "create the folder", folder) from None
     if not folder.is_dir():
         raise SpecError(f"cannot write '{shown}': the folder '{printable(str(folder))}' does not exist", hint="create it first")
     if p.exists() or p.is_symlink():

@@ -234,7 +234,7 @@ def test_usage_errors_exit_2_and_spec_errors_exit_1(tmp_path):
     assert run("train", SPECS / "ae.sgm", "--optimizer", "lbfgs")[0] == 2
     assert run("sample", tmp_path, "--reconstruct", "--interpolate")[0] == 2
     code, _, err = run("train", tmp_path / "missing.sgm", "--out", tmp_path / "r")
-    assert code == 1 and "no such file" in err
+    assert code == 1 and f"spec file '{tmp_path / 'missing.sgm'}' does not exist" in err
     code, _, err = run("train", SPECS / "ae.sgm", "--out", tmp_path / "r", "--lr", "phi=1e-3", "--no-progress")
     assert code == 1 and "group(s) phi" in err and "eta, theta" in " ".join(err.split())
     code, _, err = run("sample", tmp_path / "nowhere")

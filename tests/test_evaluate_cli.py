@@ -68,7 +68,7 @@ def test_existing_json_is_not_overwritten_without_force(vae_run: Path, tmp_path:
     out.write_text("keep me")
     res = invoke(str(vae_run), "--json", str(out), "--metrics", "elbo")
     assert res.exit_code == 1
-    assert "exists; pass --force" in res.output and "Traceback" not in res.output
+    assert "already exists; it is not overwritten" in res.output and "--force" in res.output and "Traceback" not in res.output
     assert out.read_text() == "keep me"
     res = invoke(str(vae_run), "--json", str(out), "--metrics", "elbo", "--force")
     assert res.exit_code == 0, res.output

@@ -66,10 +66,12 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(f"expected positive numbers separated by commas, got '{bandwidths}'", param_hint="--bandwidths")
         with user_errors():
             if json_out is not None:
-                if json_out.is_dir():
-                    raise SpecError(f"--json: '{json_out}' is a directory; give a file name")
-                if json_out.exists() and not force:
-                    raise SpecError(f"'{json_out}' exists; pass --force to overwrite it")
+                from ..fileio import check_output
+                from ..train.rundir import open_run_dir
+
+                rundir = open_run_dir(run)
+                inputs = [rundir.spec, rundir.config, rundir.metrics, rundir.last, *rundir.checkpoints.glob("*.pt")]
+                check_output(json_out, force=force, inputs=inputs, what="--json file", option="--json", create_folder=True)
             console = Console(stderr=True)
             with console.status("evaluating") as status:
                 report = evaluate_run(
@@ -82,7 +84,6 @@ def register(app: typer.Typer) -> None:
             if json_out is not None:
                 from ..train.checkpoint import atomic_write_bytes
 
-                json_out.parent.mkdir(parents=True, exist_ok=True)
                 text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
                 atomic_write_bytes(json_out, text.encode())
             Console(highlight=False, soft_wrap=False).print(report.table())

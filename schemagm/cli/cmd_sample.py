@@ -64,9 +64,18 @@ def register(app: typer.Typer) -> None:
 
             kind = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
             picture_path = output if output is not None else (run / "samples" / f"{kind}-seed{seed}.png" if npy is None else None)
-            for target in (picture_path, npy):
-                if target is not None and target.exists() and not force:
-                    raise SpecError(f"'{target}' already exists; it is not overwritten", hint="pass --force, or choose another file")
+            from ..fileio import check_output
+            from ..train.rundir import open_run_dir
+
+            rundir = open_run_dir(run)
+            inputs = [rundir.spec, rundir.config, rundir.metrics, rundir.last, *rundir.checkpoints.glob("*.pt")]
+            if output is None and npy is None and not rundir.samples.is_dir():
+                rundir.samples.mkdir()
+            if picture_path is not None and npy is not None and picture_path.resolve() == npy.resolve():
+                raise SpecError(f"--npy and --output name the same file '{npy}'")
+            for target, option in ((picture_path, "--output"), (npy, "--npy")):
+                if target is not None:
+                    check_output(target, force=force, inputs=inputs, what="output file", option=option)
             loaded = load_run(run, checkpoint=checkpoint, device=device)
             if reconstruct:
                 array, picture = draw_reconstructions(loaded.model, loaded.data, n, seed)

@@ -72,6 +72,11 @@ def load_run(
     with torch.random.fork_rng(devices=[]):  # the initial weights are replaced: leave the caller's RNG alone
         model = compile_graph(graph)
     check_compatible(ckpt["model"], model, ckpt_path)
+    if ckpt["spec"] != text:
+        raise SpecError(
+            f"run '{rundir.path}': its spec.sgm is not the spec checkpoint '{ckpt_path}' was trained with",
+            hint="restore the run's spec.sgm (the checkpoint stores the spec it was trained with), or train again",
+        )
     model.load_state_dict(ckpt["model"])
     model.to(resolve_device(device))
     model.eval()

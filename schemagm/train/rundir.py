@@ -16,14 +16,17 @@ of someone's files is refused.
 
 from __future__ import annotations
 
+import errno
 import json
-import shutil
+import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, printable
+from ..fileio import os_error
 from .checkpoint import atomic_write_bytes
 
 __all__ = ["RunDir", "create_run_dir", "open_run_dir", "default_run_name", "RUN_FILES"]
@@ -66,8 +69,19 @@ class RunDir:
         atomic_write_bytes(path, text.encode())
 
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.metrics, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        """Add one line to metrics.jsonl, written whole (one ``write`` of the full line) or not at all."""
+        line = (json.dumps(record) + "\n").encode()
+        try:
+            fd = os.open(self.metrics, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                written = os.write(fd, line)
+                if written != len(line):  # a full disk: take the partial line back
+                    os.ftruncate(fd, os.fstat(fd).st_size - written)
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise os_error(exc, "write", self.metrics) from None
 
     def _metric_lines(self) -> list[tuple[str, dict[str, Any]]]:
         """Each parsable line with its record; a line cut short by a crash is skipped."""
@@ -98,32 +112,76 @@ def default_run_name(model_name: str) -> str:
     return f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+#: the names a run (and ``schemagm sample``) writes in each folder of a run directory
+_WRITTEN = {
+    "": re.compile(r"(config\.toml|spec\.sgm|metrics\.jsonl)"),
+    "checkpoints": re.compile(r"(last|step-\d{7,})\.pt"),
+    "samples": re.compile(r"(last|epoch-\d{4,}|(sample|reconstruct|interpolate)-seed-?\d+)\.(png|npy)"),
+}
+_TEMP = re.compile(r"\..+\.[A-Za-z0-9_]+\.tmp")
+
+
+def run_files(p: Path) -> tuple[list[Path], list[str]]:
+    """(the files and folders of ``p`` a run wrote, the paths of everything else), walking sub-folders."""
+    ours: list[Path] = []
+    foreign: list[str] = []
+    for child in sorted(p.iterdir()):
+        if child.name in ("checkpoints", "samples") and child.is_dir() and not child.is_symlink():
+            pattern = _WRITTEN[child.name]
+            for f in sorted(child.iterdir()):
+                if f.is_file() and not f.is_symlink() and (pattern.fullmatch(f.name) or _TEMP.fullmatch(f.name)):
+                    ours.append(f)
+                else:
+                    foreign.append(f"{child.name}/{f.name}")
+            ours.append(child)
+        elif child.is_file() and not child.is_symlink() and (_WRITTEN[""].fullmatch(child.name) or _TEMP.fullmatch(child.name)):
+            ours.append(child)
+        else:
+            foreign.append(child.name + ("/" if child.is_dir() else ""))
+    return ours, foreign
+
+
 def create_run_dir(path: str | Path, force: bool = False) -> tuple[RunDir, bool]:
-    """Make a fresh run directory; returns it and whether an old run was replaced."""
+    """Make a fresh run directory; returns it and whether an old run was replaced.
+
+    With ``force`` an old run is replaced, but only when every file in it (sub-folders included) is
+    one a run writes; then exactly those files are deleted, never anything else.
+    """
     p = Path(path)
     replaced = False
-    if p.exists():
+    if p.exists() or p.is_symlink():
         if not p.is_dir():
-            raise SpecError(f"'{p}' exists and is a file, not a run directory")
-        contents = sorted(c.name for c in p.iterdir())
-        if contents:
+            raise SpecError(f"'{printable(str(p))}' exists and is a file, not a run directory")
+        if any(p.iterdir()):
             if not force:
                 raise SpecError(
-                    f"run directory '{p}' already exists; it is not overwritten",
+                    f"run directory '{printable(str(p))}' already exists; it is not overwritten",
                     hint="pass --force to replace it, --resume to continue it, or --out to choose another directory",
                 )
-            foreign = [c for c in contents if c not in RUN_FILES]
+            ours, foreign = run_files(p)
             if foreign:
+                shown = ", ".join(printable(f) for f in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
                 raise SpecError(
-                    f"'{p}' holds files a run does not write ({', '.join(foreign[:5])}); --force will not delete them",
+                    f"'{printable(str(p))}' holds files a run does not write ({shown}); --force will not delete them",
                     hint="choose another --out directory",
                 )
-            shutil.rmtree(p)
+            try:
+                for f in ours:  # files first, then their (now empty) folders
+                    if f.is_file():
+                        f.unlink()
+                for f in ours:
+                    if f.is_dir():
+                        f.rmdir()
+            except OSError as exc:
+                raise os_error(exc, "replace the run directory", p) from None
             replaced = True
-    p.mkdir(parents=True, exist_ok=True)
-    run = RunDir(p)
-    run.checkpoints.mkdir(exist_ok=True)
-    run.samples.mkdir(exist_ok=True)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        run = RunDir(p)
+        run.checkpoints.mkdir(exist_ok=True)
+        run.samples.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, "create the run directory", p) from None
     return run, replaced
 
 
@@ -131,7 +189,9 @@ def open_run_dir(path: str | Path) -> RunDir:
     """An existing run directory (for --resume, sample, eval)."""
     p = Path(path)
     if not p.is_dir():
-        raise SpecError(f"run directory '{p}' does not exist")
+        if p.exists():
+            raise SpecError(f"run directory '{printable(str(p))}' is a file, not a folder")
+        raise SpecError(f"run directory '{printable(str(p))}' does not exist", hint="check the path")
     run = RunDir(p)
     for need in (run.config, run.spec):
         if not need.is_file():
