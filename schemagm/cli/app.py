@@ -40,12 +40,15 @@ def _register_all() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    _register_all()
     try:
+        _register_all()
         app(args=argv, standalone_mode=True)
     except SpecError as err:  # raised outside a command's own handler
         print_error(err)
         sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C while the command starts
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
 
 
 def print_error(err: SpecError) -> None:

@@ -33,6 +33,9 @@ def user_errors() -> Iterator[None]:
 
         print_error(os_error(err, "read or write"))
         raise typer.Exit(1)
+    except KeyboardInterrupt:  # Ctrl-C before a run could save, or twice: every file is whole (atomic writes)
+        sys.stderr.write("interrupted (files already written are complete; a run continues with --resume)\n")
+        raise typer.Exit(130)
 
 
 def echo(text: str) -> None:

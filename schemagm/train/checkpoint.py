@@ -8,17 +8,21 @@ that it loads with ``torch.load(weights_only=True)`` (no code runs on load)::
     config      the TrainConfig as a dict    step, epoch
     stream      the batch stream's position  model     the CompiledModel's state_dict
     optimizers  {group: optimiser state}     rng       torch / cuda / numpy / python RNG states as tensors
+    checksum    SHA-256 of everything above (tensors by dtype, shape and bytes), checked on load
 
 :func:`save_checkpoint` writes to a temporary file beside the target and moves it
 into place with ``os.replace``, so a crash never leaves half a checkpoint.
 :func:`load_checkpoint` turns every way a file can be wrong -- truncated, random
-bytes, a torch file that is not ours, a missing key -- into a :class:`SpecError`;
+bytes, a torch file that is not ours, a missing key, a checksum that does not match (flipped bytes),
+malformed RNG or stream entries -- into a :class:`SpecError`;
 :func:`check_compatible` names the parameters where a checkpoint and a model
 (compiled from a different spec) disagree.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
 from pathlib import Path
 from typing import Any, Mapping
@@ -38,6 +42,8 @@ __all__ = [
     "rng_state",
     "set_rng_state",
     "atomic_write_bytes",
+    "checksum",
+    "nonfinite_entries",
 ]
 
 FORMAT = "schemagm-checkpoint"
@@ -56,6 +62,7 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
     "model": dict,
     "optimizers": dict,
     "rng": dict,
+    "checksum": str,
 }
 
 
@@ -71,18 +78,53 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> None:
     """Write a checkpoint atomically; ``payload`` holds every key of the format but ``format``/``version``."""
-    data = {"format": FORMAT, "version": VERSION, **payload}
+    data = {"format": FORMAT, "version": VERSION, **{k: v for k, v in payload.items() if k != "checksum"}}
+    data["checksum"] = checksum(data)
     missing = [k for k in _SCHEMA if k not in data]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")
     _atomic(Path(path), lambda f: torch.save(data, f))
 
 
+def checksum(data: Mapping[str, Any]) -> str:
+    """SHA-256 of a checkpoint's contents but its ``checksum``: the structure, every scalar and every tensor's bytes."""
+    h = hashlib.sha256()
+    _digest({k: v for k, v in data.items() if k != "checksum"}, h)
+    return h.hexdigest()
+
+
+def _digest(obj: Any, h: Any) -> None:
+    if isinstance(obj, Mapping):
+        h.update(b"{%d" % len(obj))
+        for key in sorted(obj, key=repr):
+            _digest(key, h)
+            _digest(obj[key], h)
+    elif isinstance(obj, (list, tuple)):
+        h.update(b"[%d" % len(obj))
+        for v in obj:
+            _digest(v, h)
+    elif isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    else:
+        h.update(repr((type(obj).__name__, obj)).encode())
+
+
+def nonfinite_entries(tensors: Mapping[str, Any]) -> list[str]:
+    """The names of floating-point tensors holding NaN or infinity (a state not worth keeping)."""
+    return [k for k, v in tensors.items() if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read and validate a checkpoint (on the CPU)."""
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"checkpoint '{p}' does not exist")
+    from ..fileio import require_file
+    from ..limits import MAX_CHECKPOINT_BYTES
+
+    require_file(p, "checkpoint")
+    if p.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise SpecError(f"checkpoint '{p}' is {p.stat().st_size:,} bytes; the limit is {MAX_CHECKPOINT_BYTES:,}")
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- every way unpickling can fail means "not a readable checkpoint"
@@ -105,11 +147,81 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         bad = [k for k, v in data["model"].items() if not isinstance(v, torch.Tensor)]
         if bad:
             problems.append(f"model entries that are not tensors: {', '.join(map(str, bad[:5]))}")
-        if "torch" not in data["rng"] or not isinstance(data["rng"]["torch"], torch.Tensor):
-            problems.append("no torch RNG state")
+        problems += _rng_problems(data["rng"]) + _stream_problems(data["stream"])
     if problems:
-        raise SpecError(f"checkpoint '{p}' is damaged: {'; '.join(problems)}")
+        raise SpecError(f"checkpoint '{p}' is damaged: {'; '.join(problems)}", hint="use another checkpoint of the run (checkpoints/step-*.pt) or train again")
+    if checksum(data) != data["checksum"]:
+        raise SpecError(
+            f"checkpoint '{p}' is damaged: its contents do not match the SHA-256 checksum stored with them "
+            "(bytes changed on disk or in a copy)",
+            hint="use another checkpoint of the run (checkpoints/step-*.pt) or train again",
+        )
     return data
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _rng_problems(rng: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a checkpoint's RNG states (each must restore without an error)."""
+    out = []
+    t = rng.get("torch")
+    if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.shape != torch.get_rng_state().shape:
+        out.append("no valid torch RNG state")
+    if "numpy" in rng:
+        n = rng["numpy"]
+        ok = (
+            isinstance(n, Mapping)
+            and isinstance(n.get("keys"), torch.Tensor)
+            and tuple(n["keys"].shape) == (624,)
+            and not n["keys"].is_floating_point()
+            and _is_int(n.get("pos"))
+            and 0 <= n["pos"] <= 624
+            and _is_int(n.get("has_gauss"))
+            and isinstance(n.get("cached_gaussian"), float)
+        )
+        if ok:
+            keys = n["keys"]
+            ok = bool(((keys >= 0) & (keys < 2**32)).all())
+        if not ok:
+            out.append("a malformed numpy RNG state")
+    if "python" in rng:
+        py = rng["python"]
+        ok = (
+            isinstance(py, Mapping)
+            and _is_int(py.get("version"))
+            and isinstance(py.get("internal"), torch.Tensor)
+            and tuple(py["internal"].shape) == (625,)
+            and not py["internal"].is_floating_point()
+            and (py.get("gauss") is None or isinstance(py.get("gauss"), float))
+        )
+        if ok:
+            internal = py["internal"]
+            ok = bool(((internal >= 0) & (internal < 2**32)).all()) and 0 <= int(internal[-1]) <= 624
+        if not ok:
+            out.append("a malformed python RNG state")
+    ranks = rng.get("ranks")
+    if ranks is not None and not (isinstance(ranks, list) and all(isinstance(r, torch.Tensor) and r.dtype == torch.uint8 for r in ranks)):
+        out.append("malformed per-rank RNG states")
+    return out
+
+
+def _stream_problems(stream: Mapping[str, Any]) -> list[str]:
+    keys = ("epoch", "index", "seed", "batch_size", "n")
+    bad = [k for k in keys if not _is_int(stream.get(k))]
+    if bad:
+        return [f"the data stream's {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not whole numbers"]
+    if (
+        stream["epoch"] < 0
+        or stream["index"] < 0
+        or stream["batch_size"] < 1
+        or stream["n"] < 1
+        or stream["seed"] < 0
+        or stream["index"] * stream["batch_size"] >= stream["n"]
+    ):
+        return ["the data stream's position is out of range"]
+    return []
 
 
 def check_compatible(state: Mapping[str, torch.Tensor], model: torch.nn.Module, where: str | Path) -> None:
@@ -155,6 +267,14 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore the RNG states of :func:`rng_state`; a state that does not restore is a :class:`SpecError`."""
+    try:
+        _set_rng_state(state)
+    except (RuntimeError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise SpecError(f"the checkpoint's random number generator state does not restore: {str(exc)[:200]}") from None
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"].to(torch.uint8))
     if "numpy" in state:
         n = state["numpy"]

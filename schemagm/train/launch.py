@@ -95,6 +95,11 @@ def train(
     ckpt = None
     if resume is not None:
         run = open_run_dir(resume)
+        if dist.is_main:
+            from ..fileio import remove_stale_temps
+
+            for folder in (run.path, run.checkpoints, run.samples):  # left by a run killed while writing
+                remove_stale_temps(folder)
         if not run.last.is_file():
             others = sorted(p.name for p in run.checkpoints.glob("step-*.pt")) if run.checkpoints.is_dir() else []
             raise SpecError(

@@ -39,7 +39,7 @@ from typing import Any, Iterator, Protocol
 import torch
 
 from ..errors import SpecError
-from .checkpoint import check_compatible, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import check_compatible, nonfinite_entries, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
@@ -145,6 +145,8 @@ class Trainer:
         self._picture_kinds = ["sample", "reconstruct"]
         self.saved_step: int | None = None  # step of the checkpoint last written
         self._interrupted = False
+        self._saving = False
+        self._stop_now = False
         self.last_group_losses: dict[str, float] = {}
 
     # -- state -------------------------------------------------------------------------
@@ -188,13 +190,27 @@ class Trainer:
         set_rng_state(rng)
 
     def save(self, periodic: bool = False) -> None:
+        """Write the checkpoint -- only a state worth keeping: non-finite weights stop the run instead."""
         state = self.state()  # every rank takes part (RNG gather)
+        bad = nonfinite_entries(state["model"])
+        if bad:
+            raise TrainingDiverged(
+                f"training stopped after step {self.step} (epoch {self.stream.epoch}): the weights {', '.join(bad[:3])}"
+                f"{' ...' if len(bad) > 3 else ''} are no longer finite numbers; "
+                + self._kept()
+            )
         self.saved_step = self.step  # on every rank, so that all ranks agree on the next save
         if self.run is None or not self.dist.is_main:
             return
-        if periodic:
-            save_checkpoint(self.run.periodic(self.step), state)
-        save_checkpoint(self.run.last, state)
+        self._saving = True  # a second Ctrl-C now waits for the file to be complete
+        try:
+            if periodic:
+                save_checkpoint(self.run.periodic(self.step), state)
+            save_checkpoint(self.run.last, state)
+        finally:
+            self._saving = False
+        if self._stop_now:
+            raise KeyboardInterrupt
 
     # -- the loop --------------------------------------------------------------------------
     def _done(self) -> bool:
@@ -240,13 +256,15 @@ class Trainer:
         self.step += 1
         return batch
 
-    def _divergence_message(self, phase: Any, value: float) -> str:
-        kept = "no checkpoint is written without a run directory"
+    def _kept(self) -> str:
         if self.run is not None and self.saved_step is not None and self.run.last.exists():
-            kept = f"'{self.run.last}' (step {self.saved_step}, the last good state) is kept as it was"
+            return f"'{self.run.last}' (step {self.saved_step}, the last good state) is kept as it was"
+        return "no checkpoint is written without a run directory"
+
+    def _divergence_message(self, phase: Any, value: float) -> str:
         return (
             f"training stopped at step {self.step + 1} (epoch {self.stream.epoch}): the loss of phase "
-            f"'{phase.name}' (groups {', '.join(phase.groups)}) is {value}; {kept}"
+            f"'{phase.name}' (groups {', '.join(phase.groups)}) is {value}; {self._kept()}"
         )
 
     def fit(self) -> TrainResult:
@@ -291,10 +309,13 @@ class Trainer:
         if progress is not None:
             progress.stop()
         self.elapsed = time.perf_counter() - start
-        if batch and self.step % self.config.log_every != 0:
-            self._log(batch)
+        if batch and self.step % self.config.log_every != 0 and status != "interrupted":
+            self._log(batch)  # an interrupted run logs on its usual steps only: resuming it gives the same lines
         if self.saved_step != self.step:
-            self.save()
+            try:
+                self.save()
+            except TrainingDiverged as exc:
+                return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
         self._picture("last.png", seed=10**6)
         message = ""
         if status == "interrupted":
@@ -311,6 +332,9 @@ class Trainer:
 
         def handler(signum: int, frame: Any) -> None:
             if self._interrupted:
+                if self._saving:  # never tear a checkpoint: stop once it is written
+                    self._stop_now = True
+                    return
                 signal.signal(signal.SIGINT, previous)
                 raise KeyboardInterrupt
             self._interrupted = True
