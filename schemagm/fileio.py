@@ -30,6 +30,9 @@ from .errors import SpecError, printable
 __all__ = [
     "write_atomic",
     "write_atomic_with",
+    "prepare",
+    "commit",
+    "discard",
     "check_output",
     "require_file",
     "read_bytes",
@@ -75,6 +78,30 @@ def write_atomic_with(path: str | Path, write: Callable[[IO[bytes]], object], *,
     gets ``0o666`` less the umask.  The folder must exist; callers that own a directory create it first.
     An :class:`OSError` (full disk, read-only folder) becomes a :class:`SpecError`; nothing is left behind.
     """
+    commit(prepare(path, write, keep_mode=keep_mode), path)
+
+
+def commit(tmp: str | Path, path: str | Path) -> None:
+    """Move a file written by :func:`prepare` into place (atomically)."""
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise os_error(exc, "write", path) from None
+
+
+def discard(tmp: str | Path) -> None:
+    """Delete a file written by :func:`prepare` that is not to be kept."""
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+def prepare(path: str | Path, write: Callable[[IO[bytes]], object], *, keep_mode: bool = False) -> Path:
+    """Write the future contents of ``path`` to a complete temporary file beside it; returns the temporary.
+
+    :func:`commit` moves it into place, :func:`discard` drops it.
+    """
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
@@ -90,13 +117,13 @@ def write_atomic_with(path: str | Path, write: Callable[[IO[bytes]], object], *,
             with contextlib.suppress(OSError):
                 mode = path.stat().st_mode & 0o7777
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise os_error(exc, "write", path) from None
         raise
+    return Path(tmp)
 
 
 def write_atomic(path: str | Path, data: bytes | str, *, keep_mode: bool = False) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import SpecError
-from ..fileio import write_atomic_with
+from ..fileio import commit, os_error, prepare, write_atomic_with
 
 __all__ = [
     "FORMAT",
@@ -67,7 +67,10 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
 
 
 def _atomic(path: Path, write) -> None:  # type: ignore[no-untyped-def]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, "create the folder", path.parent) from None
     write_atomic_with(path, write)
 
 
@@ -76,14 +79,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     _atomic(Path(path), lambda f: f.write(data))
 
 
-def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> None:
-    """Write a checkpoint atomically; ``payload`` holds every key of the format but ``format``/``version``."""
+def save_checkpoint(path: str | Path, payload: Mapping[str, Any], *, pending: bool = False) -> Path | None:
+    """Write a checkpoint atomically; ``payload`` holds every key of the format but ``format``/``version``.
+
+    With ``pending`` the complete file is left beside ``path`` and its name returned: the caller
+    moves it into place with :func:`schemagm.fileio.commit` once the state has proved good.
+    """
     data = {"format": FORMAT, "version": VERSION, **{k: v for k, v in payload.items() if k != "checksum"}}
     data["checksum"] = checksum(data)
     missing = [k for k in _SCHEMA if k not in data]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")
+    if pending:
+        return prepare(Path(path), lambda f: torch.save(data, f))
     _atomic(Path(path), lambda f: torch.save(data, f))
+    return None
 
 
 def checksum(data: Mapping[str, Any]) -> str:

@@ -32,6 +32,7 @@ import math
 import signal
 import threading
 import time
+from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
@@ -147,6 +148,9 @@ class Trainer:
         self._interrupted = False
         self._saving = False
         self._stop_now = False
+        self._pending: list[tuple[Path, Path]] = []  # checkpoint files written, waiting for the next finite loss
+        self._pending_step: int | None = None
+        self.kept_step: int | None = None  # step of the checkpoint in place (last.pt)
         self.last_group_losses: dict[str, float] = {}
 
     # -- state -------------------------------------------------------------------------
@@ -183,34 +187,63 @@ class Trainer:
         self.stream.load_state_dict(ckpt["stream"])
         self.step = int(ckpt["step"])
         self.saved_step = self.step
+        self.kept_step = self.step
         self.elapsed = float(ckpt.get("elapsed", 0.0))
         rng = dict(ckpt["rng"])
         if self.dist.enabled and "ranks" in rng and len(rng["ranks"]) == self.dist.world_size:
             rng["torch"] = rng["ranks"][self.dist.rank]
         set_rng_state(rng)
 
-    def save(self, periodic: bool = False) -> None:
-        """Write the checkpoint -- only a state worth keeping: non-finite weights stop the run instead."""
+    def save(self, periodic: bool = False, pending: bool = False) -> None:
+        """Write the checkpoint -- only a state worth keeping.
+
+        Non-finite weights stop the run instead.  With ``pending`` (a checkpoint inside the loop) the
+        files are written whole but moved into place only once the next step's first loss, computed
+        with these weights, is finite (:meth:`_commit`); a run that diverges then keeps the previous one.
+        """
         state = self.state()  # every rank takes part (RNG gather)
         bad = nonfinite_entries(state["model"])
         if bad:
             raise TrainingDiverged(
-                f"training stopped after step {self.step} (epoch {self.stream.epoch}): the weights {', '.join(bad[:3])}"
-                f"{' ...' if len(bad) > 3 else ''} are no longer finite numbers; "
-                + self._kept()
+                f"training stopped after step {self.step} (epoch {self.stream.epoch}): the weights "
+                f"{', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} are no longer finite numbers; {self._kept()}"
             )
         self.saved_step = self.step  # on every rank, so that all ranks agree on the next save
         if self.run is None or not self.dist.is_main:
             return
+        self._commit()  # an earlier pending checkpoint (none unless a step was skipped)
         self._saving = True  # a second Ctrl-C now waits for the file to be complete
         try:
-            if periodic:
-                save_checkpoint(self.run.periodic(self.step), state)
-            save_checkpoint(self.run.last, state)
+            targets = ([self.run.periodic(self.step)] if periodic else []) + [self.run.last]
+            for target in targets:
+                tmp = save_checkpoint(target, state, pending=pending)
+                if tmp is not None:
+                    self._pending.append((tmp, target))
+            if not pending:
+                self.kept_step = self.step
+            else:
+                self._pending_step = self.step
         finally:
             self._saving = False
         if self._stop_now:
             raise KeyboardInterrupt
+
+    def _commit(self) -> None:
+        """Move the pending checkpoint files into place (the state proved good)."""
+        from ..fileio import commit
+
+        for tmp, target in self._pending:
+            commit(tmp, target)
+        if self._pending:
+            self.kept_step = self._pending_step
+        self._pending = []
+
+    def _discard(self) -> None:
+        from ..fileio import discard
+
+        for tmp, _ in self._pending:
+            discard(tmp)
+        self._pending = []
 
     # -- the loop --------------------------------------------------------------------------
     def _done(self) -> bool:
@@ -243,7 +276,10 @@ class Trainer:
                 loss = self.model.phase_loss(phase.name, batch)
                 value = float(mean_across(loss, self.dist))
                 if not math.isfinite(value):
+                    self._discard()
                     raise TrainingDiverged(self._divergence_message(phase, value))
+                if self._pending:
+                    self._commit()  # the weights of the last checkpoint give a finite loss: keep it
                 for opt in self.optimizers.values():
                     opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -257,8 +293,8 @@ class Trainer:
         return batch
 
     def _kept(self) -> str:
-        if self.run is not None and self.saved_step is not None and self.run.last.exists():
-            return f"'{self.run.last}' (step {self.saved_step}, the last good state) is kept as it was"
+        if self.run is not None and self.kept_step is not None and self.run.last.exists():
+            return f"'{self.run.last}' (step {self.kept_step}, the last good state) is kept as it was"
         return "no checkpoint is written without a run directory"
 
     def _divergence_message(self, phase: Any, value: float) -> str:
@@ -287,7 +323,7 @@ class Trainer:
                 if self.step % self.config.log_every == 0:
                     self._log(batch)
                 if self.step % self.config.checkpoint_every == 0:
-                    self.save(periodic=True)
+                    self.save(periodic=True, pending=True)
                 for epoch in range(epoch_before + 1, self.stream.epoch + 1):
                     self._picture(f"epoch-{epoch:04d}.png", seed=epoch)
                 if progress is not None and task is not None:
@@ -298,7 +334,10 @@ class Trainer:
                 if self._interrupt_agreed():
                     status = "interrupted"
                     break
-        except TrainingDiverged as exc:
+        except BaseException as exc:
+            self._discard()  # an untested checkpoint is not kept
+            if not isinstance(exc, TrainingDiverged):
+                raise
             if progress is not None:
                 progress.stop()
             self.elapsed = time.perf_counter() - start
@@ -311,11 +350,12 @@ class Trainer:
         self.elapsed = time.perf_counter() - start
         if batch and self.step % self.config.log_every != 0 and status != "interrupted":
             self._log(batch)  # an interrupted run logs on its usual steps only: resuming it gives the same lines
-        if self.saved_step != self.step:
-            try:
+        try:
+            if self.saved_step != self.step:
                 self.save()
-            except TrainingDiverged as exc:
-                return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
+            self._commit()  # the final state: no further step can test it
+        except TrainingDiverged as exc:
+            return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
         self._picture("last.png", seed=10**6)
         message = ""
         if status == "interrupted":
