@@ -20,6 +20,7 @@ __all__ = [
     "MAX_CSV_FIELD",
     "MAX_CONFIG_BYTES",
     "MAX_CHECKPOINT_BYTES",
+    "MAX_SEED",
 ]
 
 #: a spec file (1M-character specs are checked in the benchmark; 64 MiB is far beyond)
@@ -37,12 +38,14 @@ MAX_REPEATS = 10_000
 #: bytes of one data file, after decompression
 MAX_DATA_BYTES = 2**33
 #: elements of one data array, as its header claims (checked before it is read)
-MAX_DATA_ELEMENTS = 2**31
+MAX_DATA_ELEMENTS = 2**28
 #: pixels of one image file (a decompression bomb is refused before it is decoded)
 MAX_IMAGE_PIXELS = 2**26
 #: characters of one CSV field
 MAX_CSV_FIELD = 2**20
 #: bytes of a TOML config file
 MAX_CONFIG_BYTES = 2**20
+#: the largest seed (NumPy's generators take 32-bit seeds); seeds are whole numbers from 0
+MAX_SEED = 2**32 - 1
 #: bytes of a checkpoint file
 MAX_CHECKPOINT_BYTES = 2**36

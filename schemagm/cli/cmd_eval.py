@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from ..limits import MAX_SEED
+
 from .common import user_errors
 
 HELP = """Evaluate a trained run: every metric that applies to its graph.
@@ -44,7 +46,7 @@ def register(app: typer.Typer) -> None:
         metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated subset of elbo,iw,mmd,modes,inception,fid,surgery [default: all]"),
         bandwidths: Optional[str] = typer.Option(None, "--bandwidths", help="comma-separated Gaussian kernel bandwidths of the MMD test [default: the median heuristic]"),
         permutations: int = typer.Option(200, "--permutations", min=1, help="relabellings of the MMD permutation test"),
-        seed: int = typer.Option(0, "--seed", help="seed of every random draw of the evaluation"),
+        seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="seed of every random draw of the evaluation"),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="a checkpoint file of the run [default: checkpoints/last.pt]"),
     ) -> None:
         from rich.console import Console

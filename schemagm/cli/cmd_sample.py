@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from ..limits import MAX_SEED
+
 from .common import echo, user_errors
 
 HELP = """Draw samples from a trained run and save them as a picture (and raw arrays).
@@ -36,7 +38,7 @@ def register(app: typer.Typer) -> None:
         n: int = typer.Option(64, "-n", "--n-samples", min=1, help="how many samples (or reconstructed test rows)"),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="the picture (.png) [default: RUN/samples/<kind>-seed<seed>.png]"),
         npy: Optional[Path] = typer.Option(None, "--npy", help="also save the raw samples as a .npy array"),
-        seed: int = typer.Option(0, "--seed", help="seed of the random draws"),
+        seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="seed of the random draws"),
         reconstruct: bool = typer.Option(False, "--reconstruct", help="test rows and their reconstructions (array [2, n, ...])"),
         interpolate: bool = typer.Option(False, "--interpolate", help="latent interpolation between pairs of test rows (array [pairs, steps, ...])"),
         pairs: int = typer.Option(4, "--pairs", min=1, help="pairs of test rows for --interpolate"),

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from ..limits import MAX_SEED
+
 from .common import echo, user_errors
 
 HELP = """Train a spec: one optimiser per parameter group, the adversary phase first.
@@ -45,7 +47,7 @@ def register(app: typer.Typer) -> None:
         batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="global batch size [default: 64]"),
         lr: Optional[List[str]] = typer.Option(None, "--lr", help="learning rate: NUMBER for every group, or GROUP=NUMBER (repeatable) [default: 1e-3]"),
         optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam, sgd or rmsprop [default: adam]"),
-        seed: Optional[int] = typer.Option(None, "--seed", help="seed of weights, noise and data order [default: 0]"),
+        seed: Optional[int] = typer.Option(None, "--seed", min=0, max=MAX_SEED, help="seed of weights, noise and data order [default: 0]"),
         test_fraction: Optional[float] = typer.Option(None, "--test-fraction", min=0.0, max=0.99, help="share of rows held out for testing [default: 0.1]"),
         config: Optional[Path] = typer.Option(None, "--config", "-c", help="a TOML file of options (flags override it)"),
         resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run directory from its last checkpoint"),

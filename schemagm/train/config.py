@@ -37,6 +37,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import SpecError
+from ..limits import MAX_CONFIG_BYTES, MAX_SEED
 
 __all__ = ["TrainConfig", "load_config", "parse_lr_flags", "parse_data_flags", "config_toml"]
 
@@ -54,8 +55,8 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-3, gt=0)
     group_lr: dict[str, float] = Field(default_factory=dict)
     betas: tuple[float, float] = (0.9, 0.999)
-    seed: int = 0
-    data_seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    data_seed: int = Field(0, ge=0, le=MAX_SEED)
     test_fraction: float = Field(0.1, ge=0, lt=1)
     device: str = "cpu"
     threads: int | None = Field(None, ge=1)
@@ -139,16 +140,15 @@ def parse_data_flags(values: list[str] | None) -> str | dict[str, str] | None:
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
+    from ..fileio import read_bytes
+    from ..graph.build import decode_text
+
     p = Path(path)
+    text = decode_text(read_bytes(p, MAX_CONFIG_BYTES, "config file"), str(p), "save the config file as UTF-8 text")
     try:
-        with open(p, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise SpecError(f"config file '{p}' does not exist") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"config file '{p}' is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise SpecError(f"config file '{p}' could not be read: {exc}") from None
 
 
 def load_config(file: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> TrainConfig:

@@ -28,7 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import SpecError, printable
+from ...fileio import require_file
+from ...limits import MAX_DATA_BYTES, MAX_IMAGE_PIXELS
+from .safe_read import load_npy, load_npz, read_idx_bounded
 from .sources import RawData
 
 __all__ = ["load_file", "is_data_path", "IMAGE_SUFFIXES", "read_idx"]
@@ -47,9 +50,12 @@ def load_file(path: str | Path, channels: int | None = None) -> RawData:
     """Read a user data file or folder; ``channels`` (1 or 3) chooses the colour mode of images."""
     p = Path(path)
     if not p.exists():
-        raise SpecError(f"data file '{p}' does not exist", hint="give a built-in set (digits, ring8, grid25, moons, swissroll, domains) or an existing file")
+        raise SpecError(f"data file '{printable(str(p))}' does not exist", hint="give a built-in set (digits, ring8, grid25, moons, swissroll, domains) or an existing file")
     if p.is_dir():
         return _load_image_folder(p, channels)
+    require_file(p, "data file")  # a FIFO or a device is refused before it is opened
+    if p.stat().st_size > MAX_DATA_BYTES:
+        raise SpecError(f"data file '{p}' is {p.stat().st_size:,} bytes; the limit is {MAX_DATA_BYTES:,}")
     suffix = p.suffix.lower()
     try:
         if suffix == ".npy":
@@ -62,8 +68,8 @@ def load_file(path: str | Path, channels: int | None = None) -> RawData:
             return _idx_raw(p)
     except SpecError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise SpecError(f"data file '{p}' could not be read: {exc}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, csv.Error, MemoryError) as exc:
+        raise SpecError(f"data file '{p}' could not be read: {str(exc)[:200] or type(exc).__name__}") from None
     raise SpecError(
         f"data file '{p}': unknown format '{suffix or p.name}'",
         hint="use .npy, .npz, .csv, a folder of images or an IDX file (MNIST format)",
@@ -74,10 +80,7 @@ def load_file(path: str | Path, channels: int | None = None) -> RawData:
 
 
 def _load_npy(p: Path) -> RawData:
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except ValueError as exc:
-        raise SpecError(f"data file '{p}' is not a readable .npy array: {exc}") from None
+    arr = load_npy(p)
     _check_numeric(arr, p)
     if arr.ndim == 0:
         raise SpecError(f"data file '{p}' holds a single number, not an array of samples")
@@ -85,11 +88,7 @@ def _load_npy(p: Path) -> RawData:
 
 
 def _load_npz(p: Path) -> RawData:
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except ValueError as exc:
-        raise SpecError(f"data file '{p}' is not a readable .npz archive: {exc}") from None
+    arrays = load_npz(p)
     if not arrays:
         raise SpecError(f"data file '{p}' holds no arrays")
     for k, a in arrays.items():
@@ -121,8 +120,16 @@ def _is_number(text: str) -> bool:
 
 def _load_csv(p: Path) -> RawData:
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
-    with open(p, newline="") as f:
-        rows = [r for r in csv.reader(f, delimiter=delimiter)]
+    rows = []
+    with open(p, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first row
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            for r in reader:
+                rows.append(r)
+        except csv.Error as exc:
+            raise SpecError(f"{p}:{reader.line_num}: {exc}", hint="a CSV data file holds numbers separated by commas") from None
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"{p}:{len(rows) + 1}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})", hint="save the file as UTF-8") from None
     numbered = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not numbered:
         raise SpecError(f"data file '{p}' is empty")
@@ -178,11 +185,15 @@ def _load_image_folder(folder: Path, channels: int | None) -> RawData:
     size = None
     for f, _ in entries:
         try:
+            require_file(f, "image")
             with Image.open(f) as im:
+                w, h = im.size
+                if w * h > MAX_IMAGE_PIXELS:  # checked on the header, before a pixel is decoded
+                    raise SpecError(f"image '{f}' is {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels")
                 im = im.convert(mode)
                 arr = np.asarray(im, dtype=np.float32) / 255.0
-        except (UnidentifiedImageError, OSError) as exc:
-            raise SpecError(f"image '{f}' could not be read: {exc}") from None
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
+            raise SpecError(f"image '{f}' could not be read: {str(exc)[:200]}") from None
         if size is None:
             size = im.size
         elif im.size != size:
@@ -217,19 +228,8 @@ def _looks_like_idx(p: Path) -> bool:
 def read_idx(path: str | Path) -> np.ndarray:
     """An IDX file (the MNIST format) as an array: magic 0 0 TYPE NDIM, NDIM big-endian sizes, data."""
     p = Path(path)
-    data = gzip.open(p, "rb").read() if p.name.lower().endswith(".gz") else p.read_bytes()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise SpecError(f"data file '{p}' is not an IDX file (bad magic number)")
-    ndim = data[3]
-    if ndim == 0 or len(data) < 4 + 4 * ndim:
-        raise SpecError(f"data file '{p}' is not an IDX file (bad header)")
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(_IDX_TYPES[data[2]])
-    count = int(np.prod(dims))
-    need = 4 + 4 * ndim + count * dtype.itemsize
-    if len(data) < need:
-        raise SpecError(f"data file '{p}' is truncated: its header promises {dims} values ({need} bytes), the file has {len(data)} bytes")
-    return np.frombuffer(data, dtype=dtype, count=count, offset=4 + 4 * ndim).reshape(dims)
+    require_file(p, "data file")
+    return read_idx_bounded(p)
 
 
 def _idx_raw(p: Path) -> RawData:
