@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from ..limits import MAX_PARAMETERS
+
 from .common import echo, user_errors
 
 HELP = """Compile a spec and show what the one rule derived from its graph.
@@ -45,9 +47,20 @@ def register(app: typer.Typer) -> None:
             from ..fileio import require_file
 
             require_file(spec, "spec file")
+            import torch
+
             from ..compiler import compile as compile_spec
 
-            model = compile_spec(spec)  # JSON too only for a spec that compiles
+            # on the meta device: every parameter has its shape but no memory, so counting the parameters
+            # of mlp(65536, 65536) allocates nothing
+            with torch.device("meta"):
+                model = compile_spec(spec)  # JSON too only for a spec that compiles
+            total = sum(p.numel() for p in model.parameters())
+            if total > MAX_PARAMETERS:
+                raise SpecError(
+                    f"{spec}: the model has {total:,} parameters; schemagm trains at most {MAX_PARAMETERS:,}",
+                    hint="use smaller networks (mlp widths, conv channels)",
+                )
             if emit is Emit.json:
                 echo(model.graph.to_json())
                 return

@@ -73,7 +73,16 @@ def resume_config(run_path: str | Path, overrides: Mapping[str, Any]) -> TrainCo
 
 def _compile(graph: Any) -> Any:
     from ..compiler import compile as compile_graph
+    from ..limits import MAX_PARAMETERS
 
+    # shapes only (and the RNG left as it was): a model too large to train is refused before it is allocated
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        total = sum(p.numel() for p in compile_graph(graph).parameters())
+    if total > MAX_PARAMETERS:
+        raise SpecError(
+            f"the model '{graph.name}' has {total:,} parameters; schemagm trains at most {MAX_PARAMETERS:,}",
+            hint="use smaller networks (mlp widths, conv channels)",
+        )
     return compile_graph(graph)
 
 
