@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-__all__ = ["Span", "Diagnostic", "SpecError", "DiagnosticSink", "printable", "excerpt"]
+__all__ = ["Span", "Diagnostic", "SpecError", "DiagnosticSink", "printable", "excerpt", "shorten"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Diagnostic:
             prefix = f"{printable(where or '<spec>')}:{span.line}:{span.column}: "
         elif where:
             prefix = f"{printable(where)}: "
-        out = [f"{prefix}{self.severity}: {printable(self.message, keep_newlines=True)}"]
+        out = [f"{prefix}{self.severity}: {shorten(printable(self.message, keep_newlines=True))}"]
         if span is not None and (source is not None or lines is not None):
             if lines is None:
                 lines = source.splitlines() if source is not None else []
@@ -73,7 +73,7 @@ class Diagnostic:
                 out.append(f"  {gutter} | {shown}")
                 out.append(f"  {' ' * len(gutter)} | {' ' * start}{'^' * marks}")
         if self.hint:
-            out.append(f"  hint: {printable(self.hint)}")
+            out.append(f"  hint: {shorten(printable(self.hint))}")
         return "\n".join(out)
 
 
@@ -99,6 +99,14 @@ def printable(text: str, keep_newlines: bool = False) -> str:
     if keep_newlines:
         return "\n".join(printable(part) for part in text.split("\n"))
     return _CONTROL.sub(_escape_char, text.replace("\t", " "))
+
+
+_LONG_WORD = re.compile(r"\S{121,}")
+
+
+def shorten(text: str) -> str:
+    """``text`` with every run of more than 120 non-blank characters (a quoted 1 MB token) cut to its ends."""
+    return _LONG_WORD.sub(lambda m: f"{m.group(0)[:60]}...{m.group(0)[-20:]} ({len(m.group(0)):,} characters)", text)
 
 
 def excerpt(text: str, column: int, width: int, limit: int = EXCERPT_WIDTH) -> tuple[str, int, int]:
