@@ -40,8 +40,13 @@ def _register_all() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
+    import signal
+    import threading
+
     try:
         _register_all()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see schemagm.cli)
         app(args=argv, standalone_mode=True)
     except SpecError as err:  # raised outside a command's own handler
         print_error(err)

@@ -219,6 +219,19 @@ def _number(token: Token) -> int | float:
     return value
 
 
+def _string(token: Token) -> str:
+    """The value of a quoted string (JSON escapes; a tab inside is kept); a bad escape is an error at its place."""
+    try:
+        return str(json.loads(str(token), strict=False))
+    except json.JSONDecodeError as err:
+        column = (token.column or 1) + err.pos
+        raise SpecError(
+            f"the string {_cut(str(token))} has a bad escape: {err.msg}",
+            span=Span(token.line or 1, column, token.line, column + 1),
+            hint='write \\\\ for a backslash and \\" for a quote',
+        ) from None
+
+
 def _cut(text: str, limit: int = 24) -> str:
     return text if len(text) <= limit else f"{text[:10]}...{text[-10:]} ({len(text)} characters)"
 
@@ -229,7 +242,7 @@ def _value(tree: Tree) -> tuple[Any, bool]:
     if kind == "number":
         return _number(tree.children[0]), False
     if kind == "string":
-        return json.loads(str(tree.children[0])), False
+        return _string(tree.children[0]), False
     if kind == "true":
         return True, False
     if kind == "false":
@@ -249,7 +262,7 @@ class _Builder:
         name_tok, title_tok = model.children
         spec = Spec(
             name=str(name_tok),
-            title=json.loads(str(title_tok)) if title_tok is not None else None,
+            title=_string(title_tok) if title_tok is not None else None,
             span=self.span(model),
             name_span=self.span(name_tok),
         )

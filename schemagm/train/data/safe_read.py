@@ -19,7 +19,7 @@ from typing import IO
 
 import numpy as np
 
-from ...errors import SpecError
+from ...errors import SpecError, printable
 from ...limits import MAX_DATA_BYTES, MAX_DATA_ELEMENTS
 
 __all__ = ["load_npy", "load_npz", "read_idx_bounded"]
@@ -35,8 +35,8 @@ def _header(f: IO[bytes], p: Path, member: str | None = None) -> tuple[tuple[int
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=10000)
         else:
             raise ValueError(f"unknown .npy format version {version}")
-    except (ValueError, SyntaxError, EOFError, OverflowError) as exc:
-        raise SpecError(f"{where} is not a readable .npy array: {str(exc)[:200]}") from None
+    except Exception as exc:  # noqa: BLE001 -- NumPy's header parser raises ValueError, SyntaxError, TokenError...
+        raise SpecError(f"{where} is not a readable .npy array: {printable(str(exc))[:200] or type(exc).__name__}") from None
     if dtype.hasobject:
         raise SpecError(f"{where} holds Python objects, not numbers (pickled data is never loaded)")
     if any(not isinstance(d, int) or d < 0 for d in shape):
@@ -63,7 +63,7 @@ def load_npy(p: Path) -> np.ndarray:
     _check_size(shape, dtype, available, f"data file '{p}'")
     try:
         return np.load(p, allow_pickle=False)
-    except ValueError as exc:
+    except Exception as exc:  # noqa: BLE001 -- the header was checked; anything else is a damaged file
         raise SpecError(f"data file '{p}' is not a readable .npy array: {str(exc)[:200]}") from None
 
 
@@ -98,7 +98,7 @@ def load_npz(p: Path) -> dict[str, np.ndarray]:
                 raise SpecError(f"array '{name}' of data file '{p}' is not the size its archive entry says")
             try:
                 arrays[name] = np.load(io.BytesIO(data), allow_pickle=False)
-            except ValueError as exc:
+            except Exception as exc:  # noqa: BLE001 -- the header was checked; anything else is a damaged file
                 raise SpecError(f"array '{name}' of data file '{p}' is not readable: {str(exc)[:200]}") from None
     return arrays
 
