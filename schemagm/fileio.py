@@ -22,8 +22,9 @@ import os
 import stat
 import tempfile
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Callable, Iterable
+from typing import IO
 
 from .errors import SpecError, printable
 
@@ -166,7 +167,9 @@ def check_output(
         except OSError as exc:
             raise os_error(exc, "create the folder", folder) from None
     if not folder.is_dir():
-        raise SpecError(f"cannot write '{shown}': the folder '{printable(str(folder))}' does not exist", hint="create it first")
+        raise SpecError(
+            f"cannot write '{shown}': the folder '{printable(str(folder))}' does not exist", hint="create it first"
+        )
     if p.exists() or p.is_symlink():
         for source in inputs:
             if Path(source).exists() and _same_file(p, Path(source)):
@@ -175,7 +178,10 @@ def check_output(
                     hint=f"choose another {option} file",
                 )
         if not force:
-            raise SpecError(f"{what} '{shown}' already exists; it is not overwritten", hint=f"pass --force to replace it, or choose another {option} file")
+            raise SpecError(
+                f"{what} '{shown}' already exists; it is not overwritten",
+                hint=f"pass --force to replace it, or choose another {option} file",
+            )
         if not p.is_file():
             raise SpecError(f"{what} '{shown}' exists and is not a regular file; it is not replaced")
     return p
@@ -194,7 +200,15 @@ def require_file(path: str | Path, what: str = "file") -> Path:
     if stat.S_ISDIR(st.st_mode):
         raise SpecError(f"{what} '{shown}' is a folder, not a file")
     if not stat.S_ISREG(st.st_mode):
-        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file"
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
         raise SpecError(f"{what} '{shown}' is {kind}, not a regular file", hint="give the path of a file")
     return p
 
@@ -226,7 +240,7 @@ def remove_stale_temps(folder: str | Path, names: Iterable[str] | None = None) -
     """
     folder = Path(folder)
     wanted = set(names) if names is not None else None
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for f in folder.iterdir():

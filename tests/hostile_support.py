@@ -26,7 +26,9 @@ def cli(*args: object) -> tuple[int, str, float]:
     return result.exit_code, result.stdout + result.stderr, seconds
 
 
-def refused(code: int, output: str, *fragments: str, status: int = 1, seconds: float | None = None, limit: float = 60.0) -> None:
+def refused(
+    code: int, output: str, *fragments: str, status: int = 1, seconds: float | None = None, limit: float = 60.0
+) -> None:
     """The command failed with ``status``, said each fragment, printed no traceback, and stayed bounded."""
     flat = " ".join(output.split())
     assert code == status, f"exit {code}, expected {status}: {output[:2000]}"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hostile_support import VALID, cli, refused, write
+
 from schemagm.errors import SpecError
 from schemagm.train.data.files import load_file
 
@@ -33,7 +33,9 @@ def _png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _refused(path: Path, *fragments: str) -> None:
@@ -48,7 +50,11 @@ def _refused(path: Path, *fragments: str) -> None:
 
 
 def test_npy_header_claiming_a_huge_shape_is_refused_before_allocating(tmp_path):
-    _refused(write(tmp_path / "huge.npy", _npy_header((10**6, 10**6)) + b"\x00" * 64), "claims shape [1000000, 1000000]", "the limit is")
+    _refused(
+        write(tmp_path / "huge.npy", _npy_header((10**6, 10**6)) + b"\x00" * 64),
+        "claims shape [1000000, 1000000]",
+        "the limit is",
+    )
     # a plausible shape the file cannot hold
     _refused(write(tmp_path / "short.npy", _npy_header((1000, 1000)) + b"\x00" * 64), "is truncated", "4,000,000 bytes")
     _refused(write(tmp_path / "objects.npy", _npy_header((3,), "|O") + b"\x00" * 64), "Python objects")
@@ -69,7 +75,9 @@ def test_npz_with_a_non_array_member_or_a_huge_member(tmp_path):
 
 
 def test_csv_field_over_the_csv_module_limit_and_a_bom(tmp_path):
-    _refused(write(tmp_path / "wide.csv", "1,2\n3," + "4" * 200_000 + "\n"), "wide.csv:2:", "field larger than field limit")
+    _refused(
+        write(tmp_path / "wide.csv", "1,2\n3," + "4" * 200_000 + "\n"), "wide.csv:2:", "field larger than field limit"
+    )
     bom = write(tmp_path / "bom.csv", "\ufeff1,2,3,4\n5,6,7,8\n".encode())
     raw = load_file(bom)
     assert raw.main.shape == (2, 4) and raw.main[0].tolist() == [1, 2, 3, 4]  # the first row is data, not a header
@@ -87,7 +95,10 @@ def test_a_decompression_bomb_png_is_refused_from_its_header(tmp_path):
 
 def test_a_gzip_idx_is_read_only_as_far_as_its_header_promises(tmp_path):
     # a header claiming 10 GB of values
-    p = write(tmp_path / "huge-idx1-ubyte.gz", gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 10_000_000_000 % 2**32) + b"\x00" * 16))
+    p = write(
+        tmp_path / "huge-idx1-ubyte.gz",
+        gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 10_000_000_000 % 2**32) + b"\x00" * 16),
+    )
     _refused(p, "claims shape", "the limit is")
     # a small header followed by a stream that inflates to far more (only what the header promises is read)
     payload = b"\x00\x00\x08\x01" + struct.pack(">I", 100)
@@ -114,7 +125,9 @@ def test_fifos_and_devices_are_refused_as_data(what, tmp_path):
 
 def test_train_on_a_hostile_data_file_exits_1_without_traceback(tmp_path):
     bad = write(tmp_path / "huge.npy", _npy_header((10**6, 10**6)) + b"\x00" * 64)
-    code, out, _ = cli("train", SPECS / "ae.sgm", "--data", bad, "--out", tmp_path / "r", "--no-progress", "--steps", "1")
+    code, out, _ = cli(
+        "train", SPECS / "ae.sgm", "--data", bad, "--out", tmp_path / "r", "--no-progress", "--steps", "1"
+    )
     refused(code, out, f"data file '{bad}' claims shape")
     assert not (tmp_path / "r").exists()
 

@@ -9,21 +9,59 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from hostile_support import MAX_OUTPUT, cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostile_support import MAX_OUTPUT, cli
 from schemagm.errors import SpecError
 from schemagm.train.data.files import load_file
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 CATALOG = [p.read_bytes() for p in sorted(SPECS.glob("*.sgm"))]
-FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 #: fragments a mutation splices in: the language's own words, limits, encodings and terminal controls
-PIECES = [b"->", b"-->", b"==>", b"=>", b":", b",", b"[", b"]", b"(", b")", b"{", b"}", b"=", b"\n", b"#", b'"', b"9" * 30,
-          b"1e400", b"-0", b"\x00", b"\x1b[2J", b"\xff\xfe", b"\xe2\x80\xae", b"\r\n", b"\t", b"options {", b"mlp(99999999)",
-          b"indicator y", b"adversarial", b"perfect", b"y=1", b"walkback = 1e23", b"real[0]", b"normal[", b"model"]
+PIECES = [
+    b"->",
+    b"-->",
+    b"==>",
+    b"=>",
+    b":",
+    b",",
+    b"[",
+    b"]",
+    b"(",
+    b")",
+    b"{",
+    b"}",
+    b"=",
+    b"\n",
+    b"#",
+    b'"',
+    b"9" * 30,
+    b"1e400",
+    b"-0",
+    b"\x00",
+    b"\x1b[2J",
+    b"\xff\xfe",
+    b"\xe2\x80\xae",
+    b"\r\n",
+    b"\t",
+    b"options {",
+    b"mlp(99999999)",
+    b"indicator y",
+    b"adversarial",
+    b"perfect",
+    b"y=1",
+    b"walkback = 1e23",
+    b"real[0]",
+    b"normal[",
+    b"model",
+]
 
 
 @st.composite

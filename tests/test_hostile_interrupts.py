@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 from hostile_support import cli
+from test_trainer import TinyAdversarialDouble, _run, spec_file  # noqa: F401 -- the trainer's test double and its spec
+
 from schemagm import fileio
 from schemagm.train.checkpoint import load_checkpoint
 from schemagm.train.config import load_config
 from schemagm.train.launch import train
-from test_trainer import TinyAdversarialDouble, _run, spec_file  # noqa: F401 -- the trainer's test double and its spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +26,18 @@ def test_ctrl_c_half_a_second_after_start(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     for delay in (0.5, 1.5):  # (before ~0.1 s Python itself is still starting: no program can catch that)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "schemagm", "train", str(ROOT / "specs" / "ae.sgm"), "--out", str(tmp_path / f"r{delay}"), "--steps", "5000", "--no-progress"],
+            [
+                sys.executable,
+                "-m",
+                "schemagm",
+                "train",
+                str(ROOT / "specs" / "ae.sgm"),
+                "--out",
+                str(tmp_path / f"r{delay}"),
+                "--steps",
+                "5000",
+                "--no-progress",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -49,7 +61,15 @@ def test_interrupting_off_a_log_step_adds_no_metrics_line(spec_file, tmp_path): 
                 os.kill(os.getpid(), signal.SIGINT)
             return super().phase_loss(phase, batch)
 
-    base = {"spec": str(spec_file), "out": str(tmp_path / "cut"), "batch_size": 16, "progress": False, "samples": 16, "steps": 6, "log_every": 2}
+    base = {
+        "spec": str(spec_file),
+        "out": str(tmp_path / "cut"),
+        "batch_size": 16,
+        "progress": False,
+        "samples": 16,
+        "steps": 6,
+        "log_every": 2,
+    }
     launched = train(load_config(None, base), compile_fn=lambda g: Interrupted(g))
     assert launched.result.status == "interrupted" and launched.result.step == 3
     assert _steps(tmp_path / "cut") == [2]  # no line for the off-step 3
@@ -79,7 +99,21 @@ def test_a_second_ctrl_c_during_a_checkpoint_write_waits_for_the_file(tmp_path, 
 
     monkeypatch.setattr(checkpoint, "prepare", prepare)
     out = tmp_path / "r"
-    code, output, _ = cli("train", ROOT / "specs" / "ae.sgm", "--out", out, "--steps", "50", "--checkpoint-every", "2", "--no-progress", "--samples", "0", "--batch-size", "16")
+    code, output, _ = cli(
+        "train",
+        ROOT / "specs" / "ae.sgm",
+        "--out",
+        out,
+        "--steps",
+        "50",
+        "--checkpoint-every",
+        "2",
+        "--no-progress",
+        "--samples",
+        "0",
+        "--batch-size",
+        "16",
+    )
     assert code == 130 and "Traceback" not in output and "interrupted" in output, output
     assert not list(out.rglob("*.tmp"))
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")  # whole, and loads

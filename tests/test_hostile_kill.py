@@ -19,14 +19,28 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from hostile_support import cli
+
 from schemagm.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "vae.sgm"
 STEPS = 24
-FLAGS = ["--steps", str(STEPS), "--batch-size", "16", "--checkpoint-every", "3", "--log-every", "2", "--samples", "0", "--no-progress", "--seed", "5"]
+FLAGS = [
+    "--steps",
+    str(STEPS),
+    "--batch-size",
+    "16",
+    "--checkpoint-every",
+    "3",
+    "--log-every",
+    "2",
+    "--samples",
+    "0",
+    "--no-progress",
+    "--seed",
+    "5",
+]
 
 #: run in the subprocess: train, but SIGKILL this process in the middle of checkpoint write number N
 KILL_IN_WRITE = """

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from hostile_support import VALID, cli, refused, write
+
 from schemagm import fileio
 from schemagm.train.checkpoint import checksum, load_checkpoint, save_checkpoint
 
@@ -71,7 +71,11 @@ def test_a_checkpoint_with_64_flipped_bytes_is_refused(ae_run, tmp_path, seed):
     run = _copy(ae_run, tmp_path / "r")
     last = run / "checkpoints" / "last.pt"
     _flip(last, 64, seed)
-    for args in [("sample", run, "-o", tmp_path / "s.png"), ("eval", run, "--metrics", "elbo"), ("train", "--resume", run, "--steps", "3", "--no-progress")]:
+    for args in [
+        ("sample", run, "-o", tmp_path / "s.png"),
+        ("eval", run, "--metrics", "elbo"),
+        ("train", "--resume", run, "--steps", "3", "--no-progress"),
+    ]:
         code, output, _ = cli(*args)
         refused(code, output, f"checkpoint '{last}'")
         assert "is damaged" in output or "could not be read" in output, output
@@ -93,7 +97,10 @@ def test_a_value_changed_inside_a_valid_file_fails_the_checksum(ae_run, tmp_path
     "damage, words",
     [
         (lambda d: d["rng"].__setitem__("torch", torch.zeros(3, dtype=torch.uint8)), "no valid torch RNG state"),
-        (lambda d: d["rng"]["numpy"].__setitem__("keys", torch.zeros(5, dtype=torch.int64)), "malformed numpy RNG state"),
+        (
+            lambda d: d["rng"]["numpy"].__setitem__("keys", torch.zeros(5, dtype=torch.int64)),
+            "malformed numpy RNG state",
+        ),
         (lambda d: d["rng"]["python"].__setitem__("internal", torch.full((625,), -1)), "malformed python RNG state"),
         (lambda d: d["stream"].__setitem__("index", 10**9), "data stream's position is out of range"),
         (lambda d: d["stream"].__setitem__("epoch", "one"), "data stream's epoch is not whole numbers"),
@@ -104,7 +111,9 @@ def test_malformed_rng_and_stream_entries(ae_run, tmp_path, damage, words):
     last = run / "checkpoints" / "last.pt"
     data = load_checkpoint(last)
     damage(data)
-    save_checkpoint(last, {k: v for k, v in data.items() if k not in ("format", "version")})  # a fresh, matching checksum
+    save_checkpoint(
+        last, {k: v for k, v in data.items() if k not in ("format", "version")}
+    )  # a fresh, matching checksum
     code, output, _ = cli("train", "--resume", run, "--steps", "3", "--no-progress")
     refused(code, output, "is damaged", words)
 
@@ -127,7 +136,11 @@ def test_a_full_disk_or_read_only_folder_is_a_message_and_leaves_no_partial_file
     run = _copy(ae_run, tmp_path / "r")
     spec = write(tmp_path / "mine.sgm", "model   m\n" + VALID.split("\n", 1)[1])
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    error = _no_space if where != "mkstemp" else lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system"))
+    error = (
+        _no_space
+        if where != "mkstemp"
+        else lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system"))
+    )
     target = {"fsync": (os, "fsync"), "replace": (os, "replace"), "mkstemp": (fileio.tempfile, "mkstemp")}[where]
     monkeypatch.setattr(*target, error)
     reason = "read-only file system" if where == "mkstemp" else "no space left on device"
@@ -144,7 +157,9 @@ def test_a_full_disk_or_read_only_folder_is_a_message_and_leaves_no_partial_file
         code, output, _ = cli(*args)
         refused(code, output, "cannot write", reason)
     monkeypatch.undo()
-    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and not str(p).startswith(str(tmp_path / "new"))}
+    after = {
+        p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and not str(p).startswith(str(tmp_path / "new"))
+    }
     assert after == before  # nothing changed, nothing half-written, no temporary left behind
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
@@ -173,7 +188,9 @@ def test_fmt_write_keeps_the_mode_of_the_users_spec(tmp_path):
 
 def test_the_state_kept_after_a_nan_stop_evaluates_to_finite_numbers(tmp_path):
     out = tmp_path / "r"
-    code, output, _ = train(SPECS / "vae.sgm", out, "--lr", "1e4", "--checkpoint-every", "1", "--steps", "30", "--samples", "0")
+    code, output, _ = train(
+        SPECS / "vae.sgm", out, "--lr", "1e4", "--checkpoint-every", "1", "--steps", "30", "--samples", "0"
+    )
     refused(code, output, "training stopped at step", "the last good state", "is kept as it was")
     from schemagm.train.run import load_run
 
@@ -183,12 +200,19 @@ def test_the_state_kept_after_a_nan_stop_evaluates_to_finite_numbers(tmp_path):
     for phase in loaded.model.objective.phases:
         assert torch.isfinite(loaded.model.phase_loss(phase.name, batch)), phase.name
     assert not list((out / "checkpoints").glob(".*.tmp"))
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{loaded.step:07d}.pt", "last.pt"][loaded.step == 0 :]
+    assert (
+        sorted(p.name for p in (out / "checkpoints").iterdir())
+        == [f"step-{loaded.step:07d}.pt", "last.pt"][loaded.step == 0 :]
+    )
 
 
 def test_stale_temporaries_of_a_killed_write_are_removed_on_resume(ae_run, tmp_path):
     run = _copy(ae_run, tmp_path / "r")
-    stale = [run / "checkpoints" / ".last.pt.abc123.tmp", run / ".metrics.jsonl.x1y2.tmp", run / "samples" / ".last.png.k9.tmp"]
+    stale = [
+        run / "checkpoints" / ".last.pt.abc123.tmp",
+        run / ".metrics.jsonl.x1y2.tmp",
+        run / "samples" / ".last.png.k9.tmp",
+    ]
     for p in stale:
         p.write_bytes(b"half")
     mine = run / "checkpoints" / "keep.tmp"  # not named like a temporary of ours: left alone

@@ -10,11 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hostile_support import VALID, cli, refused, write
 
 #: commands that read a spec and need no tensors, with the arguments that follow the file
-READERS = [("check",), ("fmt",), ("render", "--format", "dot"), ("transform", "swap-processes"), ("equiv",), ("explain",)]
+READERS = [
+    ("check",),
+    ("fmt",),
+    ("render", "--format", "dot"),
+    ("transform", "swap-processes"),
+    ("equiv",),
+    ("explain",),
+]
 OTHER = Path(__file__).resolve().parent.parent / "specs" / "vae.sgm"
 
 
@@ -29,11 +35,23 @@ def _args(cmd: tuple[str, ...], spec: Path) -> list[object]:
 HOSTILE = {
     "a 5000-digit size": (VALID.replace("real[4]", "real[" + "9" * 5000 + "]"), ":2:15:", "is too large (5000 digits"),
     "1e400": (VALID + "options {\n  beta = 1e400\n}\n", ":7:10:", "overflows to infinity"),
-    "walkback = 1e23": (VALID + "options {\n  walkback = 1e23\n}\n", ":7:14:", "option 'walkback' must be a whole number"),
+    "walkback = 1e23": (
+        VALID + "options {\n  walkback = 1e23\n}\n",
+        ":7:14:",
+        "option 'walkback' must be a whole number",
+    ),
     "walkback = 10**5": (VALID + "options {\n  walkback = 100000\n}\n", ":7:14:", "must be at most 10000"),
-    "mlp(10000000)": (VALID.replace("q_eta = mlp(8)", "q_eta = mlp(10000000)"), ":4:19:", "a network argument is at most 65,536"),
+    "mlp(10000000)": (
+        VALID.replace("q_eta = mlp(8)", "q_eta = mlp(10000000)"),
+        ":4:19:",
+        "a network argument is at most 65,536",
+    ),
     "a node of 64e9 elements": (VALID.replace("real[4]", "real[4000, 4000, 4000]"), ":2:14:", "a node holds at most"),
-    "an escape sequence": (VALID.replace("model m", "model m \x1b]0;title\x07\x1b[2J"), ":1:9:", "control character \\x1b"),
+    "an escape sequence": (
+        VALID.replace("model m", "model m \x1b]0;title\x07\x1b[2J"),
+        ":1:9:",
+        "control character \\x1b",
+    ),
     "a bidi override": (VALID + "# \u202e comment\n", ":6:3:", "control character \\u202e"),
 }
 
@@ -132,7 +150,9 @@ def test_a_planted_lark_cache_pickle_is_never_read(tmp_path):
         p.write_bytes(pickle.dumps(Evil()))
     spec = write(tmp_path / "ok.sgm", VALID)
     check = "import sys; from schemagm.graph.build import parse_file; parse_file(sys.argv[1]); print('parsed')"
-    done = subprocess.run([sys.executable, "-c", check, str(spec)], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", check, str(spec)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and "parsed" in done.stdout, done.stderr
     assert not marker.exists(), "the planted pickle was unpickled"
     assert all(p.read_bytes() == pickle.dumps(Evil()) for p in planted)  # and nothing rewrote it

@@ -17,5 +17,8 @@ def _quiet_exit(signum: int, frame: object) -> None:
     os._exit(130)
 
 
-if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+if (
+    threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+):
     signal.signal(signal.SIGINT, _quiet_exit)

@@ -22,7 +22,6 @@ malformed RNG or stream entries -- into a :class:`SpecError`;
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from pathlib import Path
 from typing import Any, Mapping
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import SpecError
-from ..fileio import commit, os_error, prepare, write_atomic_with
+from ..fileio import os_error, prepare, write_atomic_with
 
 __all__ = [
     "FORMAT",

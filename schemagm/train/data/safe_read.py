@@ -36,7 +36,9 @@ def _header(f: IO[bytes], p: Path, member: str | None = None) -> tuple[tuple[int
         else:
             raise ValueError(f"unknown .npy format version {version}")
     except Exception as exc:  # noqa: BLE001 -- NumPy's header parser raises ValueError, SyntaxError, TokenError...
-        raise SpecError(f"{where} is not a readable .npy array: {printable(str(exc))[:200] or type(exc).__name__}") from None
+        raise SpecError(
+            f"{where} is not a readable .npy array: {printable(str(exc))[:200] or type(exc).__name__}"
+        ) from None
     if dtype.hasobject:
         raise SpecError(f"{where} holds Python objects, not numbers (pickled data is never loaded)")
     if any(not isinstance(d, int) or d < 0 for d in shape):
@@ -45,14 +47,19 @@ def _header(f: IO[bytes], p: Path, member: str | None = None) -> tuple[tuple[int
     for d in shape:
         count *= d
     if count > MAX_DATA_ELEMENTS:
-        raise SpecError(f"{where} claims shape {list(shape)} ({count:,} values); the limit is {MAX_DATA_ELEMENTS:,} values")
+        raise SpecError(
+            f"{where} claims shape {list(shape)} ({count:,} values); the limit is {MAX_DATA_ELEMENTS:,} values"
+        )
     return tuple(shape), dtype, fortran
 
 
 def _check_size(shape: tuple[int, ...], dtype: np.dtype, available: int, where: str) -> None:
     need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
     if need > available:
-        raise SpecError(f"{where} is truncated: its header promises shape {list(shape)} ({need:,} bytes), the file holds {available:,}")
+        raise SpecError(
+            f"{where} is truncated: its header promises shape {list(shape)} ({need:,} bytes), "
+            f"the file holds {available:,}"
+        )
 
 
 def load_npy(p: Path) -> np.ndarray:
@@ -80,7 +87,9 @@ def load_npz(p: Path) -> dict[str, np.ndarray]:
             if info.is_dir():
                 continue
             if not info.filename.endswith(".npy"):
-                raise SpecError(f"data file '{p}' holds '{info.filename}', which is not an array (.npy); an .npz holds arrays only")
+                raise SpecError(
+                    f"data file '{p}' holds '{info.filename}', which is not an array (.npy); an .npz holds arrays only"
+                )
             name = info.filename[: -len(".npy")]
             total += info.file_size
             if total > MAX_DATA_BYTES:
@@ -124,7 +133,10 @@ def read_idx_bounded(p: Path) -> np.ndarray:
             for d in dims:
                 count *= d
             if count > MAX_DATA_ELEMENTS:
-                raise SpecError(f"data file '{p}' claims shape {list(dims)} ({count:,} values); the limit is {MAX_DATA_ELEMENTS:,} values")
+                raise SpecError(
+                    f"data file '{p}' claims shape {list(dims)} ({count:,} values); "
+                    f"the limit is {MAX_DATA_ELEMENTS:,} values"
+                )
             need = count * dtype.itemsize
             data = f.read(need)
     except (OSError, EOFError, zlib_error()) as exc:
