@@ -42,6 +42,9 @@ def test_ctrl_c_half_a_second_after_start(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=lambda: signal.signal(
+                signal.SIGINT, signal.SIG_DFL
+            ),  # as from a terminal, even under a background job
         )
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)

@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         _register_all()
-        if threading.current_thread() is threading.main_thread():
+        from . import _quiet_exit
+
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _quiet_exit:
             signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see schemagm.cli)
         app(args=argv, standalone_mode=True)
     except SpecError as err:  # raised outside a command's own handler
