@@ -1,6 +1,6 @@
 """``python -m schemagm ...`` (used by ``torchrun -m schemagm train ...``)."""
 
-from schemagm.cli.app import main
+from schemagm.cli.entry import main
 
 if __name__ == "__main__":
     main()

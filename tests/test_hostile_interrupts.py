@@ -25,30 +25,31 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_ctrl_c_half_a_second_after_start(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     for delay in (0.5, 1.5):  # (before ~0.1 s Python itself is still starting: no program can catch that)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "schemagm",
-                "train",
-                str(ROOT / "specs" / "ae.sgm"),
-                "--out",
-                str(tmp_path / f"r{delay}"),
-                "--steps",
-                "5000",
-                "--no-progress",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda: signal.signal(
-                signal.SIGINT, signal.SIG_DFL
-            ),  # as from a terminal, even under a background job
-        )
-        time.sleep(delay)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        for attempt in range(3):
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "schemagm",
+                    "train",
+                    str(ROOT / "specs" / "ae.sgm"),
+                    "--out",
+                    str(tmp_path / f"r{delay}-{attempt}"),
+                    "--steps",
+                    "5000",
+                    "--no-progress",
+                ],  # noqa: E501
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+            )
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+            if "init_import_site" not in err:  # a loaded machine: the signal came while Python itself started
+                break
         assert proc.returncode == 130, err
         assert "Traceback" not in out + err and "interrupted" in err
 

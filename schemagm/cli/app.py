@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         _register_all()
-        from . import _quiet_exit
+        from .entry import quiet_exit
 
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _quiet_exit:
-            signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see schemagm.cli)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is quiet_exit:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see schemagm.cli.entry)
         app(args=argv, standalone_mode=True)
     except SpecError as err:  # raised outside a command's own handler
         print_error(err)
