@@ -40,15 +40,8 @@ def _register_all() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    import signal
-    import threading
-
     try:
         _register_all()
-        from .entry import quiet_exit
-
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is quiet_exit:
-            signal.signal(signal.SIGINT, signal.default_int_handler)  # start-up is over (see schemagm.cli.entry)
         app(args=argv, standalone_mode=True)
     except SpecError as err:  # raised outside a command's own handler
         print_error(err)

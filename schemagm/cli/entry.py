@@ -1,9 +1,10 @@
 """The console script and ``python -m schemagm``: a Ctrl-C during start-up is a quiet exit.
 
-Before typer, rich or torch load, SIGINT is made a quiet exit with status 130 instead of a
-traceback from the middle of an import; :func:`schemagm.cli.app.main` puts Python's own handler
-back before a command runs, so commands see ``KeyboardInterrupt`` as usual.  Importing
-:mod:`schemagm.cli` as a library changes no signal handling.
+Before typer, rich or torch load, SIGINT is made a quiet exit with status 130: a
+``KeyboardInterrupt`` raised in the middle of an import prints a traceback, and inside torch's C++
+start-up it aborts the process.  Every file schemagm writes is written atomically, so stopping at
+once loses nothing written.  Training installs its own handler (finish the step, save, stop) and
+puts this one back afterwards.  Importing :mod:`schemagm.cli` as a library changes no signal handling.
 """
 
 from __future__ import annotations
