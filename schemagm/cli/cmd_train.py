@@ -28,6 +28,8 @@ Examples:
 
   schemagm train --resume runs/vae --epochs 40
 
+  schemagm train specs/vae.sgm --logger tensorboard   (then: tensorboard --logdir runs)
+
   schemagm train specs/extra/cvae.sgm --data x=train-images-idx3-ubyte --data c=train-labels-idx1-ubyte
 
   torchrun --nproc_per_node 2 -m schemagm train specs/ae.sgm --batch-size 128
