@@ -108,6 +108,16 @@ def test_the_cli_rejects_an_unknown_logger(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("kind", ["tensorboard", "mlflow", "wandb"])
+def test_a_tracker_that_is_not_installed_stops_the_run_before_anything_is_written(tmp_path, monkeypatch, kind):
+    monkeypatch.setitem(sys.modules, kind, None)  # import fails as if the package were not installed
+    with pytest.raises(SpecError) as err:
+        _train(tmp_path, kind)
+    assert f"--logger {kind} needs the {kind} package" in err.value.message
+    assert f"pip install 'schemagm[{kind}]'" in str(err.value)
+    assert not (tmp_path / "vae").exists()
+
+
 def test_no_logger_writes_metrics_jsonl_only(tmp_path):
     run, records = _train(tmp_path, "none", steps=4)
     assert len(records) == 2

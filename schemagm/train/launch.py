@@ -134,6 +134,10 @@ def train(
         dist=dist,
         console=console,
     )
+    if dist.is_main:
+        from .loggers import require
+
+        require(config.logger)  # a tracker that is not installed stops the run before anything is written
     replaced = False
     if resume is None:
         run, replaced = _fresh_run_dir(config, graph.name, force, dist)

@@ -23,10 +23,41 @@ from ...errors import SpecError
 from ..rundir import RunDir
 from .base import RunLogger, flat_params, scalars_of
 
-__all__ = ["LOGGERS", "RunLogger", "open_logger", "log_run_start", "scalars_of", "flat_params", "diagram_picture"]
+__all__ = [
+    "LOGGERS",
+    "RunLogger",
+    "require",
+    "open_logger",
+    "log_run_start",
+    "scalars_of",
+    "flat_params",
+    "diagram_picture",
+]
 
 #: the names ``--logger`` takes
 LOGGERS = ("none", "tensorboard", "mlflow", "wandb")
+
+
+#: logger -> (the module it needs, the extra that installs it)
+PACKAGES = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow"), "wandb": ("wandb", "wandb")}
+
+
+def require(kind: str) -> None:
+    """Fail early -- before a run directory is made -- when the tracker ``kind`` is unknown or not installed."""
+    if kind not in LOGGERS:
+        raise SpecError(f"unknown logger '{kind}'", hint=f"the loggers: {', '.join(LOGGERS)}")
+    if kind == "none":
+        return
+    from importlib import import_module
+
+    module, extra = PACKAGES[kind]
+    try:
+        import_module(module)
+    except ImportError as exc:
+        raise SpecError(
+            f"--logger {kind} needs the {module} package, which is not installed ({exc})",
+            hint=f"pip install 'schemagm[{extra}]'",
+        ) from None
 
 
 def open_logger(kind: str, run: RunDir, start_step: int = 0) -> RunLogger:
