@@ -217,15 +217,32 @@ def _edge_markdown(decl: EdgeDecl, index: int, text: str) -> str:
         lines.append(f"kernel: `{e.kernel}`")
     if e.group:
         lines.append(f"parameter group: {e.group}")
-    key = f"{e.label}_{e.group}" if e.label and e.group else None
-    mine = [t for t in _terms(text) if key is not None and t.name.split(":", 1)[-1] == key]
+    mine, shared = edge_terms(graph, index, _terms(text))
     lines.append("")
-    if mine:
+    if mine or shared:
         lines.append("objective terms it contributes:")
         lines += [f"- `{t.name}` [{', '.join(sorted(t.groups))}]: {t.formula}" for t in mine]
+        lines += [
+            f"- `{t.name}` [{', '.join(sorted(t.groups))}] (with the group's other edges): {t.formula}" for t in shared
+        ]
     else:
         lines.append("objective terms it contributes: none of its own")
     return "\n".join(lines)
+
+
+def _term_edge(name: str) -> str:
+    """The edge a term is named after: ``kl:q_eta`` -> ``q_eta``, ``mmd:x->y`` -> ``x->y``; ``iw_bound`` -> ''."""
+    return name.split(":", 1)[1] if ":" in name else ""
+
+
+def edge_terms(graph: SchematicGraph, index: int, terms: tuple[Any, ...]) -> tuple[list[Any], list[Any]]:
+    """The terms named after edge ``index``, and the terms named after no edge that update its group."""
+    keys = {f"{e.label}_{e.group}" if e.label and e.group else e.key for e in graph.edges}
+    e = graph.edges[index]
+    key = f"{e.label}_{e.group}" if e.label and e.group else e.key
+    mine = [t for t in terms if _term_edge(t.name) == key]
+    shared = [t for t in terms if _term_edge(t.name) not in keys and e.group is not None and e.group in t.groups]
+    return mine, shared
 
 
 def _name_markdown(word: str) -> str | None:
