@@ -7,6 +7,7 @@ whole-document formatting (``schemagm fmt``'s canonical text).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from lsprotocol import types
@@ -48,6 +49,11 @@ def make_server() -> LanguageServer:
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=doc.version, diagnostics=problems)
         )
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
+        # hover on an edge needs the compiler (torch): import it in the background, so the first hover is quick
+        threading.Thread(target=_warm_up, name="schemagm-warm-up", daemon=True).start()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -108,6 +114,13 @@ def make_server() -> LanguageServer:
         return [types.TextEdit(range=types.Range(types.Position(0, 0), end), new_text=canonical)]
 
     return server
+
+
+def _warm_up() -> None:
+    try:
+        import schemagm.compiler  # noqa: F401
+    except Exception:  # noqa: BLE001 - a broken torch shows itself on hover, not here
+        pass
 
 
 def serve(**kwargs: Any) -> None:
