@@ -184,6 +184,21 @@ def test_tensorboard_holds_the_scalars_pictures_objective_and_hyperparameters(tm
         assert "diagram" not in acc.Tags()["images"]
 
 
+def test_the_cli_passes_the_logger_on(tmp_path):
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "cli"
+    done = subprocess.run(
+        [sys.executable, "-m", "schemagm", "train", str(ROOT / "specs/ae.sgm"), "--steps", "3", "--log-every", "1"]
+        + ["--samples", "0", "--no-progress", "--threads", "1", "--logger", "tensorboard", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'logger = "tensorboard"' in (out / "config.toml").read_text()
+    acc = _accumulator(out / "tensorboard")
+    assert [e.step for e in acc.Scalars("loss/theta")] == [1, 2, 3]
+
+
 def test_tensorboard_logs_reconstructions_where_the_model_cannot_sample(tmp_path):
     pytest.importorskip("tensorboard")
     run, records = _train(tmp_path, "tensorboard", spec="ae", epochs=1)
