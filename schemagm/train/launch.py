@@ -165,7 +165,9 @@ def train(
     return Launched(result, run, config, replaced, resumed_from)
 
 
-def _start_logger(config: TrainConfig, run: RunDir, step: int, graph: Any, model: Any, spec_text: str, say: Callable[[str], None]) -> Any:
+def _start_logger(
+    config: TrainConfig, run: RunDir, step: int, graph: Any, model: Any, spec_text: str, say: Callable[[str], None]
+) -> Any:
     """The experiment tracker of ``--logger`` with the run's hyper-parameters, objective, spec and diagram."""
     from .loggers import log_run_start, open_logger
 

@@ -378,7 +378,8 @@ class Trainer:
             self._note(f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or 2-D points")
             return
         save_png(picture, self.run.samples / name)
-        self.logger.log_image(self.step, {"sample": "samples", "reconstruct": "reconstructions"}[self._picture_kinds[0]], picture)
+        tag = {"sample": "samples", "reconstruct": "reconstructions"}[self._picture_kinds[0]]
+        self.logger.log_image(self.step, tag, picture)
 
     def _note(self, text: str) -> None:
         if self.console is not None:
