@@ -271,7 +271,7 @@ def test_mlflow_without_a_usable_store_is_a_clear_error(tmp_path, monkeypatch):
 # -- Weights & Biases -------------------------------------------------------------------------------
 def test_wandb_offline_records_the_same_keys(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
-    from wandb_records import read_run
+    from wandb_records import read_run, wait_for_exit
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-home"))
@@ -280,7 +280,11 @@ def test_wandb_offline_records_the_same_keys(tmp_path, monkeypatch):
     run, records = _train(tmp_path, "wandb")
     expected = _expected(records)
 
+    import wandb
+
+    wandb.teardown()  # W&B's service writes the run file in the background: stop it, then wait for the exit record
     (run_file,) = (tmp_path / "wandb-home").glob("wandb/offline-run-*/run-*.wandb")
+    wait_for_exit(run_file)
     logged = read_run(run_file)
     rows = {}
     for row in logged["history"]:

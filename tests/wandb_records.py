@@ -47,6 +47,29 @@ def raw_records(path: Path) -> list[bytes]:
     return out
 
 
+def wait_for_exit(path: Path, timeout: float = 60.0) -> None:
+    """Wait until W&B's service has written the run's exit record (it writes the file after ``finish()`` returns)."""
+    import time
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    deadline = time.monotonic() + timeout
+    while True:
+        kinds: set[str | None] = set()
+        try:
+            for raw in raw_records(path):
+                record = pb.Record()
+                record.ParseFromString(raw)
+                kinds.add(record.WhichOneof("record_type"))
+        except Exception:  # noqa: BLE001 - a file still being written: a short header, a record cut off
+            kinds.add("(incomplete)")
+        if "exit" in kinds:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path}: W&B wrote no exit record within {timeout:g} s (records: {kinds})")
+        time.sleep(0.2)
+
+
 def read_run(path: Path) -> dict[str, Any]:
     """``{"history": [{key: value, "_step": n}, ...], "config": {key: value}, "summary": {key: value}}``."""
     from wandb.proto import wandb_internal_pb2 as pb
