@@ -17,7 +17,7 @@ import typer
 from ..errors import SpecError
 
 #: command modules, in the order ``schemagm --help`` lists them
-COMMANDS = ("check", "fmt", "compile", "render", "transform", "equiv", "explain", "train", "sample", "eval")
+COMMANDS = ("check", "fmt", "compile", "render", "transform", "equiv", "explain", "train", "sample", "eval", "lsp")
 
 app = typer.Typer(
     name="schemagm",

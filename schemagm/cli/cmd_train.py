@@ -28,6 +28,8 @@ Examples:
 
   schemagm train --resume runs/vae --epochs 40
 
+  schemagm train specs/vae.sgm --logger tensorboard   (then: tensorboard --logdir runs)
+
   schemagm train specs/extra/cvae.sgm --data x=train-images-idx3-ubyte --data c=train-labels-idx1-ubyte
 
   torchrun --nproc_per_node 2 -m schemagm train specs/ae.sgm --batch-size 128
@@ -56,6 +58,7 @@ def register(app: typer.Typer) -> None:
         checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"),
         samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each epoch's picture, 0 for none [default: 64]"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="show a live progress bar [default: on]"),
+        logger: Optional[str] = typer.Option(None, "--logger", help="also log to tensorboard, mlflow or wandb; none: metrics.jsonl only [default: none]"),
     ) -> None:
         from ..errors import SpecError
         from ..train.config import load_config, parse_data_flags, parse_lr_flags
@@ -70,6 +73,8 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(err.message, param_hint="--data") from None
         if optimizer is not None and optimizer not in ("adam", "sgd", "rmsprop"):
             raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop", param_hint="--optimizer")
+        if logger is not None and logger not in ("none", "tensorboard", "mlflow", "wandb"):
+            raise typer.BadParameter(f"'{logger}' is not one of tensorboard, mlflow, wandb, none", param_hint="--logger")
         if resume is not None and config is not None:
             raise typer.BadParameter("--resume uses the run's own config.toml; leave out --config", param_hint="--config")
         if spec is None and resume is None and config is None:
@@ -92,6 +97,7 @@ def register(app: typer.Typer) -> None:
             "checkpoint_every": checkpoint_every,
             "samples": samples,
             "progress": progress,
+            "logger": logger,
         }
         from rich.console import Console
 

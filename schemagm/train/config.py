@@ -21,6 +21,7 @@ Every key, with its default (the TOML file uses the same names)::
     checkpoint_every = 500              # steps between checkpoints/step-N.pt (and last.pt)
     samples          = 64               # samples drawn for the picture at the end of each epoch
     progress         = true             # live progress bar
+    logger           = "none"           # none | tensorboard | mlflow | wandb (metrics.jsonl is always written)
 
     [group_lr]                          # ... or per parameter group
     theta = 1e-3
@@ -63,6 +64,7 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(500, ge=1)
     samples: int = Field(64, ge=0)
     progress: bool = True
+    logger: Literal["none", "tensorboard", "mlflow", "wandb"] = "none"
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":

@@ -30,7 +30,7 @@ from .trainer import Trainer, TrainResult
 __all__ = ["train", "resume_config", "RESUMABLE", "Launched", "seed_everything"]
 
 #: the config keys a resumed run may change
-RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads"})
+RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads", "logger"})
 
 
 @dataclass
@@ -134,6 +134,10 @@ def train(
         dist=dist,
         console=console,
     )
+    if dist.is_main:
+        from .loggers import require
+
+        require(config.logger)  # a tracker that is not installed stops the run before anything is written
     replaced = False
     if resume is None:
         run, replaced = _fresh_run_dir(config, graph.name, force, dist)
@@ -152,8 +156,24 @@ def train(
         if dist.is_main:
             run.truncate_metrics(trainer.step)  # type: ignore[union-attr]
         say(f"resuming run {run.path} at step {trainer.step} (epoch {trainer.stream.epoch})")  # type: ignore[union-attr]
-    result = trainer.fit()
+    if run is not None and dist.is_main:
+        trainer.logger = _start_logger(config, run, trainer.step, graph, model, spec_text, say)
+    try:
+        result = trainer.fit()
+    finally:
+        trainer.logger.close()
     return Launched(result, run, config, replaced, resumed_from)
+
+
+def _start_logger(
+    config: TrainConfig, run: RunDir, step: int, graph: Any, model: Any, spec_text: str, say: Callable[[str], None]
+) -> Any:
+    """The experiment tracker of ``--logger`` with the run's hyper-parameters, objective, spec and diagram."""
+    from .loggers import log_run_start, open_logger
+
+    logger = open_logger(config.logger, run, start_step=step)
+    log_run_start(logger, graph, model, config, spec_text, note=say)
+    return logger
 
 
 def _absolute_data_path(config: TrainConfig) -> TrainConfig:

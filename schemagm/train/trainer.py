@@ -43,6 +43,7 @@ from .checkpoint import check_compatible, rng_state, save_checkpoint, set_rng_st
 from .config import TrainConfig
 from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
+from .loggers.base import RunLogger, scalars_of
 from .pictures import save_png
 from .rundir import RunDir
 from .sampling import draw_reconstructions, draw_samples
@@ -146,6 +147,7 @@ class Trainer:
         self.saved_step: int | None = None  # step of the checkpoint last written
         self._interrupted = False
         self.last_group_losses: dict[str, float] = {}
+        self.logger = RunLogger()  # an experiment tracker (--logger); metrics.jsonl is written regardless
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -355,6 +357,7 @@ class Trainer:
             record["terms"] = {t: float(v.detach()) for t, v in self.model.terms(batch).items()}
         record["time"] = round(self.elapsed, 4)
         self.run.append_metrics(record)
+        self.logger.log_scalars(self.step, scalars_of(record))
 
     def _picture(self, name: str, seed: int) -> None:
         """Samples of the first data node; reconstructions of test rows where the model cannot sample."""
@@ -375,6 +378,8 @@ class Trainer:
             self._note(f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or 2-D points")
             return
         save_png(picture, self.run.samples / name)
+        tag = {"sample": "samples", "reconstruct": "reconstructions"}[self._picture_kinds[0]]
+        self.logger.log_image(self.step, tag, picture)
 
     def _note(self, text: str) -> None:
         if self.console is not None:
