@@ -40,7 +40,7 @@ class _Part:
     weight: float
     sign: int
     body: Expr
-    over: Sym
+    over: list[Sym]  # the factors of the expectation
     nodes: tuple[str, ...]  # the nodes its value reads (for its dependence on discrete samples)
     kind: str
     wname: str | None = None
@@ -266,7 +266,7 @@ class _Deriver:
             groups = frozenset([e.group] if e.group else []) | tgt.groups | frozenset().union(*(s.groups for s in ins))
             suffix = f":y={b}" if several(ei) else ""
             weight, wname = (1.0, None) if tgt.from_data else (o.mi_weight, "mi_weight")
-            over = expectation(tgt.factors + tuple(_factors(ins)))
+            over = list(tgt.factors) + _factors(ins)
             nodes = (e.target, *ei.inputs)
             if ei.corruption is not None:
                 raise self.err("a corruption has no density to score on a solid edge", e)
@@ -308,10 +308,10 @@ class _Deriver:
             non_data = [f for s in (*ins, *p_ins) if not s.from_data for f in s.factors]
             if coupled:
                 kbody: Expr = Diff(q, pside)
-                over = expectation([f for s in ins for f in s.factors] + list(src.factors) + _factors(p_ins))
+                over = [f for s in ins for f in s.factors] + list(src.factors) + _factors(p_ins)
             else:
                 kbody = KL(q, pside, analytic=closed)
-                over = expectation(non_data)
+                over = non_data
             nodes = (*ei.inputs, *(prod.inputs if prod is not None else ())) + (() if closed else (v,))
             wsym = Sym("β·", "\\beta \\cdot ") if o.beta == 1.0 else None
             parts.append(_Part(f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""), groups, o.beta, 1, kbody, over, nodes, "kl", "beta", wsym))
@@ -335,14 +335,16 @@ class _Deriver:
                 groups = groups | frozenset([qe.edge.group] if qe.edge.group else []) | frozenset().union(*(p.source(ctx, i).groups for i in qe.inputs))
             if scores:
                 body = Score(body, [LogProb(special[v][1], v, Sym("", "")) for v in scores], part.name)
+            over = part.over
             for v in reversed([v for v in deps if special[v][0] == "enumerate"]):
                 qe = special[v][1]
                 qsym = call(qe.sym, [node_sym(v)], [p.source(ctx, i).expr for i in qe.inputs])
                 body = EnumSum(v, qe, special[v][2], body, p, qsym)
+                over = [f for f in over if f != qsym]  # summed exactly, not sampled
             if pool is not None:
                 top: Expr = self.pooled(body, pool)
             else:
-                top = Mean(body, ctx, part.over)
+                top = Mean(body, ctx, expectation(over))
             self.emit_expr(part.name, groups, part.weight, part.sign, top, part.kind, b, part.wname, part.wsym)
 
     def discrete_estimator(self, v: str, ei: EdgeInfo) -> tuple[str, EdgeInfo, list]:
@@ -480,7 +482,7 @@ class _Deriver:
 
         sym = self.iw_sym(ctx, density_terms, dashed, k)
         suffix = f":y={b}" if multi else ""
-        return [_Part(f"iw_bound{suffix}", groups, 1.0, -1, Opaque(fn, sym), Sym("", ""), (), "iw_bound")]
+        return [_Part(f"iw_bound{suffix}", groups, 1.0, -1, Opaque(fn, sym), [], (), "iw_bound")]
 
     def iw_sym(self, ctx: str, density_terms: list[EdgeInfo], dashed: list, k: int) -> Sym:
         facs: list[Sym] = []
