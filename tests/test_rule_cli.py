@@ -26,7 +26,19 @@ def cli(*args: str):
 @pytest.mark.parametrize("name", ["hvae", "gmm", "sbn", "cat_vae"])
 def test_new_spec_trains_samples_and_evaluates(name: str, tmp_path: Path) -> None:
     out = tmp_path / name
-    res = cli("train", ROOT / "specs" / "extra" / f"{name}.sgm", "--out", out, "--steps", "20", "--batch-size", "32", "--no-progress", "--samples", "0")
+    res = cli(
+        "train",
+        ROOT / "specs" / "extra" / f"{name}.sgm",
+        "--out",
+        out,
+        "--steps",
+        "20",
+        "--batch-size",
+        "32",
+        "--no-progress",
+        "--samples",
+        "0",
+    )
     assert res.exit_code == 0, res.output
     res = cli("sample", out, "-n", "7", "--npy", tmp_path / "s.npy", "-o", tmp_path / "s.png", "--seed", "1")
     assert res.exit_code == 0, res.output

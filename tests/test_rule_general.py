@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from reference import hierarchy as ref
 from reference.batches import digits
 from reference.catalog import draw, gaussian, net
 from reference.compare import assert_same_losses_and_gradients
+
 from schemagm.errors import SpecError
 
 X = "data x : real[16] in [0, 1]\n"
@@ -29,9 +29,20 @@ TOP_DOWN = (
     "x --> z2 : r_eta = mlp(16) normal\nx, z2 --> z1 : q_eta = mlp(16) normal\n"
     "z2 -> z1 : p_theta = mlp(16) normal\nz1 -> x : g_theta = mlp(16) bernoulli\n"
 )
-CAT_VAE = "model catvae\n" + X + "latent c : categorical[5]\nx --> c : q_eta = mlp(16) categorical\nc -> x : p_theta = mlp(16) bernoulli\n"
-MIXTURE = "model gmm\ndata x : real[2]\nlatent c : categorical[4]\nx --> c : q_eta = mlp(16) categorical\nc -> x : p_theta = mlp(16) normal\n"
-SBN = "model sbn\n" + X + "latent h : bernoulli[12]\nx --> h : q_eta = mlp(16) bernoulli\nh -> x : p_theta = mlp(16) bernoulli\n"
+CAT_VAE = (
+    "model catvae\n"
+    + X
+    + "latent c : categorical[5]\nx --> c : q_eta = mlp(16) categorical\nc -> x : p_theta = mlp(16) bernoulli\n"
+)
+MIXTURE = (
+    "model gmm\ndata x : real[2]\nlatent c : categorical[4]\n"
+    "x --> c : q_eta = mlp(16) categorical\nc -> x : p_theta = mlp(16) normal\n"
+)
+SBN = (
+    "model sbn\n"
+    + X
+    + "latent h : bernoulli[12]\nx --> h : q_eta = mlp(16) bernoulli\nh -> x : p_theta = mlp(16) bernoulli\n"
+)
 
 
 def compiled(text: str, seed: int = 0):
@@ -57,7 +68,15 @@ def test_two_layer_vae_pairs_every_dashed_factor_with_its_p_side() -> None:
     batch = {"x": binary()}
     got = run(model, batch)
     m = model
-    expected = ref.two_layer_bottom_up(gaussian(m, "q_eta"), gaussian(m, "r_eta"), gaussian(m, "p_theta"), net(m, "g_theta"), batch["x"], draw(m, "eps:q_eta:y=1"), draw(m, "eps:r_eta:y=1"))
+    expected = ref.two_layer_bottom_up(
+        gaussian(m, "q_eta"),
+        gaussian(m, "r_eta"),
+        gaussian(m, "p_theta"),
+        net(m, "g_theta"),
+        batch["x"],
+        draw(m, "eps:q_eta:y=1"),
+        draw(m, "eps:r_eta:y=1"),
+    )
     assert_same_losses_and_gradients(model, got, expected, "two-layer")
 
 
@@ -67,7 +86,18 @@ def test_three_layer_vae() -> None:
     got = run(model, batch)
     m = model
     g = lambda k: gaussian(m, k)  # noqa: E731
-    expected = ref.three_layer_bottom_up(g("q_eta"), g("r_eta"), g("s_eta"), g("o_theta"), g("p_theta"), net(m, "g_theta"), batch["x"], draw(m, "eps:q_eta:y=1"), draw(m, "eps:r_eta:y=1"), draw(m, "eps:s_eta:y=1"))
+    expected = ref.three_layer_bottom_up(
+        g("q_eta"),
+        g("r_eta"),
+        g("s_eta"),
+        g("o_theta"),
+        g("p_theta"),
+        net(m, "g_theta"),
+        batch["x"],
+        draw(m, "eps:q_eta:y=1"),
+        draw(m, "eps:r_eta:y=1"),
+        draw(m, "eps:s_eta:y=1"),
+    )
     assert_same_losses_and_gradients(model, got, expected, "three-layer")
 
 
@@ -77,7 +107,15 @@ def test_top_down_inference_takes_the_closed_form_kl_of_a_conditional_pair() -> 
     batch = {"x": binary()}
     got = run(model, batch)
     m = model
-    expected = ref.two_layer_top_down(gaussian(m, "r_eta"), gaussian(m, "q_eta"), gaussian(m, "p_theta"), net(m, "g_theta"), batch["x"], draw(m, "eps:r_eta:y=1"), draw(m, "eps:q_eta:y=1"))
+    expected = ref.two_layer_top_down(
+        gaussian(m, "r_eta"),
+        gaussian(m, "q_eta"),
+        gaussian(m, "p_theta"),
+        net(m, "g_theta"),
+        batch["x"],
+        draw(m, "eps:r_eta:y=1"),
+        draw(m, "eps:q_eta:y=1"),
+    )
     assert_same_losses_and_gradients(model, got, expected, "top-down")
 
 
@@ -89,7 +127,9 @@ def test_two_layer_iwae_k5() -> None:
     m = model
     e1, e2 = draw(m, "eps:q_eta:y=1"), draw(m, "eps:r_eta:y=1")
     assert e1.shape == (5, 12, 4) and e2.shape == (5, 12, 3)
-    expected = ref.two_layer_iwae(gaussian(m, "q_eta"), gaussian(m, "r_eta"), gaussian(m, "p_theta"), net(m, "g_theta"), batch["x"], e1, e2)
+    expected = ref.two_layer_iwae(
+        gaussian(m, "q_eta"), gaussian(m, "r_eta"), gaussian(m, "p_theta"), net(m, "g_theta"), batch["x"], e1, e2
+    )
     assert_same_losses_and_gradients(model, got, expected, "two-layer iwae")
 
 
@@ -127,7 +167,10 @@ def test_sigmoid_belief_net_uses_the_score_function_with_a_baseline() -> None:
 def test_score_function_gradient_matches_the_exact_gradient_on_average() -> None:
     """On a tiny model (h of 2 bits), the surrogate's gradient averaged over many draws agrees with
     the gradient of the exact objective (h summed out) within Monte Carlo error."""
-    text = "model tiny\ndata x : real[3] in [0, 1]\nlatent h : bernoulli[2]\nx --> h : q_eta = mlp(4) bernoulli\nh -> x : p_theta = mlp(4) bernoulli\noptions {\n  discrete = score\n}\n"
+    text = (
+        "model tiny\ndata x : real[3] in [0, 1]\nlatent h : bernoulli[2]\n"
+        "x --> h : q_eta = mlp(4) bernoulli\nh -> x : p_theta = mlp(4) bernoulli\noptions {\n  discrete = score\n}\n"
+    )
     model = compiled(text, seed=4)
     x = torch.tensor([[1.0, 0.0, 1.0]]).repeat(400, 1)
     params = model.parameters_of("eta")
@@ -156,7 +199,15 @@ def test_elbo_and_iw_bound_for_a_hierarchy() -> None:
         torch.manual_seed(5)
         elbo = model.elbo({"x": x})
         m = model
-        loss = ref.two_layer_bottom_up(gaussian(m, "q_eta"), gaussian(m, "r_eta"), gaussian(m, "p_theta"), net(m, "g_theta"), x, draw(m, "eps:q_eta:y=1"), draw(m, "eps:r_eta:y=1"))
+        loss = ref.two_layer_bottom_up(
+            gaussian(m, "q_eta"),
+            gaussian(m, "r_eta"),
+            gaussian(m, "p_theta"),
+            net(m, "g_theta"),
+            x,
+            draw(m, "eps:q_eta:y=1"),
+            draw(m, "eps:r_eta:y=1"),
+        )
         torch.testing.assert_close(-elbo.mean(), loss["eta"], rtol=1e-5, atol=1e-5)
         iw = torch.stack([model.iw_bound({"x": x}, 50) for _ in range(4)]).mean(0)
         el = torch.stack([model.elbo({"x": x}) for _ in range(200)]).mean(0)

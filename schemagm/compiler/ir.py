@@ -31,8 +31,9 @@ edge, node and context).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -40,7 +41,21 @@ from torch import Tensor
 from .distributions import Prior, kl_pair, kl_to_prior, reconstruction
 from .terms import LOG, Sym
 
-__all__ = ["Expr", "LogProb", "LogPrior", "KL", "Diff", "Recon", "Neg", "EnumSum", "Score", "Opaque", "Mean", "Pool", "walk"]
+__all__ = [
+    "Expr",
+    "LogProb",
+    "LogPrior",
+    "KL",
+    "Diff",
+    "Recon",
+    "Neg",
+    "EnumSum",
+    "Score",
+    "Opaque",
+    "Mean",
+    "Pool",
+    "walk",
+]
 
 Run = Any  # sampling.Run (not imported: this module is read by the printer too)
 
@@ -54,7 +69,7 @@ class Expr:
     def sym(self) -> Sym:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def children(self) -> tuple["Expr", ...]:
+    def children(self) -> tuple[Expr, ...]:
         return ()
 
 
@@ -104,7 +119,9 @@ class KL(Expr):
     def eval(self, run: Run, ctx: str) -> Tensor:
         if self.analytic:
             d = run.dist(ctx, self.q.edge)
-            kl = kl_to_prior(d, self.p.prior) if isinstance(self.p, LogPrior) else kl_pair(d, run.dist(ctx, self.p.edge))
+            kl = (
+                kl_to_prior(d, self.p.prior) if isinstance(self.p, LogPrior) else kl_pair(d, run.dist(ctx, self.p.edge))
+            )
             if kl is not None:
                 return kl
         return self.q.eval(run, ctx) - self.p.eval(run, ctx)
@@ -143,7 +160,9 @@ class Recon(Expr):
     s: Sym
 
     def eval(self, run: Run, ctx: str) -> Tensor:
-        return reconstruction(self.act(run.forward(ctx, self.edge)), run.value(ctx, self.target), self.kind, logits=self.logits)
+        return reconstruction(
+            self.act(run.forward(ctx, self.edge)), run.value(ctx, self.target), self.kind, logits=self.logits
+        )
 
     def sym(self) -> Sym:
         return self.s
@@ -220,7 +239,9 @@ class Score(Expr):
         model.last_baselines[self.key] = b
         if torch.is_grad_enabled() and model.training:
             m = float(f.detach().mean())
-            model._baselines[self.key] = m if self.key not in model._baselines else self.decay * b + (1 - self.decay) * m
+            model._baselines[self.key] = (
+                m if self.key not in model._baselines else self.decay * b + (1 - self.decay) * m
+            )
         return f + (f.detach() - b) * (lq - lq.detach())
 
     def sym(self) -> Sym:
@@ -280,7 +301,18 @@ class Pool(Expr):
     def sym(self) -> Sym:
         b = self.body.sym()
         d = Sym("sg(", "\\mathrm{sg}(") + self.dsym + Sym(")·", ") \\cdot ")
-        return self.over_real + d + Sym("[", "[") + b + Sym("] + ", "] + ") + self.over_gen + d + Sym("[", "[") + b + Sym("]", "]")
+        return (
+            self.over_real
+            + d
+            + Sym("[", "[")
+            + b
+            + Sym("] + ", "] + ")
+            + self.over_gen
+            + d
+            + Sym("[", "[")
+            + b
+            + Sym("]", "]")
+        )
 
     def children(self) -> tuple[Expr, ...]:
         return (self.body,)

@@ -9,7 +9,7 @@ model), with the networks as plain callables and the model's own noise.  It retu
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,9 @@ def kl_normal(m1: Tensor, s1: Tensor, m2: Tensor, s2: Tensor) -> Tensor:
     return (torch.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5).sum(1)
 
 
-def two_layer_bottom_up(q1: Gauss, q2: Gauss, p1: Gauss, px: Net, x: Tensor, eps1: Tensor, eps2: Tensor) -> dict[str, Tensor]:
+def two_layer_bottom_up(
+    q1: Gauss, q2: Gauss, p1: Gauss, px: Net, x: Tensor, eps1: Tensor, eps2: Tensor
+) -> dict[str, Tensor]:
     """q(z1|x) q(z2|z1); p(z2) p(z1|z2) p(x|z1).  KL(q(z2|z1) || N(0, I)) in closed form (its
     p-side has no parents); log q(z1|x) - log p(z1|z2) at the sample (z2 depends on z1)."""
     m1, s1 = q1(x)
@@ -40,7 +42,9 @@ def two_layer_bottom_up(q1: Gauss, q2: Gauss, p1: Gauss, px: Net, x: Tensor, eps
     return {"eta": rec + pair1 + kl2, "theta": rec + pair1}
 
 
-def three_layer_bottom_up(q1: Gauss, q2: Gauss, q3: Gauss, p1: Gauss, p2: Gauss, px: Net, x: Tensor, e1: Tensor, e2: Tensor, e3: Tensor) -> dict[str, Tensor]:
+def three_layer_bottom_up(
+    q1: Gauss, q2: Gauss, q3: Gauss, p1: Gauss, p2: Gauss, px: Net, x: Tensor, e1: Tensor, e2: Tensor, e3: Tensor
+) -> dict[str, Tensor]:
     m1, s1 = q1(x)
     z1 = m1 + s1 * e1
     m2, s2 = q2(z1)
@@ -56,7 +60,9 @@ def three_layer_bottom_up(q1: Gauss, q2: Gauss, q3: Gauss, p1: Gauss, p2: Gauss,
     return {"eta": rec + pair1 + pair2 + kl3, "theta": rec + pair1 + pair2}
 
 
-def two_layer_top_down(q2: Gauss, q1: Gauss, p1: Gauss, px: Net, x: Tensor, eps2: Tensor, eps1: Tensor) -> dict[str, Tensor]:
+def two_layer_top_down(
+    q2: Gauss, q1: Gauss, p1: Gauss, px: Net, x: Tensor, eps2: Tensor, eps1: Tensor
+) -> dict[str, Tensor]:
     """q(z2|x) q(z1|x, z2): the p-side p(z1|z2) does not depend on z1, so KL(q(z1|x,z2) || p(z1|z2))
     is taken in closed form."""
     m2, s2 = q2(x)
@@ -70,7 +76,9 @@ def two_layer_top_down(q2: Gauss, q1: Gauss, p1: Gauss, px: Net, x: Tensor, eps2
     return {"eta": rec + kl1 + kl2, "theta": rec + kl1}
 
 
-def two_layer_iwae(q1: Gauss, q2: Gauss, p1: Gauss, px: Net, x: Tensor, eps1: Tensor, eps2: Tensor) -> dict[str, Tensor]:
+def two_layer_iwae(
+    q1: Gauss, q2: Gauss, p1: Gauss, px: Net, x: Tensor, eps1: Tensor, eps2: Tensor
+) -> dict[str, Tensor]:
     """-E log (1/k) sum_i p(x|z1_i) p(z1_i|z2_i) p(z2_i) / (q(z1_i|x) q(z2_i|z1_i)); eps [k, n, d]."""
     k, n = eps1.shape[0], eps1.shape[1]
     xs = x.repeat(k, 1)
@@ -79,7 +87,13 @@ def two_layer_iwae(q1: Gauss, q2: Gauss, p1: Gauss, px: Net, x: Tensor, eps1: Te
     m2, s2 = q2(z1)
     z2 = m2 + s2 * eps2.reshape(k * n, -1)
     pm, ps = p1(z2)
-    log_w = log_bernoulli(xs, px(z1)) + log_normal(z1, pm, ps) + log_standard_normal(z2) - log_normal(z1, m1, s1) - log_normal(z2, m2, s2)
+    log_w = (
+        log_bernoulli(xs, px(z1))
+        + log_normal(z1, pm, ps)
+        + log_standard_normal(z2)
+        - log_normal(z1, m1, s1)
+        - log_normal(z2, m2, s2)
+    )
     loss = -log_mean_exp(log_w.reshape(k, n), 0).mean()
     return {"eta": loss, "theta": loss}
 
