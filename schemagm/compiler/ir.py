@@ -291,7 +291,8 @@ class Pool(Expr):
     gen: str
     over_real: Sym
     over_gen: Sym
-    dsym: Sym
+    dsym: Sym  # D(v) at the real side
+    dsym_gen: Sym  # D(v) at the generated side
 
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
         w_real = torch.sigmoid(run.logit(self.real, self.red, False).detach())
@@ -300,19 +301,12 @@ class Pool(Expr):
 
     def sym(self) -> Sym:
         b = self.body.sym()
-        d = Sym("sg(", "\\mathrm{sg}(") + self.dsym + Sym(")·", ") \\cdot ")
-        return (
-            self.over_real
-            + d
-            + Sym("[", "[")
-            + b
-            + Sym("] + ", "] + ")
-            + self.over_gen
-            + d
-            + Sym("[", "[")
-            + b
-            + Sym("]", "]")
-        )
+
+        def d(s: Sym) -> Sym:
+            return Sym("sg(", "\\mathrm{sg}(") + s + Sym(")·", ") \\cdot ")
+
+        real = self.over_real + d(self.dsym) + Sym("[", "[") + b + Sym("]", "]")
+        return real + Sym(" + ", " + ") + self.over_gen + d(self.dsym_gen) + Sym("[", "[") + b + Sym("]", "]")
 
     def children(self) -> tuple[Expr, ...]:
         return (self.body,)

@@ -390,7 +390,7 @@ class _Deriver:
         gen_ctx = self.pool_context(red)
         real_srcs = [self.p.source("y=0", v) for v in red.inputs]
         gen_srcs = [self.p.source(gen_ctx, v) for v in red.inputs]
-        return _Pooled(body, red, "y=0", gen_ctx, expectation(_factors(real_srcs)), expectation(_factors(gen_srcs)), call(red.sym, [s.expr for s in real_srcs]))
+        return _Pooled(body, red, "y=0", gen_ctx, expectation(_factors(real_srcs)), expectation(_factors(gen_srcs)), call(red.sym, [s.expr for s in real_srcs]), call(red.sym, [s.expr for s in gen_srcs]))
 
     def pool_context(self, red: EdgeInfo) -> str:
         name = "y=0:gen"
