@@ -150,3 +150,21 @@ def sbn_exact(q: Net, px: Net, x: Tensor, bits: int) -> Tensor:
         total = total - w * log_bernoulli(x, px(h))
     kl = (p * F.logsigmoid(logits) + (1 - p) * F.logsigmoid(-logits) + math.log(2.0)).sum(1)
     return (total + kl).mean()  # type: ignore[union-attr]
+
+
+def chain_bottom_up(qs: list, ps: list, px: Net, x: Tensor, eps: list[Tensor]) -> Tensor:
+    """Negative ELBO of a chain x -> z1 -> ... -> zL inferred bottom-up, factor by factor:
+    -log p(x|z1) + sum_{i<L} [log q(z_i|z_{i-1}) - log p(z_i|z_{i+1})] + KL(q(z_L|z_{L-1}) || N(0, I))."""
+    zs, stats = [], []
+    h = x
+    for q, e in zip(qs, eps):
+        m, s = q(h)
+        h = m + s * e
+        zs.append(h)
+        stats.append((m, s))
+    total = -log_bernoulli(x, px(zs[0]))
+    for i in range(len(zs) - 1):
+        pm, pstd = ps[i](zs[i + 1])
+        total = total + log_normal(zs[i], *stats[i]) - log_normal(zs[i], pm, pstd)
+    total = total + kl_to_standard_normal(*stats[-1])
+    return total.mean()
