@@ -168,3 +168,81 @@ def chain_bottom_up(qs: list, ps: list, px: Net, x: Tensor, eps: list[Tensor]) -
         total = total + log_normal(zs[i], *stats[i]) - log_normal(zs[i], pm, pstd)
     total = total + kl_to_standard_normal(*stats[-1])
     return total.mean()
+
+
+def _split(raw: Tensor) -> tuple[Tensor, Tensor]:
+    d = raw.shape[1] // 2
+    return raw[:, :d], torch.exp(0.5 * raw[:, d:])
+
+
+def _discrete_values(top: str, d: int) -> list[Tensor]:
+    """Every value of the top latent: one-hot classes 0..K-1, or bit patterns in binary counting order."""
+    import itertools
+
+    if top == "categorical":
+        return [torch.eye(d)[k] for k in range(d)]
+    return [torch.tensor(bits, dtype=torch.float32) for bits in itertools.product((0.0, 1.0), repeat=d)]
+
+
+def _log_q_discrete(top: str, raw: Tensor, v: Tensor) -> Tensor:
+    if top == "categorical":
+        return (v * torch.log_softmax(raw, -1)).sum(1)
+    return log_bernoulli(v.expand_as(raw), raw)
+
+
+def _kl_discrete_uniform(top: str, raw: Tensor) -> Tensor:
+    if top == "categorical":
+        lq = torch.log_softmax(raw, -1)
+        return (lq.exp() * (lq + math.log(raw.shape[1]))).sum(1)
+    p = torch.sigmoid(raw)
+    return (p * F.logsigmoid(raw) + (1 - p) * F.logsigmoid(-raw) + math.log(2.0)).sum(1)
+
+
+def chain(q: list, p: list, g: Net, x: Tensor, draws: dict, dims: tuple[int, ...], top: str, top_down: bool) -> Tensor:
+    """Negative ELBO of a chain x <- z1 <- ... <- zL, factor by factor, the top latent summed out
+    exactly when discrete.  ``q[i]`` / ``p[i]`` are the raw networks of q_{i+1} / p_{i+1};
+    ``draws`` the model's ``last_draws`` (keys ``eps:q<i>_eta:y=1``, in an enumerated context
+    ``eps:q<i>_eta:y=1|z<L>=<k>``)."""
+    depth = len(dims)
+    n = x.shape[0]
+
+    def expand(v: Tensor) -> Tensor:
+        return v.expand(n, *v.shape)
+
+    def top_term(raw: Tensor, rest: Callable[[Tensor, str], Tensor]) -> Tensor:
+        if top == "normal":
+            m, s = _split(raw)
+            return rest(m + s * draws[f"eps:q{depth}_eta:y=1"], "") + kl_to_standard_normal(m, s)
+        total = _kl_discrete_uniform(top, raw)
+        for k, v in enumerate(_discrete_values(top, dims[-1])):
+            total = total + torch.exp(_log_q_discrete(top, raw, v)) * rest(expand(v), f"|z{depth}={k}")
+        return total
+
+    if top_down:
+
+        def below(z_top: Tensor, suffix: str) -> Tensor:
+            h, total = z_top, 0.0
+            for i in range(depth - 1, 0, -1):
+                m, s = _split(q[i - 1](torch.cat([x, h], 1)))
+                pm, ps = _split(p[i - 1](h))
+                total = total + kl_normal(m, s, pm, ps)
+                h = m + s * draws[f"eps:q{i}_eta:y=1{suffix}"]
+            return total - log_bernoulli(x, g(h))
+
+        return top_term(q[depth - 1](x), below).mean()
+    zs, stats, h = [], [], x
+    for i in range(1, depth):
+        m, s = _split(q[i - 1](h))
+        h = m + s * draws[f"eps:q{i}_eta:y=1"]
+        zs.append(h)
+        stats.append((m, s))
+    base = 0.0 if depth == 1 else -log_bernoulli(x, g(zs[0]))
+    for i in range(depth - 2):
+        base = base + log_normal(zs[i], *stats[i]) - log_normal(zs[i], *_split(p[i](zs[i + 1])))
+
+    def rest(z_top: Tensor, _suffix: str) -> Tensor:
+        if depth == 1:
+            return -log_bernoulli(x, g(z_top))
+        return log_normal(zs[-1], *stats[-1]) - log_normal(zs[-1], *_split(p[depth - 2](z_top)))
+
+    return (base + top_term(q[depth - 1](h), rest)).mean()
