@@ -84,7 +84,10 @@ def test_random_hierarchies_with_discrete_tops_match_the_factor_by_factor_refere
     expected = ref.chain(raw, p, model.networks["g_theta"], x, model.last_draws, h.dims, h.top, h.top_down)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     params = [q for q in model.parameters() if q.requires_grad]
-    for a, b in zip(torch.autograd.grad(got, params, retain_graph=True, allow_unused=True), torch.autograd.grad(expected, params, allow_unused=True)):
+    for a, b in zip(
+        torch.autograd.grad(got, params, retain_graph=True, allow_unused=True),
+        torch.autograd.grad(expected, params, allow_unused=True),
+    ):
         if a is None or b is None:
             assert (a is None or not a.any()) and (b is None or not b.any())
         else:

@@ -42,6 +42,7 @@ from .distributions import Prior, kl_pair, kl_to_prior, reconstruction
 from .terms import LOG, Sym
 
 __all__ = [
+    "namespace",
     "Expr",
     "LogProb",
     "LogPrior",
@@ -69,8 +70,38 @@ class Expr:
     def sym(self) -> Sym:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def py(self, ctx: str) -> str:  # pragma: no cover - abstract
+        """The expression as Python source over the names of :func:`namespace` (a second reader of
+        the tree: evaluating it gives :meth:`eval`'s value on the same call)."""
+        raise NotImplementedError
+
     def children(self) -> tuple[Expr, ...]:
         return ()
+
+
+def namespace(run: Run) -> dict[str, Any]:
+    """The names :meth:`Expr.py` source reads, bound to one call (its values and draws)."""
+    infos = run.plan.infos
+
+    def kl_closed(q: Any, p: Any) -> Tensor:
+        out = kl_to_prior(q, p) if isinstance(p, Prior) else kl_pair(q, p)
+        if out is None:  # pragma: no cover - only closed pairs are emitted this way
+            raise ValueError("no closed form")
+        return out
+
+    from .sampling import _ACTIVATIONS
+
+    return {
+        "torch": torch,
+        "value": run.value,
+        "dist": lambda c, i: run.dist(c, infos[i]),
+        "forward": lambda c, i: run.forward(c, infos[i]),
+        "logit": lambda c, i: run.logit(c, infos[i], False),
+        "act": lambda i: _ACTIVATIONS[infos[i].activation],
+        "prior": run.plan.priors,
+        "kl_closed": kl_closed,
+        "reconstruction": reconstruction,
+    }
 
 
 def walk(e: Expr):
@@ -91,6 +122,9 @@ class LogProb(Expr):
     def eval(self, run: Run, ctx: str) -> Tensor:
         return run.dist(ctx, self.edge).log_prob(run.value(ctx, self.target))
 
+    def py(self, ctx: str) -> str:
+        return f"dist({ctx!r}, {self.edge.index}).log_prob(value({ctx!r}, {self.target!r}))"
+
     def sym(self) -> Sym:
         return LOG + self.s
 
@@ -103,6 +137,9 @@ class LogPrior(Expr):
 
     def eval(self, run: Run, ctx: str) -> Tensor:
         return self.prior.log_prob(run.value(ctx, self.node))
+
+    def py(self, ctx: str) -> str:
+        return f"prior[{self.node!r}].log_prob(value({ctx!r}, {self.node!r}))"
 
     def sym(self) -> Sym:
         return LOG + self.s
@@ -126,6 +163,12 @@ class KL(Expr):
                 return kl
         return self.q.eval(run, ctx) - self.p.eval(run, ctx)
 
+    def py(self, ctx: str) -> str:
+        if self.analytic:
+            p = f"prior[{self.p.node!r}]" if isinstance(self.p, LogPrior) else f"dist({ctx!r}, {self.p.edge.index})"
+            return f"kl_closed(dist({ctx!r}, {self.q.edge.index}), {p})"
+        return f"({self.q.py(ctx)} - {self.p.py(ctx)})"
+
     def sym(self) -> Sym:
         return Sym("KL(", "\\mathrm{KL}(") + self.q.s + Sym(" ‖ ", " \\,\\|\\, ") + self.p.s + Sym(")", ")")
 
@@ -142,6 +185,9 @@ class Diff(Expr):
 
     def eval(self, run: Run, ctx: str) -> Tensor:
         return self.q.eval(run, ctx) - self.p.eval(run, ctx)
+
+    def py(self, ctx: str) -> str:
+        return f"({self.q.py(ctx)} - {self.p.py(ctx)})"
 
     def sym(self) -> Sym:
         return Sym("[", "[") + self.q.sym() + Sym(" − ", " - ") + self.p.sym() + Sym("]", "]")
@@ -164,6 +210,11 @@ class Recon(Expr):
             self.act(run.forward(ctx, self.edge)), run.value(ctx, self.target), self.kind, logits=self.logits
         )
 
+    def py(self, ctx: str) -> str:
+        act = "(lambda t: t)" if self.logits else f"act({self.edge.index})"
+        out = f"forward({ctx!r}, {self.edge.index})"
+        return f"reconstruction({act}({out}), value({ctx!r}, {self.target!r}), {self.kind!r}, logits={self.logits})"
+
     def sym(self) -> Sym:
         return self.s
 
@@ -174,6 +225,9 @@ class Neg(Expr):
 
     def eval(self, run: Run, ctx: str) -> Tensor:
         return -self.body.eval(run, ctx)
+
+    def py(self, ctx: str) -> str:
+        return f"(-{self.body.py(ctx)})"
 
     def sym(self) -> Sym:
         return Sym("−", "-") + self.body.sym()
@@ -208,6 +262,16 @@ class EnumSum(Expr):
             t = w * self.body.eval(run, c)
             total = t if total is None else total + t
         return total  # type: ignore[return-value]
+
+    def py(self, ctx: str) -> str:
+        q = f"dist({ctx!r}, {self.q.index})"
+        return (
+            "("
+            + " + ".join(
+                f"torch.exp({q}.log_prob(value({c!r}, {self.node!r}))) * {self.body.py(c)}" for c in self.contexts(ctx)
+            )
+            + ")"
+        )
 
     def sym(self) -> Sym:
         v = self.node
@@ -244,6 +308,9 @@ class Score(Expr):
             )
         return f + (f.detach() - b) * (lq - lq.detach())
 
+    def py(self, ctx: str) -> str:
+        return self.body.py(ctx)  # the surrogate adds zero to the value
+
     def sym(self) -> Sym:
         return self.body.sym()
 
@@ -259,6 +326,9 @@ class Opaque(Expr):
     def eval(self, run: Run, ctx: str) -> Tensor:
         return self.fn(run, ctx)
 
+    def py(self, ctx: str) -> str:
+        raise NotImplementedError("an opaque node (a planned closure) has no source form")
+
     def sym(self) -> Sym:
         return self.s
 
@@ -273,6 +343,9 @@ class Mean(Expr):
 
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
         return self.body.eval(run, self.ctx).mean()
+
+    def py(self, ctx: str | None = None) -> str:
+        return f"{self.body.py(self.ctx)}.mean()"
 
     def sym(self) -> Sym:
         return self.over + self.body.sym()
@@ -298,6 +371,12 @@ class Pool(Expr):
         w_real = torch.sigmoid(run.logit(self.real, self.red, False).detach())
         w_gen = torch.sigmoid(run.logit(self.gen, self.red, False).detach())
         return (w_real * self.body.eval(run, self.real)).mean() + (w_gen * self.body.eval(run, self.gen)).mean()
+
+    def py(self, ctx: str | None = None) -> str:
+        def half(c: str) -> str:
+            return f"(torch.sigmoid(logit({c!r}, {self.red.index}).detach()) * {self.body.py(c)}).mean()"
+
+        return f"({half(self.real)} + {half(self.gen)})"
 
     def sym(self) -> Sym:
         b = self.body.sym()

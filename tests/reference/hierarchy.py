@@ -157,7 +157,7 @@ def chain_bottom_up(qs: list, ps: list, px: Net, x: Tensor, eps: list[Tensor]) -
     -log p(x|z1) + sum_{i<L} [log q(z_i|z_{i-1}) - log p(z_i|z_{i+1})] + KL(q(z_L|z_{L-1}) || N(0, I))."""
     zs, stats = [], []
     h = x
-    for q, e in zip(qs, eps):
+    for q, e in zip(qs, eps, strict=True):
         m, s = q(h)
         h = m + s * e
         zs.append(h)
