@@ -36,8 +36,9 @@ def check_source_forms(model, batch) -> int:
             continue  # adversarial terms (closures), the IWAE bound and walkback chains
         source = expr.py()
         got = eval(source, namespace(run))  # noqa: S307 - our own emitted source
+        label = f"{t.name}: {source}"
         torch.testing.assert_close(
-            t.sign * t.weight * got, values[t.name], rtol=1e-6, atol=1e-6, msg=lambda m: f"{t.name}: {source}: {m}"
+            t.sign * t.weight * got, values[t.name], rtol=1e-6, atol=1e-6, msg=lambda m, label=label: f"{label}: {m}"
         )
         assert t.formula.endswith(expr.sym().u) and t.latex.endswith(expr.sym().tex)
         checked += 1
