@@ -240,3 +240,25 @@ def test_enumerate_refuses_a_large_support() -> None:
 def test_beta_prints_with_its_value() -> None:
     model = compiled(CAT_VAE + "options {\n  beta = 4\n}\n")
     assert model.objective.term("kl:q_eta").formula == "4·KL(q_η(c|x) ‖ p(c))"
+
+
+def test_a_stochastic_dashed_factor_without_a_p_side_is_an_error() -> None:
+    text = (
+        "model m\n" + X + "latent z : real[2]\nx --> z : q_eta = mlp(8) normal\nz -> x : p_theta = mlp(8) bernoulli\n"
+    )
+    with pytest.raises(SpecError) as exc:
+        compiled(text)
+    assert "the generative process has no factor for it" in str(exc.value)
+    d = exc.value.diagnostics[0]
+    assert d.span.line == 4 and "prior" in (d.hint or "")
+
+
+def test_a_discrete_sample_tested_by_an_adversary_is_an_error() -> None:
+    text = (
+        "model m\ndata x : real[3] in [0, 1]\nlatent z : normal[2]\nindicator y\n"
+        "z, y --> x : G_theta = mlp(8) bernoulli\nx -> y : D_phi = mlp(8) adversarial\n"
+    )
+    with pytest.raises(SpecError) as exc:
+        compiled(text)
+    assert "discrete sample without a reparameterisation, and a red edge tests it" in str(exc.value)
+    assert exc.value.diagnostics[0].span.line == 5

@@ -210,14 +210,29 @@ class _Deriver:
                 src = p.source(ctx, v)
             except (Unresolved, SpecError):
                 continue
-            if src.kind != "edge" or v in self.tested:
+            if src.kind != "edge":
                 continue
             ei = self.infos[src.edge]  # type: ignore[index]
             if ei.edge.process is not Process.inference:
                 continue
+            discrete = src.mode == "sample" and ei.edge.reparameterize and ei.head is not None and ei.head.density in ("categorical", "bernoulli")
+            if v in self.tested:
+                if discrete and (ei.edge.group or src.groups):
+                    raise self.err(
+                        f"'{v}' is a discrete sample without a reparameterisation, and a red edge tests it: the adversary's gradient cannot reach {ei.name}",
+                        ei.edge,
+                        hint="draw it with a relaxed head (`relaxed_categorical`, `relaxed_bernoulli`)",
+                    )
+                continue
             producers = solid_into.get(v, [])
             has_prior = node.role is Role.latent and node.prior is not None
             if not has_prior and not producers:
+                if ei.head is not None and ei.corruption is None and ei.edge.group and ei.edge.reparameterize:
+                    raise self.err(
+                        f"'{v}' is inferred by the stochastic {ei.name}, but the generative process has no factor for it: q({v} | ...) has no p-side to be matched with",
+                        ei.edge,
+                        hint=f"give '{v}' a prior (`latent {v} : normal[...]`) or a solid producer, or make the arrow hollow (==>) for a deterministic code",
+                    )
                 continue  # no p-side: a fixed corruption (DAE) or a deterministic code (AE)
             p_name = f"p({v})" if has_prior else f"p({v} | ...)"
             if has_prior and producers:
