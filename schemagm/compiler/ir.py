@@ -299,13 +299,11 @@ class Score(Expr):
         for e in self.logq[1:]:
             lq = lq + e.eval(run, ctx)
         model = run.model
-        b = model._baselines.get(self.key, 0.0)
+        b = model._baselines.get(self.key, 0.0)  # a tensor once set (no host sync on the hot path)
         model.last_baselines[self.key] = b
         if torch.is_grad_enabled() and model.training:
-            m = float(f.detach().mean())
-            model._baselines[self.key] = (
-                m if self.key not in model._baselines else self.decay * b + (1 - self.decay) * m
-            )
+            m = f.detach().mean()
+            model._baselines[self.key] = m if self.key not in model._baselines else self.decay * b + (1 - self.decay) * m
         return f + (f.detach() - b) * (lq - lq.detach())
 
     def py(self, ctx: str) -> str:

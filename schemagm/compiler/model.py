@@ -59,8 +59,8 @@ class CompiledModel(nn.Module):
         self.objective: Objective = compiled.objective
         self._values = compiled.values
         self._exprs = compiled.exprs
-        self._baselines: dict[str, float] = {}  # moving-average baselines of score-function terms (NVIL)
-        self.last_baselines: dict[str, float] = {}  # the baselines the last call used, by term name
+        self._baselines: dict[str, Any] = {}  # moving-average baselines of score-function terms (NVIL)
+        self.last_baselines: dict[str, Any] = {}  # the baselines the last call used, by term name
         self._coef = compiled.coefficients
         self.groups: list[str] = list(graph.groups)
         for key in list(self._planner.sources):  # build every closure now, not during a call
