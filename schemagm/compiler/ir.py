@@ -50,6 +50,7 @@ __all__ = [
     "Diff",
     "Recon",
     "Neg",
+    "Expect",
     "EnumSum",
     "Score",
     "Opaque",
@@ -231,6 +232,26 @@ class Neg(Expr):
 
     def sym(self) -> Sym:
         return Sym("−", "-") + self.body.sym()
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.body,)
+
+
+@dataclass(eq=False)
+class Expect(Expr):
+    """A per-row body under an inner expectation (printing only: its value is one sample's)."""
+
+    body: Expr
+    over: Sym
+
+    def eval(self, run: Run, ctx: str) -> Tensor:
+        return self.body.eval(run, ctx)
+
+    def py(self, ctx: str) -> str:
+        return self.body.py(ctx)
+
+    def sym(self) -> Sym:
+        return self.over + self.body.sym()
 
     def children(self) -> tuple[Expr, ...]:
         return (self.body,)

@@ -18,7 +18,7 @@ from torch import Tensor
 from ..errors import SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from .distributions import Prior, mmd2, support, support_size
-from .ir import KL, Diff, EnumSum, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
+from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
 from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Source, Unresolved
 from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, node_sym
 
@@ -354,13 +354,33 @@ class _Deriver:
             for v in reversed([v for v in deps if special[v][0] == "enumerate"]):
                 qe = special[v][1]
                 qsym = call(qe.sym, [node_sym(v)], [p.source(ctx, i).expr for i in qe.inputs])
+                inner = self.downstream_factors(ctx, v, part.nodes)
+                if inner:
+                    body = Expect(body, expectation(inner))
                 body = EnumSum(v, qe, special[v][2], body, p, qsym)
-                over = [f for f in over if f != qsym]  # summed exactly, not sampled
+                over = [f for f in over if f != qsym and f not in inner]  # summed exactly, not sampled
             if pool is not None:
                 top: Expr = self.pooled(body, pool)
             else:
                 top = Mean(body, ctx, expectation(over))
             self.emit_expr(part.name, groups, part.weight, part.sign, top, part.kind, b, part.wname, part.wsym)
+
+    def downstream_factors(self, ctx: str, v: str, nodes: tuple[str, ...]) -> list[Sym]:
+        """The sampling factors of the nodes a term reads that are drawn after ``v`` (they print
+        inside the sum over ``v``)."""
+        p = self.p
+        seen: list[str] = []
+        for n in nodes:
+            for u in p.depends(ctx, n):
+                if u != v and u not in seen and v in p.depends(ctx, u):
+                    seen.append(u)
+        out = []
+        for u in seen:
+            src = p.source(ctx, u)
+            if src.kind == "edge" and src.mode in ("rsample", "sample"):
+                ei = self.infos[src.edge]  # type: ignore[index]
+                out.append(call(ei.sym, [node_sym(u)], [p.source(ctx, i).expr for i in ei.inputs]))
+        return out
 
     def discrete_estimator(self, v: str, ei: EdgeInfo) -> tuple[str, EdgeInfo, list]:
         """How a discrete dashed sample gets its gradient: exact enumeration of a small support,
