@@ -217,8 +217,8 @@ def main() -> None:
     ap.add_argument("--n-samples", type=int, default=2500)
     ap.add_argument("--epochs", type=int, default=50, help="epochs of the digits VAEs")
     ap.add_argument("--k", type=int, default=50)
-    ap.add_argument("--mixture-steps", type=int, default=1500, help="updates of the Gaussian mixture")
-    ap.add_argument("--mixture-lr", type=float, default=1e-2)
+    ap.add_argument("--mixture-steps", type=int, default=3000, help="updates of the Gaussian mixture")
+    ap.add_argument("--mixture-lr", type=float, default=3e-3)
     args = ap.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
