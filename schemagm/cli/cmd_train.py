@@ -69,7 +69,10 @@ def register(app: typer.Typer) -> None:
         except SpecError as err:
             raise typer.BadParameter(err.message, param_hint="--data") from None
         if optimizer is not None and optimizer not in ("adam", "sgd", "rmsprop"):
-            raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop", param_hint="--optimizer")
+            from ..suggest import did_you_mean
+
+            guess = did_you_mean(optimizer, ("adam", "sgd", "rmsprop"))
+            raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop; {guess}".rstrip("; "), param_hint="--optimizer")
         if resume is not None and config is not None:
             raise typer.BadParameter("--resume uses the run's own config.toml; leave out --config", param_hint="--config")
         if spec is None and resume is None and config is None:

@@ -29,14 +29,15 @@ Every key, with its default (the TOML file uses the same names)::
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import SpecError
+from ..suggest import did_you_mean
 
 __all__ = ["TrainConfig", "load_config", "parse_lr_flags", "parse_data_flags", "config_toml"]
 
@@ -93,7 +94,8 @@ def _validation_error(exc: ValidationError, where: str) -> SpecError:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = f"unknown key '{key}'"
-            msgs.append(f"{where}: {msg} (known keys: {', '.join(TrainConfig.model_fields)})")
+            guess = did_you_mean(key, TrainConfig.model_fields)
+            msgs.append(f"{where}: {msg}; {guess}known keys: {', '.join(TrainConfig.model_fields)}")
         else:
             msgs.append(f"{where}: {key}: {msg}")
     return SpecError("\n".join(msgs))

@@ -39,6 +39,7 @@ from typing import Any, Iterator, Protocol
 import torch
 
 from ..errors import SpecError
+from ..suggest import did_you_mean
 from .checkpoint import check_compatible, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .data import BatchStream, DataSource
@@ -84,7 +85,7 @@ def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, tor
     if unknown:
         raise SpecError(
             f"--lr names group(s) {', '.join(unknown)} that the model does not have",
-            hint=f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
+            hint=did_you_mean(unknown[0], model.groups) + f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
         )
     optimizers: dict[str, torch.optim.Optimizer] = {}
     for group in model.groups:
@@ -329,7 +330,13 @@ class Trainer:
     def _progress(self) -> Any:
         if not self.config.progress or not self.dist.is_main:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         return Progress(
             TextColumn("[bold]{task.description}"),
