@@ -16,7 +16,8 @@ Every key, with its default (the TOML file uses the same names)::
     data_seed        = 0                # the train/test split
     test_fraction    = 0.1
     device           = "cpu"            # cpu | cuda | cuda:N
-    threads          = 1                # CPU threads per process (default: torch's choice)
+    threads          = 1                # CPU threads per process (default: 1, or torch's choice for a
+                                        # model of 30M parameters or more; see schemagm/train/threads.py)
     log_every        = 10               # steps between metrics.jsonl lines
     checkpoint_every = 500              # steps between checkpoints/step-N.pt (and last.pt)
     samples          = 64               # samples drawn for the picture at the end of each epoch
@@ -164,6 +165,11 @@ def load_config(file: str | Path | None = None, overrides: Mapping[str, Any] | N
         else:
             data[key] = value
     where = str(file) if file is not None else "options"
+    spec = data.get("spec")
+    if file is not None and (overrides or {}).get("spec") is None and isinstance(spec, str):
+        beside = Path(file).parent / spec  # a relative spec path may be relative to the config file
+        if not Path(spec).is_absolute() and not Path(spec).exists() and beside.exists():
+            data["spec"] = str(beside)
     if "spec" not in data:
         raise SpecError(f"{where}: no spec given", hint="schemagm train SPEC, or `spec = \"...\"` in the config file")
     try:

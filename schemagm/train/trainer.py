@@ -48,10 +48,16 @@ from .pictures import save_png
 from .rundir import RunDir
 from .sampling import draw_reconstructions, draw_samples
 
-__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "make_optimizers"]
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "loss_label", "make_optimizers"]
 
 
 PICTURES = {"sample": draw_samples, "reconstruct": draw_reconstructions}
+
+
+def loss_label(group: str) -> str:
+    """How a group's loss is named in the progress bar and the summary: ``L_theta`` (``eta 24.86``
+    would read as time remaining)."""
+    return f"L_{group}"
 
 
 class TrainingDiverged(SpecError):
@@ -74,9 +80,11 @@ class TrainResult:
     status: str  # "finished" | "diverged" | "interrupted"
     step: int
     epoch: int
-    last_losses: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
+    last_losses: dict[str, float] = field(default_factory=dict)  # per phase, as optimised
+    seconds: float = 0.0  # training clock since step 0, over every session of the run
     message: str = ""
+    group_losses: dict[str, float] = field(default_factory=dict)  # per group, of the last logged step
+    session_seconds: float = 0.0  # training clock of this session (less than ``seconds`` after a resume)
 
 
 def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -252,6 +260,7 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         start = time.perf_counter() - self.elapsed
+        before = self.elapsed
         if self.step == 0:
             self.save()  # the initial state: a diverging run always leaves a good checkpoint
         progress = self._progress()
@@ -274,10 +283,7 @@ class Trainer:
                 for epoch in range(epoch_before + 1, self.stream.epoch + 1):
                     self._picture(f"epoch-{epoch:04d}.png", seed=epoch)
                 if progress is not None and task is not None:
-                    # per-group losses of the last logged step (phase losses until the first log)
-                    values = self.last_group_losses or self.last_phase_losses
-                    shown = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
-                    progress.update(task, completed=self.step, losses=shown)
+                    progress.update(task, completed=self.step, losses=self._shown_losses())
                 if self._interrupt_agreed():
                     status = "interrupted"
                     break
@@ -285,7 +291,7 @@ class Trainer:
             if progress is not None:
                 progress.stop()
             self.elapsed = time.perf_counter() - start
-            return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
+            return self._result("diverged", before, exc.message)
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
@@ -301,7 +307,25 @@ class Trainer:
         if status == "interrupted":
             where = f"'{self.run.last}'" if self.run is not None else "no checkpoint (no run directory)"
             message = f"interrupted after step {self.step} (epoch {self.stream.epoch}); the state is saved in {where}"
-        return TrainResult(status, self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, message)
+        return self._result(status, before, message)
+
+    def _result(self, status: str, before: float, message: str) -> TrainResult:
+        return TrainResult(
+            status,
+            self.step,
+            self.stream.epoch,
+            dict(self.last_phase_losses),
+            self.elapsed,
+            message,
+            group_losses=dict(self.last_group_losses),
+            session_seconds=self.elapsed - before,
+        )
+
+    def _shown_losses(self) -> str:
+        """The progress bar's losses: per group as ``L_theta=0.83`` once logged, per phase before."""
+        if self.last_group_losses:
+            return "  ".join(f"{loss_label(g)}={v:.4g}" for g, v in self.last_group_losses.items())
+        return "  ".join(f"{p} phase={v:.4g}" for p, v in self.last_phase_losses.items())
 
     # -- Ctrl-C: finish the step, save, stop ------------------------------------------------------
     def _catch_interrupt(self) -> Any:
