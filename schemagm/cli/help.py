@@ -85,8 +85,40 @@ def _placeholder(command: str | None, param: Any) -> str:
     return word
 
 
+#: the longest line of an example as written in a help text (click indents it by 2 more)
+EXAMPLE_WIDTH = 76
+
+
+def _break_command(line: str) -> str:
+    """A long example command broken with shell continuations (``\\``) at spaces outside quotes,
+    so that it stays within 80 columns and can still be copied."""
+    indent = len(line) - len(line.lstrip())
+    pieces, current, quote = [], "", ""
+    for ch in line.strip():
+        if ch in "'\"" and quote in ("", ch):
+            quote = "" if quote == ch else ch
+        if ch == " " and not quote:
+            pieces.append(current)
+            current = ""
+        else:
+            current += ch
+    pieces.append(current)
+    rows: list[list[str]] = [[pieces[0]]]
+    for word in pieces[1:]:
+        width = (indent if len(rows) == 1 else indent + 4) + len(" ".join(rows[-1]))
+        if width + 1 + len(word) + 2 > EXAMPLE_WIDTH:
+            carried = [rows[-1].pop()] if len(rows[-1]) > 1 and rows[-1][-1].startswith("-") else []
+            rows.append([*carried, word])  # an option stays with its value
+        else:
+            rows[-1].append(word)
+    first = " " * indent + " ".join(rows[0])
+    rest = [" " * (indent + 4) + " ".join(r) for r in rows[1:]]
+    return " \\\n".join([first, *rest])
+
+
 def _keep_indented(text: str | None) -> str | None:
-    """Mark each paragraph whose lines are indented (examples) with click's no-rewrap marker."""
+    """Mark each paragraph whose lines are indented (examples) with click's no-rewrap marker,
+    breaking the commands that would run past 80 columns."""
     if not text:
         return text
     paragraphs = re.split(r"\n\s*\n", text.strip("\n"))
@@ -94,7 +126,8 @@ def _keep_indented(text: str | None) -> str | None:
     for p in paragraphs:
         lines = p.split("\n")
         if all(line.startswith("  ") for line in lines if line.strip()):
-            out.append("\b\n" + p)
+            kept = [_break_command(line) if len(line) > EXAMPLE_WIDTH else line for line in lines]
+            out.append("\b\n" + "\n".join(kept))
         else:
             out.append(p)
     return "\n\n".join(out)
