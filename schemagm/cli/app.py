@@ -61,15 +61,23 @@ def _root(
     pass
 
 
-def _register_all() -> None:
-    for name in COMMANDS:
+def _register_all(only: str | None = None) -> None:
+    """Add the commands to the app: every one, or only ``only`` (what one command line needs)."""
+    for name in COMMANDS if only is None else (only,):
         module = import_module(f"schemagm.cli.cmd_{name}")
         module.register(app)
 
 
+def _command_word(argv: list[str]) -> str | None:
+    """The command a command line runs, when it names one (its first word); else None."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script."""
-    _register_all()
+    """Entry point of the console script.  A command line that names a command registers only
+    that one (importing every command module costs start-up time); help, --version and an
+    unknown command (which gets a suggestion) register them all."""
+    _register_all(_command_word(sys.argv[1:] if argv is None else argv))
     try:
         app(args=argv, standalone_mode=True, prog_name="schemagm")
     except SpecError as err:  # raised outside a command's own handler
