@@ -182,3 +182,36 @@ def test_default_threads_follow_the_model_size():
             self.w = torch.nn.Parameter(torch.empty(LARGE_MODEL), requires_grad=False)
 
     assert default_threads(Big()) == max(1, torch.get_num_threads())
+
+
+@pytest.mark.parametrize("name", ["vae", "gan", "aae", "wake_sleep"])
+def test_one_evaluation_gives_the_same_losses_and_terms_as_two(name):
+    import torch
+
+    model = schemagm.load(SPECS / f"{name}.sgm")
+    batch = {"x": torch.rand(16, 64)}
+    torch.manual_seed(5)
+    losses, terms = model.losses_and_terms(batch)
+    torch.manual_seed(5)
+    alone_losses = model.losses(batch)
+    torch.manual_seed(5)
+    alone_terms = model.terms(batch)
+    assert losses.keys() == alone_losses.keys() and terms.keys() == alone_terms.keys()
+    for k in losses:
+        torch.testing.assert_close(losses[k], alone_losses[k], rtol=1e-6, atol=1e-6)
+    for k in terms:
+        torch.testing.assert_close(terms[k], alone_terms[k], rtol=1e-6, atol=1e-6)
+
+
+def test_pictures_at_epochs_1_2_5_10_20_50():
+    from schemagm.train.trainer import picture_epoch
+
+    assert [e for e in range(1, 1001) if picture_epoch(e)] == [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+
+
+def test_a_run_of_12_epochs_writes_the_scheduled_pictures(tmp_path):
+    out = tmp_path / "ae"
+    res = run("train", SPECS / "ae.sgm", "--epochs", "12", "--batch-size", "512", "--out", out, "--no-progress")
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in (out / "samples").iterdir())
+    assert names == ["epoch-0001.png", "epoch-0002.png", "epoch-0005.png", "epoch-0010.png", "last.png"]
