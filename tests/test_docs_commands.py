@@ -104,7 +104,6 @@ def test_documented_commands_run_as_written(page, sandbox):
         proc = subprocess.run(
             ["bash", "-o", "pipefail", "-c", command], cwd=root, env=env, capture_output=True, text=True, timeout=900
         )
-        assert proc.returncode == 0, (
-            f"{page.relative_to(ROOT)}: `{command}` exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-        )
+        where = f"{page.relative_to(ROOT)}: `{command}` exited {proc.returncode}"
+        assert proc.returncode == 0, f"{where}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
         assert "Traceback" not in proc.stderr, proc.stderr
