@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per process [default: 1 below 30M parameters, else torch's choice]"),
         log_every: Optional[int] = typer.Option(None, "--log-every", min=1, help="steps between lines of metrics.jsonl [default: 10]"),
         checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"),
-        samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each epoch's picture, 0 for none [default: 64]"),
+        samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each picture (epochs 1, 2, 5, 10, 20, ...), 0 for none [default: 64]"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="show a live progress bar [default: on]"),
     ) -> None:
         from ..errors import SpecError

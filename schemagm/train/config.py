@@ -20,7 +20,7 @@ Every key, with its default (the TOML file uses the same names)::
                                         # model of 30M parameters or more; see schemagm/train/threads.py)
     log_every        = 10               # steps between metrics.jsonl lines
     checkpoint_every = 500              # steps between checkpoints/step-N.pt (and last.pt)
-    samples          = 64               # samples drawn for the picture at the end of each epoch
+    samples          = 64               # samples in the pictures of epochs 1, 2, 5, 10, 20, 50, ...; 0 for none
     progress         = true             # live progress bar
 
     [group_lr]                          # ... or per parameter group

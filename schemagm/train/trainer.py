@@ -15,7 +15,7 @@ cleared before every backward and their optimisers are not stepped.
 
 What is written (rank 0 only): ``metrics.jsonl`` every ``log_every`` steps
 (phase losses averaged over ranks, per-group losses and per-term values on the
-last batch after its update), a picture of samples at the end of each epoch and
+last batch after its update), a picture of samples at the end of epochs 1, 2, 5, 10, 20, 50, ... and
 of the run (of test rows and their reconstructions where the model cannot sample),
 ``checkpoints/last.pt`` and ``step-N.pt`` every ``checkpoint_every`` steps and at
 the end.  Pictures and logged values are computed under a forked RNG, so they
