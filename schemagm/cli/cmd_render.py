@@ -60,7 +60,10 @@ def parse_transformation(text: str, option: str = "--transform") -> tuple[Any, l
     name = words[0].replace("_", "-")
     if name not in TRANSFORMATIONS:
         known = ", ".join(sorted(TRANSFORMATIONS))
-        raise typer.BadParameter(f"unknown transformation '{words[0]}' (known: {known})", param_hint=option)
+        from ..suggest import did_you_mean
+
+        guess = did_you_mean(name, TRANSFORMATIONS)
+        raise typer.BadParameter(f"unknown transformation '{words[0]}'; {guess}known: {known}", param_hint=option)
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for word in words[1:]:

@@ -219,9 +219,17 @@ class CompiledModel(nn.Module):
         run = Run(self, batch)
         return {t.name: self._contribution(run, t.name) for t in self.objective.terms}
 
+    def losses_and_terms(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """:meth:`losses` and :meth:`terms` from one evaluation (the same draws): a metrics line."""
+        run = Run(self, batch)
+        terms = {t.name: self._contribution(run, t.name) for t in self.objective.terms}
+        return self._losses_of(run), terms
+
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The loss of every group: the sum of the contributions of the terms that update it."""
-        run = Run(self, batch)
+        return self._losses_of(Run(self, batch))
+
+    def _losses_of(self, run: Run) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for g, names in self._group_terms.items():
             total = None

@@ -26,6 +26,7 @@ the red edge's key).  Under importance weighting with k samples a branch's draws
 
 from __future__ import annotations
 
+import functools
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -585,7 +586,7 @@ class Run:
         index, context): the same for the same call seed and key, whatever else the call
         evaluates, and whatever the nodes and networks are called."""
         if torch.compiler.is_compiling():
-            return _compiled_base(self, key, kind, shape, dtype)
+            return _compiled_base()(self, key, kind, shape, dtype)
         return self._base(key, kind, shape, dtype)
 
     def _base(self, key: str, kind: str, shape: Any, dtype: torch.dtype | None) -> Tensor:
@@ -654,4 +655,8 @@ class Run:
 
 
 
-_compiled_base = torch.compiler.disable(Run._base)
+@functools.cache
+def _compiled_base() -> Any:
+    """``Run._base`` kept out of torch.compile's graph; made on first use under compilation, since
+    ``torch.compiler.disable`` imports torch._dynamo (seconds) and plain runs never need it."""
+    return torch.compiler.disable(Run._base)

@@ -29,6 +29,7 @@ import torch
 
 from ..errors import SpecError
 from ..graph.model import Role, SchematicGraph
+from ..suggest import did_you_mean
 from .likelihood import likelihood_bounds
 from .modes import mode_coverage
 from .surgery import surgery_of_model
@@ -130,7 +131,8 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in METRICS]
     if unknown or not names:
-        raise SpecError(f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(METRICS)}")
+        guess = did_you_mean(unknown[0], METRICS) if unknown else ""
+        raise SpecError(f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; {guess}choose from {', '.join(METRICS)}")
     return names
 
 

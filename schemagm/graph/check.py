@@ -31,8 +31,6 @@ import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
-import networkx as nx
-
 from .. import registry
 from ..errors import Diagnostic, Span
 from .model import Call, Edge, Node, Process, Role, SchematicGraph
@@ -621,15 +619,18 @@ class _Checker:
         for process in (Process.inference, Process.generative):
             reported: set[frozenset[str]] = set()
             for b in self._branches():
-                arcs = nx.DiGraph()
                 where: dict[tuple[str, str], int] = {}
                 for i, e in enumerate(self.g.edges):
                     if not self.sound[i] or e.process is not process or e.adversarial or not self._serves(e, b):
                         continue
                     for s in e.inputs(self.g):
                         if s != e.target:
-                            arcs.add_edge(s, e.target)
                             where[(s, e.target)] = i
+                if _acyclic(where):
+                    continue
+                import networkx as nx  # only to report a cycle (it costs start-up time)
+
+                arcs = nx.DiGraph(list(where))
                 for component in nx.strongly_connected_components(arcs):
                     if len(component) < 2 or frozenset(component) in reported:
                         continue
@@ -644,6 +645,20 @@ class _Checker:
                         "within one branch the edges of one process must form no cycle; "
                         "serve different branches (`x, y=1 ==> z` and `z, y ==> x`, as ALI) or swap one edge's process",
                     )
+
+
+def _acyclic(arcs: Iterable[tuple[str, str]]) -> bool:
+    """Whether the arcs (source, target) form no cycle (the standard library's topological sort)."""
+    import graphlib
+
+    preds: dict[str, set[str]] = {}
+    for u, v in arcs:
+        preds.setdefault(v, set()).add(u)
+    try:
+        graphlib.TopologicalSorter(preds).prepare()
+    except graphlib.CycleError:
+        return False
+    return True
 
 
 def check(graph: SchematicGraph, locations: Locations | None = None) -> list[Diagnostic]:

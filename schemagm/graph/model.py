@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Iterable, Literal, Union
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Union
 
-import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import Span
+
+if TYPE_CHECKING:  # networkx is imported by the view that needs it (it costs start-up time)
+    import networkx as nx
 from .options import Options
 
 __all__ = [
@@ -270,6 +272,8 @@ class SchematicGraph:
 
     def nx(self) -> nx.MultiDiGraph:
         """A networkx view: node attribute ``node``; one arc per source, key = edge index, attribute ``edge``."""
+        import networkx as nx
+
         g = nx.MultiDiGraph(name=self.name)
         for n in self.nodes.values():
             g.add_node(n.name, node=n, role=n.role.value)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
 from .. import fileio
+from ..errors import SpecError
+from ..suggest import did_you_mean
 from .graphviz_backend import IMAGE_FORMATS, to_dot, to_image
 from .mermaid_backend import to_mermaid
 
@@ -25,7 +26,7 @@ def format_for(path: str | Path | None, fmt: str | None = None) -> str:
         if fmt == "mmd":
             fmt = "mermaid"
         if fmt not in FORMATS:
-            raise SpecError(f"unknown drawing format '{fmt}'", hint=f"choose one of {', '.join(FORMATS)}")
+            raise SpecError(f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}")
         return fmt
     if path is None:
         return "dot"
@@ -47,7 +48,7 @@ def render_bytes(d: dict[str, Any], fmt: str) -> bytes:
         return to_mermaid(d).encode("utf-8")
     if fmt in IMAGE_FORMATS:
         return to_image(to_dot(d), fmt)
-    raise SpecError(f"unknown drawing format '{fmt}'", hint=f"choose one of {', '.join(FORMATS)}")
+    raise SpecError(f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}")
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

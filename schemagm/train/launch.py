@@ -25,9 +25,10 @@ from .config import TrainConfig, config_toml, load_config
 from .data import BUILTIN, DataSource, get_dataset, split_source_name
 from .distributed import DistInfo, broadcast_module, gather_objects, init_distributed
 from .rundir import RunDir, create_run_dir, default_run_name, open_run_dir
+from .threads import default_threads
 from .trainer import Trainer, TrainResult
 
-__all__ = ["train", "resume_config", "RESUMABLE", "Launched", "seed_everything"]
+__all__ = ["train", "resume_config", "repeat_config", "RESUMABLE", "Launched", "seed_everything"]
 
 #: the config keys a resumed run may change
 RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads", "logger"})
@@ -71,6 +72,23 @@ def resume_config(run_path: str | Path, overrides: Mapping[str, Any]) -> TrainCo
     return stored.model_copy(update=allowed)
 
 
+def repeat_config(config: TrainConfig, config_file: str | Path) -> TrainConfig:
+    """``train --config runs/vae/config.toml`` repeats run ``runs/vae`` in a new directory.
+
+    When the config file is the config.toml of the run directory it names as ``out`` (the
+    file a run writes), the repeat is trained into the first free ``<out>-2``, ``<out>-3``, ...
+    so that the run it repeats is kept; ``--out`` or ``--force`` choose otherwise."""
+    if config.out is None:
+        return config
+    out = Path(config.out)
+    if not out.is_dir() or out.resolve() != Path(config_file).resolve().parent:
+        return config
+    n = 2
+    while Path(f"{out}-{n}").exists():
+        n += 1
+    return config.model_copy(update={"out": f"{out}-{n}"})
+
+
 def _compile(graph: Any) -> Any:
     from ..compiler import compile as compile_graph
 
@@ -88,8 +106,6 @@ def train(
 ) -> Launched:
     """Train ``config.spec`` (or continue run ``resume``); rank 0 writes the run directory."""
     dist, device = init_distributed(config.device)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     say = announce if (announce is not None and dist.is_main) else (lambda _msg: None)
     run: RunDir | None = None
     ckpt = None
@@ -114,6 +130,9 @@ def train(
         )
     seed_everything(config.seed)
     model = compile_fn(graph)
+    if config.threads is None:  # the choice is recorded in the run's config.toml
+        config = config.model_copy(update={"threads": default_threads(model)})
+    torch.set_num_threads(config.threads)  # type: ignore[arg-type]
     data: DataSource = get_dataset(config.data, graph, seed=config.data_seed, test_fraction=config.test_fraction)
     model.to(device)
     if dist.enabled:
@@ -144,7 +163,8 @@ def train(
         if run is not None and dist.is_main:
             if replaced:
                 say(f"replacing the existing run directory {run.path} (--force)")
-            run.write_text(run.config, config_toml(config.model_copy(update={"out": str(run.path)})))
+            spec_path = str(Path(config.spec).resolve())  # so that `--config RUN/config.toml` works from anywhere
+            run.write_text(run.config, config_toml(config.model_copy(update={"out": str(run.path), "spec": spec_path})))
             run.write_text(run.spec, spec_text)
     elif dist.is_main:
         run.write_text(run.config, config_toml(config))  # type: ignore[union-attr]
