@@ -62,6 +62,18 @@ def _node_attrs(node: dict[str, Any]) -> dict[str, str]:
     return attrs
 
 
+#: padding (points) around an arc's label: Graphviz sets the label's box against its arc, so the
+#: padding is what keeps the text itself clear of the line (tests/test_render_geometry.py)
+LABEL_PAD = 4
+
+
+def _edge_label_html(label: dict[str, str], pad: int = LABEL_PAD) -> str:
+    return (
+        f'<table border="0" cellborder="0" cellspacing="0" cellpadding="{pad}">'
+        f"<tr><td>{label['html']}</td></tr></table>"
+    )
+
+
 def _edge_attrs(style: dict[str, Any], label: dict[str, str] | None, tooltip: str | None = None) -> dict[str, str]:
     attrs = {
         "style": LINES[style["line"]],
@@ -70,7 +82,7 @@ def _edge_attrs(style: dict[str, Any], label: dict[str, str] | None, tooltip: st
         "penwidth": f"{style['penwidth']:.1f}",
     }
     if label is not None:
-        attrs["label"] = _html(label["html"])
+        attrs["label"] = _html(_edge_label_html(label))
         attrs["fontcolor"] = style["fontcolor"]
     if tooltip:
         attrs["tooltip"] = tooltip
@@ -94,6 +106,11 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
     for arc in panel["edges"]:
         attrs = _edge_attrs(arc["style"], arc["label"], arc["tooltip"])
         attrs["constraint"] = "false"
+        if arc["kind"] == "kernel" and arc["label"] is not None:
+            # the wide MMD on the bend between a node and the indicator under it: Graphviz sets a
+            # plain label across the arc there, an external label (xlabel) beside it
+            del attrs["label"]
+            attrs["xlabel"] = _html(_edge_label_html(arc["label"], 2 * LABEL_PAD))
         end = "taillabel"
         tail, head = arc["source"], arc["target"]
         if (head, tail) in drawn and tail != head:
