@@ -9,6 +9,7 @@ keywords such as ``end``) and every kind of red edge.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections import Counter
 from typing import Any
@@ -125,7 +126,11 @@ def drawn_arcs(layout: dict[str, Any]) -> tuple[Counter, list[dict[str, Any]]]:
         if e.get("dir") == "back":
             tail, head, arrow = head, tail, e.get("arrowtail", "normal")
         arcs[(tail, head, e.get("style", "solid"), arrow, e.get("color") == RED)] += 1
-        visible.append(dict(e, tail_name=tail, head_name=head))
+        label = e.get("label") or e.get("xlabel")  # the label's text, out of the padding table around it
+        if label:
+            m = re.fullmatch(r"<table[^>]*><tr><td>(.*)</td></tr></table>", label)
+            label = m.group(1) if m else label
+        visible.append(dict(e, tail_name=tail, head_name=head, label=label))
     return arcs, visible
 
 
