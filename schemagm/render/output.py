@@ -47,6 +47,10 @@ def render_bytes(d: dict[str, Any], fmt: str, dpi: int = DEFAULT_DPI, size: tupl
     if fmt == "mermaid":
         return to_mermaid(d).encode("utf-8")
     if fmt in IMAGE_FORMATS:
+        if len(d["panels"]) > 1:  # each panel as it looks on its own (schemagm.render.panels)
+            from .panels import panel_image
+
+            return panel_image(d, fmt, dpi=dpi, size=size)
         return to_image(to_dot(d), fmt, dpi=dpi, size=size)
     raise SpecError(f"unknown drawing format '{fmt}'", hint=f"choose one of {', '.join(FORMATS)}")
 
