@@ -93,8 +93,9 @@ def _label_boxes(ops: list[dict]) -> tuple[Box | None, str]:
     return (min(xs), min(ys), max(xs), max(ys)), text
 
 
-def layout(dot_source: str) -> Layout:
-    done = subprocess.run(["dot", "-Tjson"], input=dot_source.encode("utf-8"), capture_output=True, check=True)
+def layout(dot_source: str, program: tuple[str, ...] = ("dot",)) -> Layout:
+    """The layout by ``dot``, or by ``("neato", "-n2")`` for a DOT text whose positions are all fixed."""
+    done = subprocess.run([*program, "-Tjson"], input=dot_source.encode("utf-8"), capture_output=True, check=True)
     data = json.loads(done.stdout)
     names: dict[int, str] = {}
     nodes: dict[str, tuple[float, float, float]] = {}
