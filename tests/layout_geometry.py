@@ -122,7 +122,7 @@ def layout(dot_source: str, program: tuple[str, ...] = ("dot",)) -> Layout:
 
 # -- geometry -------------------------------------------------------------------------------------
 def _segments(points: list[Point]) -> list[tuple[Point, Point]]:
-    return list(zip(points, points[1:]))
+    return list(zip(points, points[1:], strict=False))
 
 
 def segment_hits_box(a: Point, b: Point, box: Box) -> bool:
@@ -175,7 +175,7 @@ def label_collisions(lay: Layout, slack: float = 0.5) -> list[str]:
     """Every (label, arc) pair where an arc's spline runs through a label's box, in words."""
     out = []
     for owner in lay.arcs:
-        for box, text in zip(owner.labels, owner.label_texts):
+        for box, text in zip(owner.labels, owner.label_texts, strict=True):
             for arc in lay.arcs:
                 if polyline_hits_box(arc.points, shrink(box, slack)):
                     whose = "its own arc" if arc is owner else f"the arc {arc.tail} -> {arc.head}"
@@ -212,6 +212,8 @@ def indicator_crossings(lay: Layout, indicator: str, margin: float = 3.0, cleara
             ap = outside(a.points, circles, margin)
             if polylines_cross(ap, rp):
                 out.append(f"the arc {a.tail} -> {a.head} crosses the red arc {r.tail} -> {r.head}")
-            elif gap(ap, rp) < clearance:
-                out.append(f"the arc {a.tail} -> {a.head} runs along the red arc {r.tail} -> {r.head} ({gap(ap, rp):.1f} pt apart)")
+            elif (apart := gap(ap, rp)) < clearance:
+                out.append(
+                    f"the arc {a.tail} -> {a.head} runs along the red arc {r.tail} -> {r.head} ({apart:.1f} pt apart)"
+                )
     return out

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from layout_geometry import indicator_crossings, label_collisions, layout, polyline_hits_box, segments_cross
 
 from schemagm.graph.build import parse_file
 from schemagm.render import dot_available, drawing, to_dot
 from schemagm.render.panels import panel_layout_dot
-
-from layout_geometry import indicator_crossings, label_collisions, layout, polyline_hits_box, segments_cross
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs"))
@@ -40,7 +39,9 @@ def laid_out(path: Path, steps):
 
 def test_the_geometry_helpers_see_a_crossing():
     assert segments_cross((0, 0), (2, 2), (0, 2), (2, 0)) and not segments_cross((0, 0), (1, 0), (0, 1), (1, 1))
-    assert polyline_hits_box([(0, 0), (10, 10)], (4, 4, 6, 6)) and not polyline_hits_box([(0, 0), (10, 0)], (4, 4, 6, 6))
+    assert polyline_hits_box([(0, 0), (10, 10)], (4, 4, 6, 6)) and not polyline_hits_box(
+        [(0, 0), (10, 0)], (4, 4, 6, 6)
+    )
     # a label set on its arc, as Graphviz draws an unpadded label over a flat arc, is caught
     bad = "digraph { rankdir=LR; {rank=same; a; b} a -> b [label=<MMD>]; b -> a [label=<MMD>] }"
     assert label_collisions(layout(bad))

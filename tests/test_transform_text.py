@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from conftest import SPECS
+from conftest import catalog_graph as spec
 from typer.testing import CliRunner
 
 from schemagm.cli.app import _register_all, app
 from schemagm.graph.build import parse
 from schemagm.transform.text import derived_name, derived_title
-
-from conftest import SPECS
-from conftest import catalog_graph as spec
 
 if not any(getattr(c, "name", None) == "equiv" for c in app.registered_commands):
     _register_all()
@@ -38,9 +37,14 @@ def test_comments_stay_where_what_they_describe_is_unchanged(tmp_path) -> None:
     assert g.name == "infogan_remove_edge_Q_eta" and g.title == "InfoGAN, after remove_edge(Q_eta)"
     lines = text.splitlines()
     # header comments, then where the model came from
-    assert lines[0].startswith("# infogan.sgm: InfoGAN") and lines[4] == "# remove_edge(Q_eta) of infogan (" + str(SPECS / "infogan.sgm") + ")"
+    assert (
+        lines[0].startswith("# infogan.sgm: InfoGAN")
+        and lines[4] == "# remove_edge(Q_eta) of infogan (" + str(SPECS / "infogan.sgm") + ")"
+    )
     # untouched edges keep theirs; the removed edge's comment is gone
-    assert any(line.startswith("z, y ==> x") and line.endswith("# dashed, hollow: implicit generator") for line in lines)
+    assert any(
+        line.startswith("z, y ==> x") and line.endswith("# dashed, hollow: implicit generator") for line in lines
+    )
     assert any(line.startswith("x -> y") and line.endswith("# solid, red: discriminator") for line in lines)
     assert "code reconstruction" not in text
     assert any(line.startswith("indicator y") and line.endswith("# 1 = real, 0 = generated") for line in lines)

@@ -101,12 +101,16 @@ def head_mismatch(edge: Edge, target: Node) -> tuple[str, str] | None:
             return (
                 f"the distribution '{head}' scores values in [0, 1], but the data node '{target.name}' "
                 f"is declared in {fmt_interval(lo, hi)}",
-                f"use `normal` for real data outside [0, 1], or rescale the data to [0, 1] (`in [0, 1]`)",
+                "use `normal` for real data outside [0, 1], or rescale the data to [0, 1] (`in [0, 1]`)",
             )
     if head == "normal" and edge.process is Process.inference and target.role is Role.latent:
         s = support(target)
         if s is not None and (s[0] > -INF or s[1] < INF):
-            where = f"its uniform prior on {fmt_interval(*s)}" if target.prior == "uniform" else f"its range {fmt_interval(*s)}"
+            where = (
+                f"its uniform prior on {fmt_interval(*s)}"
+                if target.prior == "uniform"
+                else f"its range {fmt_interval(*s)}"
+            )
             how = "the written head 'normal'" if written else "the default head (normal)"
             return (
                 f"{how} draws '{target.name}' on (−∞, ∞), but '{target.name}' lies in {where}: "
@@ -121,11 +125,17 @@ def _activation_mismatch(act: str, target: Node) -> tuple[str, str] | None:
     gives = f"'{act}' gives values in {_WRITTEN[act]}"
     drop = "drop the activation (a linear output)"
     if target.value == "categorical":
-        return (f"{gives}, but {_what(target)} is categorical (one-hot values)", f"{drop}, or use a filled arrow with `categorical`")
+        return (
+            f"{gives}, but {_what(target)} is categorical (one-hot values)",
+            f"{drop}, or use a filled arrow with `categorical`",
+        )
     if target.value == "bernoulli":
         if lo >= 0.0 and hi <= 1.0 and target.role is Role.data:
             return None  # sigmoid for binary data: values in [0, 1]
-        return (f"{gives}, but {_what(target)} takes the values 0 and 1", "use `-> sigmoid` into binary data, or a filled arrow with `bernoulli`")
+        return (
+            f"{gives}, but {_what(target)} takes the values 0 and 1",
+            "use `-> sigmoid` into binary data, or a filled arrow with `bernoulli`",
+        )
     s = support(target)
     assert s is not None
     if target.range is not None or target.value == "uniform":

@@ -29,7 +29,21 @@ __all__ = ["panel_layout_dot", "panel_image"]
 GAP = 18.0  # points between blocks
 PAD = 8.0  # points between a panel's drawing and its box
 TITLE = 20.0  # points above a panel's drawing for its title
-_SKIP = {"_draw_", "_ldraw_", "_hdraw_", "_tdraw_", "_hldraw_", "_tldraw_", "_gvid", "tail", "head", "name", "nodes", "edges", "subgraphs"}
+_SKIP = {
+    "_draw_",
+    "_ldraw_",
+    "_hdraw_",
+    "_tdraw_",
+    "_hldraw_",
+    "_tldraw_",
+    "_gvid",
+    "tail",
+    "head",
+    "name",
+    "nodes",
+    "edges",
+    "subgraphs",
+}
 _POINT_LISTS = ("lp", "xlp", "head_lp", "tail_lp")
 
 
@@ -42,7 +56,9 @@ def _run(program: str, args: list[str], source: str) -> bytes:
         )
     done = subprocess.run([path, *args], input=source.encode("utf-8"), capture_output=True, check=False)
     if done.returncode != 0:
-        retry = subprocess.run([path, *args, "-Gsplines=line"], input=source.encode("utf-8"), capture_output=True, check=False)
+        retry = subprocess.run(
+            [path, *args, "-Gsplines=line"], input=source.encode("utf-8"), capture_output=True, check=False
+        )
         if retry.returncode != 0:
             message = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
             raise SpecError(f"Graphviz could not draw this graph: {message}")
@@ -119,11 +135,13 @@ def panel_layout_dot(d: dict[str, Any]) -> str:
     caption = _layout(to_dot(dict(d, panels=[], legend=[]))) if d.get("caption") else None
 
     height = max(_bb(lay)[3] - _bb(lay)[1] for _, lay in blocks) + 2 * PAD + TITLE
-    g = graphviz.Digraph(name=d["name"], graph_attr={"fontname": FONT}, node_attr={"fontname": FONT}, edge_attr={"fontname": FONT})
+    g = graphviz.Digraph(
+        name=d["name"], graph_attr={"fontname": FONT}, node_attr={"fontname": FONT}, edge_attr={"fontname": FONT}
+    )
     x = 0.0
     base = (caption and (_bb(caption)[3] - _bb(caption)[1]) + GAP) or 0.0
     top = base + height
-    for i, (panel, lay) in enumerate(blocks):
+    for panel, lay in blocks:
         x0, y0, x1, y1 = _bb(lay)
         title = panel.get("title") or ""
         width = max(x1 - x0 + 2 * PAD, 7.0 * len(title) + 2 * PAD)

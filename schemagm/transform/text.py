@@ -20,12 +20,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..graph.build import to_syntax
 from ..graph.model import SchematicGraph
 from ..language.parser import parse_spec
 from ..language.printer import print_spec
+from ..language.syntax import NodeDecl
 
 __all__ = ["derived_name", "derived_title", "step_text", "renamed", "transformed_text"]
 
@@ -49,7 +51,9 @@ def derived_title(graph: SchematicGraph, step: str) -> str:
     return f"{base}, then {step}" if ", after " in base else f"{base}, after {step}"
 
 
-def renamed(before: SchematicGraph, after: SchematicGraph, function_name: str, args: Sequence[Any] = ()) -> SchematicGraph:
+def renamed(
+    before: SchematicGraph, after: SchematicGraph, function_name: str, args: Sequence[Any] = ()
+) -> SchematicGraph:
     """``after`` with the name and title that say which step made it from ``before``."""
     out = after.replace(
         name=derived_name(before.name, function_name, args), title=derived_title(before, step_text(function_name, args))
@@ -83,13 +87,13 @@ def transformed_text(before: SchematicGraph, after: SchematicGraph, step: str) -
     where = f" ({before.file})" if before.file else ""
     canonical.comments = [*written.comments, f"# {step} of {before.name}{where}"]
     canonical.trailing_comments = list(written.trailing_comments)
-    decls = {}
-    for decl in written.nodes:
-        decls.setdefault(decl.name, decl)
+    decls: dict[str, NodeDecl] = {}
+    for written_node in written.nodes:
+        decls.setdefault(written_node.name, written_node)
     for node in canonical.nodes:
-        decl = decls.get(node.name)
-        if decl is not None:
-            node.comments, node.comment = decl.comments, decl.comment
+        found = decls.get(node.name)
+        if found is not None:
+            node.comments, node.comment = found.comments, found.comment
     for j, origin in enumerate(_edge_origins(before, after)):
         if origin is not None and origin < len(written.edges) and _same(before.edges[origin], after.edges[j]):
             canonical.edges[j].comments = written.edges[origin].comments
