@@ -104,8 +104,8 @@ def scatter(
     centre, half = (lo + hi) / 2, float(((hi - lo) / 2).max()) * 1.05 + 1e-6
     font = ImageFont.load_default()
     left, bottom = margin + 40, margin + 22  # room for the tick labels
-    plot = size - left - margin  # a square plot area
-    image = Image.new("RGB", (size, margin + plot + bottom), "white")
+    plot = size - max(left, bottom) - margin  # a square plot area in a square picture
+    image = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(image)
     x0, y0, x1, y1 = left, margin, left + plot, margin + plot
 
