@@ -2,8 +2,7 @@
 
 The registry says which kinds of node a distribution can describe at all
 (``normal`` real values, ``categorical`` one-hot classes); this module adds what
-the declared types and ranges imply (docs/language.md, "Heads and the target's
-values"):
+the declared types and ranges imply (docs/language.md, section 9, "Heads"):
 
 * a hollow edge's activation (``-> sigmoid``) sets the values it can produce.
   They must lie in the target's declared range ``in [lo, hi]``; where the target's
