@@ -199,7 +199,7 @@ def gap(p: list[Point], q: list[Point]) -> float:
     return best
 
 
-def indicator_crossings(lay: Layout, indicator: str, margin: float = 3.0, clearance: float = 2.0) -> list[str]:
+def indicator_crossings(lay: Layout, indicator: str, margin: float = 3.0, clearance: float = 5.0) -> list[str]:
     """Each arc out of ``indicator`` (not red) that crosses a red arc of the same indicator, or runs along it
     closer than ``clearance`` points, away from the nodes (``margin`` points around each node are left out)."""
     red = [a for a in lay.arcs if a.color == RED and indicator in (a.tail, a.head)]
