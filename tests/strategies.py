@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 from schemagm.graph.build import to_sgm
+from schemagm.graph.heads import head_mismatch
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
 from schemagm.graph.options import ADVERSARIAL_FORMS, Options
 
@@ -188,6 +189,10 @@ def _network(c: _Choices, inputs: list[Node], target: Node, labels: _Labels, sto
     return {"network": call, "label": label, "group": group}
 
 
+def _heads(target: Node, deterministic: bool) -> list[Call]:
+    return list(_ACTIVATIONS) if deterministic else list(_DISTRIBUTIONS[target.value])
+
+
 def _head(c: _Choices, target: Node, deterministic: bool) -> Call | None:
     if c.flip():
         return None
@@ -205,7 +210,7 @@ def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deter
         branch = branch_choice
     net = _network(c, list(sources), target, labels, not deterministic, groups)
     head = None if net.pop("no_head", False) else _head(c, target, deterministic)
-    return Edge(
+    edge = Edge(
         sources=tuple(srcs),
         target=target.name,
         process=process,
@@ -215,6 +220,11 @@ def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deter
         **net,
         **extra,
     )
+    if head_mismatch(edge, target) is not None:
+        # a head that cannot produce or score the target's values (schemagm.graph.heads): one that can
+        fits = [h for h in _heads(target, deterministic) if head_mismatch(edge.model_copy(update={"output": h}), target) is None]
+        edge = edge.model_copy(update={"output": c.choice(fits) if fits else None})
+    return edge
 
 
 @st.composite
@@ -262,6 +272,8 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     for k, node in enumerate(latents):
         if node.prior is not None and not c.flip():
             continue
+        if node.value == "uniform":
+            continue  # no head draws a uniform latent for KL(q || p) (schemagm.graph.heads)
         earlier = data + latents[:k]
         sources = c.subset(earlier, 1, 3)
         hollow = c.flip()

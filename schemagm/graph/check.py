@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from .. import registry
 from ..errors import Diagnostic, Span
+from .heads import head_mismatch
 from .model import Call, Edge, Node, Process, Role, SchematicGraph
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -383,6 +384,10 @@ class _Checker:
             self.check_network(i, e)
         if e.output is not None and not e.adversarial:
             self.check_head(i, e)
+        if not e.adversarial and e.network is not None and self._head_known(e):
+            mismatch = head_mismatch(e, target)
+            if mismatch is not None:
+                self.error(mismatch[0], self.espan(i, "head" if e.output is not None else "target"), mismatch[1])
         if e.kernel is not None:
             self.check_kernel(i, e)
 
@@ -475,6 +480,15 @@ class _Checker:
                     self.espan(i, "network"),
                     "make the sizes equal, or use a network with parameters (linear, mlp)",
                 )
+
+    @staticmethod
+    def _head_known(e: Edge) -> bool:
+        """The written head is a known one of the right kind (else check_head has said so)."""
+        if e.output is None:
+            return registry.lookup("corruption", e.network.name) is None if e.network is not None else False
+        if e.deterministic:
+            return registry.lookup("activation", e.output.name) is not None
+        return registry.lookup("distribution", e.output.name) is not None
 
     def check_head(self, i: int, e: Edge) -> None:
         assert e.output is not None

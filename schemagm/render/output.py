@@ -8,7 +8,7 @@ from typing import Any
 from .. import fileio
 from ..errors import SpecError
 from ..suggest import did_you_mean
-from .graphviz_backend import IMAGE_FORMATS, to_dot, to_image
+from .graphviz_backend import DEFAULT_DPI, IMAGE_FORMATS, to_dot, to_image
 from .mermaid_backend import to_mermaid
 
 __all__ = ["FORMATS", "SUFFIXES", "format_for", "render_bytes", "write_atomic", "write_drawing"]
@@ -40,14 +40,19 @@ def format_for(path: str | Path | None, fmt: str | None = None) -> str:
     return SUFFIXES[suffix]
 
 
-def render_bytes(d: dict[str, Any], fmt: str) -> bytes:
-    """The drawing in a format, as bytes (text formats in UTF-8)."""
+def render_bytes(d: dict[str, Any], fmt: str, dpi: int = DEFAULT_DPI, size: tuple[float, float] | None = None) -> bytes:
+    """The drawing in a format, as bytes (text formats in UTF-8); a PNG at ``dpi``, an image scaled to
+    ``size`` (inches) when given."""
     if fmt == "dot":
         return to_dot(d).encode("utf-8")
     if fmt == "mermaid":
         return to_mermaid(d).encode("utf-8")
     if fmt in IMAGE_FORMATS:
-        return to_image(to_dot(d), fmt)
+        if len(d["panels"]) > 1:  # each panel as it looks on its own (schemagm.render.panels)
+            from .panels import panel_image
+
+            return panel_image(d, fmt, dpi=dpi, size=size)
+        return to_image(to_dot(d), fmt, dpi=dpi, size=size)
     raise SpecError(f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}")
 
 

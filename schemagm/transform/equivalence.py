@@ -172,13 +172,21 @@ class Match:
     nodes: dict[str, str]
     edges: dict[int, int]
 
-    def describe(self, a: SchematicGraph, b: SchematicGraph) -> list[str]:
-        lines = [f"node {n} ↦ {m}" for n, m in self.nodes.items()]
-        for i, j in sorted(self.edges.items()):
+    def describe(self, a: SchematicGraph, b: SchematicGraph, b_first: bool = False) -> list[str]:
+        """The correspondence in words, ``a``'s part ↦ ``b``'s; ``b_first`` writes ``b``'s part first
+        (``b ≅ a``'s, as ``explain`` prints ``vae ≅ chain(infogan)``)."""
+        if b_first:
+            lines = [f"node {m} ≅ {n}" for n, m in self.nodes.items()]
+        else:
+            lines = [f"node {n} ↦ {m}" for n, m in self.nodes.items()]
+        for i, j in sorted(self.edges.items(), key=lambda kv: kv[1] if b_first else kv[0]):
             ea, eb = a.edges[i], b.edges[j]
             net_a = f"  ({ea.label}_{ea.group})" if ea.group else ""
             net_b = f"  ({eb.label}_{eb.group})" if eb.group else ""
-            lines.append(f"edge {describe_edge(ea)}{net_a} ↦ {describe_edge(eb)}{net_b}")
+            if b_first:
+                lines.append(f"edge {describe_edge(eb)}{net_b} ≅ {describe_edge(ea)}{net_a}")
+            else:
+                lines.append(f"edge {describe_edge(ea)}{net_a} ↦ {describe_edge(eb)}{net_b}")
         return lines
 
 
