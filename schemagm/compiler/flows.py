@@ -136,3 +136,23 @@ class Dequantization(nn.Module):
 
     def extra_repr(self) -> str:
         return f"scale={self.scale:g}, {'uniform' if self.flow is None else 'variational'}"
+
+
+def _factory(kind: str):  # type: ignore[no-untyped-def]
+    def factory(features: int, context: int = 0, *hidden: int, transforms: int = 4, bins: int = 8) -> Flow:
+        return make_flow(kind, features, context, *hidden, transforms=transforms, bins=bins)
+
+    factory.__name__ = kind
+    factory.__doc__ = f"the {kind} flow of an invertible edge: factory(features, context, *hidden, transforms=4)"
+    return factory
+
+
+realnvp = _factory("realnvp")
+maf = _factory("maf")
+iaf = _factory("iaf")
+nsf = _factory("nsf")
+
+
+def uniform_dequantization(scale: float) -> float:
+    """The registry's entry for ``x --> v : dequantize(scale)`` (built by the flow compiler)."""
+    return float(scale)

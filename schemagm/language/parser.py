@@ -27,7 +27,7 @@ from .syntax import Argument, CallSyntax, EdgeBody, EdgeDecl, NodeDecl, OptionDe
 
 __all__ = ["parse_spec", "grammar_text", "describe_expected"]
 
-_ARROWS = "an arrow (->, =>, -->, ==>)"
+_ARROWS = "an arrow (->, =>, -->, ==>, <->, <-->)"
 
 #: what each terminal of the grammar is, in words of the language
 _WORDS: dict[str, str] = {
@@ -162,7 +162,7 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
         if char == '"':
             hint = 'a string needs its closing quote on the same line: "..."'
         elif char in "-=":
-            hint = "the arrows are ->, =>, --> and ==> (written without spaces inside)"
+            hint = "the arrows are ->, =>, -->, ==>, <-> and <--> (written without spaces inside)"
     elif isinstance(err, UnexpectedToken):
         expected = set(err.accepts or err.expected or ())
         message = f"{describe_expected(expected)}; found {_found(err.token)}"
