@@ -70,7 +70,7 @@ def flow_problems(graph: SchematicGraph, e: Edge) -> list[Problem]:
     for n in (base, target):
         if n.value in ("categorical", "bernoulli"):
             out.append((f"a flow maps real vectors; '{n.name}' is {n.value}", "target" if n is target else "source", "dequantize discrete data first: `x --> v : dequantize(16)`"))
-    if target.prior is not None:
+    if target.prior is not None and e.line == "solid":  # a dashed flow's target keeps its prior: its p-side
         out.append(
             (
                 f"'{target.name}' has the prior {target.prior}, but the flow gives it its density",
