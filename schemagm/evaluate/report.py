@@ -35,9 +35,12 @@ from .modes import mode_coverage
 from .surgery import surgery_of_model
 from .two_sample import mmd_test
 
-__all__ = ["METRICS", "EvalSettings", "MetricResult", "EvalReport", "evaluate", "evaluate_run", "parse_metrics"]
+__all__ = ["METRICS", "ALL_METRICS", "EvalSettings", "MetricResult", "EvalReport", "evaluate", "evaluate_run", "parse_metrics"]
 
-METRICS = ("elbo", "iw", "bpd", "mmd", "modes", "inception", "fid", "surgery")
+METRICS = ("elbo", "iw", "mmd", "modes", "inception", "fid", "surgery")
+#: every metric a report can ask for; ``bpd`` joins the default set for models with an exact
+#: density or a dequantization bound (flows, the kde and mixture references: ``model.exact``)
+ALL_METRICS = ("elbo", "iw", "bpd", "mmd", "modes", "inception", "fid", "surgery")
 
 Batch = dict[str, torch.Tensor]
 
@@ -129,9 +132,9 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
     if text is None or text.strip() in ("", "all"):
         return METRICS
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in METRICS]
+    unknown = [n for n in names if n not in ALL_METRICS]
     if unknown or not names:
-        raise SpecError(f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(METRICS)}")
+        raise SpecError(f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(ALL_METRICS)}")
     return names
 
 
@@ -353,6 +356,8 @@ def evaluate(
     if s.k < 1 or s.n_samples < 2:
         raise SpecError(f"need k ≥ 1 and at least 2 samples (got k = {s.k}, n-samples = {s.n_samples})")
     names = tuple(metrics) if metrics else METRICS
+    if names == METRICS and hasattr(model, "exact"):  # a flow (or a reference density): its bits/dim too
+        names = ("elbo", "iw", "bpd", *METRICS[2:])
     c = _Context(model, graph, data, s)
     was_training = model.training
     model.eval()

@@ -27,7 +27,7 @@ from .syntax import Argument, CallSyntax, EdgeBody, EdgeDecl, NodeDecl, OptionDe
 
 __all__ = ["parse_spec", "grammar_text", "describe_expected"]
 
-_ARROWS = "an arrow (->, =>, -->, ==>, <->, <-->)"
+_ARROWS = "an arrow (->, =>, -->, ==>)"
 
 #: what each terminal of the grammar is, in words of the language
 _WORDS: dict[str, str] = {
