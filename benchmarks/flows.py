@@ -37,13 +37,29 @@ from schemagm.train.run import load_run  # noqa: E402
 SPECS = ROOT / "specs"
 
 
-def run_schemagm(spec: Path, steps: int, seed: int, out: Path, batch_size: int = 64, lr: float = 1e-3) -> tuple[float, object]:
-    config = load_config(overrides={"spec": str(spec), "steps": steps, "seed": seed, "out": str(out), "batch_size": batch_size, "lr": lr, "progress": False, "samples": 0, "checkpoint_every": 10**9})
+def run_schemagm(
+    spec: Path, steps: int, seed: int, out: Path, batch_size: int = 64, lr: float = 1e-3
+) -> tuple[float, object]:
+    config = load_config(
+        overrides={
+            "spec": str(spec),
+            "steps": steps,
+            "seed": seed,
+            "out": str(out),
+            "batch_size": batch_size,
+            "lr": lr,
+            "progress": False,
+            "samples": 0,
+            "checkpoint_every": 10**9,
+        }
+    )
     launched = train(config, force=True)
     return launched.result.seconds, load_run(out)
 
 
-def hand_written_moons(train_x: torch.Tensor, steps: int, seed: int, batch_size: int = 64, lr: float = 1e-3) -> tuple[float, torch.nn.Module]:
+def hand_written_moons(
+    train_x: torch.Tensor, steps: int, seed: int, batch_size: int = 64, lr: float = 1e-3
+) -> tuple[float, torch.nn.Module]:
     """The same RealNVP written directly with zuko: a plain Adam loop over shuffled epochs."""
     torch.manual_seed(seed)
     flow = zuko.flows.RealNVP(2, 0, transforms=6, hidden_features=(64, 64))
@@ -70,7 +86,10 @@ def moons(steps: int, seeds: list[int], tmp: Path) -> None:
     spec = SPECS / "extra" / "flow2d.sgm"
     data = get_dataset(None, parse_file(spec), seed=0, test_fraction=0.1)
     train_x, test_x = data.train["x"].float(), data.test["x"].float()
-    print(f"\n## RealNVP on moons ({train_x.shape[0]} train / {test_x.shape[0]} test rows, {steps} steps of 64, Adam 1e-3)")
+    print(
+        f"\n## RealNVP on moons ({train_x.shape[0]} train / {test_x.shape[0]} test rows, {steps} steps of 64, Adam "
+        "1e-3)"
+    )
     print("| seed | schemagm NLL | hand-written NLL | NLL ratio | schemagm s | hand-written s | time ratio |")
     print("|---|---|---|---|---|---|---|")
     ratios = []
@@ -89,7 +108,14 @@ def moons(steps: int, seeds: list[int], tmp: Path) -> None:
 def iw(model: object, test: dict, k: int) -> float:
     with torch.no_grad():
         torch.manual_seed(0)
-        return float(torch.cat([model.iw_bound({n: v[i : i + 64] for n, v in test.items()}, k) for i in range(0, next(iter(test.values())).shape[0], 64)]).mean())  # type: ignore[attr-defined]
+        return float(
+            torch.cat(
+                [
+                    model.iw_bound({n: v[i : i + 64] for n, v in test.items()}, k)
+                    for i in range(0, next(iter(test.values())).shape[0], 64)
+                ]
+            ).mean()
+        )  # type: ignore[attr-defined]
 
 
 def dequant(steps: int, seeds: list[int], tmp: Path, k: int) -> None:
@@ -112,7 +138,10 @@ def dequant(steps: int, seeds: list[int], tmp: Path, k: int) -> None:
 
 
 def vae(steps: int, seeds: list[int], tmp: Path, k: int) -> None:
-    print(f"\n## Digits: test IW bound (k = {k}, nats) of the VAE, a VAE with a flow prior, a VAE with an IAF posterior ({steps} steps)")
+    print(
+        f"\n## Digits: test IW bound (k = {k}, nats) of the VAE, a VAE with a flow prior, a VAE with an IAF posterior "
+        f"({steps} steps)"
+    )
     print("| seed | VAE | flow prior | IAF posterior |")
     print("|---|---|---|---|")
     got: dict[str, list[float]] = {}

@@ -32,7 +32,8 @@ from schemagm.train.data import get_dataset  # noqa: E402
 
 SPEC = {
     "ring8": "model ring\ndata x : real[2] from ring8\nlatent z : normal[2]\nz <-> x : f_theta = realnvp(8)\n",
-    "digits": "model digits\ndata x : real[64] in [0, 1] from digits\nlatent v : real[64]\nlatent z : normal[64]\nx --> v : dequantize(16)\nz <-> v : f_theta = realnvp(8)\n",
+    "digits": "model digits\ndata x : real[64] in [0, 1] from digits\nlatent v : real[64]\nlatent z : normal[64]\nx "
+    "--> v : dequantize(16)\nz <-> v : f_theta = realnvp(8)\n",
 }
 
 
@@ -68,20 +69,28 @@ def main() -> None:
         models = {
             f"kde ε = {small}": reference_model("kde", "x", train, epsilon=small),
             f"kde ε = {best} (best on held-out)": reference_model("kde", "x", train, epsilon=best),
-            f"1 % kde (ε = {best}) + 99 % noise": reference_model("mixture", "x", train, epsilon=best, bounds=(0.0, 17 / 16) if name == "digits" else None),
+            f"1 % kde (ε = {best}) + 99 % noise": reference_model(
+                "mixture", "x", train, epsilon=best, bounds=(0.0, 17 / 16) if name == "digits" else None
+            ),
         }
         for label, model in models.items():
             if name == "ring8":
                 r = evaluate(model, graph, data, ("bpd", "modes"), EvalSettings(n_samples=2000, seed=0))
                 b, m = r.results["bpd"].value, r.results["modes"].value
                 assert b is not None and m is not None
-                print(f"| ring8 | {label} | {b['mean']:.3f} nats | {b['bits_per_dim']:.3f} | {m['modes_covered']}/8 modes, high-quality {m['high_quality_fraction']:.3f} |")
+                print(
+                    f"| ring8 | {label} | {b['mean']:.3f} nats | {b['bits_per_dim']:.3f} | {m['modes_covered']}/8 "
+                    f"modes, high-quality {m['high_quality_fraction']:.3f} |"
+                )
             else:
                 bpd = dequantized_bpd(model, test)
                 r = evaluate(model, graph, data, ("inception", "fid"), EvalSettings(n_samples=1000, seed=0))
                 i, f = r.results["inception"].value, r.results["fid"].value
                 assert i is not None and f is not None, (r.results["inception"].reason, r.results["fid"].reason)
-                print(f"| digits | {label} | {-bpd * 64 * math.log(2):.1f} nats (bound) | {bpd:.3f} | inception {i['inception_score']:.2f}, FID {f['fid']:.2f} |")
+                print(
+                    f"| digits | {label} | {-bpd * 64 * math.log(2):.1f} nats (bound) | {bpd:.3f} | inception "
+                    f"{i['inception_score']:.2f}, FID {f['fid']:.2f} |"
+                )
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import SPECS
 from typer.testing import CliRunner
 
-from conftest import SPECS
 from schemagm.cli.app import _register_all, app
 from schemagm.evaluate.density import KernelDensity, NoiseMixture, reference_model
 
@@ -42,7 +42,9 @@ def test_every_command_on_a_flow_spec(name: str, tmp_path: Path) -> None:
     code, _, err = run("render", spec, "-o", svg)
     assert code == 0 and svg.read_text().startswith("<?xml"), err
     run_dir = tmp_path / "run"
-    code, out, err = run("train", spec, "--out", run_dir, "--steps", "3", "--batch-size", "16", "--no-progress", "--samples", "0")
+    code, out, err = run(
+        "train", spec, "--out", run_dir, "--steps", "3", "--batch-size", "16", "--no-progress", "--samples", "0"
+    )
     assert code == 0, err
     png = tmp_path / "s.png"
     code, out, err = run("sample", run_dir, "-n", "8", "-o", png)
@@ -65,7 +67,22 @@ def test_eval_references_on_a_run(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     assert run("train", spec, "--out", run_dir, "--steps", "2", "--no-progress", "--samples", "0")[0] == 0
     out = tmp_path / "kde.json"
-    code, text, err = run("eval", run_dir, "--reference", "kde", "--epsilon", "0.05", "--metrics", "bpd,mmd", "--json", out, "--n-samples", "200", "--permutations", "20")
+    code, text, err = run(
+        "eval",
+        run_dir,
+        "--reference",
+        "kde",
+        "--epsilon",
+        "0.05",
+        "--metrics",
+        "bpd,mmd",
+        "--json",
+        out,
+        "--n-samples",
+        "200",
+        "--permutations",
+        "20",
+    )
     assert code == 0, err
     data = json.loads(out.read_text())
     assert data["reference"]["kind"] == "kde" and data["metrics"]["bpd"]["value"]["exact"]
@@ -81,7 +98,13 @@ def test_kernel_density_by_hand() -> None:
     kde = KernelDensity("x", train, eps)
     by_hand = []
     for t in test:
-        dens = sum(math.prod(math.exp(-((float(t[j]) - float(p[j])) ** 2) / (2 * eps**2)) / (eps * math.sqrt(2 * math.pi)) for j in range(3)) for p in train)
+        dens = sum(
+            math.prod(
+                math.exp(-((float(t[j]) - float(p[j])) ** 2) / (2 * eps**2)) / (eps * math.sqrt(2 * math.pi))
+                for j in range(3)
+            )
+            for p in train
+        )
         by_hand.append(math.log(dens / 7))
     torch.testing.assert_close(kde.log_likelihood({"x": test}), torch.tensor(by_hand), rtol=1e-5, atol=1e-5)
     s = kde.sample(1000)["x"]
@@ -99,7 +122,9 @@ def test_noise_mixture_loses_at_most_log_100_nats_and_samples_mostly_noise() -> 
     test = train[:10] + 0.001
     ll_kde, ll_mix = kde.log_likelihood({"x": test}), mix.log_likelihood({"x": test})
     assert bool((ll_mix >= ll_kde + math.log(0.01) - 1e-5).all()) and bool((ll_mix <= ll_kde).all())
-    by_hand = torch.logaddexp(ll_kde.double() + math.log(0.01), torch.full((10,), math.log(0.99), dtype=torch.float64))  # U[0,1]²: density 1
+    by_hand = torch.logaddexp(
+        ll_kde.double() + math.log(0.01), torch.full((10,), math.log(0.99), dtype=torch.float64)
+    )  # U[0,1]²: density 1
     torch.testing.assert_close(ll_mix.double(), by_hand, rtol=1e-5, atol=1e-5)
     torch.manual_seed(0)
     s = mix.sample(2000)["x"]

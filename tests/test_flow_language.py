@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import SPECS
+
 from schemagm.errors import SpecError
 from schemagm.graph.build import parse, parse_file
 from schemagm.graph.model import Process, SchematicGraph
@@ -86,20 +86,36 @@ def test_bad_flow_edges_say_where(edge: str, message: str, column: int) -> None:
 
 def test_flow_sizes_priors_and_dequantization_are_checked() -> None:
     err = _error("model m\ndata x : real[2] from moons\nlatent z : normal[3]\nz <-> x : f_theta = maf(8)\n")
-    assert any("a flow keeps the size: its base 'z' has size 3 and 'x' has size 2" in d.message for d in err.diagnostics)
-    err = _error("model m\ndata x : real[2] from moons\nlatent z : normal[2]\nlatent w : normal[2]\nz <-> w : f_theta = maf(8)\nw -> x : p_theta = mlp(8) normal\n")
+    assert any(
+        "a flow keeps the size: its base 'z' has size 3 and 'x' has size 2" in d.message for d in err.diagnostics
+    )
+    err = _error(
+        "model m\ndata x : real[2] from moons\nlatent z : normal[2]\nlatent w : normal[2]\nz <-> w : f_theta = "
+        "maf(8)\nw -> x : p_theta = mlp(8) normal\n"
+    )
     assert any("'w' has the prior normal, but the flow gives it its density" in d.message for d in err.diagnostics)
     err = _error("model m\ndata x : real[1] from moons\nlatent z : normal[1]\nz <-> x : f_theta = realnvp(8)\n")
     assert any("needs at least 2 numbers" in d.message for d in err.diagnostics)
-    err = _error("model m\ndata x : real[4]\nlatent v : real[4]\nlatent z : normal[4]\nx --> v : q_eta = mlp(8) dequantize(16)\nz <-> v : f_theta = maf(8)\n")
-    assert any("variational dequantization draws its noise from a conditional flow" in d.message for d in err.diagnostics)
-    err = _error("model m\ndata x : real[4]\nlatent v : real[4]\nlatent z : normal[4]\nx --> v : dequantize(0)\nz <-> v : f_theta = maf(8)\n")
+    err = _error(
+        "model m\ndata x : real[4]\nlatent v : real[4]\nlatent z : normal[4]\nx --> v : q_eta = mlp(8) "
+        "dequantize(16)\nz <-> v : f_theta = maf(8)\n"
+    )
+    assert any(
+        "variational dequantization draws its noise from a conditional flow" in d.message for d in err.diagnostics
+    )
+    err = _error(
+        "model m\ndata x : real[4]\nlatent v : real[4]\nlatent z : normal[4]\nx --> v : dequantize(0)\nz <-> v : "
+        "f_theta = maf(8)\n"
+    )
     assert any("scale" in d.message for d in err.diagnostics)
 
 
 def test_the_base_of_a_flow_needs_no_dashed_producer() -> None:
     # h has no prior and no dashed edge: the flow's inverse gives it its value from x
-    g = parse("model m\ndata x : real[2] from moons\nlatent z : normal[2]\nlatent h : real[2]\nz <-> h : f_theta = maf(8)\nh <-> x : g_theta = realnvp(8)\n")
+    g = parse(
+        "model m\ndata x : real[2] from moons\nlatent z : normal[2]\nlatent h : real[2]\nz <-> h : f_theta = "
+        "maf(8)\nh <-> x : g_theta = realnvp(8)\n"
+    )
     assert [e.glyph for e in g.edges] == ["<->", "<->"]
 
 
@@ -123,7 +139,8 @@ def test_check_fmt_render_of_a_flow_never_import_torch() -> None:
         "from schemagm.render import drawing, to_dot\n"
         f"g = parse_file({str(SPECS / 'extra' / 'vdequant_flow.sgm')!r})\n"
         "to_dot(drawing(g))\n"
-        "assert 'torch' not in sys.modules and 'zuko' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:3]\n"
+        "assert 'torch' not in sys.modules and 'zuko' not in sys.modules, sorted(m for m in sys.modules if 'torch' "
+        "in m)[:3]\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -9,15 +9,17 @@ import math
 import pytest
 import torch
 import zuko
-
 from conftest import SPECS
 from reference import flows as ref
 from reference.batches import digits
 from reference.compare import assert_same_losses_and_gradients
+
 from schemagm.compiler import compile as compile_spec
 
 
-def _twin(kind: str, features: int, context: int, transforms: int, hidden: tuple[int, ...], lazy: torch.nn.Module) -> torch.nn.Module:
+def _twin(
+    kind: str, features: int, context: int, transforms: int, hidden: tuple[int, ...], lazy: torch.nn.Module
+) -> torch.nn.Module:
     """A zuko flow with the compiled edge's weights (loaded, not shared)."""
     cls = {"realnvp": zuko.flows.RealNVP, "maf": zuko.flows.MAF, "iaf": zuko.flows.MAF}[kind]
     flow = cls(features, context, transforms=transforms, hidden_features=hidden)
@@ -59,7 +61,9 @@ def test_flow_on_data_is_minus_the_log_likelihood() -> None:
     assert m.exact
 
 
-def _shared(kind: str, features: int, context: int, transforms: int, hidden: tuple[int, ...], lazy: torch.nn.Module) -> torch.nn.Module:
+def _shared(
+    kind: str, features: int, context: int, transforms: int, hidden: tuple[int, ...], lazy: torch.nn.Module
+) -> torch.nn.Module:
     cls = {"realnvp": zuko.flows.RealNVP, "maf": zuko.flows.MAF, "iaf": zuko.flows.MAF}[kind]
     flow = cls(features, context, transforms=transforms, hidden_features=hidden)
     flow.transform = lazy.transform if kind == "iaf" else lazy  # the model's module itself (gradients flow to it)
@@ -82,7 +86,12 @@ def test_vae_with_a_flow_prior() -> None:
         torch.testing.assert_close(got["eta"], e2["eta"], rtol=1e-5, atol=1e-5)
         torch.manual_seed(3)
         elbo = m.elbo({"x": x})
-        torch.testing.assert_close(-elbo.mean(), ref.vae_flow_prior(m.networks["q_eta"], twin, m.networks["p_theta"], x, m.last_draws["eps:q_eta"])["eta"], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            -elbo.mean(),
+            ref.vae_flow_prior(m.networks["q_eta"], twin, m.networks["p_theta"], x, m.last_draws["eps:q_eta"])["eta"],
+            rtol=1e-5,
+            atol=1e-5,
+        )
 
 
 def test_vae_with_an_iaf_posterior() -> None:

@@ -31,9 +31,9 @@ def test_log_det_is_the_autograd_jacobian(kind: str, context: int) -> None:
     t, ladj = f(b, c)
     for i in range(b.shape[0]):
         ci = c[i : i + 1] if c is not None else None
-        jac = torch.autograd.functional.jacobian(lambda u: f(u[None], ci)[0][0], b[i])
+        jac = torch.autograd.functional.jacobian(lambda u, ci=ci: f(u[None], ci)[0][0], b[i])
         assert torch.allclose(ladj[i], torch.linalg.slogdet(jac)[1], atol=1e-4)
-        jinv = torch.autograd.functional.jacobian(lambda v: f.inverse(v[None], ci)[0][0], t[i])
+        jinv = torch.autograd.functional.jacobian(lambda v, ci=ci: f.inverse(v[None], ci)[0][0], t[i])
         _, ladj_inv = f.inverse(t[i : i + 1], ci)
         assert torch.allclose(ladj_inv[0], torch.linalg.slogdet(jinv)[1], atol=1e-4)
     # the density of t by change of variables: log N(f⁻¹(t)) + log|det ∂f⁻¹/∂t|
@@ -93,7 +93,7 @@ def test_variational_dequantization_density_by_hand() -> None:
     assert torch.equal(dq.quantize(v), x)
     for i in range(2):
         # v as a function of e: log q(v) = log N(e) - log|det ∂v/∂e|
-        g = lambda ee: x[i] + torch.sigmoid(flow(ee[None], x[i : i + 1])[0][0]) / 4.0  # noqa: E731
+        g = lambda ee, i=i: x[i] + torch.sigmoid(flow(ee[None], x[i : i + 1])[0][0]) / 4.0  # noqa: E731
         jac = torch.autograd.functional.jacobian(g, e[i])
         expect = -0.5 * (e[i] ** 2).sum() - math.log(2 * math.pi) - torch.linalg.slogdet(jac)[1]
         assert torch.allclose(log_q[i], expect, atol=1e-6)

@@ -37,7 +37,7 @@ from ..graph.build import UNIFORM_DEFAULT_RANGE
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from . import networks as nets
 from .distributions import Head, Prior, make_head
-from .flows import Dequantization, Flow
+from .flows import Dequantization
 from .model import CompiledModel, _features
 from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, net_sym, node_sym
 
@@ -89,7 +89,9 @@ class FlowModel(CompiledModel):
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
         self._priors = {
-            n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE)) for n in graph.nodes.values() if n.prior is not None
+            n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
+            for n in graph.nodes.values()
+            if n.prior is not None
         }
         self._refuse()
         self._edges = [self._build(i, e) for i, e in enumerate(graph.edges)]
@@ -101,7 +103,7 @@ class FlowModel(CompiledModel):
         self.groups: list[str] = list(graph.groups)
         terms = [self._term(f) for f in self._factors if f.groups]
         self.objective = Objective(terms, [Phase("model", tuple(self.groups))] if self.groups else [])
-        self._term_factor = {t.name: f for t, f in zip(terms, [f for f in self._factors if f.groups])}
+        self._term_factor = {t.name: f for t, f in zip(terms, [f for f in self._factors if f.groups], strict=True)}
         self._data = [n for n in graph.nodes.values() if n.role is Role.data]
 
     # -- what is refused (for now) ---------------------------------------------------------------------------
@@ -109,15 +111,35 @@ class FlowModel(CompiledModel):
         g = self.graph
         for e in g.edges:
             if e.adversarial:
-                raise self._err("a graph with a flow or dequantization compiles without adversaries for now (the factor IR will combine them)", e)
+                raise self._err(
+                    "a graph with a flow or dequantization compiles without adversaries for now (the factor IR will "
+                    "combine them)",
+                    e,
+                )
             if e.deterministic:
-                raise self._err("a graph with a flow or dequantization has no hollow (implicit) edges here: every factor needs a density", e)
+                raise self._err(
+                    "a graph with a flow or dequantization has no hollow (implicit) edges here: every factor needs a "
+                    "density",
+                    e,
+                )
             if not e.reparameterize:
-                raise self._err("`no_reparam` is not available with flows: every dashed factor here is reparameterised", e)
+                raise self._err(
+                    "`no_reparam` is not available with flows: every dashed factor here is reparameterised", e
+                )
         if g.indicator is not None:
-            raise SpecError(f"a graph with a flow or dequantization compiles without an indicator for now; remove 'indicator {g.indicator.name}'", source=g.source, file=g.file)
+            raise SpecError(
+                "a graph with a flow or dequantization compiles without an indicator for now; remove 'indicator "
+                f"{g.indicator.name}'",
+                source=g.source,
+                file=g.file,
+            )
         if g.options.importance_samples != 1 or g.options.beta != 1.0:
-            raise SpecError("the options beta and importance_samples do not apply to a flow graph (its bound is evaluated by `schemagm eval`)", source=g.source, file=g.file)
+            raise SpecError(
+                "the options beta and importance_samples do not apply to a flow graph (its bound is evaluated by "
+                "`schemagm eval`)",
+                source=g.source,
+                file=g.file,
+            )
 
     # -- networks ---------------------------------------------------------------------------------------------
     def _build(self, i: int, e: Edge) -> _E:
@@ -149,7 +171,11 @@ class FlowModel(CompiledModel):
             raise self._err(f"the corruption '{call_.name}' is not available in a flow graph (only dequantize)", e)
         if entry is None:
             raise self._err(f"unknown network '{call_.name if call_ else None}'", e)
-        head_name = e.output.name if e.output is not None else {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
+        head_name = (
+            e.output.name
+            if e.output is not None
+            else {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
+        )
         if head_name.startswith("relaxed"):
             raise self._err("relaxed heads are not available in a flow graph", e)
         head = make_head(head_name, e.output.kw if e.output is not None else {}, g.options.temperature)
@@ -172,12 +198,15 @@ class FlowModel(CompiledModel):
             return
         self.networks[key] = module
 
+    def _net(self, key: str) -> Any:
+        return self.networks[key]
+
     def parameters_of(self, group: str) -> list[nn.Parameter]:
         seen: set[int] = set()
         out: list[nn.Parameter] = []
         for ei in self._edges:
             if ei.edge.group == group:
-                for p in self.networks[ei.key].parameters():
+                for p in self._net(ei.key).parameters():
                     if id(p) not in seen:
                         seen.add(id(p))
                         out.append(p)
@@ -232,14 +261,18 @@ class FlowModel(CompiledModel):
             e = ei.edge
             names = [s for s in (*ei.inputs, e.target) if s not in self._how]
             if names:
-                raise self._err(f"'{names[0]}' has no value in the dashed (inference) process, which this edge needs", e)
+                raise self._err(
+                    f"'{names[0]}' has no value in the dashed (inference) process, which this edge needs", e
+                )
             t, srcs = node_sym(e.target), [node_sym(s) for s in ei.inputs]
             if e.process is Process.inference:
                 if self._how[e.target] != ("edge", ei.index):
                     raise self._err(f"'{e.target}' gets its value from another edge in the dashed process", e)
                 if ei.kind == "flow":
                     body = _logdet(ei.sym, srcs[0], srcs[0])
-                    out.append(_Factor(f"logdet:{ei.key}", "q", ei.index, e.target, self._deps[e.target], body, flow=True))
+                    out.append(
+                        _Factor(f"logdet:{ei.key}", "q", ei.index, e.target, self._deps[e.target], body, flow=True)
+                    )
                 else:
                     body = LOG + call(ei.sym, [t], srcs)
                     out.append(_Factor(f"log_q:{ei.key}", "q", ei.index, e.target, self._deps[e.target], body))
@@ -247,12 +280,16 @@ class FlowModel(CompiledModel):
                 groups = self._group(e).union(*(self._deps[s] for s in (*ei.inputs, e.target)))
                 if ei.kind == "flow":
                     if self._how[ei.inputs[0]] != ("inverse", ei.index):
-                        raise self._err(f"the base '{ei.inputs[0]}' of this flow must be computed by its inverse in the dashed process, but it has another source", e)
+                        raise self._err(
+                            f"the base '{ei.inputs[0]}' of this flow must be computed by its inverse in the dashed "
+                            "process, but it has another source",
+                            e,
+                        )
                     body = _logdet(Sym(ei.sym.u + "⁻¹", ei.sym.tex + "^{-1}"), t, t)
                     out.append(_Factor(f"logdet:{ei.key}", "p", ei.index, e.target, groups, body, flow=True))
                 else:
                     out.append(_Factor(f"nll:{ei.key}", "p", ei.index, e.target, groups, LOG + call(ei.sym, [t], srcs)))
-        for v, prior in self._priors.items():
+        for v in self._priors:
             how = self._how.get(v)
             if how is None or how[0] == "prior":
                 continue  # drawn from its prior in the dashed process too: the two factors cancel
@@ -262,7 +299,11 @@ class FlowModel(CompiledModel):
         return out
 
     def _expectation(self) -> Sym:
-        parts = [call(Sym("p_data", "p_{\\mathrm{data}}"), [node_sym(n.name)]) for n in self.graph.nodes.values() if n.role is Role.data]
+        parts = [
+            call(Sym("p_data", "p_{\\mathrm{data}}"), [node_sym(n.name)])
+            for n in self.graph.nodes.values()
+            if n.role is Role.data
+        ]
         for ei in self._edges:
             if ei.edge.process is Process.inference and ei.kind != "flow":
                 parts.append(call(ei.sym, [node_sym(ei.edge.target)], [node_sym(s) for s in ei.inputs]))
@@ -281,8 +322,10 @@ class FlowModel(CompiledModel):
         for n in self._data:
             if n.name not in batch:
                 raise SpecError(f"the batch has no data for '{n.name}' (it has {', '.join(batch) or 'nothing'})")
-            x = batch[n.name].to(self._anchor.device)
-            x = x.reshape(x.shape[0], *(n.shape or (1,))).to(torch.get_default_dtype() if not x.is_floating_point() else x.dtype)
+            x = batch[n.name].to(self.device)
+            x = x.reshape(x.shape[0], *(n.shape or (1,))).to(
+                torch.get_default_dtype() if not x.is_floating_point() else x.dtype
+            )
             p.values[n.name] = x.repeat(tile, *([1] * (x.dim() - 1))) if tile > 1 else x
             p.rows = p.values[n.name].shape[0]
         self.last_draws = {}
@@ -296,7 +339,7 @@ class FlowModel(CompiledModel):
             else:
                 ei = self._edges[f.edge]
                 if ei.kind == "stochastic":
-                    p.logdens[f.name] = self._dist(ei, p.values).log_prob(p.values[f.node])
+                    p.logdens[f.name] = self._edge_dist(ei, p.values).log_prob(p.values[f.node])
         return p
 
     def _value(self, p: _Pass, v: str) -> Tensor:
@@ -305,33 +348,35 @@ class FlowModel(CompiledModel):
         how, i = self._how[v]
         node = self.graph.nodes[v]
         if how == "prior":
-            p.values[v] = out = self._priors[v].sample(p.rows, device=self._anchor.device)
+            p.values[v] = out = self._priors[v].sample(p.rows, device=self.device)
             self.last_draws[f"prior:{v}"] = out.detach()
             return out
         assert i is not None
         ei = self._edges[i]
         if how == "inverse":
             t = self._flat(self._value(p, ei.edge.target))
-            base, ladj = self.networks[ei.key].inverse(t, self._context(p, ei))
+            base, ladj = self._net(ei.key).inverse(t, self._context(p, ei))
             p.logdens[f"logdet:{ei.key}"] = ladj  # log p(t | b) = −log|det ∂f/∂b| = log|det ∂f⁻¹/∂t|
             p.values[v] = out = base.reshape(p.rows, *(node.shape or (1,)))
             return out
         if ei.kind == "flow":
             b = self._flat(self._value(p, ei.inputs[0]))
-            t, ladj = self.networks[ei.key](b, self._context(p, ei))
+            t, ladj = self._net(ei.key)(b, self._context(p, ei))
             p.logdens[f"logdet:{ei.key}"] = -ladj  # log q(t | b) = −log|det ∂f/∂b|
             p.values[v] = out = t.reshape(p.rows, *(node.shape or (1,)))
             return out
         if ei.kind == "dequantize":
             x = self._value(p, ei.inputs[0])
-            dq = self.networks[ei.key]
+            dq = self._net(ei.key)
             noise = dq.noise(x)
             self.last_draws[f"noise:{ei.key}"] = noise.detach()
             out, log_q = dq.rsample_with(x, noise)
             p.values[v] = out = out.reshape(p.rows, *(node.shape or (1,)))
             p.logdens[f"log_q:{ei.key}"] = log_q
             return out
-        d = self._dist(ei, p.values if all(s in p.values for s in ei.inputs) else {s: self._value(p, s) for s in ei.inputs})
+        d = self._edge_dist(
+            ei, p.values if all(s in p.values for s in ei.inputs) else {s: self._value(p, s) for s in ei.inputs}
+        )
         noise = d.noise()
         self.last_draws[f"eps:{ei.key}"] = noise.detach()
         p.values[v] = out = d.rsample_with(noise) if d.has_rsample else d.sample()
@@ -347,10 +392,10 @@ class FlowModel(CompiledModel):
             return None
         return torch.cat([self._flat(self._value(p, s)) for s in rest], 1)
 
-    def _dist(self, ei: _E, values: dict[str, Tensor]) -> Any:
+    def _edge_dist(self, ei: _E, values: dict[str, Tensor]) -> Any:
         vals = [values[s] for s in ei.inputs]
         x = vals[0] if len(vals) == 1 else torch.cat([self._flat(t) for t in vals], 1)
-        return ei.head(self.networks[ei.key](x))  # type: ignore[misc]
+        return ei.head(self._net(ei.key)(x))  # type: ignore[misc]
 
     # -- the objective ---------------------------------------------------------------------------------------
     def _contributions(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -371,23 +416,23 @@ class FlowModel(CompiledModel):
         out: dict[str, Tensor] = {}
         for g in self.groups:
             parts = [c[t.name] for t in self.objective.terms if g in t.groups]
-            out[g] = torch.stack(parts).sum() if parts else self._anchor.new_zeros(())
+            out[g] = torch.stack(parts).sum() if parts else torch.zeros((), device=self.device)
         return out
 
     def phase_loss(self, phase: str, batch: Any) -> Tensor:
         if phase != "model":
             raise SpecError(f"no phase named '{phase}' (phases: model)")
         c = self._contributions(batch)
-        return torch.stack(list(c.values())).sum() if c else self._anchor.new_zeros(())
+        return torch.stack(list(c.values())).sum() if c else torch.zeros((), device=self.device)
 
     def run(self, batch: dict[str, Tensor]) -> Any:
         return batch
 
     # -- bounds and exact likelihood -----------------------------------------------------------------------------
-    def _log_weight(self, batch: dict[str, Tensor], tile: int = 1) -> Tensor:
+    def _log_weight(self, batch: Any, tile: int = 1) -> Tensor:
         """Σ_solid log p − Σ_dashed log q per row, every factor included (constants too)."""
         p = self._pass(self._as_batch(batch), tile)
-        total = 0.0
+        total: Any = 0.0
         for f in self._factors:
             total = total + (p.logdens[f.name] if f.side == "p" else -p.logdens[f.name])
         return total  # type: ignore[return-value]
@@ -414,12 +459,17 @@ class FlowModel(CompiledModel):
     def log_likelihood(self, batch: Tensor | dict[str, Tensor]) -> Tensor:
         """Exact per-row log p(x) (nats); a SpecError for a model that has only a bound."""
         if not self.exact:
-            raise SpecError(f"'{self.graph.name}' has a stochastic dashed factor (a posterior or a dequantization): it has a bound, not an exact likelihood")
+            raise SpecError(
+                f"'{self.graph.name}' has a stochastic dashed factor (a posterior or a dequantization): it has a "
+                "bound, not an exact likelihood"
+            )
         return self._log_weight(batch)
 
     # -- the generative process ----------------------------------------------------------------------------------
-    def sample(self, n: int, mean: bool = True, given: dict[str, Tensor] | None = None, steps: int = 10) -> dict[str, Tensor]:
-        given = {k: v.to(self._anchor.device) for k, v in (given or {}).items()}
+    def sample(
+        self, n: int, mean: bool = True, given: dict[str, Tensor] | None = None, steps: int = 10
+    ) -> dict[str, Tensor]:
+        given = {k: v.to(self.device) for k, v in (given or {}).items()}
         unknown = [v for v in given if v not in self.graph.nodes]
         if unknown:
             raise SpecError(f"sample: given names no node of '{self.graph.name}': {', '.join(unknown)}")
@@ -446,10 +496,10 @@ class FlowModel(CompiledModel):
                 continue
             if ei.kind == "flow":
                 ctx = torch.cat([self._flat(t) for t in vals[1:]], 1) if len(vals) > 1 else None  # type: ignore[arg-type]
-                t, _ = self.networks[ei.key](self._flat(vals[0]), ctx)  # type: ignore[arg-type]
+                t, _ = self._net(ei.key)(self._flat(vals[0]), ctx)  # type: ignore[arg-type]
                 out[v] = t.reshape(shape)
             else:
-                d = self._dist(ei, dict(zip(ei.inputs, vals)))  # type: ignore[arg-type]
+                d = self._edge_dist(ei, dict(zip(ei.inputs, vals, strict=True)))  # type: ignore[arg-type]
                 out[v] = d.mean if (mean and node.role is Role.data) else d.sample()
             return out[v]
         if node.role is Role.data:
@@ -457,15 +507,17 @@ class FlowModel(CompiledModel):
                 if ei.kind == "dequantize" and ei.inputs[0] == v:
                     dv = self._generate(ei.edge.target, n, mean, out, visiting)
                     if dv is not None:
-                        out[v] = self.networks[ei.key].quantize(dv).reshape(shape)
+                        out[v] = self._net(ei.key).quantize(dv).reshape(shape)
                         return out[v]
             return None
         if node.prior is not None:
-            out[v] = self._priors[v].sample(n, device=self._anchor.device)
+            out[v] = self._priors[v].sample(n, device=self.device)
             return out[v]
         return None
 
-    def decode(self, z: Tensor | dict[str, Tensor], mean: bool = True, given: dict[str, Tensor] | None = None) -> Tensor:
+    def decode(
+        self, z: Tensor | dict[str, Tensor], mean: bool = True, given: dict[str, Tensor] | None = None
+    ) -> Tensor:
         codes = z if isinstance(z, dict) else {self._code_node(): z}
         n = int(next(iter(codes.values())).shape[0])
         out = self.sample(n, mean=mean, given={**(given or {}), **codes})
@@ -499,4 +551,7 @@ class FlowModel(CompiledModel):
 
 def _logdet(f: Sym, at: Sym, wrt: Sym) -> Sym:
     """``log |det ∂f(b)/∂b|``."""
-    return Sym(f"log |det ∂{f.u}({at.u})/∂{wrt.u}|", f"\\log \\left|\\det \\frac{{\\partial {f.tex}({at.tex})}}{{\\partial {wrt.tex}}}\\right|")
+    return Sym(
+        f"log |det ∂{f.u}({at.u})/∂{wrt.u}|",
+        f"\\log \\left|\\det \\frac{{\\partial {f.tex}({at.tex})}}{{\\partial {wrt.tex}}}\\right|",
+    )

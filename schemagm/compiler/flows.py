@@ -27,11 +27,12 @@ Then log P(x) ≥ E_q[log p(v) − log q(v | x)] (P of the integer data ``x · s
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-import zuko
+import zuko  # type: ignore[import-untyped]
 from torch import Tensor, nn
 
 __all__ = ["FLOW_KINDS", "Flow", "make_flow", "Dequantization", "log_sigmoid_derivative", "standard_normal_log_prob"]
@@ -53,7 +54,15 @@ def log_sigmoid_derivative(s: Tensor) -> Tensor:
 class Flow(nn.Module):
     """A bijection ``t = f(b; c)`` of ``features`` numbers given ``context`` numbers (zuko)."""
 
-    def __init__(self, kind: str, features: int, context: int = 0, transforms: int = 4, hidden: Sequence[int] = (64, 64), bins: int = 8) -> None:
+    def __init__(
+        self,
+        kind: str,
+        features: int,
+        context: int = 0,
+        transforms: int = 4,
+        hidden: Sequence[int] = (64, 64),
+        bins: int = 8,
+    ) -> None:
         super().__init__()
         if kind not in FLOW_KINDS:
             raise ValueError(f"unknown flow '{kind}' (flows: {', '.join(FLOW_KINDS)})")
@@ -66,7 +75,9 @@ class Flow(nn.Module):
         if kind == "realnvp":
             if features < 2:
                 raise ValueError("a coupling flow (realnvp) needs at least 2 features: one half conditions the other")
-            lazy: nn.Module = zuko.flows.RealNVP(features, context, transforms=transforms, hidden_features=hidden).transform
+            lazy: nn.Module = zuko.flows.RealNVP(
+                features, context, transforms=transforms, hidden_features=hidden
+            ).transform
         elif kind == "nsf":
             lazy = zuko.flows.NSF(features, context, transforms=transforms, bins=bins, hidden_features=hidden).transform
         else:
@@ -76,7 +87,7 @@ class Flow(nn.Module):
         #: zuko's lazy transform: context -> T_c, from the target side to the base side (T_c = f⁻¹)
         self.lazy = lazy
 
-    def _t(self, context: Tensor | None) -> torch.distributions.Transform:
+    def _t(self, context: Tensor | None) -> Any:  # a zuko transform (call_and_ladj, inv)
         if self.context and context is None:
             raise ValueError(f"this flow is conditioned on {self.context} numbers; no context was given")
         return self.lazy(context if self.context else None)

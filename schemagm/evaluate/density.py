@@ -71,6 +71,8 @@ class _Reference(nn.Module):
 class KernelDensity(_Reference):
     """(1/N) Σ_i N(x; x_i, ε² I) over the training points ``x_i``."""
 
+    points: Tensor
+
     def __init__(self, node: str, train: Tensor, epsilon: float) -> None:
         if not epsilon > 0:
             raise SpecError(f"the kernel width ε must be positive, got {epsilon:g}")
@@ -84,7 +86,11 @@ class KernelDensity(_Reference):
         out = []
         for i in range(0, x.shape[0], chunk):
             sq = torch.cdist(x[i : i + chunk], self.points).pow(2)
-            out.append(torch.logsumexp(-0.5 * sq / self.epsilon**2, 1) - math.log(n) - d * (math.log(self.epsilon) + 0.5 * math.log(2 * math.pi)))
+            out.append(
+                torch.logsumexp(-0.5 * sq / self.epsilon**2, 1)
+                - math.log(n)
+                - d * (math.log(self.epsilon) + 0.5 * math.log(2 * math.pi))
+            )
         return torch.cat(out).float()
 
     def sample(self, n: int, mean: bool = True, **_: Any) -> dict[str, Tensor]:
@@ -95,6 +101,10 @@ class KernelDensity(_Reference):
 
 class NoiseMixture(_Reference):
     """w · p_model + (1 − w) · U(box); ``model`` needs an exact ``log_likelihood``."""
+
+    low: Tensor
+    high: Tensor
+    model: Any
 
     def __init__(self, node: str, model: Any, low: Tensor, high: Tensor, weight: float = 0.01) -> None:
         if not 0 < weight < 1:
@@ -122,13 +132,25 @@ class NoiseMixture(_Reference):
         return {self.node: x.float().reshape(n, *self.shape)}
 
 
-def reference_model(kind: str, node: str, train: Tensor, model: Any = None, epsilon: float = 0.1, weight: float = 0.01, bounds: tuple[float, float] | None = None) -> _Reference:
+def reference_model(
+    kind: str,
+    node: str,
+    train: Tensor,
+    model: Any = None,
+    epsilon: float = 0.1,
+    weight: float = 0.01,
+    bounds: tuple[float, float] | None = None,
+) -> _Reference:
     """``kde``: a kernel density on ``train``; ``mixture``: ``weight`` of ``model`` (or, when it has
     no exact likelihood, of the kernel density) with uniform noise on the data's box."""
     if kind == "kde":
         return KernelDensity(node, train, epsilon)
     if kind == "mixture":
-        base = model if getattr(model, "exact", False) and callable(getattr(model, "log_likelihood", None)) else KernelDensity(node, train, epsilon)
+        base = (
+            model
+            if getattr(model, "exact", False) and callable(getattr(model, "log_likelihood", None))
+            else KernelDensity(node, train, epsilon)
+        )
         flat = _flat(train)
         if bounds is not None:
             low, high = torch.full((flat.shape[1],), bounds[0]), torch.full((flat.shape[1],), bounds[1])

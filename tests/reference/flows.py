@@ -16,7 +16,8 @@ where a group's loss is the sum of the objective's terms that update that group.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,9 @@ def variational_dequantization(maf: Any, flow: Any, x: Tensor, e: Tensor, scale:
     s = t(e)
     u = torch.sigmoid(s)
     v = x + u / scale
-    log_q = log_std_normal(e) - t.log_abs_det_jacobian(e, s) - torch.log(u * (1 - u)).sum(1) + x.shape[1] * math.log(scale)
+    log_q = (
+        log_std_normal(e) - t.log_abs_det_jacobian(e, s) - torch.log(u * (1 - u)).sum(1) + x.shape[1] * math.log(scale)
+    )
     log_p = flow().log_prob(v)
     return {"eta": (log_q - log_p).mean(), "theta": (-log_p).mean()}
 
