@@ -80,6 +80,12 @@ class _Pass:
     rows: int = 0
 
 
+@dataclass
+class _FlowRun:
+    batch: dict[str, Tensor]
+    results: dict[str, Tensor] | None = None
+
+
 class FlowModel(FlowSampling, CompiledModel):
     """A graph with flows or dequantization compiled by the factor-by-factor rule."""
 
@@ -106,6 +112,7 @@ class FlowModel(FlowSampling, CompiledModel):
         self.objective = Objective(terms, [Phase("model", tuple(self.groups))] if self.groups else [])
         self._term_factor = {t.name: f for t, f in zip(terms, [f for f in self._factors if f.groups], strict=True)}
         self._data = [n for n in graph.nodes.values() if n.role is Role.data]
+        self._exprs: dict[str, Any] = {}  # no factor-IR trees (yet): see docs/design.md rule 10
 
     # -- what is refused (for now) ---------------------------------------------------------------------------
     def _refuse(self) -> None:
@@ -313,7 +320,8 @@ class FlowModel(FlowSampling, CompiledModel):
     def _term(self, f: _Factor) -> Term:
         sign = -1 if (f.side == "p" or f.flow) else 1
         formula = (MINUS if sign < 0 else Sym("", "")) + self._expectation() + f.body
-        kind = {"nll": "score", "prior": "prior", "log_q": "entropy", "logdet": "log_det"}[f.name.split(":")[0]]
+        # kinds of this module's factors (not the factor IR's score/kl/reconstruction trees: model._exprs is empty)
+        kind = {"nll": "log_p", "prior": "prior", "log_q": "log_q", "logdet": "log_det"}[f.name.split(":")[0]]
         return Term(f.name, frozenset(f.groups), 1.0, sign, formula.u, formula.tex, "model", kind)
 
     # -- one dashed pass ---------------------------------------------------------------------------------------
@@ -423,11 +431,18 @@ class FlowModel(FlowSampling, CompiledModel):
     def phase_loss(self, phase: str, batch: Any) -> Tensor:
         if phase != "model":
             raise SpecError(f"no phase named '{phase}' (phases: model)")
-        c = self._contributions(batch)
-        return torch.stack(list(c.values())).sum() if c else torch.zeros((), device=self.device)
+        run = batch if isinstance(batch, _FlowRun) else self.run(batch)
+        c = [self._contribution(run, t.name) for t in self.objective.terms]
+        return torch.stack(c).sum() if c else torch.zeros((), device=self.device)
 
     def run(self, batch: dict[str, Tensor]) -> Any:
-        return batch
+        """A call's state: one dashed pass, shared by every term and phase evaluated on it."""
+        return _FlowRun(batch)
+
+    def _contribution(self, run: Any, name: str) -> Tensor:
+        if run.results is None:
+            run.results = self._contributions(run.batch)
+        return run.results[name]  # type: ignore[no-any-return]
 
     # -- bounds and exact likelihood -----------------------------------------------------------------------------
     def _log_weight(self, batch: Any, tile: int = 1) -> Tensor:
