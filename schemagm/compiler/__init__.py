@@ -63,6 +63,13 @@ from pathlib import Path
 from typing import Any
 
 from .model import CompiledModel, build_graph
+
+
+def uses_flows(graph: Any) -> bool:
+    """Does the graph have an invertible edge or a dequantization edge (see :mod:`.flow_model`)?"""
+    return any(
+        e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output)) for e in graph.edges
+    )
 from .terms import Objective, Phase, Term
 
 __all__ = ["compile", "load", "CompiledModel", "Objective", "Term", "Phase"]
@@ -70,7 +77,12 @@ __all__ = ["compile", "load", "CompiledModel", "Objective", "Term", "Phase"]
 
 def compile(spec: Any) -> CompiledModel:  # noqa: A001 - the stage's verb
     """Compile a spec (a ``.sgm`` path, its text, or a SchematicGraph) into a CompiledModel."""
-    return CompiledModel(build_graph(spec))
+    graph = build_graph(spec)
+    if uses_flows(graph):  # flows and dequantization: the factor-by-factor rule of .flow_model
+        from .flow_model import FlowModel
+
+        return FlowModel(graph)
+    return CompiledModel(graph)
 
 
 def load(path: str | Path) -> CompiledModel:

@@ -40,6 +40,8 @@ _ARROW = {
     "=>": (Process.generative, True),
     "-->": (Process.inference, False),
     "==>": (Process.inference, True),
+    "<->": (Process.generative, False),  # invertible (a flow): Edge.invertible
+    "<-->": (Process.inference, False),
 }
 
 
@@ -159,6 +161,7 @@ class _Build:
             target=d.target,
             process=process,
             deterministic=deterministic,
+            invertible=d.arrow in ("<->", "<-->"),
             branch=branch,
             span=d.span,
             **kw,

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from .. import registry
 from ..errors import Diagnostic, Span
+from .flow_check import flow_problems, is_flow_base
 from .heads import head_mismatch
 from .model import Call, Edge, Node, Process, Role, SchematicGraph
 
@@ -390,6 +391,8 @@ class _Checker:
                 self.error(mismatch[0], self.espan(i, "head" if e.output is not None else "target"), mismatch[1])
         if e.kernel is not None:
             self.check_kernel(i, e)
+        for message, part, hint in flow_problems(g, e):
+            self.error(message, self.espan(i, part, 0) if part == "source" else self.espan(i, part), hint)
 
         # -- branch rules that concern one edge --------------------------------------------
         if e.process is Process.inference and not e.adversarial:
@@ -592,7 +595,7 @@ class _Checker:
             if n.role is not Role.latent or n.prior is not None:
                 continue
             dashed = self._producers(n.name, Process.inference)
-            if dashed:
+            if dashed or is_flow_base(self.g, n.name):
                 continue
             solid = self._producers(n.name, Process.generative)
             if not solid:

@@ -77,8 +77,9 @@ def edge_kind(edge: Edge) -> str:
 
 def edge_style(line: str, head: str, kind: str) -> dict[str, Any]:
     """The style of an arc: its line (solid: generative, dashed: inference), its head
-    (filled: stochastic, hollow: deterministic), and its kind's colour and weight."""
-    if line not in ("solid", "dashed") or head not in ("filled", "hollow") or kind not in EDGE_KIND_STYLES:
+    (filled: stochastic, hollow: deterministic, invertible: a flow, heads at both ends), and its
+    kind's colour and weight."""
+    if line not in ("solid", "dashed") or head not in ("filled", "hollow", "invertible") or kind not in EDGE_KIND_STYLES:
         raise ValueError(f"no edge style for {(line, head, kind)}")
     return {"line": line, "head": head, **EDGE_KIND_STYLES[kind]}
 
@@ -223,6 +224,7 @@ LEGEND_ENTRIES: tuple[tuple[str, str, str, str, str], ...] = (
     ("solid", "solid", "filled", "plain", "generative process"),
     ("dashed", "dashed", "filled", "plain", "inference process"),
     ("hollow", "solid", "hollow", "plain", "deterministic (implicit)"),
+    ("invertible", "solid", "invertible", "plain", "invertible (flow: change of variables)"),
     ("adversarial", "solid", "filled", "adversarial", "adversary q(y | ·)"),
     ("perfect", "dashed", "filled", "perfect", "perfect adversary"),
     ("kernel", "solid", "filled", "kernel", "kernel two-sample test"),
@@ -239,6 +241,8 @@ def _legend(graphs: Sequence[SchematicGraph]) -> list[dict[str, Any]]:
             used.add(e.line)
             if e.deterministic:
                 used.add("hollow")
+            if e.invertible:
+                used.add("invertible")
             used.add(edge_kind(e))
     entries = []
     for key, line, head, kind, text in LEGEND_ENTRIES:

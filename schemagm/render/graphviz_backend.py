@@ -22,7 +22,7 @@ from ..errors import SpecError
 __all__ = ["HEADS", "LINES", "IMAGE_FORMATS", "DEFAULT_DPI", "to_dot", "to_image", "dot_available", "MISSING_DOT_HINT"]
 
 #: drawing head -> Graphviz arrowhead
-HEADS = {"filled": "normal", "hollow": "onormal"}
+HEADS = {"filled": "normal", "hollow": "onormal", "invertible": "normal"}
 #: drawing line -> Graphviz edge style
 LINES = {"solid": "solid", "dashed": "dashed"}
 #: formats rendered by the ``dot`` program
@@ -89,6 +89,9 @@ def _edge_attrs(style: dict[str, Any], label: dict[str, str] | None, tooltip: st
         "color": style["color"],
         "penwidth": f"{style['penwidth']:.1f}",
     }
+    if style["head"] == "invertible":  # a flow runs both ways: a head at each end
+        attrs["dir"] = "both"
+        attrs["arrowtail"] = attrs["arrowhead"]
     if label is not None:
         attrs["label"] = _html(_edge_label_html(label))
         attrs["fontcolor"] = style["fontcolor"]
@@ -128,8 +131,9 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
         if (head, tail) in drawn and tail != head:
             # an arc against one already drawn (x -> y and y -> x): written the other way
             # round with dir=back, so that Graphviz draws the two side by side, not on top
-            attrs["dir"] = "back"
-            attrs["arrowtail"] = attrs.pop("arrowhead")
+            if attrs.get("dir") != "both":
+                attrs["dir"] = "back"
+                attrs["arrowtail"] = attrs.pop("arrowhead")
             tail, head = head, tail
             end = "headlabel"
         if arc.get("branch"):

@@ -52,7 +52,7 @@ def find_edge(graph: SchematicGraph, key: str | int | Edge, transformation: str)
             return key
         raise not_applicable(graph, transformation, f"there is no edge number {key} (the model has {len(graph.edges)})")
     wanted = str(key).replace(" ", "")
-    for glyph in ("==>", "-->", "=>"):  # accept any arrow as written in the spec
+    for glyph in ("<-->", "<->", "==>", "-->", "=>"):  # accept any arrow as written in the spec
         wanted = wanted.replace(glyph, "->")
     try:
         edge = graph.edge(wanted)

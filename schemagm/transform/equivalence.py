@@ -64,7 +64,8 @@ def _node_label(graph: SchematicGraph, name: str, declarations: bool = True) -> 
 
 def _edge_label(edge: Edge) -> str:
     branch = "any" if edge.branch is None else str(edge.branch)
-    return f"edge:{edge.process.value}:red={adversary_kind(edge) or 'no'}:branch={branch}"
+    flow = ":invertible" if edge.invertible else ""  # a flow is structure: a bijection, not a conditional
+    return f"edge:{edge.process.value}:red={adversary_kind(edge) or 'no'}:branch={branch}{flow}"
 
 
 def structure(graph: SchematicGraph, declarations: bool = True) -> nx.DiGraph:
@@ -355,6 +356,8 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
             out.append(f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s {describe_edge(eb)}, which has other endpoints")
         if ea.process is not eb.process:
             out.append(f"edge {where} is {ea.line} ({_PROCESS_WORDS[ea.process]}) in {A}, {eb.line} in {B}")
+        if ea.invertible != eb.invertible:
+            out.append(f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in {B if ea.invertible else A}")
         ka, kb = adversary_kind(ea), adversary_kind(eb)
         if ka != kb:
             if ka is None or kb is None:
