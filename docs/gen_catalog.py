@@ -38,17 +38,24 @@ def catalog_specs() -> list[Path]:
     return sorted(SPECS.glob("*.sgm"))
 
 
-def comparison_dot(graph, steps: tuple[str, ...]) -> str:
-    """The DOT of a spec and each transformation step after it, as `schemagm render --compare` draws it."""
+def comparison_drawing(graph, steps: tuple[str, ...]) -> dict:
+    """The drawing of a spec and each transformation step after it, as `schemagm render --compare` makes it."""
     from schemagm.cli.cmd_render import apply_transformation
-    from schemagm.render import compare_drawing, to_dot
+    from schemagm.render import compare_drawing
 
     graphs, titles = [graph], [graph.name]
     for step in steps:
         graph, title = apply_transformation(graph, step, titles[-1], "--compare")
         graphs.append(graph)
         titles.append(title)
-    return to_dot(compare_drawing(graphs, titles, legend=True))
+    return compare_drawing(graphs, titles, legend=True)
+
+
+def comparison_dot(graph, steps: tuple[str, ...]) -> str:
+    """The DOT of a spec and each transformation step after it, as `schemagm render --compare` draws it."""
+    from schemagm.render import to_dot
+
+    return to_dot(comparison_drawing(graph, steps))
 
 
 def figure_dot(graph) -> str:
@@ -173,8 +180,12 @@ def stale(text: str, dots: dict[str, str]) -> list[str]:
 
 
 def write(text: str, dots: dict[str, str]) -> list[str]:
+    from schemagm.graph.build import parse_file
     from schemagm.render import to_image
-    from schemagm.render.output import write_atomic
+    from schemagm.render.output import render_bytes, write_atomic
+
+    # a comparison's image is drawn from each panel's own layout (schemagm.render.panels), as the command does
+    drawings = {name: comparison_drawing(parse_file(SPECS / f"{spec}.sgm"), steps) for name, spec, steps, _ in COMPARISONS}
 
     FIGURES.mkdir(parents=True, exist_ok=True)
     written = []
@@ -182,7 +193,10 @@ def write(text: str, dots: dict[str, str]) -> list[str]:
         path = FIGURES / f"{name}.svg"
         digest = dot_hash(dot_source)
         if figure_hash(path) != digest:
-            svg = to_image(dot_source, "svg").decode("utf-8")
+            if name in drawings:
+                svg = render_bytes(drawings[name], "svg").decode("utf-8")
+            else:
+                svg = to_image(dot_source, "svg").decode("utf-8")
             write_atomic(path, stamp_svg(svg, digest).encode("utf-8"))
             written.append(str(path.relative_to(ROOT)))
     for path in FIGURES.glob("*.svg"):

@@ -119,6 +119,15 @@ def _f(name: str, **kw: Any) -> Arg:
 
 
 _NET = "schemagm.compiler.networks"
+_FLOW = "schemagm.compiler.flows"
+
+#: the flows of an invertible edge (networks that produce a bijection, ``produces="flow"``)
+FLOW_DOCS = {
+    "realnvp": "affine coupling flow (RealNVP, Dinh et al. 2017)",
+    "maf": "masked autoregressive flow (Papamakarios et al. 2017): fast density",
+    "iaf": "inverse autoregressive flow (Kingma et al. 2016): fast sampling",
+    "nsf": "rational-quadratic spline flow (NSF, Durkan et al. 2019)",
+}
 _DIST = "schemagm.compiler.distributions"
 
 _ACT_CHOICES = ("relu", "leaky_relu", "elu", "tanh", "gelu", "silu")
@@ -168,6 +177,18 @@ NETWORKS: dict[str, Entry] = {
             "an affine map, then transposed convolutions up to the target image",
             produces="image",
         ),
+        *(
+            Entry(
+                kind,
+                "network",
+                f"{_FLOW}:{kind}",
+                True,
+                (_i("hidden", variadic=True, minimum=1), _i("transforms", default=4, minimum=1), *((_i("bins", default=8, minimum=2),) if kind == "nsf" else ())),
+                doc + " (zuko); on an invertible edge <-> / <-->, or as q(u | x) of `dequantize`",
+                produces="flow",
+            )
+            for kind, doc in FLOW_DOCS.items()
+        ),
     ]
 }
 
@@ -177,6 +198,7 @@ CORRUPTIONS: dict[str, Entry] = {
         Entry("gaussian_noise", "corruption", f"{_NET}:gaussian_noise", False, (_f("std", required=True, minimum=0.0, exclusive_minimum=True),), "x + std * eps"),
         Entry("masking", "corruption", f"{_NET}:masking", False, (_f("p", required=True, minimum=0.0),), "zero each entry with probability p"),
         Entry("salt_and_pepper", "corruption", f"{_NET}:salt_and_pepper", False, (_f("p", required=True, minimum=0.0),), "set each entry to 0 or 1 with probability p"),
+        Entry("dequantize", "corruption", f"{_FLOW}:uniform_dequantization", False, (_f("scale", required=True, minimum=0.0, exclusive_minimum=True),), "uniform dequantization v = x + u / scale, u ~ U[0, 1), for data on a grid of step 1/scale"),
     ]
 }
 
@@ -187,6 +209,7 @@ DISTRIBUTIONS: dict[str, Entry] = {
         Entry("bernoulli", "distribution", f"{_DIST}:Bernoulli", False, (), "independent Bernoulli (logits)", targets=("real", "bernoulli")),
         Entry("categorical", "distribution", f"{_DIST}:Categorical", False, (), "one categorical (logits)", targets=("categorical",)),
         Entry("relaxed_categorical", "distribution", f"{_DIST}:RelaxedCategorical", False, (_f("temperature", minimum=0.0, exclusive_minimum=True),), "Gumbel-softmax sample, categorical density", targets=("categorical",)),
+        Entry("dequantize", "distribution", f"{_FLOW}:Dequantization", False, (_f("scale", required=True, minimum=0.0, exclusive_minimum=True),), "variational dequantization v = x + sigmoid(s) / scale, s from the edge's conditional flow", targets=("real",)),
         Entry("relaxed_bernoulli", "distribution", f"{_DIST}:RelaxedBernoulli", False, (_f("temperature", minimum=0.0, exclusive_minimum=True),), "binary concrete sample, Bernoulli density", targets=("bernoulli", "real")),
     ]
 }

@@ -9,6 +9,7 @@ keywords such as ``end``) and every kind of red edge.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections import Counter
 from typing import Any
@@ -113,6 +114,14 @@ def graphviz_json(dot_source: str) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
+def _text(label: str | None) -> str | None:
+    """A label's text, out of the padding table around it."""
+    if not label:
+        return None
+    m = re.fullmatch(r"<table[^>]*><tr><td>(.*)</td></tr></table>", label)
+    return (m.group(1) if m else label) or None
+
+
 def drawn_arcs(layout: dict[str, Any]) -> tuple[Counter, list[dict[str, Any]]]:
     """The visible arcs Graphviz read, as (source, target, style, arrowhead, red), direction restored."""
     names = {o["_gvid"]: o["name"] for o in layout["objects"] if "nodes" not in o}
@@ -125,7 +134,8 @@ def drawn_arcs(layout: dict[str, Any]) -> tuple[Counter, list[dict[str, Any]]]:
         if e.get("dir") == "back":
             tail, head, arrow = head, tail, e.get("arrowtail", "normal")
         arcs[(tail, head, e.get("style", "solid"), arrow, e.get("color") == RED)] += 1
-        visible.append(dict(e, tail_name=tail, head_name=head))
+        label = _text(e.get("label")) or _text(e.get("xlabel"))  # an empty spacer label is no label
+        visible.append(dict(e, tail_name=tail, head_name=head, label=label))
     return arcs, visible
 
 

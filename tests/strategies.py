@@ -20,19 +20,26 @@ are None (the graphs are built in Python).
 
 ``graphs(indicator=True)`` forces an indicator, ``graphs(indicator=False)``
 forbids one.  ``specs_text()`` draws the canonical text of such a graph.
+
+``hierarchies()`` draws compilable chains x <- z1 <- ... <- zL (depth 1 to 3) with bottom-up
+(``z_{i-1} --> z_i``) or top-down (``x, z_{i+1} --> z_i``) inference, inner latents without a
+prior (their p-side is the solid ``z_{i+1} -> z_i``) and a top latent that is normal,
+categorical or bernoulli (small: summed out exactly), as a :class:`Hierarchy`.
 """
 
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
 from schemagm.graph.build import to_sgm
+from schemagm.graph.heads import head_mismatch
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
 from schemagm.graph.options import ADVERSARIAL_FORMS, Options
 
-__all__ = ["graphs", "specs_text", "names", "KEYWORDS"]
+__all__ = ["graphs", "specs_text", "names", "KEYWORDS", "hierarchies", "Hierarchy"]
 
 KEYWORDS = frozenset(
     {"model", "data", "latent", "indicator", "in", "given", "from", "options", "adversarial", "perfect", "no_reparam", "true", "false"}
@@ -182,6 +189,10 @@ def _network(c: _Choices, inputs: list[Node], target: Node, labels: _Labels, sto
     return {"network": call, "label": label, "group": group}
 
 
+def _heads(target: Node, deterministic: bool) -> list[Call]:
+    return list(_ACTIVATIONS) if deterministic else list(_DISTRIBUTIONS[target.value])
+
+
 def _head(c: _Choices, target: Node, deterministic: bool) -> Call | None:
     if c.flip():
         return None
@@ -199,7 +210,7 @@ def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deter
         branch = branch_choice
     net = _network(c, list(sources), target, labels, not deterministic, groups)
     head = None if net.pop("no_head", False) else _head(c, target, deterministic)
-    return Edge(
+    edge = Edge(
         sources=tuple(srcs),
         target=target.name,
         process=process,
@@ -209,6 +220,11 @@ def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deter
         **net,
         **extra,
     )
+    if head_mismatch(edge, target) is not None:
+        # a head that cannot produce or score the target's values (schemagm.graph.heads): one that can
+        fits = [h for h in _heads(target, deterministic) if head_mismatch(edge.model_copy(update={"output": h}), target) is None]
+        edge = edge.model_copy(update={"output": c.choice(fits) if fits else None})
+    return edge
 
 
 @st.composite
@@ -256,6 +272,8 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     for k, node in enumerate(latents):
         if node.prior is not None and not c.flip():
             continue
+        if node.value == "uniform":
+            continue  # no head draws a uniform latent for KL(q || p) (schemagm.graph.heads)
         earlier = data + latents[:k]
         sources = c.subset(earlier, 1, 3)
         hollow = c.flip()
@@ -349,6 +367,44 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     nodes = data + latents + ([y] if y is not None else [])
     model = c.name()
     return SchematicGraph(model, c.perm(nodes), c.perm(edges), c.options(), title=draw(_TITLES))
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """A chain of latents: its spec text and what a reference needs to know of it."""
+
+    text: str
+    dims: tuple[int, ...]  # sizes of z1 .. zL
+    top: str  # normal | categorical | bernoulli (the value type of zL, with a prior)
+    top_down: bool
+    x_dim: int = 6
+
+
+@st.composite
+def hierarchies(draw: st.DrawFn) -> Hierarchy:
+    depth = draw(st.integers(1, 3))
+    top = draw(st.sampled_from(["normal", "categorical", "bernoulli"]))
+    dims = [draw(st.integers(1, 3)) for _ in range(depth)]
+    if top == "categorical":
+        dims[-1] = draw(st.integers(2, 4))
+    if top == "bernoulli":
+        dims[-1] = draw(st.integers(1, 2))
+    top_down = draw(st.booleans())
+    lines = ["model chain", "data x : real[6] in [0, 1]"]
+    for i, d in enumerate(dims, 1):
+        lines.append(f"latent z{i} : {top if i == depth else 'real'}[{d}]")
+    head = {"normal": "normal", "categorical": "categorical", "bernoulli": "bernoulli"}
+    for i in range(1, depth + 1):
+        h = head[top] if i == depth else "normal"
+        if top_down:
+            src = "x" if i == depth else f"x, z{i + 1}"
+        else:
+            src = "x" if i == 1 else f"z{i - 1}"
+        lines.append(f"{src} --> z{i} : q{i}_eta = mlp(8) {h}")
+    for i in range(1, depth):
+        lines.append(f"z{i + 1} -> z{i} : p{i}_theta = mlp(8) normal")
+    lines.append("z1 -> x : g_theta = mlp(8) bernoulli")
+    return Hierarchy("\n".join(lines) + "\n", tuple(dims), top, top_down)
 
 
 def specs_text(**kw) -> st.SearchStrategy[str]:

@@ -29,7 +29,7 @@ x -> y          : D_phi = linear adversarial
 h -> y          : mmd(1, 2.0, 0.5e-1) adversarial
 h --> y         : perfect adversarial
 h, u, y=0 -> z  : Q_eta = mlp(4) normal
-l, y --> w      : P_eta = embedding(4) normal no_reparam
+l, y=1 --> h    : P_eta = embedding(4) normal no_reparam  # not into w: no normal q fits a uniform prior
 options {
   kl          = monte_carlo   # a name
   beta        = 4
@@ -48,7 +48,7 @@ def test_every_catalog_spec_parses():
 
 def test_full_spec_nodes():
     g = parse(FULL.replace("h -> y          : mmd(1, 2.0, -0.5e-1)", "h -> y          : mmd(1, 2.0, 0.5e-1)").replace(
-        "l, y --> w      : P_eta = embedding(4) normal no_reparam", "l, y --> w      : P_eta = embedding(4) normal no_reparam"))
+        "l, y=1 --> h    : P_eta = embedding(4) normal no_reparam", "l, y=1 --> h    : P_eta = embedding(4) normal no_reparam"))
     assert g.title == 'A spec with "every" construct'
     x, l, z, w, u, h, y = g.nodes.values()
     assert u.range is None  # not written: the default [-1, 1] of a uniform prior

@@ -39,3 +39,24 @@ def test_scatter_puts_points_in_their_quadrant_over_the_data():
     assert len(red) > 0
     assert (red[:, 0] < 100).all() and (red[:, 1] > 100).all()  # upper right (image rows grow downwards)
     assert np.all(px[100, 100] == 255)  # nothing at the centre
+
+
+def test_scatter_draws_every_sample_inside_its_axes():
+    from schemagm.train.pictures import nice_ticks
+
+    assert nice_ticks(-1.05, 1.05) == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    assert nice_ticks(0.0, 130.0) == [0.0, 50.0, 100.0]
+    assert nice_ticks(-3.3, 2.1) == [-2.0, 0.0, 2.0]
+    # a bulk near the origin and one far sample: the far one is drawn too (it was clipped by quantiles)
+    bulk = torch.randn(500, 2, generator=torch.Generator().manual_seed(0)) * 0.1
+    far = torch.tensor([[40.0, -30.0]])
+    im = scatter(torch.cat([bulk, far]), size=300, margin=10)
+    px = np.asarray(im)
+    red = np.argwhere(np.all(px == (214, 39, 40), axis=-1))
+    left, plot = 10 + 40, 300 - 10 - 50
+    assert red[:, 1].min() >= left and red[:, 1].max() <= left + plot and red[:, 0].min() >= 10 and red[:, 0].max() <= 10 + plot
+    # the far sample sits at the right, low end (x is the largest, y the smallest of all points)
+    assert red[:, 1].max() > left + 0.9 * plot and red[:, 0].max() > 10 + 0.75 * plot
+    # tick labels in the margins: dark text left of the frame and under it
+    text = np.all(px < 110, axis=-1)  # the labels are dark grey (60); the frame and ticks lighter (120)
+    assert text[:, :left].any() and text[10 + plot + 2 :, :].any()

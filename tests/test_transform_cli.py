@@ -24,12 +24,20 @@ def spec(name: str) -> str:
 
 
 def test_transform_prints_canonical_sgm_that_parses_back() -> None:
+    # G_theta's sigmoid would land on the normal latent z: refused, with the reason and where
     res = invoke("transform", "swap-nodes", spec("infogan"), "x", "z")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert "in the result: 'sigmoid' gives values in (0, 1), but the prior p(z) (normal) has support" in res.stderr
+    assert "infogan.sgm:11:1" in res.stderr and "Traceback" not in res.output
+    res = invoke("transform", "swap-nodes", spec("infogan"), "x", "z", "--no-check")
+    assert res.exit_code == 0, res.output
+    assert "x, y ==> z : G_theta = mlp(256) -> sigmoid" in res.stdout
+    res = invoke("transform", "swap-processes", spec("infogan"))
     assert res.exit_code == 0, res.output
     g = parse(res.stdout)
-    assert g == swap_nodes(parse_file(spec("infogan")), "x", "z")
-    assert equivalent(g, parse_file(spec("aae")))
-    assert "x, y ==> z : G_theta = mlp(256) -> sigmoid" in res.stdout
+    assert g.name == "infogan_swap_processes" and g.title == "InfoGAN, after swap_processes"
+    assert g == swap_processes(parse_file(spec("infogan"))).replace(name=g.name, title=g.title)
+    assert equivalent(g, parse_file(spec("aavae")))
 
 
 def test_every_transformation_from_the_command_line() -> None:
@@ -54,7 +62,8 @@ def test_output_file_is_written_and_never_overwritten_without_force(tmp_path) ->
     out = tmp_path / "vae_from_infogan.sgm"
     res = invoke("transform", "swap-processes", spec("infogan"), "-o", out)
     assert res.exit_code == 0 and res.stdout == ""
-    assert parse_file(out) == swap_processes(parse_file(spec("infogan")))
+    written = parse_file(out)
+    assert written == swap_processes(parse_file(spec("infogan"))).replace(name="infogan_swap_processes", title=written.title)
     before = out.read_text()
     res = invoke("transform", "degenerate-adversary", out, "-o", out)
     assert res.exit_code == 1 and "is the input" in res.output and "never written over" in res.output
@@ -112,6 +121,9 @@ def test_explain_prints_the_chain_or_exits_1() -> None:
     res = invoke("explain", spec("infogan"), spec("vae"))
     assert res.exit_code == 0
     assert res.stdout.splitlines()[0] == "vae ≅ degenerate_adversary(swap_processes(infogan))"
+    # the mapping the same way round as the header: vae's edge first, then the chain's
+    assert "  edge z, y -> x  (p_theta) ≅ z, y => x  (G_theta)" in res.stdout.splitlines()
+    assert "  edge x, y --> z  (q_eta) ≅ x, y --> z  (Q_eta)" in res.stdout.splitlines()
     assert equivalent(degenerate_adversary(swap_processes(parse_file(spec("infogan")))), parse_file(spec("vae")))
     res = invoke("explain", spec("infogan"), spec("vae"), "--max-depth", "1")
     assert res.exit_code == 1 and "no chain of at most 1 transformations maps infogan onto vae" in res.stdout

@@ -20,7 +20,12 @@ samples); mmd (MMD² of --n-samples samples against test data, with a
 permutation p-value); modes (modes covered and high-quality fraction, on
 mixtures such as ring8); inception (inception score under the project's digits
 classifier); fid (Fréchet distance of that classifier's features, samples vs
-test data); surgery (ELBO surgery: average KL = I(x; z) + KL(q(z) || p(z))).
+test data); surgery (ELBO surgery: average KL = I(x; z) + KL(q(z) || p(z)));
+bpd (exact test log-likelihood where the model has one, a flow, else the iw
+bound, in nats and bits per dimension).
+
+--reference kde|mixture evaluates a reference model on the run's data in
+place of the run's model: likelihood is not sample quality (docs/quality.md).
 
 Metrics that do not apply to the graph (a GAN has no ELBO) are listed as not
 applicable with the reason. The digits classifier is trained once and cached
@@ -32,6 +37,8 @@ Examples:
   schemagm eval runs/vae
 
   schemagm eval runs/gan2d --metrics mmd,modes --n-samples 2500 --json gan2d.json
+
+  schemagm eval runs/flow2d --reference kde --epsilon 0.05 --metrics bpd,mmd
 """
 
 
@@ -43,11 +50,13 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="overwrite an existing --json file"),
         k: int = typer.Option(50, "--k", min=1, help="importance samples of the iw bound"),
         n_samples: int = typer.Option(1000, "--n-samples", min=2, help="samples drawn for mmd, modes, inception, fid"),
-        metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated subset of elbo,iw,mmd,modes,inception,fid,surgery [default: all]"),
+        metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated subset of elbo,iw,bpd,mmd,modes,inception,fid,surgery [default: all]"),
         bandwidths: Optional[str] = typer.Option(None, "--bandwidths", help="comma-separated Gaussian kernel bandwidths of the MMD test [default: the median heuristic]"),
         permutations: int = typer.Option(200, "--permutations", min=1, help="relabellings of the MMD permutation test"),
         seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="seed of every random draw of the evaluation"),
         checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="a checkpoint file of the run [default: checkpoints/last.pt]"),
+        reference: Optional[str] = typer.Option(None, "--reference", help="evaluate a reference model on the run's data instead: kde (training points + Gaussian noise of width --epsilon) or mixture (1% the run's exact model, else the kde, 99% uniform noise)"),
+        epsilon: float = typer.Option(0.1, "--epsilon", min=0.0, help="kernel width of the kde reference"),
     ) -> None:
         from rich.console import Console
 
@@ -82,6 +91,8 @@ def register(app: typer.Typer) -> None:
                     EvalSettings(k=k, n_samples=n_samples, seed=seed, permutations=permutations, bandwidths=bw),
                     checkpoint=checkpoint,
                     progress=lambda name: status.update(f"evaluating: {name}"),
+                    reference=reference,
+                    epsilon=epsilon,
                 )
             if json_out is not None:
                 from ..train.checkpoint import atomic_write_bytes

@@ -48,5 +48,6 @@ def register(app: typer.Typer) -> None:
             echo(f"{gb.name} ≅ {ga.name} (already structurally equivalent)")
         else:
             echo(f"{gb.name} ≅ {chain}")
-        for line in chain.match.describe(chain.result, gb):
+        # the same way round as the header: B's node or edge first, then the one of the chain's result
+        for line in chain.match.describe(chain.result, gb, b_first=True):
             echo(f"  {line}")

@@ -60,7 +60,10 @@ def parse_transformation(text: str, option: str = "--transform") -> tuple[Any, l
     name = words[0].replace("_", "-")
     if name not in TRANSFORMATIONS:
         known = ", ".join(sorted(TRANSFORMATIONS))
-        raise typer.BadParameter(f"unknown transformation '{words[0]}' (known: {known})", param_hint=option)
+        from ..suggest import did_you_mean
+
+        guess = did_you_mean(name, TRANSFORMATIONS)
+        raise typer.BadParameter(f"unknown transformation '{words[0]}'; {guess}known: {known}", param_hint=option)
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for word in words[1:]:
@@ -80,7 +83,9 @@ def apply_transformation(graph: Any, text: str, inner: str, option: str = "--tra
 
     transformation, args, kwargs = parse_transformation(text, option)
     try:
-        result = transformation.function(graph, *args, **kwargs)
+        # a drawing shows the structure: a result whose heads no longer fit (swap_nodes(infogan, x, z)
+        # carries a sigmoid onto the normal z) is drawn anyway, and the checker's reasons are shown
+        result = transformation.function(graph, *args, **{"check": False, **kwargs})
     except TypeError as err:
         raise typer.BadParameter(
             f"wrong arguments for '{transformation.name}': {err}; example: {transformation.example}", param_hint=option
@@ -89,7 +94,24 @@ def apply_transformation(graph: Any, text: str, inner: str, option: str = "--tra
         raise SpecError(f"the transformation '{transformation.name}' did not return a graph")
     shown = [str(a) for a in args] + [f"{k}={v}" for k, v in kwargs.items()]
     title = f"{transformation.function.__name__}({', '.join([inner, *shown])})"
+    from ..graph.check import check
+
+    for problem in [d for d in check(result) if d.severity == "error"]:
+        typer.echo(f"warning: {title} is not a valid model (drawn anyway): {problem.message}", err=True)
     return result, title
+
+
+def _size(text: str | None) -> tuple[float, float] | None:
+    """``--size 6,4`` -> (6.0, 4.0) inches."""
+    if text is None:
+        return None
+    try:
+        w, h = (float(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a size: write width and height in inches, e.g. 6,4", param_hint="--size") from None
+    if not (0 < w <= 100 and 0 < h <= 100):
+        raise typer.BadParameter(f"'{text}': width and height must be between 0 and 100 inches", param_hint="--size")
+    return (w, h)
 
 
 def register(app: typer.Typer) -> None:
@@ -104,6 +126,8 @@ def register(app: typer.Typer) -> None:
         transform: list[str] = typer.Option([], "--transform", "-t", help="draw the graph after this transformation (repeatable, applied in order)"),
         compare: list[str] = typer.Option([], "--compare", "-c", help="draw the graph and the graph after this transformation side by side (repeatable: one panel per step)"),
         direction: str = typer.Option("LR", "--direction", help="LR (left to right) or TB (top down)"),
+        dpi: int = typer.Option(300, "--dpi", min=36, max=1200, help="resolution of a PNG, in dots per inch"),
+        size: Optional[str] = typer.Option(None, "--size", metavar="W,H", help="scale the image to fill W x H inches, e.g. 6,4"),
     ) -> None:
         from ..errors import SpecError
 
@@ -141,7 +165,7 @@ def register(app: typer.Typer) -> None:
                 d = compare_drawing(graphs, titles, legend=legend, caption=caption or None, direction=direction_)
             else:
                 d = drawing(graph, legend=legend, caption=caption or None, direction=direction_)
-            data = render_bytes(d, out_format)
+            data = render_bytes(d, out_format, dpi=dpi, size=_size(size))
             if output is None:
                 echo(data.decode("utf-8"))
             else:

@@ -30,6 +30,8 @@ Examples:
 
   schemagm train --resume runs/vae --epochs 40
 
+  schemagm train specs/vae.sgm --logger tensorboard   (then: tensorboard --logdir runs)
+
   schemagm train specs/extra/cvae.sgm --data x=train-images-idx3-ubyte --data c=train-labels-idx1-ubyte
 
   torchrun --nproc_per_node 2 -m schemagm train specs/ae.sgm --batch-size 128
@@ -53,11 +55,12 @@ def register(app: typer.Typer) -> None:
         resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run directory from its last checkpoint"),
         force: bool = typer.Option(False, "--force", help="replace an existing run directory"),
         device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N [default: cpu]"),
-        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per process; 1 is fastest for small models on a busy machine [default: torch's choice]"),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per process [default: 1 below 30M parameters, else torch's choice]"),
         log_every: Optional[int] = typer.Option(None, "--log-every", min=1, help="steps between lines of metrics.jsonl [default: 10]"),
         checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"),
-        samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each epoch's picture, 0 for none [default: 64]"),
+        samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each picture (epochs 1, 2, 5, 10, 20, ...), 0 for none [default: 64]"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="show a live progress bar [default: on]"),
+        logger: Optional[str] = typer.Option(None, "--logger", help="also log to tensorboard, mlflow or wandb; none: metrics.jsonl only [default: none]"),
     ) -> None:
         from ..errors import SpecError
         from ..train.config import load_config, parse_data_flags, parse_lr_flags
@@ -71,7 +74,17 @@ def register(app: typer.Typer) -> None:
         except SpecError as err:
             raise typer.BadParameter(err.message, param_hint="--data") from None
         if optimizer is not None and optimizer not in ("adam", "sgd", "rmsprop"):
-            raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop", param_hint="--optimizer")
+            from ..suggest import did_you_mean
+
+            guess = did_you_mean(optimizer, ("adam", "sgd", "rmsprop"))
+            raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop; {guess}".rstrip("; "), param_hint="--optimizer")
+        if logger is not None and logger not in ("none", "tensorboard", "mlflow", "wandb"):
+            from ..suggest import did_you_mean
+
+            guess = did_you_mean(logger, ("tensorboard", "mlflow", "wandb", "none"))
+            raise typer.BadParameter(
+                f"'{logger}' is not one of tensorboard, mlflow, wandb, none; {guess}".rstrip("; "), param_hint="--logger"
+            )
         if resume is not None and config is not None:
             raise typer.BadParameter("--resume uses the run's own config.toml; leave out --config", param_hint="--config")
         if spec is None and resume is None and config is None:
@@ -94,13 +107,14 @@ def register(app: typer.Typer) -> None:
             "checkpoint_every": checkpoint_every,
             "samples": samples,
             "progress": progress,
+            "logger": logger,
         }
         from rich.console import Console
 
         console = Console(stderr=True, highlight=False, soft_wrap=True)
         with user_errors():
             from ..train import distributed
-            from ..train.launch import resume_config, train
+            from ..train.launch import repeat_config, resume_config, train
 
             failed = True
             try:
@@ -112,6 +126,11 @@ def register(app: typer.Typer) -> None:
                         _same_spec(spec, resume)
                 else:
                     cfg = load_config(config, overrides)
+                    if config is not None and out is None and not force:
+                        repeat = repeat_config(cfg, config)
+                        if repeat.out != cfg.out:
+                            console.print(f"[yellow]repeating run {cfg.out} in {repeat.out}[/yellow]")
+                        cfg = repeat
                 launched = train(cfg, resume=resume, force=force, console=console, announce=lambda m: console.print(f"[yellow]{m}[/yellow]"))
                 failed = False
             finally:
@@ -125,11 +144,24 @@ def register(app: typer.Typer) -> None:
             if result.status == "interrupted":
                 console.print(f"[yellow]{result.message}[/yellow]\ncontinue with: schemagm train --resume {where}")
                 raise typer.Exit(130)
-            losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_losses.items())
-            echo(
-                f"trained {cfg.spec if resume is None else where} for {result.step} steps ({result.epoch} epoch{'' if result.epoch == 1 else 's'}) "
-                f"in {result.seconds:.1f} s; last losses: {losses or 'none'}\nrun directory: {where}"
-            )
+            echo(summary(cfg.spec if resume is None else str(where), result, launched.resumed_from) + f"\nrun directory: {where}")
+
+
+def summary(what: str, result, resumed_from: int | None) -> str:  # noqa: ANN001 - a TrainResult
+    """The closing line: steps, this session's training time (and the run's total after a resume),
+    the per-group losses of the last logged step (``L_theta=...``), as the progress bar names them."""
+    from ..train.trainer import loss_label
+
+    epochs = f"{result.epoch} epoch{'' if result.epoch == 1 else 's'}"
+    if resumed_from is None:
+        time = f"in {result.session_seconds:.1f} s"
+    else:
+        time = f"from step {resumed_from} in {result.session_seconds:.1f} s ({result.seconds:.1f} s in all sessions)"
+    if result.group_losses:
+        losses = ", ".join(f"{loss_label(g)}={v:.4g}" for g, v in result.group_losses.items())
+    else:
+        losses = ", ".join(f"{p} phase={v:.4g}" for p, v in result.last_losses.items()) or "none"
+    return f"trained {what} for {result.step} steps ({epochs}) {time}; losses per group: {losses}"
 
 
 def _is_main() -> bool:

@@ -43,8 +43,11 @@ def write_new_file(path: Path, text: str, force: bool, inputs: tuple[Path, ...] 
     write_atomic(path, text.encode("utf-8"))
 
 
-def _run(spec: Path, apply: Callable, output: Optional[Path], force: bool, no_check: bool) -> None:
-    from ..graph.build import to_sgm
+def _run(
+    spec: Path, apply: Callable, output: Optional[Path], force: bool, no_check: bool, name: str, args: tuple = ()
+) -> None:
+    from ..transform.registry import TRANSFORMATIONS
+    from ..transform.text import renamed, step_text, transformed_text
     from .cmd_equiv import read_specs
 
     with user_errors():
@@ -54,7 +57,10 @@ def _run(spec: Path, apply: Callable, output: Optional[Path], force: bool, no_ch
             check_output(output, force=force, inputs=[spec])
         (graph,) = read_specs(spec)
         result = apply(graph, check=not no_check)
-        text = to_sgm(result)
+        function = TRANSFORMATIONS[name].function.__name__
+        # the result is a model of its own: a name and title that say what was applied (schemagm.transform.text)
+        result = renamed(graph, result, function, args)
+        text = transformed_text(graph, result, step_text(function, args))
         if output is None:
             echo(text)
         else:
@@ -74,7 +80,7 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("swap-processes", help=doc("swap-processes"))
     def swap_processes_cmd(spec: Path = SpecArg, output: Optional[Path] = OutputOpt, force: bool = ForceOpt, no_check: bool = NoCheckOpt) -> None:
-        _run(spec, lambda g, check: T["swap-processes"].function(g, check=check), output, force, no_check)
+        _run(spec, lambda g, check: T["swap-processes"].function(g, check=check), output, force, no_check, "swap-processes")
 
     @sub.command("swap-nodes", help=doc("swap-nodes"))
     def swap_nodes_cmd(
@@ -85,7 +91,7 @@ def register(app: typer.Typer) -> None:
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
-        _run(spec, lambda g, check: T["swap-nodes"].function(g, a, b, check=check), output, force, no_check)
+        _run(spec, lambda g, check: T["swap-nodes"].function(g, a, b, check=check), output, force, no_check, "swap-nodes", (a, b))
 
     @sub.command("activate-adversary", help=doc("activate-adversary"))
     def activate_cmd(
@@ -104,6 +110,8 @@ def register(app: typer.Typer) -> None:
             output,
             force,
             no_check,
+            "activate-adversary",
+            (edge,),
         )
 
     @sub.command("degenerate-adversary", help=doc("degenerate-adversary"))
@@ -114,7 +122,7 @@ def register(app: typer.Typer) -> None:
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
-        _run(spec, lambda g, check: T["degenerate-adversary"].function(g, edge, check=check), output, force, no_check)
+        _run(spec, lambda g, check: T["degenerate-adversary"].function(g, edge, check=check), output, force, no_check, "degenerate-adversary", (edge,))
 
     @sub.command("importance-weight", help=doc("importance-weight"))
     def importance_cmd(
@@ -124,7 +132,7 @@ def register(app: typer.Typer) -> None:
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
-        _run(spec, lambda g, check: T["importance-weight"].function(g, k, check=check), output, force, no_check)
+        _run(spec, lambda g, check: T["importance-weight"].function(g, k, check=check), output, force, no_check, "importance-weight", (k,))
 
     @sub.command("remove-edge", help=doc("remove-edge"))
     def remove_cmd(
@@ -134,4 +142,4 @@ def register(app: typer.Typer) -> None:
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
-        _run(spec, lambda g, check: T["remove-edge"].function(g, edge, check=check), output, force, no_check)
+        _run(spec, lambda g, check: T["remove-edge"].function(g, edge, check=check), output, force, no_check, "remove-edge", (edge,))

@@ -11,7 +11,7 @@ Terms (docs/design.md section 4), named ``<kind>:<edge>`` where ``<edge>`` is th
 ``nll:E``          ``−𝔼 log p(target | inputs)`` of a solid edge (rule 1; mean over
                    walkback rounds for a denoiser, rule 9)
 ``recon:E``        reconstruction distance of a solid hollow edge (rule 1)
-``kl:E``           ``β·KL(q ‖ p)`` of a dashed edge into a prior node (rule 2)
+``kl:E``           ``β·KL(q ‖ p)`` of a dashed factor and its p-side (prior or solid producer; rule 2)
 ``adversary:E``    the red edge's owner's term, detached samples (rules 3, 4)
 ``reversed:E``     the other groups' term with flipped labels (rule 3)
 ``gradient_penalty:E``  wasserstein form only
@@ -44,6 +44,11 @@ The catalog (``specs/``), with ``losses``' term names and ``last_draws`` keys of
   ``sample:q_lambda:y=1`` (wake h), ``prior:h:sleep``, ``sample:p_theta:sleep`` (sleep x).
 * mmd_net: ``mmd:x->y`` [theta]; draws ``prior:z:y=0``.
 * extra/ali: ``adversary:D_phi`` [phi], ``reversed:D_phi`` [eta, theta]; draws ``prior:z:y=0``.
+* extra/hvae: ``nll:g_theta`` [eta, theta], ``kl:q_eta`` [eta, theta] (log q_eta(z1|x) - log p_theta(z1|z2)
+  at the sample), ``kl:r_eta`` [eta]; draws ``eps:q_eta:y=0``, ``eps:r_eta:y=0``.
+* extra/gmm, extra/cat_vae: ``nll:p_theta`` [eta, theta] (c summed out), ``kl:q_eta`` [eta]; no draws.
+* extra/sbn: ``nll:p_theta`` [eta, theta] (score function; ``model.last_baselines["nll:p_theta"]``),
+  ``kl:q_eta`` [eta]; draws ``sample:q_eta:y=1``.
 * extra/vae_gan: ``nll:p_theta``, ``kl:q_eta``, ``adversary:D_phi``, ``reversed:D_phi`` [theta];
   draws ``eps:q_eta:y=0``, ``prior:z:gen``.
 
@@ -58,6 +63,13 @@ from pathlib import Path
 from typing import Any
 
 from .model import CompiledModel, build_graph
+
+
+def uses_flows(graph: Any) -> bool:
+    """Does the graph have an invertible edge or a dequantization edge (see :mod:`.flow_model`)?"""
+    return any(
+        e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output)) for e in graph.edges
+    )
 from .terms import Objective, Phase, Term
 
 __all__ = ["compile", "load", "CompiledModel", "Objective", "Term", "Phase"]
@@ -65,7 +77,12 @@ __all__ = ["compile", "load", "CompiledModel", "Objective", "Term", "Phase"]
 
 def compile(spec: Any) -> CompiledModel:  # noqa: A001 - the stage's verb
     """Compile a spec (a ``.sgm`` path, its text, or a SchematicGraph) into a CompiledModel."""
-    return CompiledModel(build_graph(spec))
+    graph = build_graph(spec)
+    if uses_flows(graph):  # flows and dequantization: the factor-by-factor rule of .flow_model
+        from .flow_model import FlowModel
+
+        return FlowModel(graph)
+    return CompiledModel(graph)
 
 
 def load(path: str | Path) -> CompiledModel:

@@ -37,6 +37,9 @@ __all__ = [
     "make_head",
     "Prior",
     "kl_to_prior",
+    "kl_pair",
+    "support",
+    "support_size",
     "mmd2",
     "reconstruction",
     "flat_sum",
@@ -352,6 +355,51 @@ def kl_to_prior(dist: Dist, prior: Prior) -> Tensor | None:
         p = torch.sigmoid(dist.logits)
         return flat_sum(p * F.logsigmoid(dist.logits) + (1 - p) * F.logsigmoid(-dist.logits) + math.log(2.0))
     return None
+
+
+def kl_pair(q: Dist, p: Dist) -> Tensor | None:
+    """Analytic KL(q || p) per row between two distributions of the same family (normal/normal,
+    categorical/categorical, bernoulli/bernoulli), or None where there is no closed form here.
+    Relaxed heads use the KL of the distribution whose density scores them."""
+    if isinstance(q, Normal) and isinstance(p, Normal):
+        var_ratio = (q.std / p.std) ** 2
+        return flat_sum(0.5 * (var_ratio + ((q.loc - p.loc) / p.std) ** 2 - 1.0) - torch.log(q.std / p.std))
+    if isinstance(q, Categorical) and isinstance(p, Categorical):
+        lq, lp = torch.log_softmax(q.logits, -1), torch.log_softmax(p.logits, -1)
+        return flat_sum(lq.exp() * (lq - lp))
+    if isinstance(q, Bernoulli) and isinstance(p, Bernoulli):
+        pq = torch.sigmoid(q.logits)
+        a = F.logsigmoid(q.logits) - F.logsigmoid(p.logits)
+        b = F.logsigmoid(-q.logits) - F.logsigmoid(-p.logits)
+        return flat_sum(pq * a + (1 - pq) * b)
+    return None
+
+
+def support_size(kind: str, shape: tuple[int, ...]) -> int | None:
+    """How many values a discrete node of ``kind`` (categorical / bernoulli) and ``shape`` takes."""
+    shape = tuple(shape) or (1,)
+    if kind == "categorical":
+        return shape[-1] ** (math.prod(shape[:-1]) if len(shape) > 1 else 1)
+    if kind == "bernoulli":
+        return 2 ** math.prod(shape)
+    return None
+
+
+def support(kind: str, shape: tuple[int, ...]) -> list[Tensor]:
+    """Every value of a discrete node, each a tensor of ``shape`` (one-hot for a categorical), in
+    the order of their index (for a categorical [K]: class 0, 1, ...; bernoulli: binary counting
+    with the first entry the most significant bit)."""
+    import itertools
+
+    shape = tuple(shape) or (1,)
+    if kind == "categorical":
+        k, m = shape[-1], math.prod(shape[:-1]) if len(shape) > 1 else 1
+        eye = torch.eye(k)
+        return [eye[list(c)].reshape(shape) for c in itertools.product(range(k), repeat=m)]
+    if kind == "bernoulli":
+        d = math.prod(shape)
+        return [torch.tensor(c, dtype=torch.float32).reshape(shape) for c in itertools.product((0.0, 1.0), repeat=d)]
+    raise ValueError(f"'{kind}' has no finite support")  # pragma: no cover
 
 
 # -- a fixed kernel two-sample test ----------------------------------------------------------------------

@@ -58,6 +58,9 @@ class CompiledModel(nn.Module):
         compiled = derive(graph, self._planner, self._infos, self._priors, self._err, self._option_span)
         self.objective: Objective = compiled.objective
         self._values = compiled.values
+        self._exprs = compiled.exprs
+        self._baselines: dict[str, Any] = {}  # moving-average baselines of score-function terms (NVIL)
+        self.last_baselines: dict[str, Any] = {}  # the baselines the last call used, by term name
         self._coef = compiled.coefficients
         self.groups: list[str] = list(graph.groups)
         for key in list(self._planner.sources):  # build every closure now, not during a call
@@ -216,9 +219,17 @@ class CompiledModel(nn.Module):
         run = Run(self, batch)
         return {t.name: self._contribution(run, t.name) for t in self.objective.terms}
 
+    def losses_and_terms(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """:meth:`losses` and :meth:`terms` from one evaluation (the same draws): a metrics line."""
+        run = Run(self, batch)
+        terms = {t.name: self._contribution(run, t.name) for t in self.objective.terms}
+        return self._losses_of(run), terms
+
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The loss of every group: the sum of the contributions of the terms that update it."""
-        run = Run(self, batch)
+        return self._losses_of(Run(self, batch))
+
+    def _losses_of(self, run: Run) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for g, names in self._group_terms.items():
             total = None
@@ -408,26 +419,30 @@ class CompiledModel(nn.Module):
                 dashed.append((v, ei))
         if not dashed or not scored:
             raise SpecError("the bound needs a dashed edge with a density into a latent node with a prior and solid edges scoring the data")
+        produced = {ei.edge.target for ei in scored}
         for v, ei in dashed:
-            if v not in self._priors:
-                raise self._err(f"the bound needs a prior on '{v}'", ei.edge)
+            if v not in self._priors and v not in produced:
+                raise self._err(f"the bound needs a p-side for '{v}': a prior, or a solid edge into it", ei.edge)
         return scored, dashed
 
     def elbo(self, batch: Tensor | dict[str, Tensor]) -> Tensor:
-        """Per-row evidence lower bound ``[n]``: sum of log p of the solid edges at the dashed
-        samples minus KL(q || prior) (analytic where there is one, else log q - log p at the sample)."""
+        """Per-row evidence lower bound ``[n]``, factor by factor: log p of every solid factor at the
+        dashed samples (a latent's solid p-side included), minus log q of every dashed factor plus
+        its prior, as KL(q || prior) in closed form where the pair has one (discrete latents: one
+        sample, not enumerated)."""
         ctx, _, _ = self._code()
         scored, dashed = self._bound_parts(ctx)
         run = Run(self, self._as_batch(batch))
         total = 0.0
         for ei in scored:
             total = total + run.dist(ctx, ei).log_prob(run.value(ctx, ei.edge.target))
-        for v, ei in dashed:
+        for v, ei in dashed:  # each dashed factor with its prior (a solid p-side is scored above)
             d = run.dist(ctx, ei)
-            kl = kl_to_prior(d, self._priors[v])
+            prior = self._priors.get(v)
+            kl = kl_to_prior(d, prior) if prior is not None else None
             if kl is None:
                 z = run.value(ctx, v)
-                kl = d.log_prob(z) - self._priors[v].log_prob(z)
+                kl = d.log_prob(z) - (prior.log_prob(z) if prior is not None else 0.0)
             total = total - kl
         return total  # type: ignore[return-value]
 
@@ -447,7 +462,9 @@ class CompiledModel(nn.Module):
             log_w = log_w + run.dist(tiled, ei).log_prob(run.value(tiled, ei.edge.target))
         for v, ei in dashed:
             z = run.value(tiled, v)
-            log_w = log_w + self._priors[v].log_prob(z) - run.dist(tiled, ei).log_prob(z)
+            if v in self._priors:
+                log_w = log_w + self._priors[v].log_prob(z)
+            log_w = log_w - run.dist(tiled, ei).log_prob(z)
         lw = log_w.reshape(k, -1)  # type: ignore[union-attr]
         return torch.logsumexp(lw, 0) - math.log(k)
 

@@ -17,9 +17,10 @@ from torch import Tensor
 
 from ..errors import SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
-from .distributions import Prior, kl_to_prior, mmd2, reconstruction
+from .distributions import Prior, mmd2, support, support_size
+from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
 from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Source, Unresolved
-from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation
+from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, node_sym
 
 __all__ = ["Compiled", "derive"]
 
@@ -27,12 +28,30 @@ Value = Callable[[Run], Tensor]
 PerSample = Callable[[Run, str], Tensor]
 
 ADVERSARY, MODEL = "adversary", "model"
+ENUMERATE_MAX = 64  # the largest support that `discrete = auto` sums over exactly
+
+
+@dataclass
+class _Part:
+    """A term of a branch before its discrete samples are enumerated or scored: a per-row body."""
+
+    name: str
+    groups: frozenset[str]
+    weight: float
+    sign: int
+    body: Expr
+    over: list[Sym]  # the factors of the expectation
+    nodes: tuple[str, ...]  # the nodes its value reads (for its dependence on discrete samples)
+    kind: str
+    wname: str | None = None
+    wsym: Sym | None = None
 
 
 @dataclass
 class Compiled:
     objective: Objective
     values: dict[str, Value]  # term name -> unsigned, unweighted value
+    exprs: dict[str, Expr]  # term name -> its expression (the value and the formula of the rule's terms)
     coefficients: dict[str, float]  # term name -> sign * weight
 
 
@@ -66,6 +85,7 @@ class _Deriver:
         self.o = graph.options
         self.terms: list[Term] = []
         self.values: dict[str, Value] = {}
+        self.exprs: dict[str, Expr] = {}
         self.owners: list[str] = []
         for ei in infos:
             if ei.edge.adversarial and ei.edge.group and ei.edge.group not in self.owners:
@@ -85,6 +105,13 @@ class _Deriver:
             name, i = f"{base}#{i}", i + 1
         self.terms.append(Term(name, frozenset(groups), float(weight), sign, f.u, f.tex, phase, kind, branch, weight_name))
         self.values[name] = value
+
+    def emit_expr(self, name: str, groups: frozenset[str], weight: float, sign: int, top: Expr, kind: str, branch: int | None = None, weight_name: str | None = None, weight_sym: Sym | None = None) -> None:
+        """Emit a term whose value and formula come from one expression."""
+        n = len(self.terms)
+        self.emit(name, groups, weight, sign, top.sym(), top.eval, kind, branch, weight_name, weight_sym)
+        if len(self.terms) > n:
+            self.exprs[self.terms[-1].name] = top
 
     def resolve(self, ctx: str, v: str, edge: Edge) -> Source:
         try:
@@ -156,87 +183,223 @@ class _Deriver:
             phases.append(Phase(MODEL, tuple(model_groups), 1))
         obj = Objective(self.terms, phases)
         coefs = {t.name: t.sign * t.weight for t in self.terms}
-        return Compiled(obj, self.values, coefs)
+        return Compiled(obj, self.values, self.exprs, coefs)
 
     # -- rules 1, 2, 8, 9 (+ 4, 5: the pool of a dashed red edge) ----------------------------------------------
     def branch_terms(self, b: int, solid: list[EdgeInfo], multi: bool, pool: EdgeInfo | None) -> None:
-        """The terms of one branch: scores of solid edges, KLs, or the importance-weighted bound."""
+        """The terms of one branch (SEMANTICS §2, rule 2): every dashed stochastic factor
+        +𝔼 log q(v | pa) paired with v's p-side (its prior or its solid producer) into one term
+        KL(q ‖ p), every other solid factor −𝔼 log p(v | pa); or the importance-weighted bound."""
         ctx = f"y={b}"
         o = self.o
+        p = self.p
         serving = [ei for ei in solid if ei.edge.branch in (b, None)]
+        solid_into: dict[str, list[EdgeInfo]] = {}
+        for ei in serving:
+            solid_into.setdefault(ei.edge.target, []).append(ei)
 
         def several(ei: EdgeInfo) -> bool:
             return multi and ei.edge.branch is None
-        parts: list[tuple[str, frozenset[str], float, int, Sym, PerSample, str, str | None, Sym | None]] = []
+
+        # the dashed stochastic factors of the branch and their p-sides
+        pairs: list[tuple[str, EdgeInfo, Source, EdgeInfo | None]] = []  # (v, q edge, v's source, solid p-side or None: prior)
+        consumed: set[int] = set()
+        wake_only: set[int] = set()
+        for v, node in self.g.nodes.items():
+            try:
+                src = p.source(ctx, v)
+            except (Unresolved, SpecError):
+                continue
+            if src.kind != "edge":
+                continue
+            ei = self.infos[src.edge]  # type: ignore[index]
+            if ei.edge.process is not Process.inference:
+                continue
+            discrete = src.mode == "sample" and ei.edge.reparameterize and ei.head is not None and ei.head.density in ("categorical", "bernoulli")
+            if v in self.tested:
+                if discrete and (ei.edge.group or src.groups):
+                    raise self.err(
+                        f"'{v}' is a discrete sample without a reparameterisation, and a red edge tests it: the adversary's gradient cannot reach {ei.name}",
+                        ei.edge,
+                        hint="draw it with a relaxed head (`relaxed_categorical`, `relaxed_bernoulli`)",
+                    )
+                continue
+            producers = solid_into.get(v, [])
+            has_prior = node.role is Role.latent and node.prior is not None
+            if not has_prior and not producers:
+                if ei.head is not None and ei.corruption is None and ei.edge.group and ei.edge.reparameterize:
+                    raise self.err(
+                        f"'{v}' is inferred by the stochastic {ei.name}, but the generative process has no factor for it: q({v} | ...) has no p-side to be matched with",
+                        ei.edge,
+                        hint=f"give '{v}' a prior (`latent {v} : normal[...]`) or a solid producer, or make the arrow hollow (==>) for a deterministic code",
+                    )
+                continue  # no p-side: a fixed corruption (DAE) or a deterministic code (AE)
+            p_name = f"p({v})" if has_prior else f"p({v} | ...)"
+            if has_prior and producers:
+                raise self.err(
+                    f"'{v}' has a prior and a solid producer, so its p-side would be counted twice: p({v}) and {producers[0].name}",
+                    producers[0].edge,
+                    hint=f"a hierarchical latent takes its p-side from its solid producer: remove the prior of '{v}' (write `latent {v} : real[...]`)",
+                )
+            if ei.corruption is not None:
+                raise self.err(f"'{v}' has a p-side {p_name}, so its dashed producer needs a density for KL(q || {p_name}), but a corruption has none", ei.edge)
+            if ei.edge.deterministic:
+                raise self.err(
+                    f"'{v}' has a {'prior' if has_prior else 'solid producer'} but its dashed producer is deterministic (hollow): an implicit distribution has no density for KL(q || {p_name})",
+                    ei.edge,
+                    hint=f"draw it stochastic (`-->` with a distribution), or test '{v}' against its {'prior' if has_prior else 'generative side'} with a red edge (`{v} -> y : D_phi = mlp(...) adversarial`)",
+                )
+            if len(producers) > 1:
+                raise self.err(f"'{v}' has two solid producers in the branch y={b}", producers[1].edge)
+            if not ei.edge.reparameterize:
+                # rule 7: the wake phase scores the p-side at detached samples; the q-side is the sleep phase's
+                if producers:
+                    wake_only.add(producers[0].index)
+                    continue
+                ins = [p.source(ctx, i) for i in ei.inputs]
+                if (frozenset([ei.edge.group] if ei.edge.group else []) | frozenset().union(*(s.groups for s in ins))) <= {ei.edge.group}:
+                    continue
+            pairs.append((v, ei, src, producers[0] if producers else None))
+            if producers:
+                consumed.add(producers[0].index)
+
+        # discrete samples without a reparameterisation: exact enumeration or the score function
+        special: dict[str, tuple[str, EdgeInfo, list]] = {}
+        for v, ei, src, _ in pairs:
+            if src.mode == "sample" and ei.head is not None and ei.head.density in ("categorical", "bernoulli"):
+                special[v] = self.discrete_estimator(v, ei)
+
+        parts: list[_Part] = []
         density_terms: list[EdgeInfo] = []
         hollow: list[EdgeInfo] = []
         for ei in serving:
+            if ei.index in consumed:
+                continue
             e = ei.edge
             tgt = self.resolve(ctx, e.target, e)
             ins = [self.resolve(ctx, i, e) for i in ei.inputs]
             groups = frozenset([e.group] if e.group else []) | tgt.groups | frozenset().union(*(s.groups for s in ins))
             suffix = f":y={b}" if several(ei) else ""
             weight, wname = (1.0, None) if tgt.from_data else (o.mi_weight, "mi_weight")
-            factors = expectation(tgt.factors + tuple(_factors(ins)))
+            over = list(tgt.factors) + _factors(ins)
+            nodes = (e.target, *ei.inputs)
             if ei.corruption is not None:
                 raise self.err("a corruption has no density to score on a solid edge", e)
             if e.deterministic:
                 kind = self.recon_kind(e, ei)
-                body = factors + call(Sym(kind, f"\\mathrm{{{kind}}}"), [tgt.expr, call(ei.sym, [s.expr for s in ins])])
-                parts.append((f"recon:{ei.name}{suffix}", groups, weight, 1, body, self.recon_fn(ei, kind), "reconstruction", wname, None))
+                s = call(Sym(kind, f"\\mathrm{{{kind}}}"), [tgt.expr, call(ei.sym, [s_.expr for s_ in ins])])
+                logits = ei.activation is None and kind == "bce"
+                body: Expr = Recon(ei, e.target, kind, _ACTIVATIONS[None if logits else ei.activation], logits, s)
+                parts.append(_Part(f"recon:{ei.name}{suffix}", groups, weight, 1, body, over, nodes, "reconstruction", wname))
                 hollow.append(ei)
                 continue
+            dens = call(ei.sym, [tgt.expr], [s_.expr for s_ in ins])
             walk = self.walkback_pair(ctx, ei) if o.walkback > 1 else None
-            body = factors + LOG + call(ei.sym, [tgt.expr], [s.expr for s in ins])
             if walk is not None:
                 self.used_walkback = True
-                body = Sym(f"(1/{o.walkback})·Σ_r ", f"\\frac{{1}}{{{o.walkback}}} \\sum_r ") + body
-                parts.append((f"nll:{ei.name}{suffix}", groups, weight, -1, body, self.walkback_fn(ctx, ei, b), "walkback", wname, None))
+                s = Sym(f"(1/{o.walkback})·Σ_r ", f"\\frac{{1}}{{{o.walkback}}} \\sum_r ") + LOG + dens
+                body = Opaque(self.walkback_fn(ctx, ei, b), s)
+                parts.append(_Part(f"nll:{ei.name}{suffix}", groups, weight, -1, body, over, nodes, "walkback", wname))
             else:
-                parts.append((f"nll:{ei.name}{suffix}", groups, weight, -1, body, self.score_fn(ei), "score", wname, None))
+                parts.append(_Part(f"nll:{ei.name}{suffix}", groups, weight, -1, LogProb(ei, e.target, dens), over, nodes, "score", wname))
             density_terms.append(ei)
-        # rule 2: KL for dashed stochastic edges into prior nodes
         kls: list[tuple[str, EdgeInfo, Source]] = []
-        for v, node in self.g.nodes.items():
-            if node.role is not Role.latent or node.prior is None:
-                continue
-            try:
-                src = self.p.source(ctx, v)
-            except Unresolved:
-                continue
-            if src.kind != "edge":
-                continue
-            ei = self.infos[src.edge]  # type: ignore[index]
-            if v in self.tested:
-                continue
-            if ei.corruption is not None:
-                raise self.err(f"'{v}' has a prior, so its dashed producer needs a density for KL(q || p({v})), but a corruption has none", ei.edge)
-            if ei.edge.deterministic:
-                raise self.err(
-                    f"'{v}' has a prior but its dashed producer is deterministic (hollow): an implicit distribution has no density for KL(q || p({v}))",
-                    ei.edge,
-                    hint=f"draw it stochastic (`-->` with a distribution), or test '{v}' against its prior with a red edge (`{v} -> y : D_phi = mlp(...) adversarial`)",
-                )
+        for v, ei, src, prod in pairs:
             kls.append((v, ei, src))
-            ins = [self.p.source(ctx, i) for i in ei.inputs]
-            in_groups = frozenset().union(*(s.groups for s in ins)) if ins else frozenset()
-            groups = frozenset([ei.edge.group] if ei.edge.group else []) | in_groups
-            if not ei.edge.reparameterize and groups <= {ei.edge.group}:
-                continue  # rule 7: the wake phase leaves out the KL of the recognition model
-            q = call(ei.sym, [src.expr], [s.expr for s in ins])
-            pz = call(Sym("p", "p"), [src.expr])
-            body = Sym("KL(", "\\mathrm{KL}(") + q + Sym(" ‖ ", " \\,\\|\\, ") + pz + Sym(")", ")")
-            bsym = Sym("β·", "\\beta \\cdot ")
-            parts.append((f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""), groups, o.beta, 1, body, self.kl_fn(ei, v), "kl", "beta", bsym))
+            ins = [p.source(ctx, i) for i in ei.inputs]
+            groups = frozenset([ei.edge.group] if ei.edge.group else []) | frozenset().union(*(s.groups for s in ins))
+            q = LogProb(ei, v, call(ei.sym, [src.expr], [s.expr for s in ins]))
+            p_ins: list[Source] = []
+            if prod is None:
+                pside: LogProb | LogPrior = LogPrior(v, self.priors[v], call(Sym("p", "p"), [src.expr]))
+                p_family = self.priors[v].kind
+            else:
+                p_ins = [self.resolve(ctx, i, prod.edge) for i in prod.inputs]
+                groups = groups | frozenset([prod.edge.group] if prod.edge.group else []) | frozenset().union(*(s.groups for s in p_ins))
+                pside = LogProb(prod, v, call(prod.sym, [src.expr], [s.expr for s in p_ins]))
+                p_family = prod.head.density if prod.head is not None else ""
+            coupled = any(v in p.depends(ctx, i) for i in (prod.inputs if prod is not None else ()))
+            closed = not coupled and o.kl == "analytic" and ei.head is not None and ei.head.density == p_family and p_family in ("normal", "categorical", "bernoulli")
+            non_data = [f for s in (*ins, *p_ins) if not s.from_data for f in s.factors]
+            if coupled:
+                kbody: Expr = Diff(q, pside)
+                over = [f for s in ins for f in s.factors] + list(src.factors) + _factors(p_ins)
+            else:
+                kbody = KL(q, pside, analytic=closed)
+                over = non_data
+            nodes = (*ei.inputs, *(prod.inputs if prod is not None else ())) + (() if closed else (v,))
+            wsym = Sym("β·", "\\beta \\cdot ") if o.beta == 1.0 else None
+            parts.append(_Part(f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""), groups, o.beta, 1, kbody, over, nodes, "kl", "beta", wsym))
         # rule 8: importance weighting of the bound
         if o.importance_samples > 1 and kls:
-            parts = self.iw_parts(b, ctx, parts, density_terms, hollow, kls, pool, multi)
-        for name, groups, weight, sign, body, fn, kind, wname, wsym in parts:
+            if special:
+                v = next(iter(special))
+                raise self.err(
+                    f"importance weighting of the bound needs reparameterised samples, but '{v}' is discrete",
+                    special[v][1].edge,
+                    hint="remove importance_samples, or draw the edge with a relaxed head (`relaxed_categorical`, `relaxed_bernoulli`)",
+                )
+            parts = self.iw_parts(b, ctx, parts, density_terms, hollow, kls, pool, multi, [self.infos[i] for i in consumed | wake_only])
+        for part in parts:
+            body, groups = part.body, part.groups
+            deps = [v for v in special if any(v in p.depends(ctx, n) for n in part.nodes)]
+            deps.sort(key=lambda v: len(p.depends(ctx, v)))
+            scores = [v for v in deps if special[v][0] == "score"]
+            for v in deps:
+                qe = special[v][1]
+                groups = groups | frozenset([qe.edge.group] if qe.edge.group else []) | frozenset().union(*(p.source(ctx, i).groups for i in qe.inputs))
+            if scores:
+                body = Score(body, [LogProb(special[v][1], v, Sym("", "")) for v in scores], part.name)
+            over = part.over
+            for v in reversed([v for v in deps if special[v][0] == "enumerate"]):
+                qe = special[v][1]
+                qsym = call(qe.sym, [node_sym(v)], [p.source(ctx, i).expr for i in qe.inputs])
+                inner = self.downstream_factors(ctx, v, part.nodes)
+                if inner:
+                    body = Expect(body, expectation(inner))
+                body = EnumSum(v, qe, special[v][2], body, p, qsym)
+                over = [f for f in over if f != qsym and f not in inner]  # summed exactly, not sampled
             if pool is not None:
-                value = self.pooled(fn, pool)
+                top: Expr = self.pooled(body, pool)
             else:
-                value = (lambda f, c: lambda run: f(run, c).mean())(fn, ctx)
-            self.emit(name, groups, weight, sign, body, value, kind, b, wname, wsym)
+                top = Mean(body, ctx, expectation(over))
+            self.emit_expr(part.name, groups, part.weight, part.sign, top, part.kind, b, part.wname, part.wsym)
+
+    def downstream_factors(self, ctx: str, v: str, nodes: tuple[str, ...]) -> list[Sym]:
+        """The sampling factors of the nodes a term reads that are drawn after ``v`` (they print
+        inside the sum over ``v``)."""
+        p = self.p
+        seen: list[str] = []
+        for n in nodes:
+            for u in p.depends(ctx, n):
+                if u != v and u not in seen and v in p.depends(ctx, u):
+                    seen.append(u)
+        out = []
+        for u in seen:
+            src = p.source(ctx, u)
+            if src.kind == "edge" and src.mode in ("rsample", "sample"):
+                ei = self.infos[src.edge]  # type: ignore[index]
+                out.append(call(ei.sym, [node_sym(u)], [p.source(ctx, i).expr for i in ei.inputs]))
+        return out
+
+    def discrete_estimator(self, v: str, ei: EdgeInfo) -> tuple[str, EdgeInfo, list]:
+        """How a discrete dashed sample gets its gradient: exact enumeration of a small support,
+        else the score function (option ``discrete``)."""
+        node = self.g.nodes[v]
+        kind = ei.head.density  # type: ignore[union-attr]
+        size = support_size(kind, node.shape)
+        choice = self.o.discrete
+        if choice == "auto":
+            choice = "enumerate" if size is not None and size <= ENUMERATE_MAX else "score"
+        if choice == "enumerate":
+            if size is None or size > ENUMERATE_MAX:
+                raise SpecError(
+                    f"discrete = enumerate: '{v}' takes {size} values, more than the {ENUMERATE_MAX} this compiler sums over",
+                    span=self.option_span("discrete"),
+                    hint="use `discrete = score` (a score-function estimator with a baseline) or a relaxed head",
+                )
+            return ("enumerate", ei, support(kind, node.shape))
+        return ("score", ei, [])
 
     def recon_kind(self, e: Edge, ei: EdgeInfo) -> str:
         kind = self.o.reconstruction
@@ -249,17 +412,6 @@ class _Deriver:
             raise self.err(f"bce reconstruction needs probabilities, but this edge ends with '{ei.activation}'", e, hint="end it with `-> sigmoid`, or set `reconstruction = mse`")
         return kind
 
-    def recon_fn(self, ei: EdgeInfo, kind: str) -> PerSample:
-        target = ei.edge.target
-        logits = ei.activation is None and kind == "bce"
-
-        act = _ACTIVATIONS[None if logits else ei.activation]
-
-        def fn(run: Run, ctx: str) -> Tensor:
-            return reconstruction(act(run.forward(ctx, ei)), run.value(ctx, target), kind, logits=logits)
-
-        return fn
-
     def score_fn(self, ei: EdgeInfo, target_ctx: str | None = None) -> PerSample:
         target = ei.edge.target
 
@@ -268,31 +420,12 @@ class _Deriver:
 
         return fn
 
-    def kl_fn(self, ei: EdgeInfo, v: str) -> PerSample:
-        prior = self.priors[v]
-        mc = self.o.kl == "monte_carlo"
-
-        def fn(run: Run, ctx: str) -> Tensor:
-            d = run.dist(ctx, ei)
-            if not mc:
-                kl = kl_to_prior(d, prior)
-                if kl is not None:
-                    return kl
-            z = run.value(ctx, v)
-            return d.log_prob(z) - prior.log_prob(z)
-
-        return fn
-
-    def pooled(self, fn: PerSample, red: EdgeInfo) -> Value:
+    def pooled(self, body: Expr, red: EdgeInfo) -> Expr:
         """Rule 4: mean_real(w * l) + mean_gen(w * l) with w = stopgrad(D(v))."""
         gen_ctx = self.pool_context(red)
-
-        def value(run: Run) -> Tensor:
-            w_real = torch.sigmoid(run.logit("y=0", red, False).detach())
-            w_gen = torch.sigmoid(run.logit(gen_ctx, red, False).detach())
-            return (w_real * fn(run, "y=0")).mean() + (w_gen * fn(run, gen_ctx)).mean()
-
-        return value
+        real_srcs = [self.p.source("y=0", v) for v in red.inputs]
+        gen_srcs = [self.p.source(gen_ctx, v) for v in red.inputs]
+        return _Pooled(body, red, "y=0", gen_ctx, expectation(_factors(real_srcs)), expectation(_factors(gen_srcs)), call(red.sym, [s.expr for s in real_srcs]), call(red.sym, [s.expr for s in gen_srcs]))
 
     def pool_context(self, red: EdgeInfo) -> str:
         name = "y=0:gen"
@@ -342,7 +475,7 @@ class _Deriver:
         return fn
 
     # -- rule 8 -------------------------------------------------------------------------------------------------
-    def iw_parts(self, b: int, ctx: str, parts: list, density_terms: list[EdgeInfo], hollow: list[EdgeInfo], kls: list, pool: EdgeInfo | None, multi: bool) -> list:
+    def iw_parts(self, b: int, ctx: str, parts: list, density_terms: list[EdgeInfo], hollow: list[EdgeInfo], kls: list, pool: EdgeInfo | None, multi: bool, p_sides: list[EdgeInfo]) -> list:
         """Rule 8: one term -E log (1/k) sum_i p(x, z_i) / q(z_i | x) in place of the branch's scores and KLs."""
         k = self.o.importance_samples
         if pool is not None:
@@ -357,7 +490,8 @@ class _Deriver:
         tiled = f"{ctx}*{k}"
         if tiled not in self.p.contexts:
             self.p.add(Context(tiled, "branch", b, tile=k, tag=ctx))
-        groups = frozenset().union(*(t[1] for t in parts))
+        groups = frozenset().union(*(t.groups for t in parts))
+        density_terms = density_terms + p_sides
         dashed = [(v, ei) for v, ei, _ in kls]
         stochastic_dashed = []
         for v, node in self.g.nodes.items():
@@ -367,7 +501,7 @@ class _Deriver:
                 continue
             if src.kind == "edge" and self.infos[src.edge].head is not None and self.infos[src.edge].edge.process is Process.inference:  # type: ignore[index]
                 stochastic_dashed.append((v, self.infos[src.edge]))  # type: ignore[index]
-        priors = {v: self.priors[v] for v, _ in dashed}
+        priors = {v: self.priors[v] for v, _ in dashed if v in self.priors}
 
         def fn(run: Run, _ctx: str) -> Tensor:
             log_w = 0.0
@@ -383,7 +517,7 @@ class _Deriver:
 
         sym = self.iw_sym(ctx, density_terms, dashed, k)
         suffix = f":y={b}" if multi else ""
-        return [(f"iw_bound{suffix}", groups, 1.0, -1, sym, fn, "iw_bound", None, None)]
+        return [_Part(f"iw_bound{suffix}", groups, 1.0, -1, Opaque(fn, sym), [], (), "iw_bound")]
 
     def iw_sym(self, ctx: str, density_terms: list[EdgeInfo], dashed: list, k: int) -> Sym:
         facs: list[Sym] = []
@@ -396,7 +530,8 @@ class _Deriver:
             num.append(call(ei.sym, [tgt.expr], [s.expr for s in ins]))
         for v, ei in dashed:
             src = self.p.source(ctx, v)
-            num.append(call(Sym("p", "p"), [src.expr]))
+            if v in self.priors:
+                num.append(call(Sym("p", "p"), [src.expr]))
             ins = [self.p.source(ctx, i) for i in ei.inputs]
             den.append(call(ei.sym, [src.expr], [s.expr for s in ins]))
         ratio = Sym.join(num, " ", " \\, ") + Sym(" / ", " \\big/ ") + Sym.join(den, " ", " \\, ")
@@ -640,6 +775,13 @@ def _iw_log_d(lg: Tensor, k: int) -> Tensor:
         r = lg[m:].reshape(1, -1)
         sums.append((torch.softmax(r.detach(), 1) * F.logsigmoid(r)).sum(1))
     return torch.cat(sums).mean() if len(sums) > 1 else sums[0].mean()
+
+
+class _Pooled(Pool):
+    """The pool's formula in parentheses (its sign applies to both halves)."""
+
+    def sym(self) -> Sym:
+        return Sym("(", "(") + super().sym() + Sym(")", ")")
 
 
 def derive(graph: SchematicGraph, planner: Planner, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError], option_span: Callable[[str], object]) -> Compiled:

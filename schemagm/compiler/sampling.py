@@ -26,6 +26,7 @@ the red edge's key).  Under importance weighting with k samples a branch's draws
 
 from __future__ import annotations
 
+import functools
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class EdgeInfo:
 class Source:
     """How a node gets its value in one context."""
 
-    kind: str  # data | prior | edge | copy | inject
+    kind: str  # data | prior | edge | copy | inject | enum
     node: str
     ctx: str
     edge: int | None = None
@@ -83,6 +84,7 @@ class Source:
     factors: tuple[Sym, ...] = ()
     from_data: bool = False
     signature: tuple = ()
+    value: Any = None  # enum: the value (a tensor of one row) the node takes in this context
 
 
 @dataclass
@@ -297,6 +299,27 @@ class Planner:
         groups = own_group | in_groups if mode == "rsample" else frozenset()
         return Source("edge", v, ctx.name, ei.index, mode, detach=detach, inputs=ei.inputs, groups=groups, expr=node_sym(v), factors=factors + (density,), signature=("edge", ei.index, mode, sig_in))
 
+    def enum_context(self, parent: str, v: str, k: int, value: Tensor) -> str:
+        """The context ``parent`` with the discrete node ``v`` fixed to its ``k``-th value (exact
+        enumeration): values that do not depend on ``v`` are the parent's (same draws)."""
+        name = f"{parent}|{v}={k}"
+        if name not in self.contexts:
+            base = self.contexts[parent]
+            src = Source("enum", v, name, expr=node_sym(v), signature=("enum", v, k), value=value)
+            self.add(Context(name, "round", base.branch, parent=parent, overrides={v: src}, tag=name))
+        return name
+
+    def depends(self, ctx_name: str, v: str) -> frozenset[str]:
+        """The nodes whose sampled value the value of ``v`` in the context is a function of (``v``
+        itself included where it is drawn from a stochastic edge or a prior)."""
+        src = self.source(ctx_name, v)
+        if src.kind == "copy":
+            return self.depends(src.parent, v)  # type: ignore[arg-type]
+        out = frozenset([v]) if src.kind in ("prior", "enum") or (src.kind == "edge" and src.mode not in ("det", "mean")) else frozenset()
+        for i in src.inputs:
+            out = out | self.depends(ctx_name, i)
+        return out
+
     def untiled(self, ctx_name: str, ei: EdgeInfo) -> tuple[str, int] | None:
         """In a context holding k copies of its branch (importance weighting): ``(branch context,
         k)`` when no input of the edge depends on the k draws (data, and deterministic functions
@@ -369,6 +392,9 @@ class Planner:
             return lambda run: run.value(parent, v)
         if src.kind == "inject":
             return lambda run: run.injected(ctx.name, v)
+        if src.kind == "enum":
+            one = src.value
+            return lambda run: one.to(run.device, run.dtype).expand(run.rows(ctx), *one.shape)
         ei = self.infos[src.edge]  # type: ignore[index]
         name = ctx.name
         mode = src.mode
@@ -560,7 +586,7 @@ class Run:
         index, context): the same for the same call seed and key, whatever else the call
         evaluates, and whatever the nodes and networks are called."""
         if torch.compiler.is_compiling():
-            return _compiled_base(self, key, kind, shape, dtype)
+            return _compiled_base()(self, key, kind, shape, dtype)
         return self._base(key, kind, shape, dtype)
 
     def _base(self, key: str, kind: str, shape: Any, dtype: torch.dtype | None) -> Tensor:
@@ -629,4 +655,8 @@ class Run:
 
 
 
-_compiled_base = torch.compiler.disable(Run._base)
+@functools.cache
+def _compiled_base() -> Any:
+    """``Run._base`` kept out of torch.compile's graph; made on first use under compilation, since
+    ``torch.compiler.disable`` imports torch._dynamo (seconds) and plain runs never need it."""
+    return torch.compiler.disable(Run._base)

@@ -5,6 +5,7 @@ metric         what                                                             
 =============  ===================================================================  ============================
 ``elbo``       test ELBO, nats per example (mean ± s.e.)                            the model has a bound
 ``iw``         k-sample importance-weighted bound (Burda et al.), nats              the model has a bound
+``bpd``        exact test log-likelihood (else the iw bound), nats and bits/dim     the model has either
 ``mmd``        MMD² of samples against test data, permutation p-value               the model samples the data
 ``modes``      modes covered and high-quality fraction (within 3 std)               the data are a mixture
 ``inception``  inception score of samples under the digits classifier              digits data, samples
@@ -29,14 +30,18 @@ import torch
 
 from ..errors import SpecError
 from ..graph.model import Role, SchematicGraph
-from .likelihood import likelihood_bounds
+from ..suggest import did_you_mean
+from .likelihood import estimate, likelihood_bounds
 from .modes import mode_coverage
 from .surgery import surgery_of_model
 from .two_sample import mmd_test
 
-__all__ = ["METRICS", "EvalSettings", "MetricResult", "EvalReport", "evaluate", "evaluate_run", "parse_metrics"]
+__all__ = ["METRICS", "ALL_METRICS", "EvalSettings", "MetricResult", "EvalReport", "evaluate", "evaluate_run", "parse_metrics"]
 
 METRICS = ("elbo", "iw", "mmd", "modes", "inception", "fid", "surgery")
+#: every metric a report can ask for; ``bpd`` joins the default set for models with an exact
+#: density or a dequantization bound (flows, the kde and mixture references: ``model.exact``)
+ALL_METRICS = ("elbo", "iw", "bpd", "mmd", "modes", "inception", "fid", "surgery")
 
 Batch = dict[str, torch.Tensor]
 
@@ -128,9 +133,10 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
     if text is None or text.strip() in ("", "all"):
         return METRICS
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in METRICS]
+    unknown = [n for n in names if n not in ALL_METRICS]
     if unknown or not names:
-        raise SpecError(f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(METRICS)}")
+        guess = did_you_mean(unknown[0], ALL_METRICS) if unknown else ""
+        raise SpecError(f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; {guess}choose from {', '.join(ALL_METRICS)}")
     return names
 
 
@@ -230,6 +236,27 @@ def _iw(c: _Context) -> MetricResult:
     return MetricResult("iw", "ok", w.to_dict() | {"k": c.s.k, "unit": "nats"}, summary=f"{w.mean:.3f} ± {w.stderr:.3f} nats (k = {c.s.k}, n = {w.n})")
 
 
+def _bpd(c: _Context) -> MetricResult:
+    from .density import bits_per_dim
+
+    exact = bool(getattr(c.model, "exact", False)) and callable(getattr(c.model, "log_likelihood", None))
+    if exact:
+        _probe(lambda: c.model.log_likelihood(c.tiny))
+        with torch.no_grad(), torch.random.fork_rng():
+            torch.manual_seed(c.s.seed)
+            e = estimate(torch.cat([c.model.log_likelihood(b).detach() for b in _batches(c.test, c.s.batch_size)]))
+    else:
+        _probe(lambda: c.model.iw_bound(c.tiny, 2))
+        w = likelihood_bounds(c.model, _batches(c.test, max(1, c.s.batch_size // max(1, c.s.k // 8))), k=c.s.k, elbo=False, seed=c.s.seed).iw_bound
+        assert w is not None
+        e = w
+    dims = int(c.model.data_dims()) if callable(getattr(c.model, "data_dims", None)) else c.graph.nodes[c.node].size
+    bpd, se = bits_per_dim(e.mean, dims), e.stderr / (dims * math.log(2.0))
+    what = "exact log-likelihood" if exact else f"iw bound (k = {c.s.k})"
+    value = e.to_dict() | {"exact": exact, "bits_per_dim": bpd, "bits_per_dim_stderr": se, "dims": dims, "unit": "nats"}
+    return MetricResult("bpd", "ok", value, summary=f"{bpd:.4f} ± {se:.4f} bits/dim ({what} {e.mean:.3f} nats, D = {dims}, n = {e.n})")
+
+
 def _mmd(c: _Context) -> MetricResult:
     x = c.samples()
     y = c.test_x(c.s.n_samples)
@@ -307,6 +334,7 @@ def _surgery(c: _Context) -> MetricResult:
 _RUNNERS: dict[str, Callable[[_Context], MetricResult]] = {
     "elbo": _elbo,
     "iw": _iw,
+    "bpd": _bpd,
     "mmd": _mmd,
     "modes": _modes,
     "inception": _inception,
@@ -330,6 +358,8 @@ def evaluate(
     if s.k < 1 or s.n_samples < 2:
         raise SpecError(f"need k ≥ 1 and at least 2 samples (got k = {s.k}, n-samples = {s.n_samples})")
     names = tuple(metrics) if metrics else METRICS
+    if names == METRICS and hasattr(model, "exact"):  # a flow (or a reference density): its bits/dim too
+        names = ("elbo", "iw", "bpd", *METRICS[2:])
     c = _Context(model, graph, data, s)
     was_training = model.training
     model.eval()
@@ -352,12 +382,22 @@ def evaluate(
     return EvalReport(graph.name, str(getattr(data, "name", "?")), s, results, run=run, extra=extra)
 
 
-def evaluate_run(path: str | Path, metrics: tuple[str, ...] | list[str] | None = None, settings: EvalSettings | None = None, *, checkpoint: str | None = None, progress: Callable[[str], None] | None = None) -> EvalReport:
-    """Load a run directory (``schemagm.train.run.load_run``) and evaluate it."""
+def evaluate_run(path: str | Path, metrics: tuple[str, ...] | list[str] | None = None, settings: EvalSettings | None = None, *, checkpoint: str | None = None, progress: Callable[[str], None] | None = None, reference: str | None = None, epsilon: float = 0.1) -> EvalReport:
+    """Load a run directory (``schemagm.train.run.load_run``) and evaluate it; with ``reference``
+    (``kde``, ``mixture``: :mod:`.density`), evaluate that reference model on the run's data instead."""
     from ..train.run import load_run
 
     r = load_run(path, checkpoint=checkpoint)
-    report = evaluate(r.model, r.graph, r.data, metrics, settings, run=str(r.path), progress=progress)
+    model = r.model
+    if reference is not None:
+        from .density import reference_model
+
+        node = _data_node(r.graph, getattr(r.data, "primary", None))
+        model = reference_model(reference, node, r.data.train[node], r.model, epsilon=epsilon, bounds=r.graph.nodes[node].range)
+    report = evaluate(model, r.graph, r.data, metrics, settings, run=str(r.path), progress=progress)
+    if reference is not None:
+        report.extra["reference"] = {"kind": reference, "epsilon": epsilon, "weight": getattr(model, "weight", None)}
+        report.model = f"{r.graph.name} / reference {reference}"
     report.extra["step"] = r.step
     report.extra["checkpoint"] = str(r.checkpoint)
     return report

@@ -41,6 +41,8 @@ _ARROW = {
     "=>": (Process.generative, True),
     "-->": (Process.inference, False),
     "==>": (Process.inference, True),
+    "<->": (Process.generative, False),  # invertible (a flow): Edge.invertible
+    "<-->": (Process.inference, False),
 }
 
 
@@ -160,6 +162,7 @@ class _Build:
             target=d.target,
             process=process,
             deterministic=deterministic,
+            invertible=d.arrow in ("<->", "<-->"),
             branch=branch,
             span=d.span,
             **kw,

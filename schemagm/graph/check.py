@@ -32,11 +32,11 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
-import networkx as nx
-
 from .. import registry
 from ..errors import Diagnostic, Span
 from ..limits import MAX_NODE_SIZE, MAX_WIDTH
+from .flow_check import flow_problems, is_flow_base
+from .heads import head_mismatch
 from .model import Call, Edge, Node, Process, Role, SchematicGraph
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -398,8 +398,14 @@ class _Checker:
             self.check_network(i, e)
         if e.output is not None and not e.adversarial:
             self.check_head(i, e)
+        if not e.adversarial and e.network is not None and self._head_known(e):
+            mismatch = head_mismatch(e, target)
+            if mismatch is not None:
+                self.error(mismatch[0], self.espan(i, "head" if e.output is not None else "target"), mismatch[1])
         if e.kernel is not None:
             self.check_kernel(i, e)
+        for message, part, hint in flow_problems(g, e):
+            self.error(message, self.espan(i, part, 0) if part == "source" else self.espan(i, part), hint)
 
         # -- branch rules that concern one edge --------------------------------------------
         if e.process is Process.inference and not e.adversarial:
@@ -497,6 +503,15 @@ class _Checker:
                     self.espan(i, "network"),
                     "make the sizes equal, or use a network with parameters (linear, mlp)",
                 )
+
+    @staticmethod
+    def _head_known(e: Edge) -> bool:
+        """The written head is a known one of the right kind (else check_head has said so)."""
+        if e.output is None:
+            return registry.lookup("corruption", e.network.name) is None if e.network is not None else False
+        if e.deterministic:
+            return registry.lookup("activation", e.output.name) is not None
+        return registry.lookup("distribution", e.output.name) is not None
 
     def check_head(self, i: int, e: Edge) -> None:
         assert e.output is not None
@@ -606,7 +621,7 @@ class _Checker:
             if n.role is not Role.latent or n.prior is not None:
                 continue
             dashed = self._producers(n.name, Process.inference)
-            if dashed:
+            if dashed or is_flow_base(self.g, n.name):
                 continue
             solid = self._producers(n.name, Process.generative)
             if not solid:
@@ -648,15 +663,18 @@ class _Checker:
         for process in (Process.inference, Process.generative):
             reported: set[frozenset[str]] = set()
             for b in self._branches():
-                arcs = nx.DiGraph()
                 where: dict[tuple[str, str], int] = {}
                 for i, e in enumerate(self.g.edges):
                     if not self.sound[i] or e.process is not process or e.adversarial or not self._serves(e, b):
                         continue
                     for s in e.inputs(self.g):
                         if s != e.target:
-                            arcs.add_edge(s, e.target)
                             where[(s, e.target)] = i
+                if _acyclic(where):
+                    continue
+                import networkx as nx  # only to report a cycle (it costs start-up time)
+
+                arcs = nx.DiGraph(list(where))
                 for component in nx.strongly_connected_components(arcs):
                     if len(component) < 2 or frozenset(component) in reported:
                         continue
@@ -671,6 +689,20 @@ class _Checker:
                         "within one branch the edges of one process must form no cycle; "
                         "serve different branches (`x, y=1 ==> z` and `z, y ==> x`, as ALI) or swap one edge's process",
                     )
+
+
+def _acyclic(arcs: Iterable[tuple[str, str]]) -> bool:
+    """Whether the arcs (source, target) form no cycle (the standard library's topological sort)."""
+    import graphlib
+
+    preds: dict[str, set[str]] = {}
+    for u, v in arcs:
+        preds.setdefault(v, set()).add(u)
+    try:
+        graphlib.TopologicalSorter(preds).prepare()
+    except graphlib.CycleError:
+        return False
+    return True
 
 
 def check(graph: SchematicGraph, locations: Locations | None = None) -> list[Diagnostic]:

@@ -7,6 +7,9 @@ conditionals of the paper's figures, each with
 * ``process``: ``generative`` (solid arrow) or ``inference`` (dashed arrow);
 * ``deterministic``: a hollow arrow head (an implicit distribution, no density);
 * ``adversarial``: a red arrow, the conditional q(y | v) and its reverse;
+* ``invertible``: a bijection with a log-determinant (a flow, ``<->`` / ``<-->``): the
+  target's density follows from its first source's by change of variables, and the edge
+  runs both ways (its inverse is its own inference);
 * the network on the edge with its parameter group (``G_theta``), or, for a red
   edge, a perfect adversary q_* (no network) or a fixed kernel test (``mmd``).
 
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Iterable, Literal, Union
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Union
 
-import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import Span
+
+if TYPE_CHECKING:  # networkx is imported by the view that needs it (it costs start-up time)
+    import networkx as nx
 from .options import Options
 
 __all__ = [
@@ -150,6 +155,7 @@ class Edge(_Frozen):
     target: str
     process: Process
     deterministic: bool = False
+    invertible: bool = False
     adversarial: bool = False
     perfect: bool = False
     label: str | None = None
@@ -167,7 +173,7 @@ class Edge(_Frozen):
 
     @property
     def head(self) -> str:
-        return "hollow" if self.deterministic else "filled"
+        return "invertible" if self.invertible else "hollow" if self.deterministic else "filled"
 
     @property
     def has_parameters(self) -> bool:
@@ -182,6 +188,8 @@ class Edge(_Frozen):
 
     @property
     def glyph(self) -> str:
+        if self.invertible:
+            return "<->" if self.process is Process.generative else "<-->"
         return {
             (Process.generative, False): "->",
             (Process.generative, True): "=>",
@@ -270,6 +278,8 @@ class SchematicGraph:
 
     def nx(self) -> nx.MultiDiGraph:
         """A networkx view: node attribute ``node``; one arc per source, key = edge index, attribute ``edge``."""
+        import networkx as nx
+
         g = nx.MultiDiGraph(name=self.name)
         for n in self.nodes.values():
             g.add_node(n.name, node=n, role=n.role.value)

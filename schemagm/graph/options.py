@@ -36,6 +36,10 @@ class Options(BaseModel):
     )
     walkback: int = Field(1, ge=1, le=MAX_REPEATS, description="corruption/denoising steps from one data point (DAE walkback)")
     temperature: float = Field(0.5, gt=0, description="temperature of relaxed categorical/bernoulli samples")
+    discrete: Literal["auto", "enumerate", "score"] = Field(
+        "auto",
+        description="gradient of a discrete dashed sample: exact enumeration (auto: supports of at most 64 values) or the score function with a baseline",
+    )
 
     @classmethod
     def names(cls) -> list[str]:

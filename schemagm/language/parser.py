@@ -166,7 +166,7 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
         if char == '"':
             hint = 'a string needs its closing quote on the same line: "..."'
         elif char in "-=":
-            hint = "the arrows are ->, =>, --> and ==> (written without spaces inside)"
+            hint = "the arrows are ->, =>, -->, ==>, <-> and <--> (written without spaces inside)"
     elif isinstance(err, UnexpectedToken):
         expected = set(err.accepts or err.expected or ())
         message = f"{describe_expected(expected)}; found {_found(err.token)}"

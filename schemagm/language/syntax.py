@@ -37,12 +37,14 @@ __all__ = [
 #: a literal written in a spec: a number, a string, a bare name or true/false
 Value = Union[bool, int, float, str]
 
-#: the four arrows: glyph -> (line, head)
+#: the arrows: glyph -> (line, head); ``<->``/``<-->`` are invertible edges (a flow, heads at both ends)
 ARROWS: dict[str, tuple[str, str]] = {
     "->": ("solid", "filled"),
     "=>": ("solid", "hollow"),
     "-->": ("dashed", "filled"),
     "==>": ("dashed", "hollow"),
+    "<->": ("solid", "invertible"),
+    "<-->": ("dashed", "invertible"),
 }
 
 
@@ -112,7 +114,7 @@ class EdgeDecl(_Syntax):
     """``z, y ==> x : G_theta = mlp(256) -> sigmoid``."""
 
     sources: list[SourceRef]
-    arrow: Literal["->", "=>", "-->", "==>"]
+    arrow: Literal["->", "=>", "-->", "==>", "<->", "<-->"]
     target: str
     body: EdgeBody | None = None
     arrow_span: Span | None = Field(default=None, repr=False)

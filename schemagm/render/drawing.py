@@ -22,10 +22,10 @@ ordered as declared, so the same graph always gives the same description.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..graph.model import Edge, Node, Role, SchematicGraph
-from .labels import KERNEL, PERFECT, Label, edge_label, node_label
+from .labels import KERNEL, PERFECT, Label, edge_label, greek, node_label
 
 __all__ = [
     "NODE_STYLES",
@@ -77,8 +77,9 @@ def edge_kind(edge: Edge) -> str:
 
 def edge_style(line: str, head: str, kind: str) -> dict[str, Any]:
     """The style of an arc: its line (solid: generative, dashed: inference), its head
-    (filled: stochastic, hollow: deterministic), and its kind's colour and weight."""
-    if line not in ("solid", "dashed") or head not in ("filled", "hollow") or kind not in EDGE_KIND_STYLES:
+    (filled: stochastic, hollow: deterministic, invertible: a flow, heads at both ends), and its
+    kind's colour and weight."""
+    if line not in ("solid", "dashed") or head not in ("filled", "hollow", "invertible") or kind not in EDGE_KIND_STYLES:
         raise ValueError(f"no edge style for {(line, head, kind)}")
     return {"line": line, "head": head, **EDGE_KIND_STYLES[kind]}
 
@@ -223,6 +224,7 @@ LEGEND_ENTRIES: tuple[tuple[str, str, str, str, str], ...] = (
     ("solid", "solid", "filled", "plain", "generative process"),
     ("dashed", "dashed", "filled", "plain", "inference process"),
     ("hollow", "solid", "hollow", "plain", "deterministic (implicit)"),
+    ("invertible", "solid", "invertible", "plain", "invertible (flow: change of variables)"),
     ("adversarial", "solid", "filled", "adversarial", "adversary q(y | ·)"),
     ("perfect", "dashed", "filled", "perfect", "perfect adversary"),
     ("kernel", "solid", "filled", "kernel", "kernel two-sample test"),
@@ -239,6 +241,8 @@ def _legend(graphs: Sequence[SchematicGraph]) -> list[dict[str, Any]]:
             used.add(e.line)
             if e.deterministic:
                 used.add("hollow")
+            if e.invertible:
+                used.add("invertible")
             used.add(edge_kind(e))
     entries = []
     for key, line, head, kind, text in LEGEND_ENTRIES:
@@ -266,14 +270,44 @@ def _caption(graph: SchematicGraph, caption: bool | str | None) -> str | None:
 
 
 def objective_text(graph: SchematicGraph) -> str:
-    """The derived objective of a graph, from the compiler (imported only when asked for)."""
+    """The derived objective of a graph as typeset formulas, one line per parameter group (and phase):
+    ``loss(η) = −𝔼 log p_θ(x|z) + β·KL(q_η(z|x) ‖ p(z))``.  Read from the compiler's terms (their
+    public ``formula``), which is imported only when a caption is asked for."""
     from ..errors import SpecError
 
     try:
         from ..compiler import compile as compile_graph
     except ImportError as err:  # the compiler stage (or torch) is missing
         raise SpecError(f"a caption needs the compiler, which cannot be imported: {err}") from None
-    return compile_graph(graph).objective.text().rstrip("\n")
+    terms = list(compile_graph(graph).objective.terms)
+    phases: list[str | None] = []
+    for t in terms:
+        if getattr(t, "phase", None) not in phases:
+            phases.append(getattr(t, "phase", None))
+    groups = [g for g in graph.groups if any(g in t.groups for t in terms)]
+    lines = []
+    for phase in phases:
+        for group in groups:
+            mine = [t for t in terms if group in t.groups and getattr(t, "phase", None) == phase]
+            if not mine:
+                continue
+            head = f"{phase}: " if len(phases) > 1 and phase else ""
+            lines.append(f"{head}loss({greek(group)}) = {_sum_of(t.formula for t in mine)}")
+    return "\n".join(lines)
+
+
+def _sum_of(formulas: Iterable[str]) -> str:
+    """Formulas joined into one sum: ``a + b``, ``a − b`` where b is written with its minus sign."""
+    out = ""
+    for f in formulas:
+        f = f.strip()
+        if not out:
+            out = f
+        elif f.startswith(("−", "-")):
+            out += " − " + f[1:].lstrip()
+        else:
+            out += " + " + f
+    return out
 
 
 def drawing(

@@ -20,6 +20,8 @@ LINKS = {
     ("solid", "hollow"): "--o",
     ("dashed", "filled"): "-.->",
     ("dashed", "hollow"): "-.-o",
+    ("solid", "invertible"): "<-->",
+    ("dashed", "invertible"): "<-.->",
 }
 
 _SAFE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
 from .. import fileio
-from .graphviz_backend import IMAGE_FORMATS, to_dot, to_image
+from ..errors import SpecError
+from ..suggest import did_you_mean
+from .graphviz_backend import DEFAULT_DPI, IMAGE_FORMATS, to_dot, to_image
 from .mermaid_backend import to_mermaid
 
 __all__ = ["FORMATS", "SUFFIXES", "format_for", "render_bytes", "write_atomic", "write_drawing"]
@@ -25,7 +26,7 @@ def format_for(path: str | Path | None, fmt: str | None = None) -> str:
         if fmt == "mmd":
             fmt = "mermaid"
         if fmt not in FORMATS:
-            raise SpecError(f"unknown drawing format '{fmt}'", hint=f"choose one of {', '.join(FORMATS)}")
+            raise SpecError(f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}")
         return fmt
     if path is None:
         return "dot"
@@ -39,15 +40,20 @@ def format_for(path: str | Path | None, fmt: str | None = None) -> str:
     return SUFFIXES[suffix]
 
 
-def render_bytes(d: dict[str, Any], fmt: str) -> bytes:
-    """The drawing in a format, as bytes (text formats in UTF-8)."""
+def render_bytes(d: dict[str, Any], fmt: str, dpi: int = DEFAULT_DPI, size: tuple[float, float] | None = None) -> bytes:
+    """The drawing in a format, as bytes (text formats in UTF-8); a PNG at ``dpi``, an image scaled to
+    ``size`` (inches) when given."""
     if fmt == "dot":
         return to_dot(d).encode("utf-8")
     if fmt == "mermaid":
         return to_mermaid(d).encode("utf-8")
     if fmt in IMAGE_FORMATS:
-        return to_image(to_dot(d), fmt)
-    raise SpecError(f"unknown drawing format '{fmt}'", hint=f"choose one of {', '.join(FORMATS)}")
+        if len(d["panels"]) > 1:  # each panel as it looks on its own (schemagm.render.panels)
+            from .panels import panel_image
+
+            return panel_image(d, fmt, dpi=dpi, size=size)
+        return to_image(to_dot(d), fmt, dpi=dpi, size=size)
+    raise SpecError(f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}")
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

@@ -16,11 +16,13 @@ Every key, with its default (the TOML file uses the same names)::
     data_seed        = 0                # the train/test split
     test_fraction    = 0.1
     device           = "cpu"            # cpu | cuda | cuda:N
-    threads          = 1                # CPU threads per process (default: torch's choice)
+    threads          = 1                # CPU threads per process (default: 1, or torch's choice for a
+                                        # model of 30M parameters or more; see schemagm/train/threads.py)
     log_every        = 10               # steps between metrics.jsonl lines
     checkpoint_every = 500              # steps between checkpoints/step-N.pt (and last.pt)
-    samples          = 64               # samples drawn for the picture at the end of each epoch
+    samples          = 64               # samples in the pictures of epochs 1, 2, 5, 10, 20, 50, ...; 0 for none
     progress         = true             # live progress bar
+    logger           = "none"           # none | tensorboard | mlflow | wandb (metrics.jsonl is always written)
 
     [group_lr]                          # ... or per parameter group
     theta = 1e-3
@@ -29,15 +31,16 @@ Every key, with its default (the TOML file uses the same names)::
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import SpecError
 from ..limits import MAX_CONFIG_BYTES, MAX_SEED
+from ..suggest import did_you_mean
 
 __all__ = ["TrainConfig", "load_config", "parse_lr_flags", "parse_data_flags", "config_toml"]
 
@@ -64,6 +67,7 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(500, ge=1)
     samples: int = Field(64, ge=0)
     progress: bool = True
+    logger: Literal["none", "tensorboard", "mlflow", "wandb"] = "none"
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
@@ -94,7 +98,8 @@ def _validation_error(exc: ValidationError, where: str) -> SpecError:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = f"unknown key '{key}'"
-            msgs.append(f"{where}: {msg} (known keys: {', '.join(TrainConfig.model_fields)})")
+            guess = did_you_mean(key, TrainConfig.model_fields)
+            msgs.append(f"{where}: {msg}; {guess}known keys: {', '.join(TrainConfig.model_fields)}")
         else:
             msgs.append(f"{where}: {key}: {msg}")
     return SpecError("\n".join(msgs))
@@ -162,6 +167,11 @@ def load_config(file: str | Path | None = None, overrides: Mapping[str, Any] | N
         else:
             data[key] = value
     where = str(file) if file is not None else "options"
+    spec = data.get("spec")
+    if file is not None and (overrides or {}).get("spec") is None and isinstance(spec, str):
+        beside = Path(file).parent / spec  # a relative spec path may be relative to the config file
+        if not Path(spec).is_absolute() and not Path(spec).exists() and beside.exists():
+            data["spec"] = str(beside)
     if "spec" not in data:
         raise SpecError(f"{where}: no spec given", hint="schemagm train SPEC, or `spec = \"...\"` in the config file")
     try:

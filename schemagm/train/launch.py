@@ -25,12 +25,13 @@ from .config import TrainConfig, config_toml, load_config
 from .data import BUILTIN, DataSource, get_dataset, split_source_name
 from .distributed import DistInfo, broadcast_module, gather_objects, init_distributed
 from .rundir import RunDir, create_run_dir, default_run_name, open_run_dir
+from .threads import default_threads
 from .trainer import Trainer, TrainResult
 
-__all__ = ["train", "resume_config", "RESUMABLE", "Launched", "seed_everything"]
+__all__ = ["train", "resume_config", "repeat_config", "RESUMABLE", "Launched", "seed_everything"]
 
 #: the config keys a resumed run may change
-RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads"})
+RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads", "logger"})
 
 
 @dataclass
@@ -71,6 +72,23 @@ def resume_config(run_path: str | Path, overrides: Mapping[str, Any]) -> TrainCo
     return stored.model_copy(update=allowed)
 
 
+def repeat_config(config: TrainConfig, config_file: str | Path) -> TrainConfig:
+    """``train --config runs/vae/config.toml`` repeats run ``runs/vae`` in a new directory.
+
+    When the config file is the config.toml of the run directory it names as ``out`` (the
+    file a run writes), the repeat is trained into the first free ``<out>-2``, ``<out>-3``, ...
+    so that the run it repeats is kept; ``--out`` or ``--force`` choose otherwise."""
+    if config.out is None:
+        return config
+    out = Path(config.out)
+    if not out.is_dir() or out.resolve() != Path(config_file).resolve().parent:
+        return config
+    n = 2
+    while Path(f"{out}-{n}").exists():
+        n += 1
+    return config.model_copy(update={"out": f"{out}-{n}"})
+
+
 def _compile(graph: Any) -> Any:
     from ..compiler import compile as compile_graph
     from ..limits import MAX_PARAMETERS
@@ -97,8 +115,6 @@ def train(
 ) -> Launched:
     """Train ``config.spec`` (or continue run ``resume``); rank 0 writes the run directory."""
     dist, device = init_distributed(config.device)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     say = announce if (announce is not None and dist.is_main) else (lambda _msg: None)
     run: RunDir | None = None
     ckpt = None
@@ -128,6 +144,9 @@ def train(
         )
     seed_everything(config.seed)
     model = compile_fn(graph)
+    if config.threads is None:  # the choice is recorded in the run's config.toml
+        config = config.model_copy(update={"threads": default_threads(model)})
+    torch.set_num_threads(config.threads)  # type: ignore[arg-type]
     data: DataSource = get_dataset(config.data, graph, seed=config.data_seed, test_fraction=config.test_fraction)
     model.to(device)
     if dist.enabled:
@@ -148,13 +167,18 @@ def train(
         dist=dist,
         console=console,
     )
+    if dist.is_main:
+        from .loggers import require
+
+        require(config.logger)  # a tracker that is not installed stops the run before anything is written
     replaced = False
     if resume is None:
         run, replaced = _fresh_run_dir(config, graph.name, force, dist)
         if run is not None and dist.is_main:
             if replaced:
                 say(f"replacing the existing run directory {run.path} (--force)")
-            run.write_text(run.config, config_toml(config.model_copy(update={"out": str(run.path)})))
+            spec_path = str(Path(config.spec).resolve())  # so that `--config RUN/config.toml` works from anywhere
+            run.write_text(run.config, config_toml(config.model_copy(update={"out": str(run.path), "spec": spec_path})))
             run.write_text(run.spec, spec_text)
     elif dist.is_main:
         run.write_text(run.config, config_toml(config))  # type: ignore[union-attr]
@@ -166,8 +190,24 @@ def train(
         if dist.is_main:
             run.truncate_metrics(trainer.step)  # type: ignore[union-attr]
         say(f"resuming run {run.path} at step {trainer.step} (epoch {trainer.stream.epoch})")  # type: ignore[union-attr]
-    result = trainer.fit()
+    if run is not None and dist.is_main:
+        trainer.logger = _start_logger(config, run, trainer.step, graph, model, spec_text, say)
+    try:
+        result = trainer.fit()
+    finally:
+        trainer.logger.close()
     return Launched(result, run, config, replaced, resumed_from)
+
+
+def _start_logger(
+    config: TrainConfig, run: RunDir, step: int, graph: Any, model: Any, spec_text: str, say: Callable[[str], None]
+) -> Any:
+    """The experiment tracker of ``--logger`` with the run's hyper-parameters, objective, spec and diagram."""
+    from .loggers import log_run_start, open_logger
+
+    logger = open_logger(config.logger, run, start_step=step)
+    log_run_start(logger, graph, model, config, spec_text, note=say)
+    return logger
 
 
 def _absolute_data_path(config: TrainConfig) -> TrainConfig:

@@ -3,7 +3,8 @@
 * :func:`image_grid`: ``[n, C, H, W]`` images, or ``[n, D]`` vectors whose D is a
   square (or 3 times a square), tiled ``ncol`` across, values clipped to [0, 1],
   small images enlarged (nearest neighbour) so that 8x8 digits stay visible.
-* :func:`scatter`: 2-D points over the data (grey), up to three coloured sets.
+* :func:`scatter`: 2-D points over the data (grey), up to three coloured sets, on axes with
+  round tick values; every finite point is inside the frame.
 * :func:`picture_of`: chooses one of them from the data node's shape.
 """
 
@@ -16,11 +17,11 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .checkpoint import atomic_write_bytes
 
-__all__ = ["image_grid", "scatter", "picture_of", "save_png", "as_images", "can_picture"]
+__all__ = ["image_grid", "scatter", "nice_ticks", "picture_of", "save_png", "as_images", "can_picture"]
 
 COLOURS = [(214, 39, 40), (31, 119, 180), (44, 160, 44)]
 
@@ -64,33 +65,72 @@ def image_grid(x: torch.Tensor, ncol: int | None = None, pad: int = 1, min_size:
     return image
 
 
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 times a power of ten) covering [lo, hi]."""
+    span = max(hi - lo, 1e-12)
+    raw = span / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    t = first
+    while t <= hi + 1e-9 * span:
+        ticks.append(round(t, 12) + 0.0)
+        t += step
+    return ticks
+
+
+def _tick_text(v: float) -> str:
+    return f"{v:g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.0e}"
+
+
 def scatter(
     points: Sequence[torch.Tensor] | torch.Tensor,
     data: torch.Tensor | None = None,
     size: int = 480,
     margin: int = 16,
 ) -> Image.Image:
-    """Points (one tensor or several, each ``[n, 2]``) in colour over ``data`` in grey."""
+    """Points (one tensor or several, each ``[n, 2]``) in colour over ``data`` in grey, on axes.
+
+    The plotted square holds every finite point (samples and data; none is clipped), with
+    round tick values along the bottom (first coordinate) and the left (second)."""
     sets = [points] if isinstance(points, torch.Tensor) else list(points)
     sets = [s.detach().float().cpu().reshape(-1, 2) for s in sets]
     everything = torch.cat(([data.detach().float().cpu().reshape(-1, 2)] if data is not None else []) + sets)
     finite = everything[torch.isfinite(everything).all(dim=1)]
     if len(finite) == 0:
         finite = torch.zeros(1, 2)
-    lo = torch.quantile(finite, 0.005, dim=0) if len(finite) > 200 else finite.min(dim=0).values
-    hi = torch.quantile(finite, 0.995, dim=0) if len(finite) > 200 else finite.max(dim=0).values
-    centre, half = (lo + hi) / 2, float(((hi - lo) / 2).max()) * 1.1 + 1e-6
+    lo, hi = finite.min(dim=0).values.double(), finite.max(dim=0).values.double()
+    centre, half = (lo + hi) / 2, float(((hi - lo) / 2).max()) * 1.05 + 1e-6
+    font = ImageFont.load_default()
+    left, bottom = margin + 40, margin + 22  # room for the tick labels
+    plot = size - max(left, bottom) - margin  # a square plot area in a square picture
     image = Image.new("RGB", (size, size), "white")
     draw = ImageDraw.Draw(image)
+    x0, y0, x1, y1 = left, margin, left + plot, margin + plot
 
     def to_px(p: torch.Tensor) -> np.ndarray:
-        u = (p - centre) / half  # [-1, 1]
+        u = ((p.double() - centre) / half).numpy()  # [-1, 1]
         px = np.empty((len(p), 2))
-        px[:, 0] = margin + (u[:, 0].numpy() + 1) / 2 * (size - 2 * margin)
-        px[:, 1] = size - margin - (u[:, 1].numpy() + 1) / 2 * (size - 2 * margin)
+        px[:, 0] = x0 + (u[:, 0] + 1) / 2 * plot
+        px[:, 1] = y1 - (u[:, 1] + 1) / 2 * plot
         return px
 
-    draw.rectangle([margin, margin, size - margin, size - margin], outline=(200, 200, 200))
+    draw.rectangle([x0, y0, x1, y1], outline=(120, 120, 120))
+    for axis in (0, 1):
+        lo_a, hi_a = float(centre[axis]) - half, float(centre[axis]) + half
+        for t in nice_ticks(lo_a, hi_a):
+            frac = (t - lo_a) / (hi_a - lo_a)
+            text = _tick_text(t)
+            tw = draw.textlength(text, font=font)
+            if axis == 0:
+                x = x0 + frac * plot
+                draw.line([x, y1, x, y1 + 4], fill=(120, 120, 120))
+                draw.text((x - tw / 2, y1 + 6), text, fill=(60, 60, 60), font=font)
+            else:
+                y = y1 - frac * plot
+                draw.line([x0 - 4, y, x0, y], fill=(120, 120, 120))
+                draw.text((x0 - 6 - tw, y - 5), text, fill=(60, 60, 60), font=font)
     if data is not None:
         for x, y in to_px(data.detach().float().cpu().reshape(-1, 2)):
             draw.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(170, 170, 170))

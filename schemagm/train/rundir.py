@@ -8,6 +8,7 @@
       metrics.jsonl         one JSON object per logged step
       checkpoints/last.pt   the latest checkpoint; step-NNNNNNN.pt every checkpoint_every steps
       samples/epoch-NNNN.png  a picture of samples at the end of each epoch
+      tensorboard/, wandb/  the trackers' files (--logger tensorboard, --logger wandb)
 
 An existing directory is never overwritten unless asked (``--force``), and even
 then only when it holds nothing but what a run writes: ``--force`` on a folder
@@ -31,7 +32,7 @@ from .checkpoint import atomic_write_bytes
 
 __all__ = ["RunDir", "create_run_dir", "open_run_dir", "default_run_name", "RUN_FILES"]
 
-RUN_FILES = ("config.toml", "spec.sgm", "metrics.jsonl", "checkpoints", "samples")
+RUN_FILES = ("config.toml", "spec.sgm", "metrics.jsonl", "checkpoints", "samples", "tensorboard", "wandb")
 
 
 @dataclass(frozen=True)

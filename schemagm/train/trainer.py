@@ -15,7 +15,7 @@ cleared before every backward and their optimisers are not stepped.
 
 What is written (rank 0 only): ``metrics.jsonl`` every ``log_every`` steps
 (phase losses averaged over ranks, per-group losses and per-term values on the
-last batch after its update), a picture of samples at the end of each epoch and
+last batch after its update), a picture of samples at the end of epochs 1, 2, 5, 10, 20, 50, ... and
 of the run (of test rows and their reconstructions where the model cannot sample),
 ``checkpoints/last.pt`` and ``step-N.pt`` every ``checkpoint_every`` steps and at
 the end.  Pictures and logged values are computed under a forked RNG, so they
@@ -40,18 +40,36 @@ from typing import Any, Iterator, Protocol
 import torch
 
 from ..errors import SpecError
+from ..suggest import did_you_mean
 from .checkpoint import check_compatible, nonfinite_entries, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
+from .loggers.base import RunLogger, scalars_of
 from .pictures import save_png
 from .rundir import RunDir
 from .sampling import draw_reconstructions, draw_samples
 
-__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "make_optimizers"]
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "loss_label", "make_optimizers", "picture_epoch"]
 
 
 PICTURES = {"sample": draw_samples, "reconstruct": draw_reconstructions}
+
+
+def picture_epoch(epoch: int) -> bool:
+    """Whether the end of ``epoch`` gets a picture: epochs 1, 2, 5, 10, 20, 50, 100, ... (and the
+    run's end gets last.png).  A picture costs about as much as a few training steps, so one per
+    epoch of a small data set was a quarter of the training clock; this keeps it to a few per cent
+    while still showing the start, the middle and the end of a run."""
+    while epoch % 10 == 0:
+        epoch //= 10
+    return epoch in (1, 2, 5)
+
+
+def loss_label(group: str) -> str:
+    """How a group's loss is named in the progress bar and the summary: ``L_theta`` (``eta 24.86``
+    would read as time remaining)."""
+    return f"L_{group}"
 
 
 class TrainingDiverged(SpecError):
@@ -74,9 +92,11 @@ class TrainResult:
     status: str  # "finished" | "diverged" | "interrupted"
     step: int
     epoch: int
-    last_losses: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
+    last_losses: dict[str, float] = field(default_factory=dict)  # per phase, as optimised
+    seconds: float = 0.0  # training clock since step 0, over every session of the run
     message: str = ""
+    group_losses: dict[str, float] = field(default_factory=dict)  # per group, of the last logged step
+    session_seconds: float = 0.0  # training clock of this session (less than ``seconds`` after a resume)
 
 
 def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -85,7 +105,7 @@ def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, tor
     if unknown:
         raise SpecError(
             f"--lr names group(s) {', '.join(unknown)} that the model does not have",
-            hint=f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
+            hint=did_you_mean(unknown[0], model.groups) + f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
         )
     optimizers: dict[str, torch.optim.Optimizer] = {}
     for group in model.groups:
@@ -152,6 +172,7 @@ class Trainer:
         self._pending_step: int | None = None
         self.kept_step: int | None = None  # step of the checkpoint in place (last.pt)
         self.last_group_losses: dict[str, float] = {}
+        self.logger = RunLogger()  # an experiment tracker (--logger); metrics.jsonl is written regardless
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -305,6 +326,7 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         start = time.perf_counter() - self.elapsed
+        before = self.elapsed
         if self.step == 0:
             self.save()  # the initial state: a diverging run always leaves a good checkpoint
         progress = self._progress()
@@ -325,12 +347,10 @@ class Trainer:
                 if self.step % self.config.checkpoint_every == 0:
                     self.save(periodic=True, pending=True)
                 for epoch in range(epoch_before + 1, self.stream.epoch + 1):
-                    self._picture(f"epoch-{epoch:04d}.png", seed=epoch)
+                    if picture_epoch(epoch):
+                        self._picture(f"epoch-{epoch:04d}.png", seed=epoch)
                 if progress is not None and task is not None:
-                    # per-group losses of the last logged step (phase losses until the first log)
-                    values = self.last_group_losses or self.last_phase_losses
-                    shown = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
-                    progress.update(task, completed=self.step, losses=shown)
+                    progress.update(task, completed=self.step, losses=self._shown_losses())
                 if self._interrupt_agreed():
                     status = "interrupted"
                     break
@@ -341,7 +361,7 @@ class Trainer:
             if progress is not None:
                 progress.stop()
             self.elapsed = time.perf_counter() - start
-            return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
+            return self._result("diverged", before, exc.message)
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
@@ -361,7 +381,25 @@ class Trainer:
         if status == "interrupted":
             where = f"'{self.run.last}'" if self.run is not None else "no checkpoint (no run directory)"
             message = f"interrupted after step {self.step} (epoch {self.stream.epoch}); the state is saved in {where}"
-        return TrainResult(status, self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, message)
+        return self._result(status, before, message)
+
+    def _result(self, status: str, before: float, message: str) -> TrainResult:
+        return TrainResult(
+            status,
+            self.step,
+            self.stream.epoch,
+            dict(self.last_phase_losses),
+            self.elapsed,
+            message,
+            group_losses=dict(self.last_group_losses),
+            session_seconds=self.elapsed - before,
+        )
+
+    def _shown_losses(self) -> str:
+        """The progress bar's losses: per group as ``L_theta=0.83`` once logged, per phase before."""
+        if self.last_group_losses:
+            return "  ".join(f"{loss_label(g)}={v:.4g}" for g, v in self.last_group_losses.items())
+        return "  ".join(f"{p} phase={v:.4g}" for p, v in self.last_phase_losses.items())
 
     # -- Ctrl-C: finish the step, save, stop ------------------------------------------------------
     def _catch_interrupt(self) -> Any:
@@ -393,7 +431,13 @@ class Trainer:
     def _progress(self) -> Any:
         if not self.config.progress or not self.dist.is_main:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         return Progress(
             TextColumn("[bold]{task.description}"),
@@ -414,11 +458,14 @@ class Trainer:
             "phase_losses": dict(self.last_phase_losses),
         }
         with _side_rng(self.device, self.config.seed + self.step):
-            record["losses"] = {g: float(v.detach()) for g, v in self.model.losses(batch).items()}
+            both = getattr(self.model, "losses_and_terms", None)  # one evaluation for both (same draws)
+            losses, terms = both(batch) if both is not None else (self.model.losses(batch), self.model.terms(batch))
+            record["losses"] = {g: float(v.detach()) for g, v in losses.items()}
             self.last_group_losses = record["losses"]
-            record["terms"] = {t: float(v.detach()) for t, v in self.model.terms(batch).items()}
+            record["terms"] = {t: float(v.detach()) for t, v in terms.items()}
         record["time"] = round(self.elapsed, 4)
         self.run.append_metrics(record)
+        self.logger.log_scalars(self.step, scalars_of(record))
 
     def _picture(self, name: str, seed: int) -> None:
         """Samples of the first data node; reconstructions of test rows where the model cannot sample."""
@@ -439,6 +486,8 @@ class Trainer:
             self._note(f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or 2-D points")
             return
         save_png(picture, self.run.samples / name)
+        tag = {"sample": "samples", "reconstruct": "reconstructions"}[self._picture_kinds[0]]
+        self.logger.log_image(self.step, tag, picture)
 
     def _note(self, text: str) -> None:
         if self.console is not None:

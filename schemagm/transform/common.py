@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import Diagnostic, Span, SpecError
 from ..graph.model import Edge, SchematicGraph
+from ..suggest import did_you_mean
 
 __all__ = ["describe_edge", "adversary_kind", "not_applicable", "find_edge", "rebuild", "finish"]
 
@@ -51,7 +52,7 @@ def find_edge(graph: SchematicGraph, key: str | int | Edge, transformation: str)
             return key
         raise not_applicable(graph, transformation, f"there is no edge number {key} (the model has {len(graph.edges)})")
     wanted = str(key).replace(" ", "")
-    for glyph in ("==>", "-->", "=>"):  # accept any arrow as written in the spec
+    for glyph in ("<-->", "<->", "==>", "-->", "=>"):  # accept any arrow as written in the spec
         wanted = wanted.replace(glyph, "->")
     try:
         edge = graph.edge(wanted)
@@ -61,7 +62,8 @@ def find_edge(graph: SchematicGraph, key: str | int | Edge, transformation: str)
             graph,
             transformation,
             f"there is no edge '{key}'",
-            hint=f"name an edge by its network (e.g. D_phi) or as 'sources -> target'; the edges are {known}",
+            hint=did_you_mean(key, [_edge_name(e) for e in graph.edges])
+            + f"name an edge by its network (e.g. D_phi) or as 'sources -> target'; the edges are {known}",
         ) from None
     return next(i for i, e in enumerate(graph.edges) if e is edge)
 

@@ -64,7 +64,8 @@ def _node_label(graph: SchematicGraph, name: str, declarations: bool = True) -> 
 
 def _edge_label(edge: Edge) -> str:
     branch = "any" if edge.branch is None else str(edge.branch)
-    return f"edge:{edge.process.value}:red={adversary_kind(edge) or 'no'}:branch={branch}"
+    flow = ":invertible" if edge.invertible else ""  # a flow is structure: a bijection, not a conditional
+    return f"edge:{edge.process.value}:red={adversary_kind(edge) or 'no'}:branch={branch}{flow}"
 
 
 def structure(graph: SchematicGraph, declarations: bool = True) -> nx.DiGraph:
@@ -172,13 +173,21 @@ class Match:
     nodes: dict[str, str]
     edges: dict[int, int]
 
-    def describe(self, a: SchematicGraph, b: SchematicGraph) -> list[str]:
-        lines = [f"node {n} ↦ {m}" for n, m in self.nodes.items()]
-        for i, j in sorted(self.edges.items()):
+    def describe(self, a: SchematicGraph, b: SchematicGraph, b_first: bool = False) -> list[str]:
+        """The correspondence in words, ``a``'s part ↦ ``b``'s; ``b_first`` writes ``b``'s part first
+        (``b ≅ a``'s, as ``explain`` prints ``vae ≅ chain(infogan)``)."""
+        if b_first:
+            lines = [f"node {m} ≅ {n}" for n, m in self.nodes.items()]
+        else:
+            lines = [f"node {n} ↦ {m}" for n, m in self.nodes.items()]
+        for i, j in sorted(self.edges.items(), key=lambda kv: kv[1] if b_first else kv[0]):
             ea, eb = a.edges[i], b.edges[j]
             net_a = f"  ({ea.label}_{ea.group})" if ea.group else ""
             net_b = f"  ({eb.label}_{eb.group})" if eb.group else ""
-            lines.append(f"edge {describe_edge(ea)}{net_a} ↦ {describe_edge(eb)}{net_b}")
+            if b_first:
+                lines.append(f"edge {describe_edge(eb)}{net_b} ≅ {describe_edge(ea)}{net_a}")
+            else:
+                lines.append(f"edge {describe_edge(ea)}{net_a} ↦ {describe_edge(eb)}{net_b}")
         return lines
 
 
@@ -347,6 +356,8 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
             out.append(f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s {describe_edge(eb)}, which has other endpoints")
         if ea.process is not eb.process:
             out.append(f"edge {where} is {ea.line} ({_PROCESS_WORDS[ea.process]}) in {A}, {eb.line} in {B}")
+        if ea.invertible != eb.invertible:
+            out.append(f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in {B if ea.invertible else A}")
         ka, kb = adversary_kind(ea), adversary_kind(eb)
         if ka != kb:
             if ka is None or kb is None:

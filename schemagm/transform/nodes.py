@@ -8,6 +8,7 @@ the adversarial autoencoder (Hu et al., ICLR 2018, Fig. 1(d)).
 from __future__ import annotations
 
 from ..graph.model import Role, SchematicGraph
+from ..suggest import did_you_mean
 from .common import finish, not_applicable, rebuild
 
 __all__ = ["swap_nodes"]
@@ -24,7 +25,7 @@ def swap_nodes(graph: SchematicGraph, a: str, b: str, *, check: bool = True) -> 
     for n in (a, b):
         if n not in graph.nodes:
             raise not_applicable(
-                graph, name, f"there is no node '{n}'", hint=f"the nodes are {', '.join(graph.nodes) or 'none'}"
+                graph, name, f"there is no node '{n}'", hint=did_you_mean(n, graph.nodes) + f"the nodes are {', '.join(graph.nodes) or 'none'}"
             )
     if a == b:
         raise not_applicable(graph, name, "a node cannot be swapped with itself", graph.nodes[a].span)

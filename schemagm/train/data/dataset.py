@@ -20,6 +20,7 @@ import torch
 
 from ...errors import Diagnostic, SpecError
 from ...graph.model import Node, Role, SchematicGraph
+from ...suggest import did_you_mean
 from .files import is_data_path, load_file
 from .sources import BUILTIN, RawData, load_builtin
 
@@ -189,7 +190,8 @@ def _load(where: str, node: Node) -> RawData:
             raise SpecError(
                 f"unknown data set '{where}' (for data node '{node.name}')",
                 span=node.span,
-                hint=f"built-in sets: {', '.join(BUILTIN)}; or give a path to a .npy, .npz, .csv, IDX file or image folder",
+                hint=did_you_mean(where, BUILTIN)
+                + f"built-in sets: {', '.join(BUILTIN)}; or give a path to a .npy, .npz, .csv, IDX file or image folder",
             )
         return load_builtin(where)
     channels = node.shape[0] if len(node.shape) == 3 else None
