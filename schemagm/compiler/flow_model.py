@@ -421,7 +421,14 @@ class FlowModel(FlowSampling, CompiledModel):
         return self._contributions(batch)
 
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self._losses_from(self._contributions(batch))
+
+    def losses_and_terms(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """:meth:`losses` and :meth:`terms` from one pass (the same draws): a metrics line."""
         c = self._contributions(batch)
+        return self._losses_from(c), c
+
+    def _losses_from(self, c: dict[str, Tensor]) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for g in self.groups:
             parts = [c[t.name] for t in self.objective.terms if g in t.groups]

@@ -35,6 +35,8 @@ import torch.nn.functional as F
 import zuko  # type: ignore[import-untyped]
 from torch import Tensor, nn
 
+from ..limits import MAX_PARAMETERS
+
 __all__ = ["FLOW_KINDS", "Flow", "make_flow", "Dequantization", "log_sigmoid_derivative", "standard_normal_log_prob"]
 
 #: the flows an invertible edge can carry
@@ -72,18 +74,28 @@ class Flow(nn.Module):
         self.features = features
         self.context = context
         hidden = tuple(int(h) for h in hidden)
-        if kind == "realnvp":
-            if features < 2:
-                raise ValueError("a coupling flow (realnvp) needs at least 2 features: one half conditions the other")
-            lazy: nn.Module = zuko.flows.RealNVP(
-                features, context, transforms=transforms, hidden_features=hidden
-            ).transform
-        elif kind == "nsf":
-            lazy = zuko.flows.NSF(features, context, transforms=transforms, bins=bins, hidden_features=hidden).transform
-        else:
-            lazy = zuko.flows.MAF(features, context, transforms=transforms, hidden_features=hidden).transform
-            if kind == "iaf":
-                lazy = zuko.flows.LazyInverse(lazy)
+        if kind == "realnvp" and features < 2:
+            raise ValueError("a coupling flow (realnvp) needs at least 2 features: one half conditions the other")
+        # zuko builds its autoregressive masks with Tensor.item(), which the meta device (on which
+        # parameters are counted) cannot run: the flow is built on the CPU, after a bound on its size
+        outputs = 3 * bins + 1 if kind == "nsf" else 2
+        widths = [features + context, *hidden, features * outputs]
+        bound = transforms * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+        if bound > MAX_PARAMETERS:
+            raise ValueError(f"the flow would have about {bound:,} parameters; schemagm trains at most {MAX_PARAMETERS:,}")
+        with torch.device("cpu"):
+            if kind == "realnvp":
+                lazy: nn.Module = zuko.flows.RealNVP(
+                    features, context, transforms=transforms, hidden_features=hidden
+                ).transform
+            elif kind == "nsf":
+                lazy = zuko.flows.NSF(
+                    features, context, transforms=transforms, bins=bins, hidden_features=hidden
+                ).transform
+            else:
+                lazy = zuko.flows.MAF(features, context, transforms=transforms, hidden_features=hidden).transform
+                if kind == "iaf":
+                    lazy = zuko.flows.LazyInverse(lazy)
         #: zuko's lazy transform: context -> T_c, from the target side to the base side (T_c = f⁻¹)
         self.lazy = lazy
 
