@@ -10,8 +10,9 @@ Every command checks its output paths with :func:`check_output` (an existing fil
 ``--force``, the input is never overwritten, a folder is not a file) and its inputs with
 :func:`require_file` (one message for a missing file: ``WHAT 'PATH' does not exist``, exit status 1).
 
-Reading: :func:`read_bytes` refuses what is not a regular file (a FIFO would block forever,
-``/dev/zero`` never ends) and reads at most a given number of bytes.
+Reading: :func:`read_bytes` reads at most a given number of bytes.  It refuses a device
+(``/dev/zero`` never ends) and a socket, and takes a pipe (``<(schemagm transform ...)``) without
+waiting for a writer: a named FIFO nobody writes reads as empty instead of blocking forever.
 """
 
 from __future__ import annotations
@@ -187,8 +188,12 @@ def check_output(
     return p
 
 
-def require_file(path: str | Path, what: str = "file") -> Path:
-    """An existing regular file, or the one error every command gives: ``WHAT 'PATH' does not exist``."""
+def require_file(path: str | Path, what: str = "file", pipe: bool = False) -> Path:
+    """An existing regular file, or the one error every command gives: ``WHAT 'PATH' does not exist``.
+
+    ``pipe=True`` also takes a FIFO (a shell's process substitution), for readers that go through
+    :func:`read_bytes`.
+    """
     p = Path(path)
     shown = printable(str(p))
     try:
@@ -199,7 +204,7 @@ def require_file(path: str | Path, what: str = "file") -> Path:
         raise os_error(exc, "read", p) from None
     if stat.S_ISDIR(st.st_mode):
         raise SpecError(f"{what} '{shown}' is a folder, not a file")
-    if not stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(st.st_mode) and not (pipe and stat.S_ISFIFO(st.st_mode)):
         kind = (
             "a FIFO"
             if stat.S_ISFIFO(st.st_mode)
@@ -214,15 +219,18 @@ def require_file(path: str | Path, what: str = "file") -> Path:
 
 
 def read_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes (checked before and while reading)."""
-    p = require_file(path, what)
+    """The bytes of a regular file or a pipe, at most ``limit`` of them (checked before and while reading)."""
+    p = require_file(path, what, pipe=True)
     shown = printable(str(p))
     try:
-        with open(p, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):  # replaced between the check and the open
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO's open never waits for a writer
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if stat.S_ISFIFO(st.st_mode):
+                os.set_blocking(fd, True)  # with no writer a read is the end of the file, not a wait
+            elif not stat.S_ISREG(st.st_mode):  # replaced between the check and the open
                 raise SpecError(f"{what} '{shown}' is not a regular file")
-            if st.st_size > limit:
+            elif st.st_size > limit:
                 raise SpecError(f"{what} '{shown}' is {st.st_size:,} bytes; the limit is {limit:,}")
             data = f.read(limit + 1)
     except OSError as exc:

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         found, missing = expand(files)
         for p in missing:
             try:
-                require_file(p, "spec file")
+                require_file(p, "spec file", pipe=True)
             except SpecError as err:
                 print_error(err)
         failed = bool(missing)

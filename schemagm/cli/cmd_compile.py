@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         with user_errors():
             from ..fileio import require_file
 
-            require_file(spec, "spec file")
+            require_file(spec, "spec file", pipe=True)
             import torch
 
             from ..compiler import compile as compile_spec

@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         changed = []
         with user_errors():
             for path in files:
-                require_file(path, "spec file")
+                require_file(path, "spec file", pipe=True)
             for path in files:
                 text = read_spec_text(path)
                 canonical = format_text(text, file=str(path))

@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(f"a {out_format} image needs an output file: add -o FILE.{out_format}", param_hint="--output")
             from ..fileio import check_output, require_file
 
-            require_file(spec, "spec file")
+            require_file(spec, "spec file", pipe=True)
             if output is not None:
                 check_output(output, force=force, inputs=[spec])
             from ..graph.build import parse_file
