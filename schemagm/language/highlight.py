@@ -46,7 +46,7 @@ class SgmLexer(RegexLexer):
             (words(("given", "from", "in"), suffix=r"\b"), Keyword),
             (words(("adversarial", "perfect", "no_reparam"), suffix=r"\b"), Keyword.Pseudo),
             (words(("true", "false"), suffix=r"\b"), Keyword.Constant),
-            (r"-->|==>|->|=>", Operator),
+            (r"<-->|<->|-->|==>|->|=>", Operator),
             (r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", Number),
             (r"(" + NAME + r")(\s*)(\()", bygroups(Name.Builtin, Whitespace, Punctuation)),
             (r"(" + NAME + r"_" + NAME + r")(\s*)(=)(?!=|>)", bygroups(Name.Function, Whitespace, Operator)),

@@ -318,7 +318,7 @@ def completions(text: str, line: int, character: int) -> list[Completion]:
         return [Completion(t, "type", "value type") for t in VALUE_TYPES]
     if re.match(r"(data|latent)\b.*\bgiven\s+\w*$", stripped):
         return [n for n in nodes]
-    if re.search(r"(-->|==>|->|=>)", prefix) and ":" in prefix:  # in an edge's body
+    if re.search(r"(<-->|<->|-->|==>|->|=>)", prefix) and ":" in prefix:  # in an edge's body
         body = prefix.split(":", 1)[1]
         if re.search(r"=\s*\w*$", body) and not re.search(r"\)\s", body):
             return _entries("network") + _entries("corruption") + _entries("kernel")
@@ -327,7 +327,7 @@ def completions(text: str, line: int, character: int) -> list[Completion]:
         if re.search(r"(\w|\))\s+\w*$", body):
             return _entries("distribution") + [Completion(f, "flag", "edge flag") for f in FLAGS]
         return [Completion(f, "flag", "edge flag") for f in FLAGS]
-    if re.search(r"(-->|==>|->|=>)\s*\w*$", prefix) or re.match(r"\s*[\w=, ]*$", prefix) and "," in prefix:
+    if re.search(r"(<-->|<->|-->|==>|->|=>)\s*\w*$", prefix) or re.match(r"\s*[\w=, ]*$", prefix) and "," in prefix:
         return nodes
     if re.match(r"\s*\w*$", prefix):
         return [Completion(k, "keyword", "keyword") for k in KEYWORDS] + nodes
