@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..errors import SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
+from ..graph.rule_check import ENUMERATE_MAX  # the largest support that `discrete = auto` sums over exactly
 from .distributions import Prior, mmd2, support, support_size
 from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
 from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Source, Unresolved
@@ -28,7 +29,6 @@ Value = Callable[[Run], Tensor]
 PerSample = Callable[[Run, str], Tensor]
 
 ADVERSARY, MODEL = "adversary", "model"
-ENUMERATE_MAX = 64  # the largest support that `discrete = auto` sums over exactly
 
 
 @dataclass
