@@ -90,9 +90,17 @@ def namespace(run: Run) -> dict[str, Any]:
             raise ValueError("no closed form")
         return out
 
+    from .distributions import mmd2
+    from .ir_games import grad_penalty, iw_log_d, kernel_side
     from .sampling import _ACTIVATIONS
 
     return {
+        "F": torch.nn.functional,
+        "logit_at": lambda c, i, detach, frozen: run.logit(c, infos[i], detach, frozen),
+        "iw_log_d": iw_log_d,
+        "grad_penalty": lambda real, gen, i: grad_penalty(run, real, gen, infos[i]),
+        "mmd2": mmd2,
+        "side": lambda c, i: kernel_side(run, c, infos[i]),
         "torch": torch,
         "value": run.value,
         "dist": lambda c, i: run.dist(c, infos[i]),

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from ..graph.rule_check import ENUMERATE_MAX  # the largest support that `discrete = auto` sums over exactly
-from .distributions import Prior, mmd2, support, support_size
+from .distributions import Prior, support, support_size
 from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
+from .ir_games import MMD2, GradPenalty, IWSide, Side, Sum, iw_log_d
 from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Source, Unresolved
 from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, node_sym
 
@@ -587,29 +587,18 @@ class _Deriver:
         dr, dg = self.d_sym(ei, r_srcs), self.d_sym(ei, g_srcs)
         er, eg = expectation(_factors(r_srcs)), expectation(_factors(g_srcs))
         sign, (rpart, gpart) = _REVERSED[form]
-        pieces_u, pieces_t = [], []
-        for use, e_, d_, part in ((use_real, er, dr, rpart), (use_gen, eg, dg, gpart)):
-            if use:
-                s = part(e_, d_)
-                pieces_u.append(s.u)
-                pieces_t.append(s.tex)
-        if iw and use_gen:
-            s = eg + Sym(f"Σ_{{i=1..{k}}} w̄_i log ", f"\\sum_{{i=1}}^{{{k}}} \\bar w_i \\log ") + call(ei.sym, [Sym(s_.expr.u + "_i", s_.expr.tex + "_i") for s_ in g_srcs])
-            pieces_u[-1], pieces_t[-1] = s.u, s.tex
-        joiner = (" − ", " - ") if sign < 0 else (" + ", " + ")
-        body = Sym(joiner[0].join(pieces_u), joiner[1].join(pieces_t))
-        rfn, gfn = _REVERSED_FN[form]
-
-        def value(run: Run) -> Tensor:
-            total = 0.0
-            if use_real:
-                total = total + rfn(run.logit(real, ei, False, True))
-            if use_gen:
-                lg = run.logit(gen, ei, False, True)
-                total = total + (_iw_log_d(lg, k) if iw else gfn(lg))
-            return total  # type: ignore[return-value]
-
-        self.emit(f"reversed:{ei.name}", groups, 1.0, sign, body, value, "reversed")
+        rform, gform = _REVERSED_FORMS[form]
+        parts: list[tuple[float, Expr]] = []
+        if use_real:
+            parts.append((1.0, Side(rform, ei, real, False, True, rpart(er, dr))))
+        if use_gen:
+            if iw:
+                s = eg + Sym(f"Σ_{{i=1..{k}}} w̄_i log ", f"\\sum_{{i=1}}^{{{k}}} \\bar w_i \\log ") + call(ei.sym, [Sym(s_.expr.u + "_i", s_.expr.tex + "_i") for s_ in g_srcs])
+                parts.append((1.0, IWSide(ei, gen, k, s)))
+            else:
+                parts.append((1.0, Side(gform, ei, gen, False, True, gpart(eg, dg))))
+        joiner = Sym(" − ", " - ") if sign < 0 else Sym(" + ", " + ")
+        self.emit_expr(f"reversed:{ei.name}", groups, 1.0, sign, Sum(parts, joiner), "reversed")
 
     def adversary_term(self, ei: EdgeInfo, real: str, gen: str) -> None:
         """phi's term: -[E_real log D(v) + E_gen log(1 - D(v))] at detached samples (or another form)."""
@@ -618,38 +607,21 @@ class _Deriver:
         dr, dg = self.d_sym(ei, r_srcs), self.d_sym(ei, g_srcs)
         er, eg = expectation(_factors(r_srcs)), expectation(_factors(g_srcs))
         form = self.o.adversarial
-        sign, make = _ADVERSARY[form]
-        body = make(er, dr, eg, dg)
-        fn = _ADVERSARY_FN[form]
+        sign, (rform, gform, joiner, gen_coef) = _ADVERSARY[form]
         detach_r, detach_g = bool(r_groups), bool(g_groups)
-
-        def value(run: Run) -> Tensor:
-            return fn(run.logit(real, ei, detach_r), run.logit(gen, ei, detach_g))
-
+        real_side = Side(rform, ei, real, detach_r, False, _ADVERSARY_SYM[form][0](er, dr))
+        gen_side = Side(gform, ei, gen, detach_g, False, _ADVERSARY_SYM[form][1](eg, dg))
+        if form == "wasserstein":  # printed and summed generated side first: 𝔼 D(G) − 𝔼 D(x)
+            top = Sum([(1.0, gen_side), (-1.0, real_side)], joiner)
+        else:
+            top = Sum([(1.0, real_side), (gen_coef, gen_side)], joiner)
         group = frozenset([ei.edge.group]) if ei.edge.group else frozenset()
-        self.emit(f"adversary:{ei.name}", group, 1.0, sign, body, value, "adversary")
+        self.emit_expr(f"adversary:{ei.name}", group, 1.0, sign, top, "adversary")
         if form == "wasserstein" and self.o.gradient_penalty > 0:
-            key = f"gp:{ei.name}:{gen}"
-
-            def penalty(run: Run) -> Tensor:
-                reals = [run.value(real, v).detach() for v in ei.inputs]
-                gens = [run.value(gen, v).detach() for v in ei.inputs]
-                m = min(reals[0].shape[0], gens[0].shape[0])
-                eps = run.base(f"gp:{ei.index}:{gen}", "uniform", (m,), reals[0].dtype)
-                run.draws[key] = eps
-                mixed = []
-                for a, c in zip(reals, gens):
-                    e_ = eps.reshape(m, *([1] * (a.dim() - 1)))
-                    mixed.append((e_ * a[:m] + (1 - e_) * c[:m]).requires_grad_(True))
-                x = mixed[0] if len(mixed) == 1 else torch.cat([t.reshape(m, -1) for t in mixed], 1)
-                out = run.nets[ei.net_key](x).reshape(m)
-                grads = torch.autograd.grad(out.sum(), mixed, create_graph=True)
-                norm = torch.cat([gr.reshape(m, -1) for gr in grads], 1).norm(2, dim=1)
-                return ((norm - 1.0) ** 2).mean()
-
             hat = call(ei.sym, [Sym("x̂", "\\hat{x}")])
             body = Sym("𝔼_{x̂} (‖∇ ", "\\mathbb{E}_{\\hat{x}} (\\|\\nabla ") + hat + Sym("‖ − 1)²", "\\| - 1)^2")
-            self.emit(f"gradient_penalty:{ei.name}", group, self.o.gradient_penalty, 1, body, penalty, "gradient_penalty", None, "gradient_penalty", Sym(f"{self.o.gradient_penalty:g}·", f"{self.o.gradient_penalty:g} \\cdot "))
+            gp = self.o.gradient_penalty
+            self.emit_expr(f"gradient_penalty:{ei.name}", group, gp, 1, GradPenalty(ei, real, gen, body), "gradient_penalty", None, "gradient_penalty", Sym(f"{gp:g}·", f"{gp:g} \\cdot "))
 
     def pool_adversary(self, ei: EdgeInfo) -> None:
         """Rule 4: phi plays the game on real v against the generated side (ancestral, detached)."""
@@ -666,13 +638,6 @@ class _Deriver:
             raise self.err("a kernel test needs a generated side with parameters to train; nothing here depends on a network", ei.edge)
         bw = tuple(float(a) for a in ei.edge.kernel.args) or (1.0,)  # type: ignore[union-attr]
 
-        def side(run: Run, ctx: str) -> Tensor:
-            vals = [run.value(ctx, v) for v in ei.inputs]
-            return vals[0].reshape(vals[0].shape[0], -1) if len(vals) == 1 else torch.cat([t.reshape(t.shape[0], -1) for t in vals], 1)
-
-        def value(run: Run) -> Tensor:
-            return mmd2(side(run, real), side(run, gen), *bw)
-
         def tup(srcs: list[Source]) -> Sym:
             return Sym.join([s.expr for s in srcs], ", ") if len(srcs) == 1 else Sym("(", "(") + Sym.join([s.expr for s in srcs], ", ") + Sym(")", ")")
 
@@ -680,7 +645,7 @@ class _Deriver:
             return Sym.join(list(dict.fromkeys(_factors(srcs))), " ", " \\, ")
 
         body = Sym("MMD²(", "\\mathrm{MMD}^2(") + tup(r_srcs) + Sym(" ∼ ", " \\sim ") + dist(r_srcs) + Sym(", ", ", ") + tup(g_srcs) + Sym(" ∼ ", " \\sim ") + dist(g_srcs) + Sym(")", ")")
-        self.emit(f"mmd:{ei.name}", groups, 1.0, 1, body, value, "mmd")
+        self.emit_expr(f"mmd:{ei.name}", groups, 1.0, 1, MMD2(ei, real, gen, bw, body), "mmd")
 
     # -- rule 7 ---------------------------------------------------------------------------------------------------
     def sleep_term(self, ei: EdgeInfo) -> None:
@@ -690,13 +655,8 @@ class _Deriver:
         tgt = self.resolve("sleep", e.target, e)
         ins = [self.resolve("sleep", i, e) for i in ei.inputs]
         factors = expectation(tgt.factors + tuple(_factors(ins)))
-        body = factors + LOG + call(ei.sym, [tgt.expr], [s.expr for s in ins])
-        target = e.target
-
-        def value(run: Run) -> Tensor:
-            return run.dist("sleep", ei).log_prob(run.value("sleep", target)).mean()
-
-        self.emit(f"sleep:{ei.name}", frozenset([e.group]) if e.group else frozenset(), 1.0, -1, body, value, "sleep")
+        top = Mean(LogProb(ei, e.target, call(ei.sym, [tgt.expr], [s.expr for s in ins])), "sleep", factors)
+        self.emit_expr(f"sleep:{ei.name}", frozenset([e.group]) if e.group else frozenset(), 1.0, -1, top, "sleep")
 
 
 # -- adversarial forms -------------------------------------------------------------------------------------------
@@ -708,36 +668,27 @@ def _log_1md(e: Sym, d: Sym) -> Sym:
     return e + Sym("log(1 − ", "\\log(1 - ") + d + Sym(")", ")")
 
 
-def _ns_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
-    return _log_d(er, dr) + Sym(" − ", " - ") + _log_1md(eg, dg)
-
-
-def _ls_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
-    return Sym("½", "\\tfrac12 ") + er + Sym("(", "(") + dr + Sym(" − 1)² + ½", " - 1)^2 + \\tfrac12 ") + eg + dg + Sym("²", "^2")
-
-
-def _hinge_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
-    return er + Sym("max(0, 1 − ", "\\max(0, 1 - ") + dr + Sym(") + ", ") + ") + eg + Sym("max(0, 1 + ", "\\max(0, 1 + ") + dg + Sym(")", ")")
-
-
-def _w_phi(er: Sym, dr: Sym, eg: Sym, dg: Sym) -> Sym:
-    return eg + dg + Sym(" − ", " - ") + er + dr
-
-
 _ADVERSARY = {
-    "non_saturating": (-1, _ns_phi),
-    "minimax": (-1, _ns_phi),
-    "least_squares": (1, _ls_phi),
-    "hinge": (1, _hinge_phi),
-    "wasserstein": (1, _w_phi),
+    # sign, (real form, generated form, joiner, generated coefficient)
+    "non_saturating": (-1, ("log_d", "log_1md", Sym(" − ", " - "), 1.0)),
+    "minimax": (-1, ("log_d", "log_1md", Sym(" − ", " - "), 1.0)),
+    "least_squares": (1, ("half_sq_m1", "half_sq", Sym(" + ", " + "), 1.0)),
+    "hinge": (1, ("hinge_real", "hinge_gen", Sym(" + ", " + "), 1.0)),
+    "wasserstein": (1, ("id", "id", Sym(" − ", " - "), -1.0)),
 }
 
-_ADVERSARY_FN: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "non_saturating": lambda lr, lg: F.logsigmoid(lr).mean() + F.logsigmoid(-lg).mean(),
-    "minimax": lambda lr, lg: F.logsigmoid(lr).mean() + F.logsigmoid(-lg).mean(),
-    "least_squares": lambda lr, lg: 0.5 * ((lr - 1.0) ** 2).mean() + 0.5 * (lg**2).mean(),
-    "hinge": lambda lr, lg: F.relu(1.0 - lr).mean() + F.relu(1.0 + lg).mean(),
-    "wasserstein": lambda lr, lg: lg.mean() - lr.mean(),
+_ADVERSARY_SYM: dict[str, tuple[Callable[[Sym, Sym], Sym], Callable[[Sym, Sym], Sym]]] = {
+    "non_saturating": (_log_d, _log_1md),
+    "minimax": (_log_d, _log_1md),
+    "least_squares": (
+        lambda e, d: Sym("½", "\\tfrac12 ") + e + Sym("(", "(") + d + Sym(" − 1)²", " - 1)^2"),
+        lambda e, d: Sym("½", "\\tfrac12 ") + e + d + Sym("²", "^2"),
+    ),
+    "hinge": (
+        lambda e, d: e + Sym("max(0, 1 − ", "\\max(0, 1 - ") + d + Sym(")", ")"),
+        lambda e, d: e + Sym("max(0, 1 + ", "\\max(0, 1 + ") + d + Sym(")", ")"),
+    ),
+    "wasserstein": (lambda e, d: e + d, lambda e, d: e + d),
 }
 
 
@@ -754,27 +705,15 @@ _REVERSED = {
     "wasserstein": (1, (lambda e, d: e + d, _neg_mean)),
 }
 
-_REVERSED_FN: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
-    "non_saturating": (lambda lr: F.logsigmoid(-lr).mean(), lambda lg: F.logsigmoid(lg).mean()),
-    "minimax": (lambda lr: F.logsigmoid(lr).mean(), lambda lg: F.logsigmoid(-lg).mean()),
-    "least_squares": (lambda lr: 0.5 * (lr**2).mean(), lambda lg: 0.5 * ((lg - 1.0) ** 2).mean()),
-    "hinge": (lambda lr: lr.mean(), lambda lg: -lg.mean()),
-    "wasserstein": (lambda lr: lr.mean(), lambda lg: -lg.mean()),
+_REVERSED_FORMS = {
+    "non_saturating": ("log_1md", "log_d"),
+    "minimax": ("log_d", "log_1md"),
+    "least_squares": ("half_sq", "half_sq_m1"),
+    "hinge": ("id", "neg"),
+    "wasserstein": ("id", "neg"),
 }
 
-
-def _iw_log_d(lg: Tensor, k: int) -> Tensor:
-    """Mean over groups of k generated samples of sum_i stopgrad(softmax(l)_i) log D(v_i)."""
-    n = lg.shape[0]
-    m = (n // k) * k
-    sums = []
-    if m:
-        g = lg[:m].reshape(-1, k)
-        sums.append((torch.softmax(g.detach(), 1) * F.logsigmoid(g)).sum(1))
-    if m < n:
-        r = lg[m:].reshape(1, -1)
-        sums.append((torch.softmax(r.detach(), 1) * F.logsigmoid(r)).sum(1))
-    return torch.cat(sums).mean() if len(sums) > 1 else sums[0].mean()
+_iw_log_d = iw_log_d
 
 
 class _Pooled(Pool):
