@@ -66,7 +66,8 @@ def test_aavae_prints_and_evaluates_the_pool() -> None:
     model = compiled(SPECS / "aavae.sgm")
     f = model.objective.term("nll:p_theta").formula
     assert f.startswith("−(𝔼_{p_data(x)} sg(D_φ(x))·[") and "sg(D_φ(𝔼p_θ(x|z)))" in f
-    assert check_source_forms(model, batch_for(model.graph, n=8)) == len(model.objective.terms) == 3  # the adversary's too
+    n = check_source_forms(model, batch_for(model.graph, n=8))
+    assert n == len(model.objective.terms) == 3  # the adversary's term too
 
 
 @pytest.mark.parametrize("form", ["minimax", "non_saturating", "least_squares", "hinge", "wasserstein"])
