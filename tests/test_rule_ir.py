@@ -34,7 +34,7 @@ def check_source_forms(model, batch) -> int:
         expr = model._exprs.get(t.name)
         assert expr is not None, f"{t.name} has no expression tree"
         if any(isinstance(e, Opaque) for e in walk(expr)):
-            continue  # the IWAE bound and walkback chains (closures inside the tree)
+            continue  # walkback chains (a closure inside the tree)
         source = expr.py()
         got = eval(source, namespace(run))  # noqa: S307 - our own emitted source
         label = f"{t.name}: {source}"
@@ -50,7 +50,7 @@ def check_source_forms(model, batch) -> int:
 def test_every_rule_term_of_a_spec_evaluates_from_its_source_form(path) -> None:
     model = compiled(path)
     n = check_source_forms(model, batch_for(model.graph, n=8))
-    opaque = [t.name for t in model.objective.terms if t.kind in ("iw_bound", "walkback")]
+    opaque = [t.name for t in model.objective.terms if t.kind == "walkback"]
     assert n == len(model.objective.terms) - len(opaque), opaque
 
 

@@ -5,6 +5,7 @@ sleep phase.  Each node gives the value (``eval``), the formula (``sym``) and th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,18 @@ from .distributions import mmd2
 from .ir import Expr, Run
 from .terms import Sym
 
-__all__ = ["Side", "IWSide", "Sum", "GradPenalty", "MMD2", "FORMS", "iw_log_d", "grad_penalty", "kernel_side"]
+__all__ = [
+    "LogMeanExp",
+    "Side",
+    "IWSide",
+    "Sum",
+    "GradPenalty",
+    "MMD2",
+    "FORMS",
+    "iw_log_d",
+    "grad_penalty",
+    "kernel_side",
+]
 
 #: per-row maps of a red edge's logit l (D = sigmoid(l)): value and Python source (``{}`` is l)
 FORMS: dict[str, tuple[Callable[[Tensor], Tensor], str]] = {
@@ -179,3 +191,27 @@ class MMD2(Expr):
 
     def sym(self) -> Sym:
         return self.s
+
+
+@dataclass(eq=False)
+class LogMeanExp(Expr):
+    """``log (1/k) Σ_i exp(log_w_i)`` over the k tiled samples of each row (the importance-weighted
+    bound): ``log_w`` is evaluated in the tiled context ``tiled`` (rows i·n + j for sample i of row j)."""
+
+    log_w: Expr
+    tiled: str
+    k: int
+    s: Sym
+
+    def eval(self, run: Run, ctx: str | None = None) -> Tensor:
+        lw = self.log_w.eval(run, self.tiled).reshape(self.k, -1)
+        return torch.logsumexp(lw, 0) - math.log(self.k)
+
+    def py(self, ctx: str | None = None) -> str:
+        return f"(torch.logsumexp(({self.log_w.py(self.tiled)}).reshape({self.k}, -1), 0) - {math.log(self.k)!r})"
+
+    def sym(self) -> Sym:
+        return self.s
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.log_w,)

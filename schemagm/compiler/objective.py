@@ -7,11 +7,9 @@ priors, solid/dashed, hollow/filled, red, networks present or not, branches and 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
 from torch import Tensor
 
 from ..errors import SpecError
@@ -19,7 +17,7 @@ from ..graph.model import Edge, Process, Role, SchematicGraph
 from ..graph.rule_check import ENUMERATE_MAX  # the largest support that `discrete = auto` sums over exactly
 from .distributions import Prior, support, support_size
 from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
-from .ir_games import MMD2, GradPenalty, IWSide, Side, Sum, iw_log_d
+from .ir_games import MMD2, GradPenalty, IWSide, LogMeanExp, Side, Sum, iw_log_d
 from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Source, Unresolved
 from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, node_sym
 
@@ -503,21 +501,16 @@ class _Deriver:
                 stochastic_dashed.append((v, self.infos[src.edge]))  # type: ignore[index]
         priors = {v: self.priors[v] for v, _ in dashed if v in self.priors}
 
-        def fn(run: Run, _ctx: str) -> Tensor:
-            log_w = 0.0
-            for ei in density_terms:
-                log_w = log_w + run.dist(tiled, ei).log_prob(run.value(tiled, ei.edge.target))
-            for v, ei in stochastic_dashed:
-                z = run.value(tiled, v)
-                if v in priors:
-                    log_w = log_w + priors[v].log_prob(z)
-                log_w = log_w - run.dist(tiled, ei).log_prob(z)
-            lw = log_w.reshape(k, -1)  # type: ignore[union-attr]
-            return torch.logsumexp(lw, 0) - math.log(k)
+        log_w: list[tuple[float, Expr]] = [(1.0, LogProb(ei, ei.edge.target, ei.sym)) for ei in density_terms]
+        for v, ei in stochastic_dashed:
+            if v in priors:
+                log_w.append((1.0, LogPrior(v, priors[v], Sym("p", "p"))))
+            log_w.append((-1.0, LogProb(ei, v, ei.sym)))
 
         sym = self.iw_sym(ctx, density_terms, dashed, k)
         suffix = f":y={b}" if multi else ""
-        return [_Part(f"iw_bound{suffix}", groups, 1.0, -1, Opaque(fn, sym), [], (), "iw_bound")]
+        body = LogMeanExp(Sum(log_w, Sym(" + ", " + ")), tiled, k, sym)
+        return [_Part(f"iw_bound{suffix}", groups, 1.0, -1, body, [], (), "iw_bound")]
 
     def iw_sym(self, ctx: str, density_terms: list[EdgeInfo], dashed: list, k: int) -> Sym:
         facs: list[Sym] = []
