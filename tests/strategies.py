@@ -422,7 +422,7 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         solid([src], dst, branch_choice(), ["theta"])
     if y is not None and y.name not in used():
         label, group = labels.fresh(c, ["phi"])
-        source = c.choice(valued)
+        source = c.choice(testable)  # never a discrete sample without a reparameterisation
         edges.append(
             Edge(sources=(source.name,), target=y.name, process=Process.generative, adversarial=True,
                  network=Call(name="linear"), label=label, group=group)
