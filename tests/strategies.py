@@ -201,14 +201,37 @@ def _head(c: _Choices, target: Node, deterministic: bool) -> Call | None:
     return c.choice(_DISTRIBUTIONS[target.value])
 
 
-def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deterministic, labels, groups, **extra) -> Edge:
+def _is_corruption(e: Edge) -> bool:
+    return e.network is not None and e.network.name in ("gaussian_noise", "masking", "salt_and_pepper")
+
+
+def _head_name(e: Edge, target: Node) -> str | None:
+    if e.deterministic or _is_corruption(e):
+        return None
+    if e.output is not None:
+        return e.output.name
+    return {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
+
+
+def _discrete_sample(e: Edge, target: Node) -> bool:
+    """A discrete sample without a reparameterisation, drawn by a network (no adversary's gradient reaches it)."""
+    return _head_name(e, target) in ("categorical", "bernoulli") and e.reparameterize and e.group is not None
+
+
+def _discrete_draw(e: Edge, target: Node) -> bool:
+    """A discrete value drawn without a reparameterisation (enumerated or scored, never importance weighted)."""
+    head = _head_name(e, target)
+    return head in ("categorical", "bernoulli") or (head in ("relaxed_categorical", "relaxed_bernoulli") and not e.reparameterize)
+
+
+def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deterministic, labels, groups, corruption_ok: bool = True, **extra) -> Edge:
     """An edge with a random network and head (sources: nodes, without the indicator)."""
     srcs = [n.name for n in sources]
     branch = None
     if indicator is not None and branch_choice is not None:
         srcs.insert(c.int(0, len(srcs)), indicator.name)
         branch = branch_choice
-    net = _network(c, list(sources), target, labels, not deterministic, groups)
+    net = _network(c, list(sources), target, labels, not deterministic and corruption_ok, groups)
     head = None if net.pop("no_head", False) else _head(c, target, deterministic)
     edge = Edge(
         sources=tuple(srcs),
@@ -262,12 +285,13 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
 
     labels = _Labels()
     edges: list[Edge] = []
-    needs_test: list[Node] = []  # prior nodes with a dashed hollow producer: need a red edge (AAE)
+    needs_test: list[Node] = []  # nodes a red edge must test: prior nodes with a hollow dashed producer (AAE), generated data (GAN)
 
     def branch_choice() -> int | None:
         return c.choice([None, 0, 1]) if y is not None else None
 
-    # inference (dashed) producers of latents, from earlier nodes: no dashed cycle
+    # inference (dashed) producers of latents, from earlier nodes: no dashed cycle.  A corruption has no
+    # density, so it never produces a latent with a prior, nor one with two producers (it would meet a p-side).
     produced: set[str] = set()
     for k, node in enumerate(latents):
         if node.prior is not None and not c.flip():
@@ -286,38 +310,85 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         if not hollow and c.int(0, 3) == 0:
             extra["reparameterize"] = False
         branch = branch_choice()
-        edges.append(_edge(c, sources, y, branch, node, Process.inference, hollow, labels, _GROUPS[:2] + _GROUPS[3:], **extra))
+        second = branch is not None and c.int(0, 2) == 0
+        plain = node.prior is None and not second
+        edges.append(_edge(c, sources, y, branch, node, Process.inference, hollow, labels, _GROUPS[:2] + _GROUPS[3:], corruption_ok=plain, **extra))
         produced.add(node.name)
-        if branch is not None and c.int(0, 2) == 0:
+        if second:
             # a second dashed producer for the other branch (as ALI's x, y=1 ==> z and z, y ==> x)
             others = c.subset(earlier, 1, 2)
-            edges.append(_edge(c, others, y, 1 - branch, node, Process.inference, hollow, labels, ["eta", "lambda"]))
+            edges.append(_edge(c, others, y, 1 - branch, node, Process.inference, hollow, labels, ["eta", "lambda"], corruption_ok=False))
 
-    # generated branch of data nodes (GAN's z, y ==> x), from latents with no dashed producer
+    # generated branch of data nodes (GAN's z, y ==> x), from latents with no dashed producer; a red edge
+    # tests each (a generated sample has no p-side of its own), so a discrete one must be relaxed or hollow
     roots = [n for n in latents if n.name not in produced]
     if y is not None and roots:
         for node in data:
             if not c.flip():
                 continue
             sources = c.subset(roots, 1, len(roots))
-            edges.append(_edge(c, sources, y, c.choice([0, 1]), node, Process.inference, c.flip(), labels, ["theta"]))
+            e = _edge(c, sources, y, c.choice([0, 1]), node, Process.inference, c.flip(), labels, ["theta"])
+            if _discrete_sample(e, node):
+                e = e.model_copy(update={"deterministic": True, "output": None})
+            edges.append(e)
+            needs_test.append(node)
 
-    # generative (solid) edges, along a random order of the nodes: no solid cycle
+    # generative (solid) edges, along an order of the nodes (no solid cycle) with the latents that have a
+    # prior first: a latent with a prior takes its p-side from it and has no solid producer.  A latent with a
+    # dashed producer gets at most one solid producer (its p-side), and only if every dashed producer has a
+    # density (no hollow edge, no corruption); it must get one if a dashed factor with parameters needs a
+    # partner.  Data nodes take any number.
     valued = data + latents
-    order = c.perm(valued)
-    rank = {n.name: i for i, n in enumerate(order)}
-    for _ in range(c.int(0, 3)):
-        target = c.choice(order[1:])
-        before = [n for n in order if rank[n.name] < rank[target.name]]
-        sources = c.subset(before, 1, 3)
-        edges.append(_edge(c, sources, y, branch_choice(), target, Process.generative, c.flip(), labels, ["theta", "eta"]))
+    dashed_into: dict[str, list[Edge]] = {}
+    for e in edges:
+        dashed_into.setdefault(e.target, []).append(e)
+    priors = [n for n in latents if n.prior is not None]
+    rest = c.perm([n for n in valued if n.prior is None])
 
-    # red edges into the indicator
+    def needs_p(n: Node) -> bool:
+        return n.role is Role.latent and n.prior is None and any(
+            not e.deterministic and not _is_corruption(e) and e.group is not None and e.reparameterize
+            for e in dashed_into.get(n.name, [])
+        )
+
+    if rest and needs_p(rest[0]) and not priors:
+        first = next(n for n in rest if n.role is Role.data)
+        rest.remove(first)
+        rest.insert(0, first)
+    order = c.perm(priors) + rest
+    rank = {n.name: i for i, n in enumerate(order)}
+    solid_into: dict[str, int] = {}
+
+    def open_target(n: Node) -> bool:
+        if n.role is Role.data:
+            return True
+        if n.prior is not None or solid_into.get(n.name, 0) > 0:
+            return False
+        return all(not e.deterministic and not _is_corruption(e) for e in dashed_into.get(n.name, []))
+
+    def solid(sources: list[Node], target: Node, branch: int | None, groups: list[str]) -> None:
+        edges.append(_edge(c, sources, y, branch, target, Process.generative, c.flip(), labels, groups))
+        solid_into[target.name] = solid_into.get(target.name, 0) + 1
+
+    for target in order:
+        if needs_p(target):
+            before = [n for n in order if rank[n.name] < rank[target.name]]
+            solid(c.subset(before, 1, 3), target, None, ["theta", "eta"])
+    for _ in range(c.int(0, 3)):
+        targets = [n for n in order[1:] if open_target(n)]
+        if not targets:
+            break
+        target = c.choice(targets)
+        before = [n for n in order if rank[n.name] < rank[target.name]]
+        solid(c.subset(before, 1, 3), target, branch_choice(), ["theta", "eta"])
+
+    # red edges into the indicator; a discrete sample without reparameterisation is never tested
     dashed_red = False
     if y is not None:
+        testable = [n for n in valued if not any(_discrete_sample(e, n) for e in dashed_into.get(n.name, []))]
         tested = [[n] for n in needs_test]
         for _ in range(c.int(0, 2)):
-            tested.append(c.subset(valued, 1, 2))
+            tested.append(c.subset(testable, 1, 2))
         for sources in tested:
             dashed = not dashed_red and c.flip()
             dashed_red = dashed_red or dashed
@@ -342,7 +413,8 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
                 )
             )
 
-    # every node used: connect the unused ones by a solid edge along the order
+    # every node used: an unused node is a latent with a prior and no dashed producer (it feeds a data
+    # node) or a data node with no edge (fed by another data node or by a latent with a prior)
     def used() -> set[str]:
         out: set[str] = set()
         for e in edges:
@@ -353,20 +425,29 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     for node in valued:
         if node.name in used():
             continue
-        other = c.choice([n for n in valued if n.name != node.name])
+        if node.role is Role.latent:
+            solid([node], c.choice(data), branch_choice(), ["theta"])
+            continue
+        others = [n for n in data if n.name != node.name] or priors
+        other = c.choice(others)
         src, dst = (node, other) if rank[node.name] < rank[other.name] else (other, node)
-        edges.append(_edge(c, [src], y, branch_choice(), dst, Process.generative, c.flip(), labels, ["theta"]))
+        solid([src], dst, branch_choice(), ["theta"])
     if y is not None and y.name not in used():
         label, group = labels.fresh(c, ["phi"])
-        source = c.choice(valued)
+        source = c.choice(testable)  # never a discrete sample without a reparameterisation
         edges.append(
             Edge(sources=(source.name,), target=y.name, process=Process.generative, adversarial=True,
                  network=Call(name="linear"), label=label, group=group)
         )
 
+    # importance weighting needs reparameterised samples: none of it with a discrete sample
+    options = c.options()
+    nodes_by_name = {n.name: n for n in valued}
+    if options.importance_samples > 1 and any(_discrete_draw(e, nodes_by_name[e.target]) for e in edges if not e.adversarial and e.process is Process.inference):
+        options = options.model_copy(update={"importance_samples": 1})
     nodes = data + latents + ([y] if y is not None else [])
     model = c.name()
-    return SchematicGraph(model, c.perm(nodes), c.perm(edges), c.options(), title=draw(_TITLES))
+    return SchematicGraph(model, c.perm(nodes), c.perm(edges), options, title=draw(_TITLES))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from collections import defaultdict
 import pytest
 
 from schemagm.errors import SpecError
-
 from schemagm.graph.model import Process, Role
 from schemagm.transform import (
     degenerate_adversary,
@@ -49,9 +48,15 @@ def test_swap_x_z_of_infogan_is_the_aae() -> None:
     g = swap_nodes(spec("infogan"), "x", "z", check=False)
     match = find_isomorphism(g, spec("aae"))
     assert match is not None and match.nodes == {"x": "x", "z": "z", "y": "y"}
-    # both swaps commute on InfoGAN too, and the swapped processes of the AAE are not the VAE
-    assert swap_processes(g, check=False) == swap_nodes(swap_processes(spec("infogan")), "x", "z", check=False)
-    assert not equivalent(swap_processes(g, check=False), spec("vae"))
+    # both swaps commute on InfoGAN too, and the swapped processes of the AAE are not the VAE (nor a
+    # valid model: the sigmoid still lands on z, and its stochastic dashed z, y --> x has no p-side)
+    with pytest.raises(SpecError, match="not a valid model"):
+        swap_processes(g)
+    with pytest.raises(SpecError, match="has no p-side to be matched with"):
+        swap_processes(spec("aae"))  # the AAE itself, swapped
+    swapped = swap_processes(g, check=False)
+    assert swapped == swap_nodes(swap_processes(spec("infogan"), check=False), "x", "z", check=False)
+    assert not equivalent(swapped, spec("vae"))
 
 
 def test_gan_is_infogan_without_its_inference_edge() -> None:

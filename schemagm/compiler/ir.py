@@ -90,9 +90,17 @@ def namespace(run: Run) -> dict[str, Any]:
             raise ValueError("no closed form")
         return out
 
+    from .distributions import mmd2
+    from .ir_games import grad_penalty, iw_log_d, kernel_side
     from .sampling import _ACTIVATIONS
 
     return {
+        "F": torch.nn.functional,
+        "logit_at": lambda c, i, detach, frozen: run.logit(c, infos[i], detach, frozen),
+        "iw_log_d": iw_log_d,
+        "grad_penalty": lambda real, gen, i: grad_penalty(run, real, gen, infos[i]),
+        "mmd2": mmd2,
+        "side": lambda c, i: kernel_side(run, c, infos[i]),
         "torch": torch,
         "value": run.value,
         "dist": lambda c, i: run.dist(c, infos[i]),
@@ -313,6 +321,7 @@ class Score(Expr):
     logq: list[LogProb]
     key: str
     decay: float = 0.9
+    buffer: str = ""  # the model's buffer [b, set] (registered at compile time: saved in checkpoints)
 
     def eval(self, run: Run, ctx: str) -> Tensor:
         f = self.body.eval(run, ctx)
@@ -320,11 +329,13 @@ class Score(Expr):
         for e in self.logq[1:]:
             lq = lq + e.eval(run, ctx)
         model = run.model
-        b = model._baselines.get(self.key, 0.0)  # a tensor once set (no host sync on the hot path)
+        state = getattr(model, self.buffer)
+        b = state[0]  # 0 until the first training call; a tensor (no host sync on the hot path)
         model.last_baselines[self.key] = b
         if torch.is_grad_enabled() and model.training:
             m = f.detach().mean()
-            model._baselines[self.key] = m if self.key not in model._baselines else self.decay * b + (1 - self.decay) * m
+            new = m + state[1] * self.decay * (b - m)  # the first batch mean, then the moving average
+            setattr(model, self.buffer, torch.stack([new, torch.ones_like(new)]))  # out of place: b stays as used
         return f + (f.detach() - b) * (lq - lq.detach())
 
     def py(self, ctx: str) -> str:

@@ -59,8 +59,8 @@ class CompiledModel(nn.Module):
         self.objective: Objective = compiled.objective
         self._values = compiled.values
         self._exprs = compiled.exprs
-        self._baselines: dict[str, Any] = {}  # moving-average baselines of score-function terms (NVIL)
         self.last_baselines: dict[str, Any] = {}  # the baselines the last call used, by term name
+        self._register_baselines()
         self._coef = compiled.coefficients
         self.groups: list[str] = list(graph.groups)
         for key in list(self._planner.sources):  # build every closure now, not during a call
@@ -70,6 +70,19 @@ class CompiledModel(nn.Module):
             p.name: [t.name for t in self.objective.terms if t.groups & set(p.groups)] for p in self.objective.phases
         }
         self._group_terms = {g: [t.name for t in self.objective.terms if g in t.groups] for g in self.groups}
+
+    def _register_baselines(self) -> None:
+        """One buffer per score-function term (NVIL's moving-average baseline and whether it is set),
+        so that a checkpoint saves it and a resumed run goes on from it."""
+        from .ir import Score, walk
+
+        k = 0
+        for top in self._exprs.values():
+            for node in walk(top):
+                if isinstance(node, Score) and not node.buffer:
+                    node.buffer = f"score_baseline_{k}"
+                    self.register_buffer(node.buffer, torch.zeros(2))  # (b, 1 once set)
+                    k += 1
 
     # -- errors ----------------------------------------------------------------------------------------------
     def _err(self, message: str, edge: Edge | None = None, hint: str | None = None) -> SpecError:

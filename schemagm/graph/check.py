@@ -22,7 +22,11 @@ What is checked (docs/language.md lists every message):
   at most one dashed producer per node and branch, no cycle inside one process
   within one branch, no dashed hollow edge into a prior node without a red edge
   (no density for the KL), no dashed producer of a data node that serves both
-  branches.
+  branches;
+* what the rule cannot honour (``rule_check``): a prior and a solid producer on one
+  latent, a stochastic dashed factor with no p-side, a hollow dashed producer matched
+  with a solid p-side, a discrete unreparameterised sample tested by a red edge,
+  ``discrete = enumerate`` on too large a support, importance weighting of a discrete sample.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from ..limits import MAX_NODE_SIZE, MAX_WIDTH
 from .flow_check import flow_problems, is_flow_base
 from .heads import head_mismatch
 from .model import Call, Edge, Node, Process, Role, SchematicGraph
+from .rule_check import check_rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..language.syntax import EdgeDecl, NodeDecl, OptionDecl
@@ -188,6 +193,8 @@ class _Checker:
         self.check_values()
         self.check_producers()
         self.check_cycles()
+        if not self.out:  # the rule's pairing presupposes an otherwise valid graph
+            check_rule(self)
         return sort_diagnostics(self.out)
 
     # -- nodes ---------------------------------------------------------------------------------
