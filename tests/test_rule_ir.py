@@ -14,6 +14,9 @@ from reference.batches import batch_for
 from strategies import hierarchies
 
 SPEC_FILES = sorted(SPECS.glob("*.sgm")) + sorted((SPECS / "extra").glob("*.sgm"))
+# graphs with flows or dequantization are compiled by compiler/flow_model.py, whose factors are not
+# expression trees yet (issue 11): they are listed, so that the day they are, this test covers them
+FLOW_SPECS = {"flow2d", "dequant_flow", "vdequant_flow", "vae_flow_prior", "vae_iaf"}
 
 
 def compiled(spec, seed: int = 0):
@@ -46,7 +49,7 @@ def check_source_forms(model, batch) -> int:
     return checked
 
 
-@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in SPEC_FILES if p.stem not in FLOW_SPECS], ids=lambda p: p.stem)
 def test_every_rule_term_of_a_spec_evaluates_from_its_source_form(path) -> None:
     model = compiled(path)
     n = check_source_forms(model, batch_for(model.graph, n=8))
@@ -95,3 +98,10 @@ def test_every_adversarial_form_is_one_tree(form: str, spec: str) -> None:
             assert all(n.frozen == t.name.startswith("reversed") for n in nodes if isinstance(n, Side))
         if t.name.startswith("gradient_penalty"):
             assert isinstance(nodes[0], GradPenalty)
+
+
+def test_the_flow_specs_left_out_above_are_exactly_those_compiled_by_the_flow_model() -> None:
+    from schemagm.graph.build import parse_file
+    from schemagm.graph.flow_check import uses_flows
+
+    assert {p.stem for p in SPEC_FILES if uses_flows(parse_file(p))} == FLOW_SPECS

@@ -56,7 +56,7 @@ def test_a_resumed_run_goes_on_from_the_saved_baseline(tmp_path) -> None:
             "config": {},
             "step": 3,
             "epoch": 0,
-            "stream": {"epoch": 0, "index": 3, "seed": 0, "batch_size": 8, "n": 24},
+            "stream": {"epoch": 0, "index": 2, "seed": 0, "batch_size": 8, "n": 24},
             "model": {k: v.detach().cpu() for k, v in first.state_dict().items()},
             "optimizers": {},
             "rng": rng_state(),

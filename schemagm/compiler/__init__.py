@@ -62,14 +62,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..graph.flow_check import uses_flows
 from .model import CompiledModel, build_graph
-
-
-def uses_flows(graph: Any) -> bool:
-    """Does the graph have an invertible edge or a dequantization edge (see :mod:`.flow_model`)?"""
-    return any(
-        e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output)) for e in graph.edges
-    )
 from .terms import Objective, Phase, Term
 
 __all__ = ["compile", "load", "CompiledModel", "Objective", "Term", "Phase"]

@@ -24,6 +24,14 @@ def _is_flow(name: str | None) -> bool:
     return entry is not None and entry.produces == "flow"
 
 
+def uses_flows(graph: SchematicGraph) -> bool:
+    """Does the graph have an invertible edge or a dequantization edge?  Such a graph is compiled by
+    the factor-by-factor rule of ``schemagm.compiler.flow_model`` and checked here."""
+    return any(
+        e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output)) for e in graph.edges
+    )
+
+
 def is_flow_base(graph: SchematicGraph, name: str) -> bool:
     """Is ``name`` the base (first source) of an invertible edge?  It then gets its value in the
     dashed process by the flow's inverse, so it needs no dashed producer."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .. import registry
 from .model import Edge, Node, Process, Role, SchematicGraph
+from .flow_check import uses_flows
 
 if TYPE_CHECKING:  # pragma: no cover
     from .check import _Checker
@@ -234,5 +235,10 @@ class _Rule:
 
 
 def check_rule(checker: _Checker) -> None:
-    """Report, on ``checker``, every place where the rule cannot pair a factor soundly."""
+    """Report, on ``checker``, every place where the rule cannot pair a factor soundly.
+
+    A graph with flows or dequantization is compiled by its own factor walk (compiler/flow_model.py),
+    whose limits :mod:`.flow_check` reports."""
+    if uses_flows(checker.g):
+        return
     _Rule(checker).run()
