@@ -39,7 +39,6 @@ __all__ = [
     "kl_to_prior",
     "kl_pair",
     "support",
-    "support_size",
     "mmd2",
     "reconstruction",
     "flat_sum",
@@ -372,16 +371,6 @@ def kl_pair(q: Dist, p: Dist) -> Tensor | None:
         a = F.logsigmoid(q.logits) - F.logsigmoid(p.logits)
         b = F.logsigmoid(-q.logits) - F.logsigmoid(-p.logits)
         return flat_sum(pq * a + (1 - pq) * b)
-    return None
-
-
-def support_size(kind: str, shape: tuple[int, ...]) -> int | None:
-    """How many values a discrete node of ``kind`` (categorical / bernoulli) and ``shape`` takes."""
-    shape = tuple(shape) or (1,)
-    if kind == "categorical":
-        return shape[-1] ** (math.prod(shape[:-1]) if len(shape) > 1 else 1)
-    if kind == "bernoulli":
-        return 2 ** math.prod(shape)
     return None
 
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 from ..errors import SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
-from ..graph.rule_check import ENUMERATE_MAX  # noqa: F401 - the largest support that `discrete = auto` sums over exactly
+from ..graph.rule_check import ENUMERATE_MAX, support_size  # noqa: F401 - ENUMERATE_MAX: the largest support summed over exactly
 from .bounds import _Bounds
 from .derive_base import ADVERSARY, MODEL, Compiled, PerSample, Value, _DeriverBase, _factors, _Part, _prefix, _side  # noqa: F401 - public names stay here
-from .distributions import Prior, support, support_size
+from .distributions import Prior, support
 from .games import _Games
 from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
 from .ir_games import iw_log_d
