@@ -31,16 +31,21 @@ Every key, with its default (the TOML file uses the same names)::
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import tomli_w
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import SpecError
 from ..limits import MAX_CONFIG_BYTES, MAX_SEED
 from ..suggest import did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 __all__ = ["TrainConfig", "load_config", "parse_lr_flags", "parse_data_flags", "config_toml"]
 
