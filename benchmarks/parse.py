@@ -42,14 +42,18 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=200)
     args = ap.parse_args()
     specs = sorted((ROOT / "specs").glob("*.sgm"))
-    print(f"{'spec':<12} {'parse+check ms':>15} {'/ 20 ms target':>15} {'min ms':>8} {'lark parse ms':>14} {'x lark':>7}")
+    print(
+        f"{'spec':<12} {'parse+check ms':>15} {'/ 20 ms target':>15} {'min ms':>8} {'lark parse ms':>14} {'x lark':>7}"
+    )
     worst = 0.0
     for path in specs:
         text = path.read_text()
         full, fastest = timings_ms(lambda: parse(text, file=str(path)), args.repeat)
         bare, _ = timings_ms(lambda: _parser().parse(text), args.repeat)
         worst = max(worst, full / TARGET_MS)
-        print(f"{path.stem:<12} {full:>15.3f} {full / TARGET_MS:>15.3f} {fastest:>8.3f} {bare:>14.3f} {full / bare:>7.2f}")
+        print(
+            f"{path.stem:<12} {full:>15.3f} {full / TARGET_MS:>15.3f} {fastest:>8.3f} {bare:>14.3f} {full / bare:>7.2f}"
+        )
     print(f"worst ratio to the {TARGET_MS:g} ms target: {worst:.3f} ({'within' if worst <= 1 else 'OVER'} target)")
 
 

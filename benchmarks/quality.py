@@ -75,11 +75,22 @@ def ring(seeds: list[int], steps: int, n_samples: int, work: Path, lr: float) ->
             rep = evaluate_run(run, ["modes", "mmd"], EvalSettings(n_samples=n_samples, seed=seed, permutations=100))
             modes = rep.results["modes"].value or {}
             mmd = rep.results["mmd"].value or {}
-            row = {"seed": seed, "train_s": took, **{k: modes[k] for k in ("modes_covered", "modes_reached", "high_quality_fraction", "counts", "nearest_counts")}, "mmd2": mmd["mmd2"]}
+            row = {
+                "seed": seed,
+                "train_s": took,
+                **{
+                    k: modes[k]
+                    for k in ("modes_covered", "modes_reached", "high_quality_fraction", "counts", "nearest_counts")
+                },
+                "mmd2": mmd["mmd2"],
+            }
             out[name].append(row)
-            print(f"  {name} seed {seed}: {row['modes_covered']}/8 modes covered, {row['modes_reached']}/8 reached, "
-                  f"high-quality {row['high_quality_fraction']:.3f}, MMD² {row['mmd2']:.4f}, "
-                  f"high-quality per mode {row['counts']}, nearest per mode {row['nearest_counts']} ({took:.0f} s)", flush=True)
+            print(
+                f"  {name} seed {seed}: {row['modes_covered']}/8 modes covered, {row['modes_reached']}/8 reached, "
+                f"high-quality {row['high_quality_fraction']:.3f}, MMD² {row['mmd2']:.4f}, "
+                f"high-quality per mode {row['counts']}, nearest per mode {row['nearest_counts']} ({took:.0f} s)",
+                flush=True,
+            )
     return out
 
 
@@ -98,7 +109,9 @@ class ReferenceVAE(nn.Module):
         return mu, torch.exp(0.5 * logvar)
 
     def _log_px_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return -F.binary_cross_entropy_with_logits(self.dec(z), x.expand(*z.shape[:-1], x.shape[-1]), reduction="none").sum(-1)
+        return -F.binary_cross_entropy_with_logits(
+            self.dec(z), x.expand(*z.shape[:-1], x.shape[-1]), reduction="none"
+        ).sum(-1)
 
     def elbo(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         x = batch["x"]
@@ -143,7 +156,19 @@ def digits(seeds: list[int], epochs: int, k: int, work: Path) -> list[dict]:
     for seed in seeds:
         run = work / f"vae-{seed}"
         t0 = time.perf_counter()
-        launched = train(TrainConfig(spec=str(ROOT / "specs" / "vae.sgm"), out=str(run), epochs=epochs, batch_size=64, lr=1e-3, seed=seed, samples=0, progress=False, checkpoint_every=10**9))
+        launched = train(
+            TrainConfig(
+                spec=str(ROOT / "specs" / "vae.sgm"),
+                out=str(run),
+                epochs=epochs,
+                batch_size=64,
+                lr=1e-3,
+                seed=seed,
+                samples=0,
+                progress=False,
+                checkpoint_every=10**9,
+            )
+        )
         t_compiled = time.perf_counter() - t0
         r = load_run(run)
         steps = r.step
@@ -187,7 +212,19 @@ def mixture(seeds: list[int], steps: int, work: Path, lr: float) -> list[dict]:
     for seed in seeds:
         run = work / f"gmm-{seed}"
         t0 = time.perf_counter()
-        train(TrainConfig(spec=str(ROOT / "specs" / "extra" / "gmm.sgm"), out=str(run), steps=steps, batch_size=256, lr=lr, seed=seed, samples=0, progress=False, checkpoint_every=10**9))
+        train(
+            TrainConfig(
+                spec=str(ROOT / "specs" / "extra" / "gmm.sgm"),
+                out=str(run),
+                steps=steps,
+                batch_size=256,
+                lr=lr,
+                seed=seed,
+                samples=0,
+                progress=False,
+                checkpoint_every=10**9,
+            )
+        )
         took = time.perf_counter() - t0
         r = load_run(run)
         train_x, test_x = r.data.train["x"], r.data.test["x"]
@@ -202,9 +239,19 @@ def mixture(seeds: list[int], steps: int, work: Path, lr: float) -> list[dict]:
             elbo = float(r.model.elbo({"x": test_x}).mean())
         em = GaussianMixture(k, covariance_type="diag", random_state=seed).fit(train_x.numpy())
         em_ll = float(em.score(test_x.numpy()))
-        row = {"seed": seed, "exact": exact, "elbo": elbo, "em": em_ll, "rel": (exact - em_ll) / abs(em_ll), "train_s": took}
+        row = {
+            "seed": seed,
+            "exact": exact,
+            "elbo": elbo,
+            "em": em_ll,
+            "rel": (exact - em_ll) / abs(em_ll),
+            "train_s": took,
+        }
         rows.append(row)
-        print(f"  seed {seed}: test log-likelihood compiled {exact:.4f} (ELBO {elbo:.4f}), EM {em_ll:.4f}, rel. diff {100 * row['rel']:+.2f}% ({took:.0f} s)", flush=True)
+        print(
+            f"  seed {seed}: test log-likelihood compiled {exact:.4f} (ELBO {elbo:.4f}), EM {em_ll:.4f}, rel. diff {100 * row['rel']:+.2f}% ({took:.0f} s)",
+            flush=True,
+        )
     return rows
 
 
@@ -213,7 +260,9 @@ def main() -> None:
     ap.add_argument("--part", choices=["ring", "digits", "mixture", "all"], default="all")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=5000, help="updates per 2-D run")
-    ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of the 2-D runs (both models, every group)")
+    ap.add_argument(
+        "--lr", type=float, default=1e-3, help="Adam learning rate of the 2-D runs (both models, every group)"
+    )
     ap.add_argument("--n-samples", type=int, default=2500)
     ap.add_argument("--epochs", type=int, default=50, help="epochs of the digits VAEs")
     ap.add_argument("--k", type=int, default=50)
@@ -224,28 +273,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.part in ("ring", "all"):
-            print(f"ring of 8 Gaussians: {args.steps} updates, batch 256, Adam lr {args.lr:g} betas (0.5, 0.999); {args.n_samples} samples")
+            print(
+                f"ring of 8 Gaussians: {args.steps} updates, batch 256, Adam lr {args.lr:g} betas (0.5, 0.999); {args.n_samples} samples"
+            )
             res = ring(args.seeds, args.steps, args.n_samples, work, args.lr)
-            print("\n| model | modes covered (of 8), per seed | mean | modes reached, per seed | high-quality fraction, per seed | mean | MMD², mean |")
+            print(
+                "\n| model | modes covered (of 8), per seed | mean | modes reached, per seed | high-quality fraction, per seed | mean | MMD², mean |"
+            )
             print("|---|---|---|---|---|---|---|")
             for name, rows in res.items():
                 mc = [r["modes_covered"] for r in rows]
                 mr = [r["modes_reached"] for r in rows]
                 hq = [r["high_quality_fraction"] for r in rows]
                 mmd = statistics.mean(r["mmd2"] for r in rows)
-                print(f"| {name} | {', '.join(map(str, mc))} | {statistics.mean(mc):.2f} | {', '.join(map(str, mr))} | "
-                      f"{', '.join(f'{h:.3f}' for h in hq)} | {statistics.mean(hq):.3f} | {mmd:.4f} |")
+                print(
+                    f"| {name} | {', '.join(map(str, mc))} | {statistics.mean(mc):.2f} | {', '.join(map(str, mr))} | "
+                    f"{', '.join(f'{h:.3f}' for h in hq)} | {statistics.mean(hq):.3f} | {mmd:.4f} |"
+                )
             print()
         if args.part in ("digits", "all"):
-            print(f"digits VAE: {args.epochs} epochs, batch 64, Adam lr 1e-3; test split of the run (180 digits); k = {args.k}")
+            print(
+                f"digits VAE: {args.epochs} epochs, batch 64, Adam lr 1e-3; test split of the run (180 digits); k = {args.k}"
+            )
             rows = digits(args.seeds, args.epochs, args.k, work)
             diffs = [r["elbo_rel_diff"] for r in rows]
-            print(f"\nmean test ELBO: compiled {statistics.mean(r['compiled_elbo'] for r in rows):.3f}, reference "
-                  f"{statistics.mean(r['reference_elbo'] for r in rows):.3f}; relative differences {', '.join(f'{100 * d:+.2f}%' for d in diffs)}; "
-                  f"largest |diff| {100 * max(map(abs, diffs)):.2f}% (target < 1%)")
+            print(
+                f"\nmean test ELBO: compiled {statistics.mean(r['compiled_elbo'] for r in rows):.3f}, reference "
+                f"{statistics.mean(r['reference_elbo'] for r in rows):.3f}; relative differences {', '.join(f'{100 * d:+.2f}%' for d in diffs)}; "
+                f"largest |diff| {100 * max(map(abs, diffs)):.2f}% (target < 1%)"
+            )
         if args.part in ("mixture", "all"):
             steps = args.mixture_steps
-            print(f"Gaussian mixture (K = 8) on the ring: {steps} updates, batch 256, Adam lr {args.mixture_lr:g}; EM: scikit-learn, diagonal")
+            print(
+                f"Gaussian mixture (K = 8) on the ring: {steps} updates, batch 256, Adam lr {args.mixture_lr:g}; EM: scikit-learn, diagonal"
+            )
             rows = mixture(args.seeds, steps, work, args.mixture_lr)
             print("\n| model | test log-likelihood per point, per seed | mean |")
             print("|---|---|---|")

@@ -21,8 +21,8 @@ import copy
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,9 @@ class Hand:
         self.nets = copy.deepcopy(model.networks)
         self.groups = {e.group for e in model.graph.edges if e.group}
         self.opt = {
-            g: torch.optim.Adam([p for e in model.graph.edges if e.group == g for p in self.nets[f"{e.label}_{g}"].parameters()], lr=lr)
+            g: torch.optim.Adam(
+                [p for e in model.graph.edges if e.group == g for p in self.nets[f"{e.label}_{g}"].parameters()], lr=lr
+            )
             for g in self.groups
         }
         self.batch = batch
@@ -112,7 +114,9 @@ class Hand:
     def iwae(self) -> Step:
         x, P = self.batch["x"], self.n("p_theta")
         k = self.options.importance_samples
-        return lambda: self.update(ref.iwae(lambda v: self.gauss("q_eta", v), P, x, self.randn(k, x.shape[0], 8))["eta"], "theta", "eta")
+        return lambda: self.update(
+            ref.iwae(lambda v: self.gauss("q_eta", v), P, x, self.randn(k, x.shape[0], 8))["eta"], "theta", "eta"
+        )
 
     def _d_step(self, real: Tensor, fake: Callable[[], Tensor], D: torch.nn.Module) -> None:
         for _ in range(self.options.discriminator_steps):
@@ -162,7 +166,9 @@ class Hand:
 
         def step() -> None:
             for _ in range(self.options.discriminator_steps):
-                self.update(ref.discriminator_loss(D(self.randn(n, zdim)).reshape(-1), D(E(x).detach()).reshape(-1)), "phi")
+                self.update(
+                    ref.discriminator_loss(D(self.randn(n, zdim)).reshape(-1), D(E(x).detach()).reshape(-1)), "phi"
+                )
             code = E(x)
             loss = -ref.log_bernoulli(x, P(code)).mean() + F.softplus(-D(code).reshape(-1)).mean()
             self.update(loss, "theta", "eta")
@@ -176,7 +182,9 @@ class Hand:
         def step() -> None:
             src, tgt = z[y == 1], z[y == 0]  # a real step splits each new batch by domain
             for _ in range(self.options.discriminator_steps):
-                self.update(ref.discriminator_loss(D(G(src).detach()).reshape(-1), D(G(tgt).detach()).reshape(-1)), "phi")
+                self.update(
+                    ref.discriminator_loss(D(G(src).detach()).reshape(-1), D(G(tgt).detach()).reshape(-1)), "phi"
+                )
             loss = F.softplus(D(G(src)).reshape(-1)).mean() + F.softplus(-D(G(tgt)).reshape(-1)).mean()
             self.update(loss, "theta")
 
@@ -250,7 +258,9 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_pair(a: Step, b: Step, repeats: int, warmup: int, device: torch.device, clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
+def time_pair(
+    a: Step, b: Step, repeats: int, warmup: int, device: torch.device, clock: Callable[[], float] = time.perf_counter
+) -> tuple[float, float]:
     """Median seconds of a and b, interleaved, alternating which runs first."""
     for _ in range(warmup):
         a()
@@ -282,7 +292,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: steadier timings on a shared machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1: steadier timings on a shared machine)"
+    )
     parser.add_argument("--only", nargs="*", help="spec names to run (default: the whole catalog)")
     parser.add_argument(
         "--clock",
@@ -300,7 +312,9 @@ def main() -> None:
     if args.only:
         specs = [p for p in specs if p.stem in args.only]
     schemagm.compile(specs[0])  # import everything once before timing compiles
-    print(f"device {device}, batch {args.batch_size}, {args.repeats} repeats after {args.warmup} warm-up, torch {torch.__version__}, {torch.get_num_threads()} thread(s), {clock_name} clock")
+    print(
+        f"device {device}, batch {args.batch_size}, {args.repeats} repeats after {args.warmup} warm-up, torch {torch.__version__}, {torch.get_num_threads()} thread(s), {clock_name} clock"
+    )
     print(f"{'model':<11} {'compiled ms':>11} {'hand ms':>9} {'ratio':>7} {'compile ms':>11}")
     ratios = []
     for path in specs:

@@ -83,7 +83,11 @@ def measure(name: str, batch_size: int, repeats: int) -> tuple[float, float, dic
                 (ours if label == "ours" else theirs).append(time.process_time() - t)
         extras = {}
         batch = {k: v[:batch_size] for k, v in data.train.items()}
-        for label, fn in (("log line", lambda: trainer._log(batch)), ("checkpoint", trainer.save), ("picture", lambda: trainer._picture("bench.png", 1))):
+        for label, fn in (
+            ("log line", lambda: trainer._log(batch)),
+            ("checkpoint", trainer.save),
+            ("picture", lambda: trainer._picture("bench.png", 1)),
+        ):
             times = []
             for _ in range(5):
                 t = time.perf_counter()
@@ -100,7 +104,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"{'spec':<12}{'trainer ms':>12}{'bare ms':>10}{'ratio':>8}   {'log line':>9}{'checkpoint':>11}{'picture':>9}  (ms per call)")
+    print(
+        f"{'spec':<12}{'trainer ms':>12}{'bare ms':>10}{'ratio':>8}   {'log line':>9}{'checkpoint':>11}{'picture':>9}  (ms per call)"
+    )
     for name in SPECS:
         ours, bare, extras = measure(name, args.batch_size, args.repeats)
         print(

@@ -28,8 +28,18 @@ STAMP = re.compile(r"<!-- schemagm dot sha256: ([0-9a-f]{64}) -->")
 
 #: the lecture's figures: a spec and the steps that turn it into another model, side by side
 COMPARISONS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("infogan_to_vae", "infogan", ("swap-processes", "degenerate-adversary"), "InfoGAN with its processes swapped and its adversary degenerated is the VAE (Fig. 1(b) to (c))."),
-    ("infogan_to_aavae", "infogan", ("swap-processes",), "InfoGAN with its processes swapped, the adversary kept active, is the AAVAE."),
+    (
+        "infogan_to_vae",
+        "infogan",
+        ("swap-processes", "degenerate-adversary"),
+        "InfoGAN with its processes swapped and its adversary degenerated is the VAE (Fig. 1(b) to (c)).",
+    ),
+    (
+        "infogan_to_aavae",
+        "infogan",
+        ("swap-processes",),
+        "InfoGAN with its processes swapped, the adversary kept active, is the AAVAE.",
+    ),
     ("infogan_to_aae", "infogan", ("swap-nodes x z",), "InfoGAN with x and z swapped is the AAE (Fig. 1(d))."),
 )
 
@@ -185,7 +195,9 @@ def write(text: str, dots: dict[str, str]) -> list[str]:
     from schemagm.render.output import render_bytes, write_atomic
 
     # a comparison's image is drawn from each panel's own layout (schemagm.render.panels), as the command does
-    drawings = {name: comparison_drawing(parse_file(SPECS / f"{spec}.sgm"), steps) for name, spec, steps, _ in COMPARISONS}
+    drawings = {
+        name: comparison_drawing(parse_file(SPECS / f"{spec}.sgm"), steps) for name, spec, steps, _ in COMPARISONS
+    }
 
     FIGURES.mkdir(parents=True, exist_ok=True)
     written = []

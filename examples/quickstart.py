@@ -48,7 +48,9 @@ def save_grid(images: torch.Tensor, path: Path, scale: int = 4) -> None:
     for i, img in enumerate(imgs):
         r, c = divmod(i, cols)
         grid[1 + r * 9 : 1 + r * 9 + 8, 1 + c * 9 : 1 + c * 9 + 8] = img
-    picture = Image.fromarray((grid * 255).astype(np.uint8)).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    picture = Image.fromarray((grid * 255).astype(np.uint8)).resize(
+        (grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
     os.close(fd)
@@ -63,7 +65,12 @@ def save_grid(images: torch.Tensor, path: Path, scale: int = 4) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("spec", nargs="?", default=str(ROOT / "specs" / "vae.sgm"), help="a spec whose data node is real[64] from digits")
+    parser.add_argument(
+        "spec",
+        nargs="?",
+        default=str(ROOT / "specs" / "vae.sgm"),
+        help="a spec whose data node is real[64] from digits",
+    )
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)

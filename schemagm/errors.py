@@ -18,8 +18,8 @@ The command line prints this text (no traceback) and exits with status 1.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 __all__ = ["Span", "Diagnostic", "SpecError", "DiagnosticSink", "printable", "excerpt", "shorten"]
 
@@ -34,7 +34,7 @@ class Span:
     end_column: int | None = None
     file: str | None = None
 
-    def with_file(self, file: str | None) -> "Span":
+    def with_file(self, file: str | None) -> Span:
         return Span(self.line, self.column, self.end_line, self.end_column, file)
 
     def __str__(self) -> str:
@@ -160,7 +160,7 @@ class SpecError(Exception):
     def span(self) -> Span | None:
         return self.diagnostics[0].span
 
-    def with_source(self, source: str | None, file: str | None = None) -> "SpecError":
+    def with_source(self, source: str | None, file: str | None = None) -> SpecError:
         """Attach the source text (for the caret lines) and the file name."""
         diags = [
             Diagnostic(d.message, d.span.with_file(d.span.file or file) if d.span else None, d.hint, d.severity)
@@ -172,7 +172,9 @@ class SpecError(Exception):
         lines = self.source.splitlines() if self.source is not None else None
         shown = [d.render(self.source, self.file, lines) for d in self.diagnostics[:MAX_SHOWN]]
         if len(self.diagnostics) > MAX_SHOWN:
-            shown.append(f"... and {len(self.diagnostics) - MAX_SHOWN} more errors (fix the first ones and check again)")
+            shown.append(
+                f"... and {len(self.diagnostics) - MAX_SHOWN} more errors (fix the first ones and check again)"
+            )
         return "\n".join(shown)
 
     def __str__(self) -> str:

@@ -21,8 +21,9 @@ or through the entry-point group ``schemagm.networks`` of their own package
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence, Union
+from typing import Any, Literal, Union
 
 __all__ = [
     "Arg",
@@ -183,7 +184,11 @@ NETWORKS: dict[str, Entry] = {
                 "network",
                 f"{_FLOW}:{kind}",
                 True,
-                (_i("hidden", variadic=True, minimum=1), _i("transforms", default=4, minimum=1), *((_i("bins", default=8, minimum=2),) if kind == "nsf" else ())),
+                (
+                    _i("hidden", variadic=True, minimum=1),
+                    _i("transforms", default=4, minimum=1),
+                    *((_i("bins", default=8, minimum=2),) if kind == "nsf" else ()),
+                ),
                 doc + " (zuko); on an invertible edge <-> / <-->, or as q(u | x) of `dequantize`",
                 produces="flow",
             )
@@ -195,22 +200,98 @@ NETWORKS: dict[str, Entry] = {
 CORRUPTIONS: dict[str, Entry] = {
     e.name: e
     for e in [
-        Entry("gaussian_noise", "corruption", f"{_NET}:gaussian_noise", False, (_f("std", required=True, minimum=0.0, exclusive_minimum=True),), "x + std * eps"),
-        Entry("masking", "corruption", f"{_NET}:masking", False, (_f("p", required=True, minimum=0.0),), "zero each entry with probability p"),
-        Entry("salt_and_pepper", "corruption", f"{_NET}:salt_and_pepper", False, (_f("p", required=True, minimum=0.0),), "set each entry to 0 or 1 with probability p"),
-        Entry("dequantize", "corruption", f"{_FLOW}:uniform_dequantization", False, (_f("scale", required=True, minimum=0.0, exclusive_minimum=True),), "uniform dequantization v = x + u / scale, u ~ U[0, 1), for data on a grid of step 1/scale"),
+        Entry(
+            "gaussian_noise",
+            "corruption",
+            f"{_NET}:gaussian_noise",
+            False,
+            (_f("std", required=True, minimum=0.0, exclusive_minimum=True),),
+            "x + std * eps",
+        ),
+        Entry(
+            "masking",
+            "corruption",
+            f"{_NET}:masking",
+            False,
+            (_f("p", required=True, minimum=0.0),),
+            "zero each entry with probability p",
+        ),
+        Entry(
+            "salt_and_pepper",
+            "corruption",
+            f"{_NET}:salt_and_pepper",
+            False,
+            (_f("p", required=True, minimum=0.0),),
+            "set each entry to 0 or 1 with probability p",
+        ),
+        Entry(
+            "dequantize",
+            "corruption",
+            f"{_FLOW}:uniform_dequantization",
+            False,
+            (_f("scale", required=True, minimum=0.0, exclusive_minimum=True),),
+            "uniform dequantization v = x + u / scale, u ~ U[0, 1), for data on a grid of step 1/scale",
+        ),
     ]
 }
 
 DISTRIBUTIONS: dict[str, Entry] = {
     e.name: e
     for e in [
-        Entry("normal", "distribution", f"{_DIST}:Normal", False, (_f("std", minimum=0.0, exclusive_minimum=True),), "diagonal Gaussian, learned variance unless std is given", targets=("real", "normal", "uniform")),
-        Entry("bernoulli", "distribution", f"{_DIST}:Bernoulli", False, (), "independent Bernoulli (logits)", targets=("real", "bernoulli")),
-        Entry("categorical", "distribution", f"{_DIST}:Categorical", False, (), "one categorical (logits)", targets=("categorical",)),
-        Entry("relaxed_categorical", "distribution", f"{_DIST}:RelaxedCategorical", False, (_f("temperature", minimum=0.0, exclusive_minimum=True),), "Gumbel-softmax sample, categorical density", targets=("categorical",)),
-        Entry("dequantize", "distribution", f"{_FLOW}:Dequantization", False, (_f("scale", required=True, minimum=0.0, exclusive_minimum=True),), "variational dequantization v = x + sigmoid(s) / scale, s from the edge's conditional flow", targets=("real",)),
-        Entry("relaxed_bernoulli", "distribution", f"{_DIST}:RelaxedBernoulli", False, (_f("temperature", minimum=0.0, exclusive_minimum=True),), "binary concrete sample, Bernoulli density", targets=("bernoulli", "real")),
+        Entry(
+            "normal",
+            "distribution",
+            f"{_DIST}:Normal",
+            False,
+            (_f("std", minimum=0.0, exclusive_minimum=True),),
+            "diagonal Gaussian, learned variance unless std is given",
+            targets=("real", "normal", "uniform"),
+        ),
+        Entry(
+            "bernoulli",
+            "distribution",
+            f"{_DIST}:Bernoulli",
+            False,
+            (),
+            "independent Bernoulli (logits)",
+            targets=("real", "bernoulli"),
+        ),
+        Entry(
+            "categorical",
+            "distribution",
+            f"{_DIST}:Categorical",
+            False,
+            (),
+            "one categorical (logits)",
+            targets=("categorical",),
+        ),
+        Entry(
+            "relaxed_categorical",
+            "distribution",
+            f"{_DIST}:RelaxedCategorical",
+            False,
+            (_f("temperature", minimum=0.0, exclusive_minimum=True),),
+            "Gumbel-softmax sample, categorical density",
+            targets=("categorical",),
+        ),
+        Entry(
+            "dequantize",
+            "distribution",
+            f"{_FLOW}:Dequantization",
+            False,
+            (_f("scale", required=True, minimum=0.0, exclusive_minimum=True),),
+            "variational dequantization v = x + sigmoid(s) / scale, s from the edge's conditional flow",
+            targets=("real",),
+        ),
+        Entry(
+            "relaxed_bernoulli",
+            "distribution",
+            f"{_DIST}:RelaxedBernoulli",
+            False,
+            (_f("temperature", minimum=0.0, exclusive_minimum=True),),
+            "binary concrete sample, Bernoulli density",
+            targets=("bernoulli", "real"),
+        ),
     ]
 }
 
@@ -218,7 +299,12 @@ ACTIVATIONS: dict[str, Entry] = {
     e.name: e
     for e in [
         Entry(n, "activation", None, False, (), d)
-        for n, d in [("sigmoid", "to (0, 1)"), ("tanh", "to (-1, 1)"), ("relu", "to [0, inf)"), ("softplus", "to (0, inf)")]
+        for n, d in [
+            ("sigmoid", "to (0, 1)"),
+            ("tanh", "to (-1, 1)"),
+            ("relu", "to [0, inf)"),
+            ("softplus", "to (0, inf)"),
+        ]
     ]
 }
 
@@ -263,7 +349,17 @@ def register_network(
         raise ValueError(f"network name {name!r} must be an identifier")
     if name in NETWORKS and not replace:
         raise ValueError(f"a network named {name!r} is already registered (pass replace=True)")
-    entry = Entry(name, "network", factory, parametric, tuple(args or ()), doc or (factory.__doc__ or "").strip(), checked=args is not None, accepts=accepts, produces=produces)
+    entry = Entry(
+        name,
+        "network",
+        factory,
+        parametric,
+        tuple(args or ()),
+        doc or (factory.__doc__ or "").strip(),
+        checked=args is not None,
+        accepts=accepts,
+        produces=produces,
+    )
     NETWORKS[name] = entry
     return entry
 
@@ -277,7 +373,9 @@ def _load_entry_points() -> None:
 
     for ep in entry_points(group="schemagm.networks"):
         if ep.name not in NETWORKS:
-            NETWORKS[ep.name] = Entry(ep.name, "network", ep.value, True, (), f"from entry point {ep.value}", checked=False)
+            NETWORKS[ep.name] = Entry(
+                ep.name, "network", ep.value, True, (), f"from entry point {ep.value}", checked=False
+            )
 
 
 def lookup(kind: Kind, name: str) -> Entry | None:
@@ -316,7 +414,9 @@ def validate_call(entry: Entry, args: Sequence[Any], kwargs: dict[str, Any]) -> 
                 problems.append(msg)
         else:
             n = len(positional)
-            problems.append(f"'{entry.name}' takes {'no' if n == 0 else f'at most {n}'} positional argument{'s' if n != 1 else ''}, got {len(args)}")
+            problems.append(
+                f"'{entry.name}' takes {'no' if n == 0 else f'at most {n}'} positional argument{'s' if n != 1 else ''}, got {len(args)}"
+            )
             break
     known = {a.name: a for a in entry.args}
     for key, value in kwargs.items():

@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 # Tiny tensors on a loaded machine: one intra-op thread is up to 100x faster than two
 # (OpenMP threads spin and wait on each small op), and it makes CPU results reproducible.
 import torch  # noqa: E402
+from hypothesis import HealthCheck, settings
 
 torch.set_num_threads(1)
 

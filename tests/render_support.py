@@ -99,7 +99,15 @@ def expected_arcs(graph: SchematicGraph, prefix: str = "") -> Counter:
     arcs: Counter = Counter()
     for e in graph.edges:
         for s in e.sources:
-            arcs[(prefix + s, prefix + e.target, LINE[e.process], "onormal" if e.deterministic else "normal", e.adversarial)] += 1
+            arcs[
+                (
+                    prefix + s,
+                    prefix + e.target,
+                    LINE[e.process],
+                    "onormal" if e.deterministic else "normal",
+                    e.adversarial,
+                )
+            ] += 1
     return arcs
 
 

@@ -42,7 +42,21 @@ from schemagm.graph.options import ADVERSARIAL_FORMS, Options
 __all__ = ["graphs", "specs_text", "names", "KEYWORDS", "hierarchies", "Hierarchy"]
 
 KEYWORDS = frozenset(
-    {"model", "data", "latent", "indicator", "in", "given", "from", "options", "adversarial", "perfect", "no_reparam", "true", "false"}
+    {
+        "model",
+        "data",
+        "latent",
+        "indicator",
+        "in",
+        "given",
+        "from",
+        "options",
+        "adversarial",
+        "perfect",
+        "no_reparam",
+        "true",
+        "false",
+    }
 )
 
 names = st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z0-9]{1,3})?", fullmatch=True).filter(lambda s: s not in KEYWORDS)
@@ -50,7 +64,12 @@ _LETTERS = ["G", "E", "D", "Q", "F", "H", "P", "R", "S", "T", "enc", "dec"]
 _GROUPS = ["theta", "eta", "phi", "lambda", "psi"]
 
 _DISTRIBUTIONS = {
-    "real": [Call(name="normal"), Call(name="normal", kwargs=(("std", 0.1),)), Call(name="bernoulli"), Call(name="relaxed_bernoulli")],
+    "real": [
+        Call(name="normal"),
+        Call(name="normal", kwargs=(("std", 0.1),)),
+        Call(name="bernoulli"),
+        Call(name="relaxed_bernoulli"),
+    ],
     "normal": [Call(name="normal"), Call(name="normal", kwargs=(("std", 0.5),))],
     "uniform": [Call(name="normal")],
     "bernoulli": [Call(name="bernoulli"), Call(name="relaxed_bernoulli", kwargs=(("temperature", 0.5),))],
@@ -93,7 +112,9 @@ class _Choices:
     def name(self) -> str:
         text = self.word(string.ascii_lowercase, string.ascii_lowercase + string.digits, 0, 5)
         if self.flip(0.25):
-            text += "_" + self.word(string.ascii_lowercase + string.digits, string.ascii_lowercase + string.digits, 0, 2)
+            text += "_" + self.word(
+                string.ascii_lowercase + string.digits, string.ascii_lowercase + string.digits, 0, 2
+            )
         return text if text not in KEYWORDS else text + "_"
 
     def dataset(self) -> str | None:
@@ -151,7 +172,9 @@ class _Labels:
         return letter, group
 
 
-def _network(c: _Choices, inputs: list[Node], target: Node, labels: _Labels, stochastic: bool, groups: list[str]) -> dict:
+def _network(
+    c: _Choices, inputs: list[Node], target: Node, labels: _Labels, stochastic: bool, groups: list[str]
+) -> dict:
     """A network (with label and group where it has parameters) fitting these inputs and this target."""
     options = ["mlp", "mlp", "linear"]
     if len(inputs) == 1 and inputs[0].is_image:
@@ -221,10 +244,24 @@ def _discrete_sample(e: Edge, target: Node) -> bool:
 def _discrete_draw(e: Edge, target: Node) -> bool:
     """A discrete value drawn without a reparameterisation (enumerated or scored, never importance weighted)."""
     head = _head_name(e, target)
-    return head in ("categorical", "bernoulli") or (head in ("relaxed_categorical", "relaxed_bernoulli") and not e.reparameterize)
+    return head in ("categorical", "bernoulli") or (
+        head in ("relaxed_categorical", "relaxed_bernoulli") and not e.reparameterize
+    )
 
 
-def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deterministic, labels, groups, corruption_ok: bool = True, **extra) -> Edge:
+def _edge(
+    c: _Choices,
+    sources,
+    indicator,
+    branch_choice,
+    target,
+    process,
+    deterministic,
+    labels,
+    groups,
+    corruption_ok: bool = True,
+    **extra,
+) -> Edge:
     """An edge with a random network and head (sources: nodes, without the indicator)."""
     srcs = [n.name for n in sources]
     branch = None
@@ -245,7 +282,11 @@ def _edge(c: _Choices, sources, indicator, branch_choice, target, process, deter
     )
     if head_mismatch(edge, target) is not None:
         # a head that cannot produce or score the target's values (schemagm.graph.heads): one that can
-        fits = [h for h in _heads(target, deterministic) if head_mismatch(edge.model_copy(update={"output": h}), target) is None]
+        fits = [
+            h
+            for h in _heads(target, deterministic)
+            if head_mismatch(edge.model_copy(update={"output": h}), target) is None
+        ]
         edge = edge.model_copy(update={"output": c.choice(fits) if fits else None})
     return edge
 
@@ -285,7 +326,9 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
 
     labels = _Labels()
     edges: list[Edge] = []
-    needs_test: list[Node] = []  # nodes a red edge must test: prior nodes with a hollow dashed producer (AAE), generated data (GAN)
+    needs_test: list[
+        Node
+    ] = []  # nodes a red edge must test: prior nodes with a hollow dashed producer (AAE), generated data (GAN)
 
     def branch_choice() -> int | None:
         return c.choice([None, 0, 1]) if y is not None else None
@@ -312,12 +355,39 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         branch = branch_choice()
         second = branch is not None and c.int(0, 2) == 0
         plain = node.prior is None and not second
-        edges.append(_edge(c, sources, y, branch, node, Process.inference, hollow, labels, _GROUPS[:2] + _GROUPS[3:], corruption_ok=plain, **extra))
+        edges.append(
+            _edge(
+                c,
+                sources,
+                y,
+                branch,
+                node,
+                Process.inference,
+                hollow,
+                labels,
+                _GROUPS[:2] + _GROUPS[3:],
+                corruption_ok=plain,
+                **extra,
+            )
+        )
         produced.add(node.name)
         if second:
             # a second dashed producer for the other branch (as ALI's x, y=1 ==> z and z, y ==> x)
             others = c.subset(earlier, 1, 2)
-            edges.append(_edge(c, others, y, 1 - branch, node, Process.inference, hollow, labels, ["eta", "lambda"], corruption_ok=False))
+            edges.append(
+                _edge(
+                    c,
+                    others,
+                    y,
+                    1 - branch,
+                    node,
+                    Process.inference,
+                    hollow,
+                    labels,
+                    ["eta", "lambda"],
+                    corruption_ok=False,
+                )
+            )
 
     # generated branch of data nodes (GAN's z, y ==> x), from latents with no dashed producer; a red edge
     # tests each (a generated sample has no p-side of its own), so a discrete one must be relaxed or hollow
@@ -346,9 +416,13 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     rest = c.perm([n for n in valued if n.prior is None])
 
     def needs_p(n: Node) -> bool:
-        return n.role is Role.latent and n.prior is None and any(
-            not e.deterministic and not _is_corruption(e) and e.group is not None and e.reparameterize
-            for e in dashed_into.get(n.name, [])
+        return (
+            n.role is Role.latent
+            and n.prior is None
+            and any(
+                not e.deterministic and not _is_corruption(e) and e.group is not None and e.reparameterize
+                for e in dashed_into.get(n.name, [])
+            )
         )
 
     if rest and needs_p(rest[0]) and not priors:
@@ -436,14 +510,25 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         label, group = labels.fresh(c, ["phi"])
         source = c.choice(testable)  # never a discrete sample without a reparameterisation
         edges.append(
-            Edge(sources=(source.name,), target=y.name, process=Process.generative, adversarial=True,
-                 network=Call(name="linear"), label=label, group=group)
+            Edge(
+                sources=(source.name,),
+                target=y.name,
+                process=Process.generative,
+                adversarial=True,
+                network=Call(name="linear"),
+                label=label,
+                group=group,
+            )
         )
 
     # importance weighting needs reparameterised samples: none of it with a discrete sample
     options = c.options()
     nodes_by_name = {n.name: n for n in valued}
-    if options.importance_samples > 1 and any(_discrete_draw(e, nodes_by_name[e.target]) for e in edges if not e.adversarial and e.process is Process.inference):
+    if options.importance_samples > 1 and any(
+        _discrete_draw(e, nodes_by_name[e.target])
+        for e in edges
+        if not e.adversarial and e.process is Process.inference
+    ):
         options = options.model_copy(update={"importance_samples": 1})
     nodes = data + latents + ([y] if y is not None else [])
     model = c.name()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import CATALOG, SPECS
 from reference.batches import batch_for
 from reference.catalog import REFERENCES
@@ -64,7 +63,13 @@ def test_reference_detects_a_wrong_weight() -> None:
     batch = batch_for(model.graph, n=16)
     torch.manual_seed(1)
     got = model.losses(batch)
-    wrong = losses.vae(catalog.gaussian(model, "q_eta"), catalog.net(model, "p_theta"), batch["x"], catalog.draw(model, "eps:q_eta:y=0"), beta=1.0)
+    wrong = losses.vae(
+        catalog.gaussian(model, "q_eta"),
+        catalog.net(model, "p_theta"),
+        batch["x"],
+        catalog.draw(model, "eps:q_eta:y=0"),
+        beta=1.0,
+    )
     assert not torch.allclose(got["eta"], wrong["eta"], rtol=1e-3)
     torch.testing.assert_close(got["theta"], wrong["theta"], **TOL)
 
@@ -89,7 +94,6 @@ def test_iwae_with_one_sample_is_the_vae() -> None:
 def test_the_gradient_comparison_can_fail() -> None:
     """A reference with the right value but a wrong gradient (G's samples detached) is caught."""
     import torch.nn.functional as F
-
     from reference import catalog
 
     model = compiled("gan")
@@ -108,9 +112,14 @@ def test_the_gradient_comparison_can_fail() -> None:
 @pytest.mark.parametrize("form", ["minimax", "non_saturating", "least_squares", "hinge", "wasserstein"])
 def test_every_adversarial_form_matches_its_textbook_loss(form: str) -> None:
     from reference import catalog, losses
+
     from schemagm.compiler import compile as compile_spec
 
-    text = (SPECS / "gan.sgm").read_text().replace("adversarial = non_saturating", f"adversarial = {form}\n  gradient_penalty = 5.0")
+    text = (
+        (SPECS / "gan.sgm")
+        .read_text()
+        .replace("adversarial = non_saturating", f"adversarial = {form}\n  gradient_penalty = 5.0")
+    )
     torch.manual_seed(0)
     model = compile_spec(text)
     batch = batch_for(model.graph, n=16)
@@ -128,6 +137,7 @@ def test_every_adversarial_form_matches_its_textbook_loss(form: str) -> None:
 
 def test_monte_carlo_kl_matches_the_estimate_at_the_sample() -> None:
     from reference import catalog, losses
+
     from schemagm.compiler import compile as compile_spec
 
     text = (SPECS / "beta_vae.sgm").read_text().replace("beta = 4.0", "beta = 4.0\n  kl = monte_carlo")
@@ -136,5 +146,11 @@ def test_monte_carlo_kl_matches_the_estimate_at_the_sample() -> None:
     batch = batch_for(model.graph, n=16)
     torch.manual_seed(1)
     got = model.losses(batch)
-    expected = losses.vae_monte_carlo_kl(catalog.gaussian(model, "q_eta"), catalog.net(model, "p_theta"), batch["x"], catalog.draw(model, "eps:q_eta:y=0"), beta=4.0)
+    expected = losses.vae_monte_carlo_kl(
+        catalog.gaussian(model, "q_eta"),
+        catalog.net(model, "p_theta"),
+        batch["x"],
+        catalog.draw(model, "eps:q_eta:y=0"),
+        beta=4.0,
+    )
     assert_same_losses_and_gradients(model, got, expected, "beta_vae with kl = monte_carlo")

@@ -7,12 +7,12 @@ test asserts the exact list of (line, column) and a part of each message.
 from __future__ import annotations
 
 import pytest
+from strategies import spec_errors
 
 from schemagm.errors import Diagnostic, SpecError
 from schemagm.graph.build import parse
 from schemagm.graph.check import check
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
-from strategies import spec_errors
 
 VAE_NODES = """model m
 data      x : real[4] in [0, 1]
@@ -51,7 +51,10 @@ def test_duplicate_node_name():
 
 def test_unknown_node_in_sources_and_target():
     expect(vae("x, w --> z : q_eta = mlp(8) normal", P, R), (6, 4, "unknown node 'w'"))
-    expect(vae(Q, "z, y -> v : p_theta = mlp(8) bernoulli", "z -> x : G_theta = mlp(8) normal", R), (7, 9, "unknown node 'v'"))
+    expect(
+        vae(Q, "z, y -> v : p_theta = mlp(8) bernoulli", "z -> x : G_theta = mlp(8) normal", R),
+        (7, 9, "unknown node 'v'"),
+    )
 
 
 def test_unknown_node_suggests_the_closest_name():
@@ -88,7 +91,9 @@ def test_zero_negative_and_fractional_sizes():
 
 def test_missing_size_and_bad_rank():
     text = "model m\ndata x : real\nlatent z : normal[2, 3]\nz -> x : p_theta = mlp(8) normal\n"
-    expect(text, (2, 10, "node 'x' has no size"), (3, 18, "'z' has 2 sizes; a node is a vector [n] or an image [C, H, W]"))
+    expect(
+        text, (2, 10, "node 'x' has no size"), (3, 18, "'z' has 2 sizes; a node is a vector [n] or an image [C, H, W]")
+    )
 
 
 def test_empty_range():
@@ -127,7 +132,10 @@ def test_target_among_its_sources():
 
 
 def test_adversarial_edge_into_a_non_indicator():
-    expect(vae(Q, P, R, "x -> z : D_phi = mlp(8) adversarial"), (9, 6, "adversarial edge into 'z', which is not an indicator"))
+    expect(
+        vae(Q, P, R, "x -> z : D_phi = mlp(8) adversarial"),
+        (9, 6, "adversarial edge into 'z', which is not an indicator"),
+    )
 
 
 def test_indicator_target_without_adversarial():
@@ -137,17 +145,28 @@ def test_indicator_target_without_adversarial():
 def test_more_than_one_indicator_on_an_edge():
     nodes = VAE_NODES + "indicator u\n"
     # line 6 is blank; edges from line 7
-    text = nodes + "\n" + "\n".join([Q, P, R, "z, y, u -> x : F_theta = mlp(8) normal", "x -> u : D_phi = mlp(8) adversarial"]) + "\n"
+    text = (
+        nodes
+        + "\n"
+        + "\n".join([Q, P, R, "z, y, u -> x : F_theta = mlp(8) normal", "x -> u : D_phi = mlp(8) adversarial"])
+        + "\n"
+    )
     expect(text, (10, 7, "an edge carries at most one indicator; this one has y, u"))
 
 
 def test_an_indicator_alone_is_no_input():
-    expect(vae(Q, P, R, "y -> x : F_theta = mlp(8) bernoulli"), (9, 1, "the edge into 'x' has no input besides the indicator 'y'"))
+    expect(
+        vae(Q, P, R, "y -> x : F_theta = mlp(8) bernoulli"),
+        (9, 1, "the edge into 'x' has no input besides the indicator 'y'"),
+    )
 
 
 def test_indicator_value_must_be_0_or_1_and_only_on_an_indicator():
     expect(vae("x, y=2 --> z : q_eta = mlp(8) normal", P, R), (6, 4, "an indicator takes the value 0 or 1, not 2"))
-    expect(vae(Q, "z=1, y -> x : p_theta = mlp(8) bernoulli", R), (7, 1, "only an indicator takes a value; 'z' is a latent node"))
+    expect(
+        vae(Q, "z=1, y -> x : p_theta = mlp(8) bernoulli", R),
+        (7, 1, "only an indicator takes a value; 'z' is a latent node"),
+    )
 
 
 def test_perfect_and_kernel_must_be_adversarial():
@@ -169,11 +188,16 @@ def test_edge_without_network():
 
 
 def test_no_reparam_on_a_solid_edge():
-    expect(vae(Q, "z, y -> x : p_theta = mlp(8) bernoulli no_reparam", R), (7, 40, "`no_reparam` is for dashed (inference) edges"))
+    expect(
+        vae(Q, "z, y -> x : p_theta = mlp(8) bernoulli no_reparam", R),
+        (7, 40, "`no_reparam` is for dashed (inference) edges"),
+    )
 
 
 def test_network_with_parameters_but_no_group():
-    [(line, col, msg)] = expect(vae(Q, "z, y -> x : mlp(8) bernoulli", R), (7, 13, "the network 'mlp(8)' has parameters but no group"))
+    [(line, col, msg)] = expect(
+        vae(Q, "z, y -> x : mlp(8) bernoulli", R), (7, 13, "the network 'mlp(8)' has parameters but no group")
+    )
     with pytest.raises(SpecError) as info:
         parse(vae(Q, "z, y -> x : G = mlp(8) bernoulli", R))
     assert info.value.diagnostics[0].hint.startswith("name its parameter group, e.g. `G_theta = mlp(8)`")
@@ -211,7 +235,10 @@ def test_unknown_head_and_kernel_arguments():
 
 
 def test_head_incompatible_with_the_target():
-    expect(vae("x, y --> z : q_eta = mlp(8) categorical", P, R), (6, 29, "the distribution 'categorical' cannot describe 'z', a normal node"))
+    expect(
+        vae("x, y --> z : q_eta = mlp(8) categorical", P, R),
+        (6, 29, "the distribution 'categorical' cannot describe 'z', a normal node"),
+    )
 
 
 def test_distribution_on_a_hollow_arrow_and_activation_on_a_filled_one():
@@ -231,7 +258,10 @@ def test_activation_written_without_arrow_and_distribution_with_one():
 
 
 def test_duplicate_network_name():
-    expect(vae(Q, P, R, "z -> x : p_theta = mlp(8) bernoulli"), (9, 10, "two networks are named p_theta (line 7 and line 9)"))
+    expect(
+        vae(Q, P, R, "z -> x : p_theta = mlp(8) bernoulli"),
+        (9, 10, "two networks are named p_theta (line 7 and line 9)"),
+    )
 
 
 def test_label_without_group_part():
@@ -283,7 +313,14 @@ def test_dashed_producers_for_different_branches_are_fine():
 
 def test_latent_without_prior_or_producer():
     text = "model m\ndata x : real[4]\nlatent h : real[2]\nx -> h : p_theta = mlp(8) normal\n"
-    expect(text, (3, 12, "latent node 'h' has no value in the model: it has no prior and no dashed (inference) edge produces it"))
+    expect(
+        text,
+        (
+            3,
+            12,
+            "latent node 'h' has no value in the model: it has no prior and no dashed (inference) edge produces it",
+        ),
+    )
     text = "model m\ndata x : real[4]\nlatent h : real[2]\nx -> y : p_theta = mlp(8) normal\n"
     got = spec_errors(text)
     assert (3, 8, "node 'h' is not used by any edge") in got
@@ -291,7 +328,10 @@ def test_latent_without_prior_or_producer():
 
 
 def test_dashed_hollow_edge_into_a_prior_node_without_red_edge():
-    expect(vae("x, y ==> z : E_eta = mlp(8)", P, R), (6, 6, "a dashed hollow edge (==>) into 'z', which has the prior normal"))
+    expect(
+        vae("x, y ==> z : E_eta = mlp(8)", P, R),
+        (6, 6, "a dashed hollow edge (==>) into 'z', which has the prior normal"),
+    )
 
 
 def test_dashed_hollow_edge_into_a_tested_prior_node_is_the_aae():
@@ -335,11 +375,18 @@ def test_embedding_needs_a_categorical_input():
 
 # -- options -------------------------------------------------------------------------------
 def test_unknown_option_and_bad_values():
-    text = vae(Q, P, R) + "\noptions {\n  betta = 2\n  adversarial = minmax\n  importance_samples = 0\n  beta = \"a lot\"\n}\n"
+    text = (
+        vae(Q, P, R)
+        + '\noptions {\n  betta = 2\n  adversarial = minmax\n  importance_samples = 0\n  beta = "a lot"\n}\n'
+    )
     got = expect(
         text,
         (11, 3, "unknown option 'betta'"),
-        (12, 17, "option 'adversarial' must be one of minimax, non_saturating, least_squares, hinge, wasserstein; got 'minmax'"),
+        (
+            12,
+            17,
+            "option 'adversarial' must be one of minimax, non_saturating, least_squares, hinge, wasserstein; got 'minmax'",
+        ),
         (13, 24, "option 'importance_samples' must be at least 1; got 0"),
         (14, 10, "option 'beta' must be a number; got 'a lot'"),
     )
@@ -350,7 +397,9 @@ def test_unknown_option_and_bad_values():
 
 def test_option_twice_two_blocks_and_one_per_line():
     text = vae(Q, P, R) + "\noptions {\n  beta = 2\n  beta = 3\n}\noptions { walkback = 2 }\n"
-    expect(text, (12, 3, "option 'beta' is set twice"), (14, 1, "a spec has one options block (the first is on line 10)"))
+    expect(
+        text, (12, 3, "option 'beta' is set twice"), (14, 1, "a spec has one options block (the first is on line 10)")
+    )
     expect(vae(Q, P, R) + "options { beta = 2 walkback = 3 }\n", (9, 20, "write one option per line"))
 
 
@@ -384,9 +433,32 @@ def test_a_model_without_nodes():
 
 def test_check_works_on_graphs_built_in_python():
     nodes = [Node(name="x", role=Role.data, shape=(4,)), Node(name="z", role=Role.latent, value="normal", shape=(2,))]
-    good = SchematicGraph("m", nodes, [Edge(sources=("z",), target="x", process=Process.generative, network=Call(name="mlp", args=(8,)), label="p", group="theta")])
+    good = SchematicGraph(
+        "m",
+        nodes,
+        [
+            Edge(
+                sources=("z",),
+                target="x",
+                process=Process.generative,
+                network=Call(name="mlp", args=(8,)),
+                label="p",
+                group="theta",
+            )
+        ],
+    )
     assert check(good) == []
-    bad = good.replace(edges=[Edge(sources=("z",), target="x", process=Process.generative, network=Call(name="mlp", args=(8,)), adversarial=True)])
+    bad = good.replace(
+        edges=[
+            Edge(
+                sources=("z",),
+                target="x",
+                process=Process.generative,
+                network=Call(name="mlp", args=(8,)),
+                adversarial=True,
+            )
+        ]
+    )
     diags = check(bad)
     assert all(isinstance(d, Diagnostic) and d.span is None for d in diags)
     assert [d.message for d in diags] == [
@@ -394,4 +466,6 @@ def test_check_works_on_graphs_built_in_python():
         "the network 'mlp(8)' has parameters but no group",
     ]
     branchy = good.replace(edges=[good.edges[0].model_copy(update={"branch": 1})])
-    assert [d.message for d in check(branchy)] == ["the edge serves branch y = 1 but none of its sources is an indicator"]
+    assert [d.message for d in check(branchy)] == [
+        "the edge serves branch y = 1 but none of its sources is an indicator"
+    ]

@@ -81,7 +81,9 @@ def test_truncated_file(tmp_path):
     p = tmp_path / "last.pt"
     save_checkpoint(p, payload())
     p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
-    with pytest.raises(SpecError, match=r"last.pt' could not be read: the file is truncated, corrupt or not a torch file"):
+    with pytest.raises(
+        SpecError, match=r"last.pt' could not be read: the file is truncated, corrupt or not a torch file"
+    ):
         load_checkpoint(p)
 
 

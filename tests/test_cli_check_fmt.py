@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
+from conftest import CATALOG, ROOT, SPECS
 from typer.testing import CliRunner
 
 from schemagm.cli.app import _register_all, app
-from conftest import CATALOG, ROOT, SPECS
 
 _register_all()
 
@@ -62,7 +62,9 @@ def test_check_subprocess_no_traceback(tmp_path):
     bad = tmp_path / "bad.sgm"
     bad.write_text(BROKEN)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "schemagm", "check", str(bad)], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "schemagm", "check", str(bad)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 1
     assert "unknown node 'w'" in proc.stderr and "^" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -86,7 +88,10 @@ def test_fmt_check_and_write(tmp_path):
 
     code, out, _ = run("fmt", "--write", str(messy))
     assert code == 0 and f"{messy}: reformatted" in out
-    assert messy.read_text() == "model m  # mine\n\nlatent z : normal[2]\ndata   x : real[4]\n\nz -> x : p_theta = mlp(8) normal\n"
+    assert (
+        messy.read_text()
+        == "model m  # mine\n\nlatent z : normal[2]\ndata   x : real[4]\n\nz -> x : p_theta = mlp(8) normal\n"
+    )
     assert oct(messy.stat().st_mode & 0o777) == oct(0o640)
     assert [p.name for p in tmp_path.iterdir()] == ["m.sgm"]  # no temporary file left
 

@@ -7,12 +7,11 @@ import re
 
 import pytest
 import torch
+from conftest import SPECS
 from typer.testing import CliRunner
 
 from schemagm.cli.app import _register_all, app
 from schemagm.graph.model import SchematicGraph
-
-from conftest import SPECS
 
 _register_all()
 runner = CliRunner()
@@ -60,7 +59,11 @@ def test_text_lists_networks_counts_phases_and_formulas(name: str) -> None:
 
 
 def test_discriminator_steps_are_shown(tmp_path) -> None:
-    text = (SPECS / "gan.sgm").read_text().replace("adversarial = non_saturating", "adversarial = non_saturating\n  discriminator_steps = 5")
+    text = (
+        (SPECS / "gan.sgm")
+        .read_text()
+        .replace("adversarial = non_saturating", "adversarial = non_saturating\n  discriminator_steps = 5")
+    )
     spec = tmp_path / "gan5.sgm"
     spec.write_text(text)
     res = invoke("compile", str(spec))
@@ -102,7 +105,9 @@ def test_emit_json_round_trips(name: str) -> None:
 
 def test_spec_error_has_position_and_caret_and_no_traceback(tmp_path) -> None:
     spec = tmp_path / "bad.sgm"
-    spec.write_text("model bad\n\ndata x : real[4] in [0, 1]\nlatent z : normal[2]\n\nx --> w : q_eta = mlp(8) normal\n")
+    spec.write_text(
+        "model bad\n\ndata x : real[4] in [0, 1]\nlatent z : normal[2]\n\nx --> w : q_eta = mlp(8) normal\n"
+    )
     res = invoke("compile", str(spec))
     assert res.exit_code == 1
     err = res.stderr
@@ -114,7 +119,9 @@ def test_spec_error_has_position_and_caret_and_no_traceback(tmp_path) -> None:
 
 def test_unknown_network_is_a_spec_error(tmp_path) -> None:
     spec = tmp_path / "net.sgm"
-    spec.write_text("model m\ndata x : real[4] in [0, 1]\nlatent z : real[2]\nx ==> z : E_eta = nosuchnet(3)\nz => x : G_theta = mlp(8) -> sigmoid\n")
+    spec.write_text(
+        "model m\ndata x : real[4] in [0, 1]\nlatent z : real[2]\nx ==> z : E_eta = nosuchnet(3)\nz => x : G_theta = mlp(8) -> sigmoid\n"
+    )
     res = invoke("compile", str(spec))
     assert res.exit_code == 1
     assert "nosuchnet" in res.stderr
@@ -147,7 +154,9 @@ def test_counts_are_independent_of_rendering() -> None:
     model = compiled("aae")
     edges = {f"{e.label}_{e.group}": e for e in model.graph.edges if e.group}
     for group in model.groups:
-        by_edge = sum(sum(p.numel() for p in model.networks[k].parameters()) for k, e in edges.items() if e.group == group)
+        by_edge = sum(
+            sum(p.numel() for p in model.networks[k].parameters()) for k, e in edges.items() if e.group == group
+        )
         assert by_edge == sum(p.numel() for p in model.parameters_of(group))
     # and a tensor count, computed here from the layer sizes of mlp(256) on 64 -> 8 (encoder)
     enc = model.networks["E_eta"]

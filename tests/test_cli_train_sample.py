@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import CATALOG, ROOT, SPECS
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import CATALOG, ROOT, SPECS
 from schemagm.cli.app import _register_all, app
 from schemagm.train.checkpoint import load_checkpoint
 from schemagm.train.run import load_run
@@ -66,7 +66,19 @@ def test_every_catalog_model_trains_and_writes_its_run(name, tmp_path):
 def test_a_digits_epoch_ends_with_its_picture_and_sample_draws_from_the_run(tmp_path):
     out = tmp_path / "vae"
     # 1617 training rows / 128 = 12 batches per epoch
-    code, _, err = run("train", SPECS / "vae.sgm", "--out", out, "--batch-size", "128", "--epochs", "1", "--no-progress", "--samples", "16")
+    code, _, err = run(
+        "train",
+        SPECS / "vae.sgm",
+        "--out",
+        out,
+        "--batch-size",
+        "128",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--samples",
+        "16",
+    )
     assert code == 0, err
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch-0001.png", "last.png"]
     with Image.open(out / "samples" / "epoch-0001.png") as im:
@@ -85,7 +97,9 @@ def test_a_digits_epoch_ends_with_its_picture_and_sample_draws_from_the_run(tmp_
     assert code == 1 and "already exists; it is not overwritten" in err
     code, _, _ = run("sample", out, "-n", "9", "-o", grid, "--force")
     assert code == 0
-    code, stdout, _ = run("sample", out, "-n", "5", "--reconstruct", "-o", tmp_path / "rec.png", "--npy", tmp_path / "rec.npy")
+    code, stdout, _ = run(
+        "sample", out, "-n", "5", "--reconstruct", "-o", tmp_path / "rec.png", "--npy", tmp_path / "rec.npy"
+    )
     assert code == 0
     rec = np.load(tmp_path / "rec.npy")
     run_ = load_run(out)
@@ -197,7 +211,9 @@ def test_an_existing_run_is_refused_and_force_says_so(tmp_path):
 def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     out = tmp_path / "r"
     # a Gaussian decoder with a huge learning rate: the loss is infinite within a few steps
-    code, _, err = train(ROOT / "specs" / "extra" / "vae2d.sgm", out, "--steps", "50", "--lr", "1e3", "--checkpoint-every", "1")
+    code, _, err = train(
+        ROOT / "specs" / "extra" / "vae2d.sgm", out, "--steps", "50", "--lr", "1e3", "--checkpoint-every", "1"
+    )
     assert code == 1 and "Traceback" not in err
     assert "training stopped at step" in err and "the loss of phase 'model'" in err and "lower the learning rate" in err
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
@@ -208,7 +224,9 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint
 
 def test_config_file_with_flags_on_top(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'spec = "{SPECS / "gan.sgm"}"\nsteps = 2\nbatch_size = 8\nprogress = false\nsamples = 0\n[group_lr]\nphi = 2e-4\n')
+    cfg.write_text(
+        f'spec = "{SPECS / "gan.sgm"}"\nsteps = 2\nbatch_size = 8\nprogress = false\nsamples = 0\n[group_lr]\nphi = 2e-4\n'
+    )
     out = tmp_path / "r"
     code, _, err = run("train", "--config", cfg, "--steps", "3", "--lr", "theta=5e-4", "--out", out)
     assert code == 0, err
@@ -216,7 +234,7 @@ def test_config_file_with_flags_on_top(tmp_path):
     assert ckpt["step"] == 3 and ckpt["config"]["batch_size"] == 8
     lrs = {g: s["param_groups"][0]["lr"] for g, s in ckpt["optimizers"].items()}
     assert lrs == {"theta": 5e-4, "phi": 2e-4}
-    assert 'steps = 3' in (out / "config.toml").read_text()
+    assert "steps = 3" in (out / "config.toml").read_text()
     bad = tmp_path / "bad.toml"
     bad.write_text(f'spec = "{SPECS / "gan.sgm"}"\nbatchsize = 8\n')
     code, _, err = run("train", "--config", bad, "--out", tmp_path / "x")
@@ -285,7 +303,19 @@ def test_interpolation_rows_run_from_one_test_point_to_the_next():
 def test_interpolate_on_a_trained_vae(tmp_path):
     out = tmp_path / "vae"
     assert train(SPECS / "vae.sgm", out, "--steps", "1")[0] == 0
-    code, stdout, err = run("sample", out, "--interpolate", "--pairs", "2", "--steps", "4", "-o", tmp_path / "i.png", "--npy", tmp_path / "i.npy")
+    code, stdout, err = run(
+        "sample",
+        out,
+        "--interpolate",
+        "--pairs",
+        "2",
+        "--steps",
+        "4",
+        "-o",
+        tmp_path / "i.png",
+        "--npy",
+        tmp_path / "i.npy",
+    )
     assert code == 0, err
     array = torch.from_numpy(np.load(tmp_path / "i.npy"))
     assert array.shape == (2, 4, 64)
@@ -306,7 +336,11 @@ def test_interpolate_on_a_trained_vae(tmp_path):
 def _write_idx(path: Path, arr: np.ndarray) -> None:
     import struct
 
-    path.write_bytes(bytes([0, 0, 0x08, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.astype(np.uint8).tobytes())
+    path.write_bytes(
+        bytes([0, 0, 0x08, arr.ndim])
+        + b"".join(struct.pack(">I", d) for d in arr.shape)
+        + arr.astype(np.uint8).tobytes()
+    )
 
 
 def test_mnist_style_images_and_labels_feed_two_data_nodes(tmp_path):
@@ -315,21 +349,47 @@ def test_mnist_style_images_and_labels_feed_two_data_nodes(tmp_path):
     _write_idx(images, rng.integers(0, 256, size=(40, 8, 8)))
     _write_idx(labels, np.arange(40) % 10)
     out = tmp_path / "cvae"
-    code, _, err = train(ROOT / "specs" / "extra" / "cvae.sgm", out, "--steps", "2", "--data", f"x={images}", "--data", f"c={labels}")
+    code, _, err = train(
+        ROOT / "specs" / "extra" / "cvae.sgm", out, "--steps", "2", "--data", f"x={images}", "--data", f"c={labels}"
+    )
     assert code == 0, err
     loaded = load_run(out)
     assert loaded.data.sources == {"x": str(images.resolve()), "c": str(labels.resolve())}
     assert loaded.data.train["x"].shape == (36, 64) and loaded.data.train["c"].dtype == torch.int64
     assert "[data]" in (out / "config.toml").read_text()
-    code, _, err = train(ROOT / "specs" / "extra" / "cvae.sgm", tmp_path / "r2", "--steps", "1", "--data", f"x={images}", "--data", "digits")
+    code, _, err = train(
+        ROOT / "specs" / "extra" / "cvae.sgm",
+        tmp_path / "r2",
+        "--steps",
+        "1",
+        "--data",
+        f"x={images}",
+        "--data",
+        "digits",
+    )
     assert code == 2 and "NODE=SOURCE" in err
-    code, _, err = train(ROOT / "specs" / "extra" / "cvae.sgm", tmp_path / "r3", "--steps", "1", "--data", f"w={images}")
+    code, _, err = train(
+        ROOT / "specs" / "extra" / "cvae.sgm", tmp_path / "r3", "--steps", "1", "--data", f"w={images}"
+    )
     assert code == 1 and "w, which is not a data node" in err
 
 
 def test_training_really_lowers_the_loss(tmp_path):
     out = tmp_path / "vae"
-    code, _, err = train(SPECS / "vae.sgm", out, "--steps", "80", "--batch-size", "64", "--log-every", "1", "--samples", "0", "--threads", "1")
+    code, _, err = train(
+        SPECS / "vae.sgm",
+        out,
+        "--steps",
+        "80",
+        "--batch-size",
+        "64",
+        "--log-every",
+        "1",
+        "--samples",
+        "0",
+        "--threads",
+        "1",
+    )
     assert code == 0, err
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     first, last = records[0]["phase_losses"]["model"], records[-1]["phase_losses"]["model"]

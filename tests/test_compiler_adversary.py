@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from schemagm import registry
-from schemagm.compiler import CompiledModel, compile as compile_spec
+from schemagm.compiler import CompiledModel
+from schemagm.compiler import compile as compile_spec
 
 
 class ShiftedNet(nn.Module):
@@ -137,7 +138,9 @@ def test_importance_weighted_aae_weights_codes_by_softmax_of_the_logits() -> Non
     for n, groups in ((8, [(0, 4), (4, 8)]), (10, [(0, 4), (4, 8), (8, 10)])):
         x = torch.rand(n, 64)
         reversed_term = m.terms({"x": x})["reversed:D_phi"]
-        code = m.networks["E_eta"](x)  # by hand: l = D(E(x)), -mean_groups sum_i stopgrad(softmax(l)_i) log sigmoid(l_i)
+        code = m.networks["E_eta"](
+            x
+        )  # by hand: l = D(E(x)), -mean_groups sum_i stopgrad(softmax(l)_i) log sigmoid(l_i)
         logits = m.networks["D_phi"](code).reshape(n)
         sums = [(torch.softmax(logits[a:b].detach(), 0) * F.logsigmoid(logits[a:b])).sum() for a, b in groups]
         reference = -torch.stack(sums).mean()

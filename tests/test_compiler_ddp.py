@@ -11,10 +11,10 @@ import socket
 import pytest
 import torch
 import torch.distributed as dist
+from conftest import SPECS
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import schemagm
-from conftest import SPECS
 
 
 def _free_port() -> int:

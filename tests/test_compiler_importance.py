@@ -8,9 +8,10 @@ import math
 
 import torch
 import torch.distributions as D
-
 from conftest import SPECS
-from schemagm.compiler import CompiledModel, compile as compile_spec
+
+from schemagm.compiler import CompiledModel
+from schemagm.compiler import compile as compile_spec
 
 HIERARCHICAL = """model hier
 data      x : real[4] in [0, 1]

@@ -11,10 +11,11 @@ import pytest
 import torch
 import torch.distributions as D
 import torch.nn.functional as F
-
 from conftest import SPECS
 from reference.batches import batch_for
-from schemagm.compiler import CompiledModel, Objective, Phase, Term, compile as compile_spec, load
+
+from schemagm.compiler import CompiledModel, Objective, Phase, Term, load
+from schemagm.compiler import compile as compile_spec
 from schemagm.errors import SpecError
 
 TINY_GAN = """model tiny
@@ -234,7 +235,9 @@ def test_elbo_and_iw_bound_against_hand_computations() -> None:
     assert eps.shape == (4, 5, 8)
     zk = mean + std * eps
     log_w = (
-        D.Bernoulli(logits=m.networks["p_theta"](zk.reshape(20, 8)).reshape(4, 5, 64), validate_args=False).log_prob(x).sum(-1)
+        D.Bernoulli(logits=m.networks["p_theta"](zk.reshape(20, 8)).reshape(4, 5, 64), validate_args=False)
+        .log_prob(x)
+        .sum(-1)
         + D.Normal(0.0, 1.0).log_prob(zk).sum(-1)
         - D.Normal(mean, std).log_prob(zk).sum(-1)
     )
@@ -308,7 +311,9 @@ def test_the_split_of_a_batch_by_branch_is_reused_while_the_batch_is_unchanged()
     again = source_rows()
     assert again is not first and torch.equal(again, z[y == 1])
     assert ada.double().run({"z": z.double(), "y": y}).data(node, 1, 1).dtype == torch.float64
-    torch.testing.assert_close(ada.losses(batch)["theta"].detach().double(), ada.losses({"z": z.double(), "y": y.clone()})["theta"].detach())
+    torch.testing.assert_close(
+        ada.losses(batch)["theta"].detach().double(), ada.losses({"z": z.double(), "y": y.clone()})["theta"].detach()
+    )
 
 
 def test_a_call_without_draws_leaves_the_global_generator_alone() -> None:

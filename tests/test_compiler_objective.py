@@ -9,9 +9,9 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import SPECS
 from reference.batches import batch_for
+
 from schemagm.compiler import compile as compile_spec
 from schemagm.errors import SpecError
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
@@ -24,7 +24,10 @@ EXPECTED = {
     "beta_vae": {"nll:p_theta": ({"theta", "eta"}, "score", "model"), "kl:q_eta": ({"eta"}, "kl", "model")},
     "iwae": {"iw_bound": ({"theta", "eta"}, "iw_bound", "model")},
     "gan": {"adversary:D_phi": ({"phi"}, "adversary", "adversary"), "reversed:D_phi": ({"theta"}, "reversed", "model")},
-    "iwgan": {"adversary:D_phi": ({"phi"}, "adversary", "adversary"), "reversed:D_phi": ({"theta"}, "reversed", "model")},
+    "iwgan": {
+        "adversary:D_phi": ({"phi"}, "adversary", "adversary"),
+        "reversed:D_phi": ({"theta"}, "reversed", "model"),
+    },
     "infogan": {
         "nll:Q_eta": ({"eta", "theta"}, "score", "model"),
         "adversary:D_phi": ({"phi"}, "adversary", "adversary"),
@@ -47,7 +50,13 @@ EXPECTED = {
 
 DRAWS = {
     "ae": set(),
-    "dae": {"noise:x->xn:y=1", "noise:x->xn:y=1:r=2", "noise:x->xn:y=1:r=3", "sample:p_theta:y=1", "sample:p_theta:y=1:r=2"},
+    "dae": {
+        "noise:x->xn:y=1",
+        "noise:x->xn:y=1:r=2",
+        "noise:x->xn:y=1:r=3",
+        "sample:p_theta:y=1",
+        "sample:p_theta:y=1:r=2",
+    },
     "vae": {"eps:q_eta:y=0"},
     "beta_vae": {"eps:q_eta:y=0"},
     "iwae": {"eps:q_eta:y=0"},
@@ -160,7 +169,11 @@ def test_adversarial_forms(form: str) -> None:
 
 
 def test_wasserstein_gradient_penalty_matches_a_hand_computation() -> None:
-    text = (SPECS / "gan.sgm").read_text().replace("adversarial = non_saturating", "adversarial = wasserstein\n  gradient_penalty = 5.0")
+    text = (
+        (SPECS / "gan.sgm")
+        .read_text()
+        .replace("adversarial = non_saturating", "adversarial = wasserstein\n  gradient_penalty = 5.0")
+    )
     torch.manual_seed(0)
     m = compile_spec(text)
     batch = batch_for(m.graph, n=8)
@@ -267,10 +280,32 @@ def test_renamed_graph_built_in_python_compiles_to_the_same_terms() -> None:
         x, z, y = names["x"], names["z"], names["y"]
         return SchematicGraph(
             names["model"],
-            [Node(name=x, role=Role.data, shape=(6,), range=(0.0, 1.0)), Node(name=z, role=Role.latent, value="normal", shape=(3,)), Node(name=y, role=Role.indicator)],
             [
-                Edge(sources=(x, y), target=z, process=Process.inference, label=names["q"], group="eta", network=Call(name="mlp", args=(8,)), output=Call(name="normal"), branch=0),
-                Edge(sources=(z, y), target=x, process=Process.generative, label=names["p"], group="theta", network=Call(name="mlp", args=(8,)), output=Call(name="bernoulli"), branch=0),
+                Node(name=x, role=Role.data, shape=(6,), range=(0.0, 1.0)),
+                Node(name=z, role=Role.latent, value="normal", shape=(3,)),
+                Node(name=y, role=Role.indicator),
+            ],
+            [
+                Edge(
+                    sources=(x, y),
+                    target=z,
+                    process=Process.inference,
+                    label=names["q"],
+                    group="eta",
+                    network=Call(name="mlp", args=(8,)),
+                    output=Call(name="normal"),
+                    branch=0,
+                ),
+                Edge(
+                    sources=(z, y),
+                    target=x,
+                    process=Process.generative,
+                    label=names["p"],
+                    group="theta",
+                    network=Call(name="mlp", args=(8,)),
+                    output=Call(name="bernoulli"),
+                    branch=0,
+                ),
                 Edge(sources=(x,), target=y, process=Process.inference, adversarial=True, perfect=True),
             ],
         )
@@ -279,7 +314,9 @@ def test_renamed_graph_built_in_python_compiles_to_the_same_terms() -> None:
     b = graph({"model": "anything", "x": "pixels", "z": "code", "y": "s", "q": "enc", "p": "dec"})
     ma, mb = compile_spec(a), compile_spec(b)
     assert [(t.kind, t.groups) for t in ma.objective.terms] == [(t.kind, t.groups) for t in mb.objective.terms]
-    mb.load_state_dict({k.replace("q_eta", "enc_eta").replace("p_theta", "dec_theta"): v for k, v in ma.state_dict().items()})
+    mb.load_state_dict(
+        {k.replace("q_eta", "enc_eta").replace("p_theta", "dec_theta"): v for k, v in ma.state_dict().items()}
+    )
     x = torch.rand(4, 6)
     torch.manual_seed(3)
     la = ma.losses({"x": x})
@@ -304,10 +341,29 @@ def test_hollow_edge_into_a_prior_node_has_no_kl() -> None:
 
     g = SchematicGraph(
         "m",
-        [Node(name="x", role=Role.data, shape=(4,), range=(0.0, 1.0)), Node(name="z", role=Role.latent, value="normal", shape=(2,))],
         [
-            Edge(sources=("x",), target="z", process=Process.inference, deterministic=True, label="E", group="eta", network=Call(name="mlp", args=(8,))),
-            Edge(sources=("z",), target="x", process=Process.generative, label="p", group="theta", network=Call(name="mlp", args=(8,)), output=Call(name="bernoulli")),
+            Node(name="x", role=Role.data, shape=(4,), range=(0.0, 1.0)),
+            Node(name="z", role=Role.latent, value="normal", shape=(2,)),
+        ],
+        [
+            Edge(
+                sources=("x",),
+                target="z",
+                process=Process.inference,
+                deterministic=True,
+                label="E",
+                group="eta",
+                network=Call(name="mlp", args=(8,)),
+            ),
+            Edge(
+                sources=("z",),
+                target="x",
+                process=Process.generative,
+                label="p",
+                group="theta",
+                network=Call(name="mlp", args=(8,)),
+                output=Call(name="bernoulli"),
+            ),
         ],
     )
     with pytest.raises(SpecError, match="deterministic \\(hollow\\).*no density"):
@@ -315,13 +371,19 @@ def test_hollow_edge_into_a_prior_node_has_no_kl() -> None:
 
 
 def test_kernel_edge_whose_generated_side_has_no_parameters() -> None:
-    text = HEAD.replace("latent z : normal[2]\n", "latent z : normal[4]\n") + "z, y => x : identity\nx -> y : mmd(1.0) adversarial\n"
+    text = (
+        HEAD.replace("latent z : normal[2]\n", "latent z : normal[4]\n")
+        + "z, y => x : identity\nx -> y : mmd(1.0) adversarial\n"
+    )
     err = error_of(text)
     assert err.span is not None and err.span.line == 6 and "kernel" in str(err), str(err)
 
 
 def test_importance_weighting_through_a_hollow_decoder_is_an_error() -> None:
-    text = HEAD + "x, y --> z : q_eta = mlp(8) normal\nz, y => x : G_theta = mlp(8) -> sigmoid\nx --> y : perfect adversarial\noptions {\n  importance_samples = 3\n}\n"
+    text = (
+        HEAD
+        + "x, y --> z : q_eta = mlp(8) normal\nz, y => x : G_theta = mlp(8) -> sigmoid\nx --> y : perfect adversarial\noptions {\n  importance_samples = 3\n}\n"
+    )
     err = error_of(text)
     assert "hollow" in str(err) and err.span is not None and err.span.line == 6, str(err)
 
@@ -347,7 +409,10 @@ def test_red_edge_with_the_same_value_in_both_branches() -> None:
 
 
 def test_identity_whose_sizes_cannot_match() -> None:
-    text = HEAD + "x, y --> z : q_eta = identity normal\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+    text = (
+        HEAD
+        + "x, y --> z : q_eta = identity normal\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+    )
     err = error_of(text)
     assert err.span is not None and err.span.line == 5 and "identity" in str(err)
 
@@ -383,7 +448,10 @@ def test_categorical_code_is_one_hot_and_scored_by_its_categorical_head() -> Non
 
 
 def test_relaxed_categorical_posterior_uses_gumbel_noise_and_categorical_kl() -> None:
-    text = CATEGORICAL_CODE.replace("z, c, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : D_phi = mlp(8) adversarial\nx, y -> c : Q_eta = mlp(8) categorical\n", "x, y --> c : q_eta = mlp(8) relaxed_categorical(temperature=0.3)\nc, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n").replace("latent z : normal[2]\n", "")
+    text = CATEGORICAL_CODE.replace(
+        "z, c, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : D_phi = mlp(8) adversarial\nx, y -> c : Q_eta = mlp(8) categorical\n",
+        "x, y --> c : q_eta = mlp(8) relaxed_categorical(temperature=0.3)\nc, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n",
+    ).replace("latent z : normal[2]\n", "")
     torch.manual_seed(0)
     m = compile_spec(text)
     x = torch.rand(5, 4)
@@ -407,7 +475,10 @@ def test_uniform_prior_defaults_to_the_languages_range() -> None:
 
 
 def test_convolutional_encoder_on_a_vector_is_an_error() -> None:
-    text = HEAD + "x, y --> z : q_eta = conv_encoder(8) normal\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+    text = (
+        HEAD
+        + "x, y --> z : q_eta = conv_encoder(8) normal\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+    )
     err = error_of(text)
     assert err.span is not None and err.span.line == 5 and "image" in str(err)
 
@@ -427,10 +498,30 @@ def test_sleep_phase_through_a_hollow_edge_is_an_error() -> None:
 
     g = SchematicGraph(
         "m",
-        [Node(name="x", role=Role.data, shape=(4,), range=(0.0, 1.0)), Node(name="h", role=Role.latent, value="real", shape=(2,))],
         [
-            Edge(sources=("x",), target="h", process=Process.inference, deterministic=True, label="q", group="lambda", network=Call(name="mlp", args=(8,)), reparameterize=False),
-            Edge(sources=("h",), target="x", process=Process.generative, label="p", group="theta", network=Call(name="mlp", args=(8,)), output=Call(name="bernoulli")),
+            Node(name="x", role=Role.data, shape=(4,), range=(0.0, 1.0)),
+            Node(name="h", role=Role.latent, value="real", shape=(2,)),
+        ],
+        [
+            Edge(
+                sources=("x",),
+                target="h",
+                process=Process.inference,
+                deterministic=True,
+                label="q",
+                group="lambda",
+                network=Call(name="mlp", args=(8,)),
+                reparameterize=False,
+            ),
+            Edge(
+                sources=("h",),
+                target="x",
+                process=Process.generative,
+                label="p",
+                group="theta",
+                network=Call(name="mlp", args=(8,)),
+                output=Call(name="bernoulli"),
+            ),
         ],
     )
     with pytest.raises(SpecError, match="no_reparam.*no"):

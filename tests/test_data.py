@@ -60,7 +60,11 @@ def test_digits_fit_flat_and_image_nodes_with_labels():
     row = flat.train["x"][0].numpy()
     match = np.nonzero(np.all(np.isclose(d.data / 16.0, row), axis=1))[0]
     assert len(match) >= 1  # the rows really are digits scaled by 1/16
-    g = parse(LABELLED.replace("real[4] in [0, 1]", "real[1, 8, 8] in [0, 1] from digits").replace("categorical[3]", "categorical[10]"))
+    g = parse(
+        LABELLED.replace("real[4] in [0, 1]", "real[1, 8, 8] in [0, 1] from digits").replace(
+            "categorical[3]", "categorical[10]"
+        )
+    )
     data = get_dataset(None, g)
     assert data.train["x"].shape == (1617, 1, 8, 8) and data.train["c"].dtype == torch.int64
     # image and label of one row belong together

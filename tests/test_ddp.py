@@ -17,9 +17,9 @@ import subprocess
 import sys
 
 import torch
+from conftest import ROOT, SPECS
 from typer.testing import CliRunner
 
-from conftest import ROOT, SPECS
 from schemagm.cli.app import _register_all, app
 from schemagm.compiler import compile as compile_spec
 from schemagm.train.checkpoint import load_checkpoint
@@ -29,12 +29,37 @@ if not app.registered_commands:
     _register_all()
 
 # the last step is also a periodic checkpoint: every rank must agree to save once (no hang)
-ARGS = ["--steps", "4", "--batch-size", "16", "--no-progress", "--samples", "0", "--log-every", "1", "--lr", "3e-3", "--checkpoint-every", "2"]
+ARGS = [
+    "--steps",
+    "4",
+    "--batch-size",
+    "16",
+    "--no-progress",
+    "--samples",
+    "0",
+    "--log-every",
+    "1",
+    "--lr",
+    "3e-3",
+    "--checkpoint-every",
+    "2",
+]
 
 
 def torchrun(*args: str, cwd) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "schemagm", "train", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "schemagm",
+        "train",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("trained") == 1  # only rank 0 reports (and writes)
@@ -65,4 +90,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     for a, b in zip(lines_two, lines_one):  # the logged phase loss is the mean over ranks = the global batch's loss
         assert abs(a["phase_losses"]["model"] - b["phase_losses"]["model"]) < 1e-4 * abs(b["phase_losses"]["model"])
     assert "ranks" in two["rng"] and len(two["rng"]["ranks"]) == 2
-    assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == ["last.pt", "step-0000002.pt", "step-0000004.pt"]
+    assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == [
+        "last.pt",
+        "step-0000002.pt",
+        "step-0000004.pt",
+    ]

@@ -14,11 +14,28 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import CATALOG, ROOT, SPECS
 from reference.batches import batch_for
 
-MODEL_NAMES = {"vae", "gan", "infogan", "aae", "ada", "iwae", "iwgan", "aavae", "wake_sleep", "mmd_net", "dae", "ae", "bigan", "ali", "beta_vae", "vae_gan", "cvae"}
+MODEL_NAMES = {
+    "vae",
+    "gan",
+    "infogan",
+    "aae",
+    "ada",
+    "iwae",
+    "iwgan",
+    "aavae",
+    "wake_sleep",
+    "mmd_net",
+    "dae",
+    "ae",
+    "bigan",
+    "ali",
+    "beta_vae",
+    "vae_gan",
+    "cvae",
+}
 
 EXTRA = ["extra/ali", "extra/vae_gan", "extra/cvae"]
 
@@ -37,7 +54,9 @@ def renamed(text: str, graph) -> tuple[str, dict[str, str], dict[str, str]]:
         out = re.sub(rf"\b{re.escape(old)}_(?=[A-Za-z]+\s*=)", f"{new}_", out)
     # node names are whole words anywhere except a data set path after `from`
     parts = re.split(r"(\bfrom\s+[\w.]+)", out)
-    parts = [p if p.startswith("from") else re.sub(r"\b\w+\b", lambda m: nodes.get(m.group(0), m.group(0)), p) for p in parts]
+    parts = [
+        p if p.startswith("from") else re.sub(r"\b\w+\b", lambda m: nodes.get(m.group(0), m.group(0)), p) for p in parts
+    ]
     return "".join(parts), nodes, labels
 
 

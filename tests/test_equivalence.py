@@ -7,7 +7,8 @@ import random
 import subprocess
 import sys
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from strategies import graphs
 
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
@@ -98,7 +99,9 @@ def renamed(graph: SchematicGraph, seed: int) -> SchematicGraph:
         rng.shuffle(sources)
         label = f"L{rng.randrange(10**6)}" if e.label else None
         group = rng.choice(["theta", "eta", "lambda", "psi"]) if e.group else None
-        edges.append(e.model_copy(update={"sources": tuple(sources), "target": new[e.target], "label": label, "group": group}))
+        edges.append(
+            e.model_copy(update={"sources": tuple(sources), "target": new[e.target], "label": label, "group": group})
+        )
     rng.shuffle(edges)
     return SchematicGraph(f"m{rng.randrange(1000)}", nodes, edges, title="renamed")
 
@@ -108,6 +111,7 @@ def edits(graph: SchematicGraph) -> list[tuple[str, SchematicGraph]]:
     out = []
     variables = [n for n, x in graph.nodes.items() if x.role is not Role.indicator]
     for i, e in enumerate(graph.edges):
+
         def put(new_edge: Edge | None) -> SchematicGraph:
             edges = list(graph.edges)
             if new_edge is None:
@@ -122,7 +126,9 @@ def edits(graph: SchematicGraph) -> list[tuple[str, SchematicGraph]]:
         out.append((f"drop edge {i}", put(None)))
         extra = [v for v in variables if v not in e.sources and v != e.target]
         if extra:
-            out.append((f"add source {extra[0]} to edge {i}", put(e.model_copy(update={"sources": (*e.sources, extra[0])}))))
+            out.append(
+                (f"add source {extra[0]} to edge {i}", put(e.model_copy(update={"sources": (*e.sources, extra[0])})))
+            )
     return out
 
 
@@ -180,10 +186,32 @@ def test_equal_hash_exactly_when_vf2pp_finds_an_isomorphism(a: SchematicGraph, b
 def test_hash_is_stable_across_processes() -> None:
     g = SchematicGraph(
         "vae",
-        [Node(name="x", role=Role.data, shape=(4,)), Node(name="z", role=Role.latent, value="normal", shape=(2,)), Node(name="y", role=Role.indicator)],
         [
-            Edge(sources=("x", "y"), target="z", process=Process.inference, label="q", group="eta", network=Call(name="mlp", args=(8,)), output=Call(name="normal"), branch=0),
-            Edge(sources=("z", "y"), target="x", process=Process.generative, label="p", group="theta", network=Call(name="mlp", args=(8,)), output=Call(name="bernoulli"), branch=0),
+            Node(name="x", role=Role.data, shape=(4,)),
+            Node(name="z", role=Role.latent, value="normal", shape=(2,)),
+            Node(name="y", role=Role.indicator),
+        ],
+        [
+            Edge(
+                sources=("x", "y"),
+                target="z",
+                process=Process.inference,
+                label="q",
+                group="eta",
+                network=Call(name="mlp", args=(8,)),
+                output=Call(name="normal"),
+                branch=0,
+            ),
+            Edge(
+                sources=("z", "y"),
+                target="x",
+                process=Process.generative,
+                label="p",
+                group="theta",
+                network=Call(name="mlp", args=(8,)),
+                output=Call(name="bernoulli"),
+                branch=0,
+            ),
             Edge(sources=("x",), target="y", process=Process.inference, adversarial=True, perfect=True),
         ],
     )
@@ -193,7 +221,11 @@ def test_hash_is_stable_across_processes() -> None:
     )
     outs = {
         subprocess.run(
-            [sys.executable, "-c", code], input=g.to_json(), capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            input=g.to_json(),
+            capture_output=True,
+            text=True,
+            check=True,
             env={"PYTHONHASHSEED": str(seed), "PATH": ""},
         ).stdout.strip()
         for seed in (1, 2)
@@ -203,10 +235,19 @@ def test_hash_is_stable_across_processes() -> None:
 
 
 def _two_edges_vs_one_factor() -> tuple[SchematicGraph, SchematicGraph]:
-    nodes = [Node(name="x", role=Role.data, shape=(2,)), Node(name="z", role=Role.latent, value="normal", shape=(2,)), Node(name="w", role=Role.data, shape=(2,))]
+    nodes = [
+        Node(name="x", role=Role.data, shape=(2,)),
+        Node(name="z", role=Role.latent, value="normal", shape=(2,)),
+        Node(name="w", role=Role.data, shape=(2,)),
+    ]
     one = SchematicGraph("one", nodes, [Edge(sources=("x", "z"), target="w", process=Process.generative)])
     two = SchematicGraph(
-        "two", nodes, [Edge(sources=("x",), target="w", process=Process.generative), Edge(sources=("z",), target="w", process=Process.generative)]
+        "two",
+        nodes,
+        [
+            Edge(sources=("x",), target="w", process=Process.generative),
+            Edge(sources=("z",), target="w", process=Process.generative),
+        ],
     )
     return one, two
 
@@ -224,8 +265,17 @@ def test_a_multi_source_edge_differs_from_separate_edges() -> None:
 def test_differences_name_the_edge_that_changed() -> None:
     one, _ = _two_edges_vs_one_factor()
     y = Node(name="y", role=Role.indicator)
-    a = SchematicGraph("a", [*one.nodes.values(), y], [*one.edges, Edge(sources=("w",), target="y", process=Process.generative, adversarial=True, perfect=True)])
-    b = a.replace(edges=[a.edges[0].model_copy(update={"process": Process.inference}), a.edges[1].model_copy(update={"adversarial": False})])
+    a = SchematicGraph(
+        "a",
+        [*one.nodes.values(), y],
+        [*one.edges, Edge(sources=("w",), target="y", process=Process.generative, adversarial=True, perfect=True)],
+    )
+    b = a.replace(
+        edges=[
+            a.edges[0].model_copy(update={"process": Process.inference}),
+            a.edges[1].model_copy(update={"adversarial": False}),
+        ]
+    )
     words = differences(a, b)
     assert "edge x, z -> w (B: x, z --> w) is solid (generative) in A, dashed in B" in words
     assert "edge w -> y is red in A, not in B" in words

@@ -19,7 +19,9 @@ def _train(spec: str, out: Path, steps: int = 30) -> Path:
     from schemagm.train.config import TrainConfig
     from schemagm.train.launch import train
 
-    train(TrainConfig(spec=str(ROOT / spec), out=str(out), steps=steps, samples=0, progress=False, checkpoint_every=1000))
+    train(
+        TrainConfig(spec=str(ROOT / spec), out=str(out), steps=steps, samples=0, progress=False, checkpoint_every=1000)
+    )
     return out
 
 
@@ -47,7 +49,15 @@ def test_eval_vae_writes_json_with_every_metric(vae_run: Path, tmp_path: Path, s
     m = data["metrics"]
     assert list(m) == list(METRICS)
     status = {k: v["status"] for k, v in m.items()}
-    assert status == {"elbo": "ok", "iw": "ok", "mmd": "ok", "modes": "not applicable", "inception": "ok", "fid": "ok", "surgery": "ok"}
+    assert status == {
+        "elbo": "ok",
+        "iw": "ok",
+        "mmd": "ok",
+        "modes": "not applicable",
+        "inception": "ok",
+        "fid": "ok",
+        "surgery": "ok",
+    }
     assert "mixture" in m["modes"]["reason"]
     elbo, iw = m["elbo"]["value"], m["iw"]["value"]
     assert elbo["n"] == iw["n"] == 180  # the run's test split (10% of 1797 digits)
@@ -68,7 +78,11 @@ def test_existing_json_is_not_overwritten_without_force(vae_run: Path, tmp_path:
     out.write_text("keep me")
     res = invoke(str(vae_run), "--json", str(out), "--metrics", "elbo")
     assert res.exit_code == 1
-    assert "already exists; it is not overwritten" in res.output and "--force" in res.output and "Traceback" not in res.output
+    assert (
+        "already exists; it is not overwritten" in res.output
+        and "--force" in res.output
+        and "Traceback" not in res.output
+    )
     assert out.read_text() == "keep me"
     res = invoke(str(vae_run), "--json", str(out), "--metrics", "elbo", "--force")
     assert res.exit_code == 0, res.output
@@ -78,7 +92,9 @@ def test_existing_json_is_not_overwritten_without_force(vae_run: Path, tmp_path:
 def test_same_seed_same_report(vae_run: Path, tmp_path: Path) -> None:
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     for f in (a, b):
-        assert invoke(str(vae_run), "--json", str(f), "--metrics", "elbo,mmd,surgery", "--n-samples", "100").exit_code == 0
+        assert (
+            invoke(str(vae_run), "--json", str(f), "--metrics", "elbo,mmd,surgery", "--n-samples", "100").exit_code == 0
+        )
     assert json.loads(a.read_text()) == json.loads(b.read_text())
 
 
@@ -125,8 +141,22 @@ def test_unknown_metric_is_a_usage_error(vae_run: Path) -> None:
 
 def test_given_bandwidths_reach_the_mmd_test(vae_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    res = invoke(str(vae_run), "--json", str(out), "--metrics", "mmd", "--bandwidths", "0.5, 2", "--permutations", "30", "--n-samples", "60")
+    res = invoke(
+        str(vae_run),
+        "--json",
+        str(out),
+        "--metrics",
+        "mmd",
+        "--bandwidths",
+        "0.5, 2",
+        "--permutations",
+        "30",
+        "--n-samples",
+        "60",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     mmd = data["metrics"]["mmd"]["value"]
-    assert mmd["bandwidths"] == [0.5, 2.0] and mmd["permutations"] == 30 and data["settings"]["bandwidths"] == [0.5, 2.0]
+    assert (
+        mmd["bandwidths"] == [0.5, 2.0] and mmd["permutations"] == 30 and data["settings"]["bandwidths"] == [0.5, 2.0]
+    )

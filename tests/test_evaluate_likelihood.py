@@ -94,9 +94,9 @@ def test_estimate_rejects_bad_values() -> None:
 
 def test_compiled_vae_bounds_are_ordered() -> None:
     """On the compiled catalog VAE: IW(k=1) matches the ELBO in expectation; the bound rises with k."""
-    from schemagm.compiler import compile
-
     from reference.batches import digits
+
+    from schemagm.compiler import compile
 
     torch.manual_seed(0)
     model = compile(Path(__file__).resolve().parent.parent / "specs" / "vae.sgm")

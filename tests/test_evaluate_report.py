@@ -56,7 +56,10 @@ def test_modes_and_mmd_on_a_stub_generator(ring_graph_and_data) -> None:
     assert list(full.results) == ["modes"]
     for name in ("elbo", "iw", "surgery"):
         r = three.results[name]
-        assert (r.status, r.reason) == ("not applicable", "'stub' has no inference edge from data to a latent node: nothing to encode")
+        assert (r.status, r.reason) == (
+            "not applicable",
+            "'stub' has no inference edge from data to a latent node: nothing to encode",
+        )
     assert "digits" in three.results["inception"].reason  # type: ignore[operator]
 
 
@@ -78,7 +81,9 @@ def test_json_form_and_table(ring_graph_and_data) -> None:
 def test_non_finite_numbers_become_null() -> None:
     from schemagm.evaluate.report import EvalReport, MetricResult
 
-    rep = EvalReport("m", "d", EvalSettings(), {"elbo": MetricResult("elbo", "ok", {"mean": 1.0, "stderr": float("nan")})})
+    rep = EvalReport(
+        "m", "d", EvalSettings(), {"elbo": MetricResult("elbo", "ok", {"mean": 1.0, "stderr": float("nan")})}
+    )
     assert rep.to_dict()["metrics"]["elbo"]["value"] == {"mean": 1.0, "stderr": None}
 
 
@@ -110,7 +115,13 @@ def test_catalog_applicability(name: str) -> None:
     torch.manual_seed(0)
     model = compile(SPECS / f"{name}.sgm")
     data = get_dataset(None, model.graph)
-    rep = evaluate(model, model.graph, data, ["elbo", "iw", "mmd", "modes", "surgery"], EvalSettings(n_samples=40, k=3, permutations=10))
+    rep = evaluate(
+        model,
+        model.graph,
+        data,
+        ["elbo", "iw", "mmd", "modes", "surgery"],
+        EvalSettings(n_samples=40, k=3, permutations=10),
+    )
     status = {k: r.status for k, r in rep.results.items()}
     bound = "ok" if name in BOUND else "not applicable"
     assert status == {

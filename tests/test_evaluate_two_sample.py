@@ -52,7 +52,9 @@ def test_median_heuristic_is_the_median_pairwise_distance() -> None:
 def test_images_are_flattened() -> None:
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(10, 1, 8, 8, generator=g), torch.rand(12, 1, 8, 8, generator=g)
-    assert mmd2(x, y, [2.0]) == pytest.approx(mmd2_loop(x.reshape(10, -1).numpy(), y.reshape(12, -1).numpy(), [2.0]), rel=1e-6)
+    assert mmd2(x, y, [2.0]) == pytest.approx(
+        mmd2_loop(x.reshape(10, -1).numpy(), y.reshape(12, -1).numpy(), [2.0]), rel=1e-6
+    )
 
 
 def test_p_value_small_for_different_distributions() -> None:
@@ -69,7 +71,9 @@ def test_p_values_spread_for_the_same_distribution() -> None:
     ps = []
     for s in range(12):
         g = torch.Generator().manual_seed(100 + s)
-        ps.append(mmd_test(torch.randn(60, 2, generator=g), torch.randn(60, 2, generator=g), permutations=99, seed=s).p_value)
+        ps.append(
+            mmd_test(torch.randn(60, 2, generator=g), torch.randn(60, 2, generator=g), permutations=99, seed=s).p_value
+        )
     assert min(ps) >= 0.01
     assert float(np.median(ps)) > 0.2
     assert sum(p < 0.05 for p in ps) <= 2

@@ -9,9 +9,9 @@ import re
 
 import pytest
 import torch
-
 from conftest import SPECS
 from reference.batches import batch_for
+
 from schemagm.errors import SpecError
 
 EXTRA = sorted(p.stem for p in (SPECS / "extra").glob("*.sgm"))

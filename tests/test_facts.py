@@ -19,11 +19,12 @@ The compiler drops p(y)'s factor 1/2 (docs/design.md §3), so its discriminator 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.integrate import trapezoid
 from scipy.spatial.distance import jensenshannon
@@ -81,7 +82,7 @@ register_network("fact_gaussian_quantile", GaussianQuantile, parametric=True, re
 register_network("fact_gaussian_log_ratio", GaussianLogRatio, parametric=True, replace=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def discrete_gan(k: int):
     """A GAN over a categorical data node x with k classes; the noise u is read from the batch and
     G_theta (an affine map set to the identity) passes it on: the generated x has u's law."""

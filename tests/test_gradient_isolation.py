@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import SPECS
 from reference.batches import batch_for
 
@@ -97,9 +96,13 @@ def test_one_backward_per_phase_gives_each_group_its_own_gradient(name: str) -> 
         # the groups that step on a backward pass of this term's phase(s)
         stepping = {g for p in model.objective.phases if set(p.groups) & term.groups for g in p.groups}
         for g in stepping:
-            grads = torch.autograd.grad(contributions[term.name], model.parameters_of(g), retain_graph=True, allow_unused=True)
+            grads = torch.autograd.grad(
+                contributions[term.name], model.parameters_of(g), retain_graph=True, allow_unused=True
+            )
             nonzero = any(gr is not None and torch.count_nonzero(gr) for gr in grads)
-            assert nonzero == (g in term.groups), f"{term.name}: gradient for {g} is {'non' if nonzero else ''}zero, groups {sorted(term.groups)}"
+            assert nonzero == (g in term.groups), (
+                f"{term.name}: gradient for {g} is {'non' if nonzero else ''}zero, groups {sorted(term.groups)}"
+            )
     for phase in model.objective.phases:
         for g in phase.groups:  # one backward of the phase == the group's own loss, for the group
             params = model.parameters_of(g)

@@ -102,7 +102,14 @@ def test_non_regular_files_are_refused_without_reading(what, tmp_path):
         expected = "is a device, not a regular file"
     for cmd in [("fmt",), ("render", "--format", "dot"), ("transform", "swap-processes"), ("compile",), ("equiv",)]:
         code, out, seconds = cli(*_args(cmd, path))
-        refused(code, out, *((f"spec file '{path}'",) if what != "fifo" else (str(path),)), expected, seconds=seconds, limit=20)
+        refused(
+            code,
+            out,
+            *((f"spec file '{path}'",) if what != "fifo" else (str(path),)),
+            expected,
+            seconds=seconds,
+            limit=20,
+        )
     code, out, _ = cli("check", path) if what != "folder" else (1, f"spec file '{path}' {expected}", 0)
     if what != "folder":
         refused(code, out, expected)
@@ -175,6 +182,8 @@ def test_a_spec_from_process_substitution_is_read():
     """``<(schemagm transform ...)`` hands a pipe: it is a spec like any other (the README's equiv line)."""
     py = sys.executable
     line = f"{py} -m schemagm equiv specs/aavae.sgm <({py} -m schemagm transform swap-processes specs/infogan.sgm)"
-    proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        ["bash", "-c", line], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1]
+    )
     assert proc.returncode == 0, proc.stderr
     assert "structurally equivalent" in proc.stdout

@@ -4,12 +4,12 @@ what was expected, in words of the language, at the right line and column."""
 from __future__ import annotations
 
 import pytest
+from conftest import CATALOG, SPECS
 
 from schemagm.errors import SpecError
 from schemagm.graph.build import parse, parse_file, read_spec_text
 from schemagm.graph.model import Call, Process, Role
 from schemagm.language.parser import parse_spec
-from conftest import CATALOG, SPECS
 
 FULL = """# a comment line
 model full "A spec with \\"every\\" construct"   # the title is a string
@@ -47,12 +47,23 @@ def test_every_catalog_spec_parses():
 
 
 def test_full_spec_nodes():
-    g = parse(FULL.replace("h -> y          : mmd(1, 2.0, -0.5e-1)", "h -> y          : mmd(1, 2.0, 0.5e-1)").replace(
-        "l, y=1 --> h    : P_eta = embedding(4) normal no_reparam", "l, y=1 --> h    : P_eta = embedding(4) normal no_reparam"))
+    g = parse(
+        FULL.replace("h -> y          : mmd(1, 2.0, -0.5e-1)", "h -> y          : mmd(1, 2.0, 0.5e-1)").replace(
+            "l, y=1 --> h    : P_eta = embedding(4) normal no_reparam",
+            "l, y=1 --> h    : P_eta = embedding(4) normal no_reparam",
+        )
+    )
     assert g.title == 'A spec with "every" construct'
     x, l, z, w, u, h, y = g.nodes.values()
     assert u.range is None  # not written: the default [-1, 1] of a uniform prior
-    assert (x.role, x.value, x.shape, x.range, x.given, x.dataset) == (Role.data, "real", (1, 8, 8), (-0.5, 25.0), "y", "mnist.train")
+    assert (x.role, x.value, x.shape, x.range, x.given, x.dataset) == (
+        Role.data,
+        "real",
+        (1, 8, 8),
+        (-0.5, 25.0),
+        "y",
+        "mnist.train",
+    )
     assert x.is_image
     assert (l.value, l.shape, l.dataset) == ("categorical", (10,), "mnist.labels")
     assert (z.value, z.range, z.prior) == ("uniform", (-2.0, 2.0), "uniform")
@@ -67,12 +78,20 @@ def test_full_spec_edges():
     assert g0.sources == ("z", "w", "y") and g0.target == "x" and g0.branch == 1
     assert (g0.process, g0.deterministic, g0.adversarial) == (Process.inference, False, False)
     assert (g0.label, g0.group) == ("G_q", "theta")  # split at the last underscore
-    assert g0.network == Call(name="mlp", args=(16, 8), kwargs=(("activation", "tanh"), ("dropout", 0.5), ("batchnorm", True)))
+    assert g0.network == Call(
+        name="mlp", args=(16, 8), kwargs=(("activation", "tanh"), ("dropout", 0.5), ("batchnorm", True))
+    )
     assert g0.output == Call(name="normal", kwargs=(("std", 0.1),))
     enc = e[1]
     assert (enc.process, enc.deterministic, enc.branch) == (Process.inference, True, 0)
     assert enc.network == Call(name="conv_encoder", args=(8, 16)) and enc.output == Call(name="softplus")
-    assert (e[2].process, e[2].deterministic, e[2].label, e[2].group, e[2].branch) == (Process.generative, True, "C", "eta", None)
+    assert (e[2].process, e[2].deterministic, e[2].label, e[2].group, e[2].branch) == (
+        Process.generative,
+        True,
+        "C",
+        "eta",
+        None,
+    )
     assert (e[3].adversarial, e[3].perfect, e[3].network, e[3].group) == (True, False, Call(name="linear"), "phi")
     assert e[4].kernel == Call(name="mmd", args=(1, 2.0, 0.05)) and e[4].network is None and e[4].group is None
     assert isinstance(e[4].kernel.args[0], int) and isinstance(e[4].kernel.args[1], float)
@@ -107,7 +126,9 @@ def test_no_title_no_trailing_newline_crlf_tabs_and_comments_everywhere():
 
 
 def test_a_keyword_may_name_a_node_where_only_a_name_can_stand():
-    g = parse("model options\ndata x : real[4]\nlatent z : normal[2]\nz -> x : p_theta = mlp(8, activation=elu) normal\n")
+    g = parse(
+        "model options\ndata x : real[4]\nlatent z : normal[2]\nz -> x : p_theta = mlp(8, activation=elu) normal\n"
+    )
     assert g.name == "options"
 
 
@@ -124,11 +145,31 @@ SYNTAX_ERRORS = [
     ("data x : real[4]\n", 1, 1, "expected `model` and the model's name at the start of the spec; found 'data'"),
     ("model m\ndata x real[4]\n", 2, 8, "expected ':' or the end of the line; found 'real'"),
     ("model m\ndata x : real[4\n", 2, 16, "expected ',' or ']'; found the end of the line"),
-    ("model m\nx -> y :\n", 2, 9, "expected a network (like mlp(256)), a label (like G_theta = ...) or perfect adversarial after ':'; found the end of the line"),
-    ("model m\nx -> y : G_theta = mlp(\n", 2, 24, "expected a value (a number, a name, a quoted string, true or false) or ')'; found the end of the line"),
-    ("model m\nx -> y : mlp(2) normal foo\n", 2, 24, "expected 'adversarial', '(', 'no_reparam', 'perfect' or the end of the line; found 'foo'"),
+    (
+        "model m\nx -> y :\n",
+        2,
+        9,
+        "expected a network (like mlp(256)), a label (like G_theta = ...) or perfect adversarial after ':'; found the end of the line",
+    ),
+    (
+        "model m\nx -> y : G_theta = mlp(\n",
+        2,
+        24,
+        "expected a value (a number, a name, a quoted string, true or false) or ')'; found the end of the line",
+    ),
+    (
+        "model m\nx -> y : mlp(2) normal foo\n",
+        2,
+        24,
+        "expected 'adversarial', '(', 'no_reparam', 'perfect' or the end of the line; found 'foo'",
+    ),
     ("model m\nx -> y -> z\n", 2, 8, "expected ':' or the end of the line; found the arrow '->'"),
-    ("model m\noptions {\n  beta = 1\n", 3, 11, "expected a name, '}' or the end of the line; found the end of the file"),
+    (
+        "model m\noptions {\n  beta = 1\n",
+        3,
+        11,
+        "expected a name, '}' or the end of the line; found the end of the file",
+    ),
     ('model m "no end\n', 1, 9, "unexpected character '\"'"),
     ("model m\nx -> y : mlp(256) @\n", 2, 19, "unexpected character '@'"),
 ]
@@ -203,6 +244,7 @@ def test_error_in_a_file_names_the_file(tmp_path):
 
 def test_the_reference_page_shows_the_grammar_in_full():
     from conftest import ROOT
+
     from schemagm.language.parser import grammar_text
 
     assert grammar_text() in (ROOT / "docs" / "language.md").read_text()

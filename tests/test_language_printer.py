@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import CATALOG, SPECS
 
-from schemagm.graph.options import Options
 from schemagm.graph.build import format_text, parse, parse_file, to_sgm
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
-from conftest import CATALOG, SPECS
+from schemagm.graph.options import Options
 
 VAE_CANONICAL = """model vae "Variational autoencoder"
 
@@ -83,15 +83,19 @@ def test_format_normalises_spacing_numbers_and_order():
 def test_title_with_quotes_and_unicode_and_string_arguments():
     nodes = [Node(name="x", role=Role.data, shape=(4,)), Node(name="z", role=Role.latent, value="normal", shape=(2,))]
     edge = Edge(
-        sources=("z",), target="x", process=Process.generative, label="p", group="theta",
+        sources=("z",),
+        target="x",
+        process=Process.generative,
+        label="p",
+        group="theta",
         network=Call(name="mine", args=("two words", "true", "relu"), kwargs=(("flag", False),)),
     )
     g = SchematicGraph("m", nodes, [edge], title='say "hi" \\ é')
     text = to_sgm(g)
     assert text.splitlines()[0] == 'model m "say \\"hi\\" \\\\ é"'
     assert 'p_theta = mine("two words", "true", relu, flag=false)' in text
-    from schemagm.language.parser import parse_spec
     from schemagm.graph.build import build
+    from schemagm.language.parser import parse_spec
 
     again, _, _ = build(parse_spec(text))
     assert again == g
@@ -136,7 +140,9 @@ def test_format_keeps_comments_of_options_and_before_edges():
     )
 
 
-@pytest.mark.parametrize("path", sorted(SPECS.glob("*.sgm")) + sorted((SPECS / "extra").glob("*.sgm")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted(SPECS.glob("*.sgm")) + sorted((SPECS / "extra").glob("*.sgm")), ids=lambda p: p.stem
+)
 def test_shipped_specs_are_in_canonical_form(path):
     """`schemagm fmt --check specs/ specs/extra/` passes: the catalog is written as fmt prints it."""
     text = path.read_text()

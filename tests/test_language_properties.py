@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, strategies as st
+from conftest import CATALOG, SPECS
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import graphs
 
 from schemagm.errors import SpecError
 from schemagm.graph.build import format_text, parse, to_sgm
 from schemagm.graph.check import check
-from conftest import CATALOG, SPECS
-from strategies import graphs
 
 TEXTS = {name: (SPECS / f"{name}.sgm").read_text() for name in CATALOG}
-INTERNAL = re.compile(r"__ANON|\bRULE\b|\b_NL\b|\$END|\bLPAR\b|\bRPAR\b|\bLSQB\b|\bRSQB\b|\bCOLON\b|\bDOTTED_NAME\b|Token\(")
+INTERNAL = re.compile(
+    r"__ANON|\bRULE\b|\b_NL\b|\$END|\bLPAR\b|\bRPAR\b|\bLSQB\b|\bRSQB\b|\bCOLON\b|\bDOTTED_NAME\b|Token\("
+)
 
 
 @given(graphs())
@@ -105,14 +108,35 @@ def test_mutated_catalog_text_gives_only_spec_errors(text):
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph  # noqa: E402
 
 _POOL = ["x", "z", "y", "h", "w"]
-_CALL_NAMES = ["mlp", "linear", "identity", "embedding", "conv_encoder", "conv_decoder", "gaussian_noise", "mmd",
-               "normal", "bernoulli", "categorical", "relaxed_categorical", "sigmoid", "tanh", "nope"]
-_scalars = st.one_of(st.integers(-3, 300), st.floats(-2, 2, allow_nan=False), st.sampled_from(["relu", "a b", "true"]), st.booleans())
+_CALL_NAMES = [
+    "mlp",
+    "linear",
+    "identity",
+    "embedding",
+    "conv_encoder",
+    "conv_decoder",
+    "gaussian_noise",
+    "mmd",
+    "normal",
+    "bernoulli",
+    "categorical",
+    "relaxed_categorical",
+    "sigmoid",
+    "tanh",
+    "nope",
+]
+_scalars = st.one_of(
+    st.integers(-3, 300), st.floats(-2, 2, allow_nan=False), st.sampled_from(["relu", "a b", "true"]), st.booleans()
+)
 _calls = st.builds(
     Call,
     name=st.sampled_from(_CALL_NAMES),
     args=st.lists(_scalars, max_size=3).map(tuple),
-    kwargs=st.lists(st.tuples(st.sampled_from(["std", "activation", "dim", "temperature", "bogus"]), _scalars), max_size=2, unique_by=lambda kv: kv[0]).map(tuple),
+    kwargs=st.lists(
+        st.tuples(st.sampled_from(["std", "activation", "dim", "temperature", "bogus"]), _scalars),
+        max_size=2,
+        unique_by=lambda kv: kv[0],
+    ).map(tuple),
 )
 _nodes = st.builds(
     Node,

@@ -6,15 +6,24 @@ import re
 import subprocess
 import sys
 
-from PIL import Image
-
 from conftest import ROOT, SPECS
+from PIL import Image
 
 
 def test_quickstart_trains_and_writes_a_grid(tmp_path) -> None:
     out = tmp_path / "grid.png"
     res = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py"), str(SPECS / "gan.sgm"), "--steps", "20", "--batch-size", "32", "--out", str(out)],
+        [
+            sys.executable,
+            str(ROOT / "examples" / "quickstart.py"),
+            str(SPECS / "gan.sgm"),
+            "--steps",
+            "20",
+            "--batch-size",
+            "32",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from conftest import CATALOG, ROOT, SPECS
 from PIL import Image
 
-from conftest import CATALOG, ROOT, SPECS
 from schemagm.graph.build import parse_file
 from schemagm.render import drawing, write_drawing
 
@@ -102,4 +102,4 @@ def test_stale_figure_is_detected(tmp_path, monkeypatch):
     changed = dict(dots, gan=dots["gan"].replace("#d62728", "#000000"))
     assert gen.stale(text, changed) == [f"{tmp_path.name}/gan.svg"]
     (tmp_path / "old_model.svg").write_text("<svg/>")
-    assert gen.stale(text + "x", dots) == [f"{tmp_path.name}/catalog.md", f"docs/figures/old_model.svg (no such spec)"]
+    assert gen.stale(text + "x", dots) == [f"{tmp_path.name}/catalog.md", "docs/figures/old_model.svg (no such spec)"]

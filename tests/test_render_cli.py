@@ -8,11 +8,11 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import SPECS
 from PIL import Image
 from render_support import drawn_arcs, expected_arcs, graphviz_json
 from typer.testing import CliRunner
 
-from conftest import SPECS
 from schemagm.cli.app import _register_all, app
 from schemagm.graph.build import parse_file
 from schemagm.transform import degenerate_adversary, importance_weight, remove_edge, swap_nodes, swap_processes
@@ -163,7 +163,9 @@ def test_unknown_transformation_or_format_is_a_usage_error(tmp_path):
 
 def test_bad_spec_shows_a_caret_and_exits_1(tmp_path):
     bad = tmp_path / "bad.sgm"
-    bad.write_text("model bad\ndata x : real[4]\nlatent z : normal[2]\nx --> w : q_eta = mlp(8) normal\nw -> x : p_theta = mlp(8) normal\n")
+    bad.write_text(
+        "model bad\ndata x : real[4]\nlatent z : normal[2]\nx --> w : q_eta = mlp(8) normal\nw -> x : p_theta = mlp(8) normal\n"
+    )
     out = tmp_path / "bad.svg"
     res = invoke(bad, "-o", out)
     assert res.exit_code == 1
@@ -205,7 +207,9 @@ def test_output_is_replaced_atomically(tmp_path):
 
 
 def test_transform_with_a_keyword_argument_activates_the_adversary():
-    res = invoke(spec("vae"), "--transform", "activate-adversary network=mlp(32) label=D group=phi", "--format", "mermaid")
+    res = invoke(
+        spec("vae"), "--transform", "activate-adversary network=mlp(32) label=D group=phi", "--format", "mermaid"
+    )
     assert res.exit_code == 0, res.output
     # the perfect adversary q_* became a discriminator D_phi on the same dashed red arc
     assert 'n_x -.->|"<i>D</i><sub>φ</sub>"| n_y' in res.stdout

@@ -58,10 +58,16 @@ def test_each_edge_is_labelled_once_on_an_arc_from_a_network_input(graph):
         assert (a.get("fontcolor") == RED) == (a.get("color") == RED)
     # an edge serving the branch y = 1 says so at the indicator's end of its arc
     marked = Counter(
-        (a["tail_name"], a["head_name"], a.get("taillabel") or a.get("headlabel")) for a in visible if a.get("taillabel") or a.get("headlabel")
+        (a["tail_name"], a["head_name"], a.get("taillabel") or a.get("headlabel"))
+        for a in visible
+        if a.get("taillabel") or a.get("headlabel")
     )
     assert marked == Counter(
-        (s, e.target, f"{s}=1") for e in graph.edges if e.branch == 1 for s in e.sources if graph.nodes[s].role is Role.indicator
+        (s, e.target, f"{s}=1")
+        for e in graph.edges
+        if e.branch == 1
+        for s in e.sources
+        if graph.nodes[s].role is Role.indicator
     )
 
 
@@ -91,7 +97,12 @@ def test_dot_is_deterministic(graph):
 
 
 MERMAID_LINK = re.compile(r"^\s+(\w+) (-->|--o|-\.->|-\.-o)(?:\|\"(.*)\"\|)? (\w+)$")
-MERMAID_ARROWS = {("solid", "normal"): "-->", ("solid", "onormal"): "--o", ("dashed", "normal"): "-.->", ("dashed", "onormal"): "-.-o"}
+MERMAID_ARROWS = {
+    ("solid", "normal"): "-->",
+    ("solid", "onormal"): "--o",
+    ("dashed", "normal"): "-.->",
+    ("dashed", "onormal"): "-.-o",
+}
 
 
 def _mermaid_id(name: str) -> str:
@@ -107,7 +118,9 @@ def test_mermaid_has_one_link_per_arc_with_its_line_style(graph):
     links = [m.groups() for m in map(MERMAID_LINK.match, lines) if m]
     assert len(links) == sum(len(e.sources) for e in graph.edges)
     expected = Counter(
-        (_mermaid_id(s), MERMAID_ARROWS[(line, head)], _mermaid_id(t)) for (s, t, line, head, _red), n in expected_arcs(graph).items() for _ in range(n)
+        (_mermaid_id(s), MERMAID_ARROWS[(line, head)], _mermaid_id(t))
+        for (s, t, line, head, _red), n in expected_arcs(graph).items()
+        for _ in range(n)
     )
     assert Counter((a, arrow, b) for a, arrow, _label, b in links) == expected
     # red links are exactly the adversarial arcs, by link index
@@ -128,9 +141,34 @@ def infogan() -> SchematicGraph:
         Node(name="y", role=Role.indicator),
     ]
     edges = [
-        Edge(sources=("z", "y"), target="x", process=Process.inference, deterministic=True, label="G", group="theta", network=Call(name="mlp", args=(256,)), output=Call(name="sigmoid")),
-        Edge(sources=("x",), target="y", process=Process.generative, adversarial=True, label="D", group="phi", network=Call(name="mlp", args=(256,))),
-        Edge(sources=("x", "y"), target="z", process=Process.generative, label="Q", group="eta", network=Call(name="mlp", args=(256,)), output=Call(name="normal")),
+        Edge(
+            sources=("z", "y"),
+            target="x",
+            process=Process.inference,
+            deterministic=True,
+            label="G",
+            group="theta",
+            network=Call(name="mlp", args=(256,)),
+            output=Call(name="sigmoid"),
+        ),
+        Edge(
+            sources=("x",),
+            target="y",
+            process=Process.generative,
+            adversarial=True,
+            label="D",
+            group="phi",
+            network=Call(name="mlp", args=(256,)),
+        ),
+        Edge(
+            sources=("x", "y"),
+            target="z",
+            process=Process.generative,
+            label="Q",
+            group="eta",
+            network=Call(name="mlp", args=(256,)),
+            output=Call(name="normal"),
+        ),
     ]
     return SchematicGraph("infogan", nodes, edges, title="InfoGAN")
 
@@ -150,8 +188,15 @@ def test_labels_in_the_papers_notation():
 def test_infogan_drawing_description():
     d = drawing(infogan())
     (panel,) = d["panels"]
-    assert [(n["id"], n["role"], n["style"]["fill"]) for n in panel["nodes"]] == [("x", "data", "#d9d9d9"), ("z", "latent", None), ("y", "indicator", None)]
-    arcs = [(a["source"], a["target"], a["line"], a["head"], a["kind"], a["label"]["text"] if a["label"] else None) for a in panel["edges"]]
+    assert [(n["id"], n["role"], n["style"]["fill"]) for n in panel["nodes"]] == [
+        ("x", "data", "#d9d9d9"),
+        ("z", "latent", None),
+        ("y", "indicator", None),
+    ]
+    arcs = [
+        (a["source"], a["target"], a["line"], a["head"], a["kind"], a["label"]["text"] if a["label"] else None)
+        for a in panel["edges"]
+    ]
     assert arcs == [
         ("z", "x", "dashed", "hollow", "plain", "G_θ"),
         ("y", "x", "dashed", "hollow", "plain", None),
@@ -167,16 +212,47 @@ def test_infogan_drawing_description():
 
 def test_perfect_adversary_and_kernel_test_are_drawn_distinctly():
     g = infogan()
-    perfect = g.replace(edges=[g.edges[0], g.edges[1].model_copy(update={"network": None, "label": None, "group": None, "perfect": True})])
-    kernel = g.replace(edges=[g.edges[0], g.edges[1].model_copy(update={"network": None, "label": None, "group": None, "kernel": Call(name="mmd", args=(1.0,))})])
-    for graph, kind, text, width in ((g, "adversarial", "D_φ", 1.6), (perfect, "perfect", "q_*", 1.0), (kernel, "kernel", "MMD", 1.6)):
+    perfect = g.replace(
+        edges=[
+            g.edges[0],
+            g.edges[1].model_copy(update={"network": None, "label": None, "group": None, "perfect": True}),
+        ]
+    )
+    kernel = g.replace(
+        edges=[
+            g.edges[0],
+            g.edges[1].model_copy(
+                update={"network": None, "label": None, "group": None, "kernel": Call(name="mmd", args=(1.0,))}
+            ),
+        ]
+    )
+    for graph, kind, text, width in (
+        (g, "adversarial", "D_φ", 1.6),
+        (perfect, "perfect", "q_*", 1.0),
+        (kernel, "kernel", "MMD", 1.6),
+    ):
         arc = drawing(graph)["panels"][0]["edges"][2]
-        assert (arc["kind"], arc["label"]["text"], arc["style"]["color"], arc["style"]["penwidth"]) == (kind, text, RED, width)
+        assert (arc["kind"], arc["label"]["text"], arc["style"]["color"], arc["style"]["penwidth"]) == (
+            kind,
+            text,
+            RED,
+            width,
+        )
 
 
 def test_layout_columns_follow_the_transformations():
     g = infogan()
-    swapped = g.replace(edges=[e.model_copy(update={"sources": tuple({"x": "z", "z": "x"}.get(s, s) for s in e.sources), "target": {"x": "z", "z": "x"}.get(e.target, e.target)}) for e in g.edges])
+    swapped = g.replace(
+        edges=[
+            e.model_copy(
+                update={
+                    "sources": tuple({"x": "z", "z": "x"}.get(s, s) for s in e.sources),
+                    "target": {"x": "z", "z": "x"}.get(e.target, e.target),
+                }
+            )
+            for e in g.edges
+        ]
+    )
     assert layout_columns(swapped) == [["x"], ["z", "y"]]  # the AAE: x and z trade places
     no_y = SchematicGraph("ae", [Node(name="x", role=Role.data), Node(name="z", role=Role.latent)], [])
     assert layout_columns(no_y) == [["x"], ["z"]]
@@ -188,12 +264,24 @@ def test_legend_lists_only_the_styles_used():
     layout = graphviz_json(to_dot(d))
     clusters = [o for o in layout["objects"] if o.get("name") == "cluster_legend"]
     assert len(clusters) == 1
-    texts = [re.sub("<[^>]*>", "", o["label"]) for o in layout["objects"] if o.get("name", "").startswith("legend.text")]
-    assert texts == ["generative process", "inference process", "deterministic (implicit)", "adversary q(y | ·)", "data ~ p_data"]
+    texts = [
+        re.sub("<[^>]*>", "", o["label"]) for o in layout["objects"] if o.get("name", "").startswith("legend.text")
+    ]
+    assert texts == [
+        "generative process",
+        "inference process",
+        "deterministic (implicit)",
+        "adversary q(y | ·)",
+        "data ~ p_data",
+    ]
     # the figure's own arcs are unchanged by the legend
     assert drawn_arcs(layout)[0] - Counter() == expected_arcs(infogan()) + Counter(
-        {("legend.mark0", "legend.text0", "solid", "normal", False): 1, ("legend.mark1", "legend.text1", "dashed", "normal", False): 1,
-         ("legend.mark2", "legend.text2", "solid", "onormal", False): 1, ("legend.mark3", "legend.text3", "solid", "normal", True): 1}
+        {
+            ("legend.mark0", "legend.text0", "solid", "normal", False): 1,
+            ("legend.mark1", "legend.text1", "dashed", "normal", False): 1,
+            ("legend.mark2", "legend.text2", "solid", "onormal", False): 1,
+            ("legend.mark3", "legend.text3", "solid", "normal", True): 1,
+        }
     )
 
 
@@ -229,7 +317,14 @@ def test_dot_is_the_same_under_another_hash_seed():
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     outs = {
-        subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONHASHSEED=seed)).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ, PYTHONHASHSEED=seed),
+        ).stdout
         for seed in ("1", "2")
     }
     assert len(outs) == 1 and outs == {to_dot(drawing(infogan(), legend=True))}

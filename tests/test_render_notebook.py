@@ -7,6 +7,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 from conftest import ROOT, SPECS
+
 from schemagm.graph.build import parse_file
 
 

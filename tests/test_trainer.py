@@ -45,7 +45,10 @@ class TinyAdversarialDouble(torch.nn.Module):
         self.D = torch.nn.Linear(2, 1)
         self.groups = ["theta", "phi"]
         self.objective = SimpleNamespace(
-            phases=[SimpleNamespace(name="adversary", groups=["phi"], steps=d_steps), SimpleNamespace(name="model", groups=["theta"], steps=1)]
+            phases=[
+                SimpleNamespace(name="adversary", groups=["phi"], steps=d_steps),
+                SimpleNamespace(name="model", groups=["theta"], steps=1),
+            ]
         )
         self.calls: list[tuple[str, float]] = []
         self.nan_at_call = nan_at_call
@@ -122,7 +125,9 @@ def test_only_the_phase_groups_are_stepped_and_each_group_has_its_lr(spec_file, 
     assert lrs == {"theta": 0.5, "phi": 0.25}
     # phase by phase: the adversary phase leaves theta alone, the model phase leaves phi alone
     model = doubles[0]
-    trainer = Trainer(model, get_dataset(None, model.graph), launched.config, run=None, spec_text=SPEC, model_name="double")
+    trainer = Trainer(
+        model, get_dataset(None, model.graph), launched.config, run=None, spec_text=SPEC, model_name="double"
+    )
     g0 = [p.clone() for p in model.G.parameters()]
     d0 = [p.clone() for p in model.D.parameters()]
     trainer.phases = trainer.phases[:1]
@@ -243,7 +248,14 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(spec_file, tmp_path)
 
     full: list = []
     _run(spec_file, tmp_path / "full", full, steps=6)
-    base = {"spec": str(spec_file), "out": str(tmp_path / "cut"), "batch_size": 16, "progress": False, "samples": 16, "steps": 6}
+    base = {
+        "spec": str(spec_file),
+        "out": str(tmp_path / "cut"),
+        "batch_size": 16,
+        "progress": False,
+        "samples": 16,
+        "steps": 6,
+    }
     launched = train(load_config(None, base), compile_fn=lambda g: Interrupted(g))
     assert launched.result.status == "interrupted" and launched.result.step == 3
     assert "interrupted after step 3" in launched.result.message

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import ROOT
+
 from schemagm.errors import SpecError
 from schemagm.train.config import config_toml, load_config, parse_data_flags, parse_lr_flags
 

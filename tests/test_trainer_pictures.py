@@ -54,7 +54,12 @@ def test_scatter_draws_every_sample_inside_its_axes():
     px = np.asarray(im)
     red = np.argwhere(np.all(px == (214, 39, 40), axis=-1))
     left, plot = 10 + 40, 300 - 10 - 50
-    assert red[:, 1].min() >= left and red[:, 1].max() <= left + plot and red[:, 0].min() >= 10 and red[:, 0].max() <= 10 + plot
+    assert (
+        red[:, 1].min() >= left
+        and red[:, 1].max() <= left + plot
+        and red[:, 0].min() >= 10
+        and red[:, 0].max() <= 10 + plot
+    )
     # the far sample sits at the right, low end (x is the largest, y the smallest of all points)
     assert red[:, 1].max() > left + 0.9 * plot and red[:, 0].max() > 10 + 0.75 * plot
     # tick labels in the margins: dark text left of the frame and under it

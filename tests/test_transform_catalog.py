@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
+from conftest import CATALOG
+from conftest import catalog_graph as spec
 
 from schemagm.errors import SpecError
 from schemagm.graph.model import Process, Role
@@ -19,10 +21,6 @@ from schemagm.transform import (
     swap_nodes,
     swap_processes,
 )
-
-from conftest import CATALOG
-from conftest import catalog_graph as spec
-
 
 
 def test_swap_processes_of_infogan_is_the_vae_once_its_adversary_is_degenerated() -> None:
@@ -44,7 +42,9 @@ def test_swap_x_z_of_infogan_is_the_aae() -> None:
     # structurally the AAE; as a model it is refused: G_theta's sigmoid lands on the normal latent z
     with pytest.raises(SpecError) as err:
         swap_nodes(spec("infogan"), "x", "z")
-    assert "in the result: 'sigmoid' gives values in (0, 1), but the prior p(z) (normal) has support (−∞, ∞)" in str(err.value)
+    assert "in the result: 'sigmoid' gives values in (0, 1), but the prior p(z) (normal) has support (−∞, ∞)" in str(
+        err.value
+    )
     g = swap_nodes(spec("infogan"), "x", "z", check=False)
     match = find_isomorphism(g, spec("aae"))
     assert match is not None and match.nodes == {"x": "x", "z": "z", "y": "y"}
@@ -105,7 +105,12 @@ def test_the_catalogs_equivalence_classes() -> None:
             # same graph: x --> z (no prior) and z -> x; only decoration differs (hollow heads,
             # a fixed corruption without parameters in place of an encoder)
             ["ae", "dae"],
-            ["aae"], ["aavae"], ["ada"], ["infogan"], ["mmd_net"], ["wake_sleep"],
+            ["aae"],
+            ["aavae"],
+            ["ada"],
+            ["infogan"],
+            ["mmd_net"],
+            ["wake_sleep"],
         ]
     )
 
@@ -131,7 +136,9 @@ def test_explain_finds_the_shortest_chain(start: str, goal: str, chain: str) -> 
 
 
 def test_explain_through_valid_models_only() -> None:
-    assert str(explain(spec("infogan"), spec("vae"), valid_only=True)) == "degenerate_adversary(swap_processes(infogan))"
+    assert (
+        str(explain(spec("infogan"), spec("vae"), valid_only=True)) == "degenerate_adversary(swap_processes(infogan))"
+    )
     # from the AAE, swap_nodes would carry the decoder's bernoulli head onto the normal node z
     assert explain(spec("aae"), spec("vae"), max_depth=4, valid_only=True) is None
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from conftest import SPECS
 from typer.testing import CliRunner
 
 from schemagm.cli.app import _register_all, app
 from schemagm.graph.build import parse, parse_file
-from schemagm.transform import degenerate_adversary, equivalent, swap_nodes, swap_processes
-
-from conftest import SPECS
+from schemagm.transform import degenerate_adversary, equivalent, swap_processes
 
 if not any(getattr(c, "name", None) == "equiv" for c in app.registered_commands):
     _register_all()
@@ -45,7 +44,10 @@ def test_every_transformation_from_the_command_line() -> None:
         (["swap-processes", spec("infogan")], "x --> y    : D_phi   = mlp(256) adversarial"),
         (["degenerate-adversary", spec("aavae")], "x --> y    : perfect adversarial"),
         (["degenerate-adversary", spec("infogan"), "--edge", "D_phi"], "x -> y     : perfect adversarial"),
-        (["activate-adversary", spec("vae"), "--network", "mlp(64, 64)", "--label", "C"], "x --> y    : C_phi   = mlp(64, 64) adversarial"),
+        (
+            ["activate-adversary", spec("vae"), "--network", "mlp(64, 64)", "--label", "C"],
+            "x --> y    : C_phi   = mlp(64, 64) adversarial",
+        ),
         (["importance-weight", spec("gan"), "8"], "importance_samples = 8"),
         (["remove-edge", spec("infogan"), "Q_eta"], None),
     ]
@@ -63,7 +65,9 @@ def test_output_file_is_written_and_never_overwritten_without_force(tmp_path) ->
     res = invoke("transform", "swap-processes", spec("infogan"), "-o", out)
     assert res.exit_code == 0 and res.stdout == ""
     written = parse_file(out)
-    assert written == swap_processes(parse_file(spec("infogan"))).replace(name="infogan_swap_processes", title=written.title)
+    assert written == swap_processes(parse_file(spec("infogan"))).replace(
+        name="infogan_swap_processes", title=written.title
+    )
     before = out.read_text()
     res = invoke("transform", "degenerate-adversary", out, "-o", out)
     assert res.exit_code == 1 and "is the input" in res.output and "never written over" in res.output
@@ -134,6 +138,11 @@ def test_explain_prints_the_chain_or_exits_1() -> None:
 
 
 def test_help_has_examples() -> None:
-    for args in (["transform", "--help"], ["transform", "swap-nodes", "--help"], ["equiv", "--help"], ["explain", "--help"]):
+    for args in (
+        ["transform", "--help"],
+        ["transform", "swap-nodes", "--help"],
+        ["equiv", "--help"],
+        ["explain", "--help"],
+    ):
         res = invoke(*args)
         assert res.exit_code == 0 and "schemagm " in res.stdout and "Example" in res.stdout, args

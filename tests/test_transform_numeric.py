@@ -7,20 +7,18 @@ for every group."""
 from __future__ import annotations
 
 import torch
+from conftest import catalog_graph as spec
 from reference.batches import batch_for
 
 from schemagm.compiler import compile as compile_spec
-from schemagm.graph.options import Options
 from schemagm.graph.model import SchematicGraph
+from schemagm.graph.options import Options
 from schemagm.transform import (
     degenerate_adversary,
     find_isomorphism,
     importance_weight,
     swap_processes,
 )
-
-from conftest import catalog_graph as spec
-
 
 
 def with_options(g: SchematicGraph, **changes) -> SchematicGraph:
@@ -115,7 +113,8 @@ def match_decoration(g: SchematicGraph, reference: SchematicGraph):
     inverse_nodes = {v: k for k, v in match.nodes.items()}
     inverse_edges = {j: i for i, j in match.edges.items()}
     nodes = [
-        g.nodes[inverse_nodes[name]].model_copy(update={"shape": reference.nodes[name].shape}) for name in reference.nodes
+        g.nodes[inverse_nodes[name]].model_copy(update={"shape": reference.nodes[name].shape})
+        for name in reference.nodes
     ]
     edges = [g.edges[inverse_edges[j]] for j in range(len(reference.edges))]
     names = {
@@ -141,7 +140,13 @@ def test_transformed_infogan_gives_the_losses_of_the_hand_written_vae() -> None:
     assert [e.deterministic for e in matched.edges] == [False, True, False]  # the hollow decoder stays
     vae = compile_spec(vae_graph)
     model = compile_spec(matched)
-    model.load_state_dict({f"networks.{mine}.{k}": v for mine, theirs in names.items() for k, v in vae.networks[theirs].state_dict().items()})
+    model.load_state_dict(
+        {
+            f"networks.{mine}.{k}": v
+            for mine, theirs in names.items()
+            for k, v in vae.networks[theirs].state_dict().items()
+        }
+    )
     batch = batch_for(vae_graph, 16)
     assert_same_losses(losses(model, batch), losses(vae, batch), rtol=1e-5)
     # the same gradients too

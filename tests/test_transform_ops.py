@@ -4,6 +4,7 @@ and that where it does not apply it says why (message and position)."""
 from __future__ import annotations
 
 import pytest
+from conftest import catalog_graph as spec
 
 from schemagm.errors import SpecError
 from schemagm.graph.build import parse, to_sgm
@@ -19,9 +20,6 @@ from schemagm.transform import (
     swap_processes,
 )
 
-from conftest import catalog_graph as spec
-
-
 
 def raises(fn, *args, **kwargs) -> SpecError:
     with pytest.raises(SpecError) as info:
@@ -36,8 +34,24 @@ def test_swap_processes_flips_every_edge_and_keeps_everything_else() -> None:
     assert g.to_dict() == before  # pure
     assert [e.process for e in s.edges] == [Process.generative, Process.inference, Process.inference]
     for old, new in zip(g.edges, s.edges):
-        assert (new.sources, new.target, new.label, new.group, new.network, new.output, new.deterministic, new.adversarial) == (
-            old.sources, old.target, old.label, old.group, old.network, old.output, old.deterministic, old.adversarial,
+        assert (
+            new.sources,
+            new.target,
+            new.label,
+            new.group,
+            new.network,
+            new.output,
+            new.deterministic,
+            new.adversarial,
+        ) == (
+            old.sources,
+            old.target,
+            old.label,
+            old.group,
+            old.network,
+            old.output,
+            old.deterministic,
+            old.adversarial,
         )
     assert s.nodes == g.nodes and s.options == g.options
     assert "z, y => x  : G_theta" in to_sgm(s) and "x --> y    : D_phi" in to_sgm(s)
@@ -61,7 +75,12 @@ def test_degenerate_and_activate_adversary() -> None:
     assert to_sgm(d).splitlines()[-1].startswith("x --> y") and "perfect adversarial" in to_sgm(d)
     a = activate_adversary(vae, network="mlp(128, 128)", group="phi", label="D")
     red = a.edges[2]
-    assert red.adversarial and not red.perfect and red.network == Call(name="mlp", args=(128, 128)) and (red.label, red.group) == ("D", "phi")
+    assert (
+        red.adversarial
+        and not red.perfect
+        and red.network == Call(name="mlp", args=(128, 128))
+        and (red.label, red.group) == ("D", "phi")
+    )
     assert "x --> y    : D_phi   = mlp(128, 128) adversarial" in to_sgm(a)
     # by name, as the command line gives it
     assert degenerate_adversary(aavae, "D_phi") == d == degenerate_adversary(aavae, "x -> y")
@@ -92,7 +111,10 @@ def test_remove_edge_by_network_or_endpoints() -> None:
 
 def test_degenerate_a_perfect_adversary_points_at_its_edge() -> None:
     err = raises(degenerate_adversary, spec("vae"))
-    assert err.message == "degenerate_adversary does not apply to model 'vae': the red edge x --> y is already a perfect adversary (q_*)"
+    assert (
+        err.message
+        == "degenerate_adversary does not apply to model 'vae': the red edge x --> y is already a perfect adversary (q_*)"
+    )
     assert (err.span.line, err.span.column) == (12, 1)
     assert "12 | x --> y    : perfect adversarial" in str(err) and "^^^" in str(err)
 
@@ -109,7 +131,10 @@ def test_activate_a_learned_adversary_or_a_kernel() -> None:
 def test_activate_checks_the_network_and_its_name() -> None:
     vae = spec("vae")
     assert "there is no network named 'nonet'" in raises(activate_adversary, vae, network="nonet(3)").message
-    assert "bad network mlp(-3): argument 'hidden' must be at least 1, got -3" in raises(activate_adversary, vae, network="mlp(-3)").message
+    assert (
+        "bad network mlp(-3): argument 'hidden' must be at least 1, got -3"
+        in raises(activate_adversary, vae, network="mlp(-3)").message
+    )
     assert "has no parameters" in raises(activate_adversary, vae, network="identity").message
     err = raises(activate_adversary, vae, label="q", group="eta")
     assert "the network name q_eta is already used by x, y --> z" in err.message and err.span.line == 10
@@ -129,7 +154,10 @@ def test_parse_network_reads_calls_as_written_in_a_spec() -> None:
 def test_swap_nodes_preconditions() -> None:
     ig = spec("infogan")
     err = raises(swap_nodes, ig, "x", "w")
-    assert err.message == "swap_nodes(x, w) does not apply to model 'infogan': there is no node 'w'" and err.diagnostics[0].hint == "the nodes are x, z, y"
+    assert (
+        err.message == "swap_nodes(x, w) does not apply to model 'infogan': there is no node 'w'"
+        and err.diagnostics[0].hint == "the nodes are x, z, y"
+    )
     err = raises(swap_nodes, ig, "x", "y")
     assert "'y' is the indicator and 'x' is a data node" in err.message and err.span.line == 7
     assert "cannot be swapped with itself" in raises(swap_nodes, ig, "z", "z").message

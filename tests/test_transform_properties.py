@@ -7,7 +7,8 @@ again by explain."""
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from strategies import graphs
 
 from schemagm.errors import SpecError
@@ -44,7 +45,9 @@ def valid_or_reason(g: SchematicGraph, name: str, fn, *args, **kwargs) -> Schema
             reasons = err.diagnostics[1:]
             assert reasons and all(d.message.startswith("in the result: ") for d in reasons)
             unchecked = fn(g, *args, check=False, **kwargs)
-            assert [d.message for d in check(unchecked) if d.severity == "error"] == [d.message[len("in the result: "):] for d in reasons]
+            assert [d.message for d in check(unchecked) if d.severity == "error"] == [
+                d.message[len("in the result: ") :] for d in reasons
+            ]
         return None
     assert [d for d in check(out) if d.severity == "error"] == []
     return out
@@ -95,7 +98,9 @@ def test_adversary_edits_keep_validity_or_say_why(g: SchematicGraph, data: st.Da
         if d is not None:
             assert adversary_kind(d.edges[i]) == "perfect"
             assert parse(to_sgm(d)) == d
-            back = activate_adversary(d, i, network=g.edges[i].network, group=g.edges[i].group, label=g.edges[i].label, check=False)
+            back = activate_adversary(
+                d, i, network=g.edges[i].network, group=g.edges[i].group, label=g.edges[i].label, check=False
+            )
             assert back.edges[i] == g.edges[i]  # activate undoes degenerate (same network back)
     elif kind == "perfect":
         act = valid_or_reason(g, "activate_adversary", activate_adversary, i, label="Dnew")

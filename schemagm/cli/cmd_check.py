@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
 
 import typer
 
@@ -30,7 +29,7 @@ Examples:
 """
 
 
-def expand(paths: List[Path]) -> tuple[list[Path], list[Path]]:
+def expand(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """(files to read, paths that do not exist); a directory gives its *.sgm files."""
     files: list[Path] = []
     missing: list[Path] = []
@@ -54,13 +53,12 @@ def summary(graph) -> str:  # noqa: ANN001 - a SchematicGraph
 def register(app: typer.Typer) -> None:
     @app.command("check", help=HELP)
     def check(
-        files: List[Path] = typer.Argument(..., help="spec files (.sgm) or directories of them", show_default=False),
+        files: list[Path] = typer.Argument(..., help="spec files (.sgm) or directories of them", show_default=False),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the problems, not the ok lines"),
     ) -> None:
+        from ..fileio import require_file
         from ..graph.build import parse_file
         from .app import print_error
-
-        from ..fileio import require_file
 
         found, missing = expand(files)
         for p in missing:

@@ -9,7 +9,6 @@ from typing import Any
 import typer
 
 from ..limits import MAX_PARAMETERS
-
 from .common import echo, user_errors
 
 HELP = """Compile a spec and show what the one rule derived from its graph.
@@ -99,7 +98,14 @@ def show(model: Any, latex: bool = False) -> None:
             arrow = f"{', '.join(e.sources)} {e.glyph} {e.target}"
             arch = str(e.network) + (f" {e.output}" if e.output else "")
             nets.add_row(group, name, arrow, arch, f"{count(net.parameters()):,}")
-        nets.add_row(f"[bold]{group}[/bold]", "", "", "[bold]total[/bold]", f"[bold]{count(model.parameters_of(group)):,}[/bold]", end_section=True)
+        nets.add_row(
+            f"[bold]{group}[/bold]",
+            "",
+            "",
+            "[bold]total[/bold]",
+            f"[bold]{count(model.parameters_of(group)):,}[/bold]",
+            end_section=True,
+        )
     console.print(nets)
 
     phases = Table(title="phases (in order)", title_justify="left")

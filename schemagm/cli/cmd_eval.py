@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from ..limits import MAX_SEED
-
 from .common import user_errors
 
 HELP = """Evaluate a trained run: every metric that applies to its graph.
@@ -45,17 +43,33 @@ Examples:
 def register(app: typer.Typer) -> None:
     @app.command("eval", help=HELP)
     def eval_command(
-        run: Path = typer.Argument(..., metavar="RUN", help="the run directory (written by schemagm train)", show_default=False),
-        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the results to this JSON file"),
+        run: Path = typer.Argument(
+            ..., metavar="RUN", help="the run directory (written by schemagm train)", show_default=False
+        ),
+        json_out: Path | None = typer.Option(None, "--json", help="also write the results to this JSON file"),
         force: bool = typer.Option(False, "--force", help="overwrite an existing --json file"),
         k: int = typer.Option(50, "--k", min=1, help="importance samples of the iw bound"),
         n_samples: int = typer.Option(1000, "--n-samples", min=2, help="samples drawn for mmd, modes, inception, fid"),
-        metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated subset of elbo,iw,bpd,mmd,modes,inception,fid,surgery [default: all]"),
-        bandwidths: Optional[str] = typer.Option(None, "--bandwidths", help="comma-separated Gaussian kernel bandwidths of the MMD test [default: the median heuristic]"),
+        metrics: str | None = typer.Option(
+            None,
+            "--metrics",
+            help="comma-separated subset of elbo,iw,bpd,mmd,modes,inception,fid,surgery [default: all]",
+        ),
+        bandwidths: str | None = typer.Option(
+            None,
+            "--bandwidths",
+            help="comma-separated Gaussian kernel bandwidths of the MMD test [default: the median heuristic]",
+        ),
         permutations: int = typer.Option(200, "--permutations", min=1, help="relabellings of the MMD permutation test"),
         seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="seed of every random draw of the evaluation"),
-        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="a checkpoint file of the run [default: checkpoints/last.pt]"),
-        reference: Optional[str] = typer.Option(None, "--reference", help="evaluate a reference model on the run's data instead: kde (training points + Gaussian noise of width --epsilon) or mixture (1% the run's exact model, else the kde, 99% uniform noise)"),
+        checkpoint: str | None = typer.Option(
+            None, "--checkpoint", help="a checkpoint file of the run [default: checkpoints/last.pt]"
+        ),
+        reference: str | None = typer.Option(
+            None,
+            "--reference",
+            help="evaluate a reference model on the run's data instead: kde (training points + Gaussian noise of width --epsilon) or mixture (1% the run's exact model, else the kde, 99% uniform noise)",
+        ),
         epsilon: float = typer.Option(0.1, "--epsilon", min=0.0, help="kernel width of the kde reference"),
     ) -> None:
         from rich.console import Console
@@ -74,7 +88,9 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 bw = ()
             if not bw or any(not b > 0 for b in bw):
-                raise typer.BadParameter(f"expected positive numbers separated by commas, got '{bandwidths}'", param_hint="--bandwidths")
+                raise typer.BadParameter(
+                    f"expected positive numbers separated by commas, got '{bandwidths}'", param_hint="--bandwidths"
+                )
         with user_errors():
             if json_out is not None:
                 from ..fileio import check_output
@@ -82,7 +98,9 @@ def register(app: typer.Typer) -> None:
 
                 rundir = open_run_dir(run)
                 inputs = [rundir.spec, rundir.config, rundir.metrics, rundir.last, *rundir.checkpoints.glob("*.pt")]
-                check_output(json_out, force=force, inputs=inputs, what="--json file", option="--json", create_folder=True)
+                check_output(
+                    json_out, force=force, inputs=inputs, what="--json file", option="--json", create_folder=True
+                )
             console = Console(stderr=True)
             with console.status("evaluating") as status:
                 report = evaluate_run(
@@ -101,4 +119,7 @@ def register(app: typer.Typer) -> None:
                 atomic_write_bytes(json_out, text.encode())
             Console(highlight=False, soft_wrap=False).print(report.table())
             if report.failed:
-                raise SpecError(f"metric{'s' if len(report.failed) > 1 else ''} failed: " + "; ".join(f"{n}: {report.results[n].reason}" for n in report.failed))
+                raise SpecError(
+                    f"metric{'s' if len(report.failed) > 1 else ''} failed: "
+                    + "; ".join(f"{n}: {report.results[n].reason}" for n in report.failed)
+                )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
 
 import typer
 
@@ -38,7 +37,7 @@ def write_atomically(path: Path, text: str) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("fmt", help=HELP)
     def fmt(
-        files: List[Path] = typer.Argument(..., help="spec files (.sgm)", show_default=False),
+        files: list[Path] = typer.Argument(..., help="spec files (.sgm)", show_default=False),
         check: bool = typer.Option(False, "--check", help="exit 1 and name the files that are not canonical"),
         write: bool = typer.Option(False, "--write", "-w", help="rewrite the files that are not canonical"),
     ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -71,7 +71,9 @@ def parse_transformation(text: str, option: str = "--transform") -> tuple[Any, l
         if eq and key.isidentifier():
             kwargs[key] = _value(value)
         elif kwargs:
-            raise typer.BadParameter(f"in {text!r}: the argument '{word}' follows a keyword argument", param_hint=option)
+            raise typer.BadParameter(
+                f"in {text!r}: the argument '{word}' follows a keyword argument", param_hint=option
+            )
         else:
             args.append(_value(word))
     return TRANSFORMATIONS[name], args, kwargs
@@ -108,7 +110,9 @@ def _size(text: str | None) -> tuple[float, float] | None:
     try:
         w, h = (float(v) for v in text.replace("x", ",").split(","))
     except ValueError:
-        raise typer.BadParameter(f"'{text}' is not a size: write width and height in inches, e.g. 6,4", param_hint="--size") from None
+        raise typer.BadParameter(
+            f"'{text}' is not a size: write width and height in inches, e.g. 6,4", param_hint="--size"
+        ) from None
     if not (0 < w <= 100 and 0 < h <= 100):
         raise typer.BadParameter(f"'{text}': width and height must be between 0 and 100 inches", param_hint="--size")
     return (w, h)
@@ -118,16 +122,31 @@ def register(app: typer.Typer) -> None:
     @app.command("render", help=HELP)
     def render_command(
         spec: Path = typer.Argument(..., metavar="FILE", help="the .sgm file to draw", show_default=False),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="the file to write (atomically; an existing file only with --force)"),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", help="the file to write (atomically; an existing file only with --force)"
+        ),
         force: bool = typer.Option(False, "--force", help="overwrite the output file if it exists"),
-        fmt: Optional[str] = typer.Option(None, "--format", "-f", help="svg, png, pdf, dot or mermaid (default: from -o's suffix; dot without -o)"),
+        fmt: str | None = typer.Option(
+            None, "--format", "-f", help="svg, png, pdf, dot or mermaid (default: from -o's suffix; dot without -o)"
+        ),
         legend: bool = typer.Option(False, "--legend/--no-legend", help="add a key of the arrow styles used"),
-        caption: bool = typer.Option(False, "--caption", help="write the derived objective under the figure (compiles the spec)"),
-        transform: list[str] = typer.Option([], "--transform", "-t", help="draw the graph after this transformation (repeatable, applied in order)"),
-        compare: list[str] = typer.Option([], "--compare", "-c", help="draw the graph and the graph after this transformation side by side (repeatable: one panel per step)"),
+        caption: bool = typer.Option(
+            False, "--caption", help="write the derived objective under the figure (compiles the spec)"
+        ),
+        transform: list[str] = typer.Option(
+            [], "--transform", "-t", help="draw the graph after this transformation (repeatable, applied in order)"
+        ),
+        compare: list[str] = typer.Option(
+            [],
+            "--compare",
+            "-c",
+            help="draw the graph and the graph after this transformation side by side (repeatable: one panel per step)",
+        ),
         direction: str = typer.Option("LR", "--direction", help="LR (left to right) or TB (top down)"),
         dpi: int = typer.Option(300, "--dpi", min=36, max=1200, help="resolution of a PNG, in dots per inch"),
-        size: Optional[str] = typer.Option(None, "--size", metavar="W,H", help="scale the image to fill W x H inches, e.g. 6,4"),
+        size: str | None = typer.Option(
+            None, "--size", metavar="W,H", help="scale the image to fill W x H inches, e.g. 6,4"
+        ),
     ) -> None:
         from ..errors import SpecError
 
@@ -142,9 +161,13 @@ def register(app: typer.Typer) -> None:
                 out_format = format_for(output, fmt)
             except SpecError as err:
                 hint = err.diagnostics[0].hint
-                raise typer.BadParameter(err.message + (f"; {hint}" if hint else ""), param_hint="--output/--format") from None
+                raise typer.BadParameter(
+                    err.message + (f"; {hint}" if hint else ""), param_hint="--output/--format"
+                ) from None
             if output is None and out_format in ("svg", "png", "pdf"):
-                raise typer.BadParameter(f"a {out_format} image needs an output file: add -o FILE.{out_format}", param_hint="--output")
+                raise typer.BadParameter(
+                    f"a {out_format} image needs an output file: add -o FILE.{out_format}", param_hint="--output"
+                )
             from ..fileio import check_output, require_file
 
             require_file(spec, "spec file", pipe=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from ..limits import MAX_SEED
-
 from .common import echo, user_errors
 
 HELP = """Draw samples from a trained run and save them as a picture (and raw arrays).
@@ -36,14 +34,22 @@ def register(app: typer.Typer) -> None:
     def sample_command(
         run: Path = typer.Argument(..., help="a run directory written by schemagm train", show_default=False),
         n: int = typer.Option(64, "-n", "--n-samples", min=1, help="how many samples (or reconstructed test rows)"),
-        output: Optional[Path] = typer.Option(None, "--output", "-o", help="the picture (.png) [default: RUN/samples/<kind>-seed<seed>.png]"),
-        npy: Optional[Path] = typer.Option(None, "--npy", help="also save the raw samples as a .npy array"),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", help="the picture (.png) [default: RUN/samples/<kind>-seed<seed>.png]"
+        ),
+        npy: Path | None = typer.Option(None, "--npy", help="also save the raw samples as a .npy array"),
         seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="seed of the random draws"),
-        reconstruct: bool = typer.Option(False, "--reconstruct", help="test rows and their reconstructions (array [2, n, ...])"),
-        interpolate: bool = typer.Option(False, "--interpolate", help="latent interpolation between pairs of test rows (array [pairs, steps, ...])"),
+        reconstruct: bool = typer.Option(
+            False, "--reconstruct", help="test rows and their reconstructions (array [2, n, ...])"
+        ),
+        interpolate: bool = typer.Option(
+            False, "--interpolate", help="latent interpolation between pairs of test rows (array [pairs, steps, ...])"
+        ),
         pairs: int = typer.Option(4, "--pairs", min=1, help="pairs of test rows for --interpolate"),
         steps: int = typer.Option(8, "--steps", min=2, help="points on each line for --interpolate"),
-        checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="a checkpoint of the run [default: last.pt]"),
+        checkpoint: str | None = typer.Option(
+            None, "--checkpoint", help="a checkpoint of the run [default: last.pt]"
+        ),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N"),
         force: bool = typer.Option(False, "--force", help="overwrite existing output files"),
     ) -> None:
@@ -65,7 +71,9 @@ def register(app: typer.Typer) -> None:
             from ..train.sampling import draw_interpolations, draw_reconstructions, draw_samples
 
             kind = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
-            picture_path = output if output is not None else (run / "samples" / f"{kind}-seed{seed}.png" if npy is None else None)
+            picture_path = (
+                output if output is not None else (run / "samples" / f"{kind}-seed{seed}.png" if npy is None else None)
+            )
             from ..fileio import check_output
             from ..train.rundir import open_run_dir
 
@@ -100,5 +108,9 @@ def register(app: typer.Typer) -> None:
                 np.save(buf, array.numpy())
                 atomic_write_bytes(npy, buf.getvalue())
                 written.append(f"{npy} (array {list(array.shape)})")
-            what = {"sample": f"{len(array)} samples", "reconstruct": f"{array.shape[1]} test rows and their reconstructions", "interpolate": f"{pairs} interpolations of {steps} points"}[kind]
+            what = {
+                "sample": f"{len(array)} samples",
+                "reconstruct": f"{array.shape[1]} test rows and their reconstructions",
+                "interpolate": f"{pairs} interpolations of {steps} points",
+            }[kind]
             echo(f"{what} of '{node}' from {run} (step {loaded.step}): wrote {', '.join(written)}")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from ..limits import MAX_SEED
-
 from .common import echo, user_errors
 
 HELP = """Train a spec: one optimiser per parameter group, the adversary phase first.
@@ -41,26 +39,70 @@ Examples:
 def register(app: typer.Typer) -> None:
     @app.command("train", help=HELP)
     def train_command(
-        spec: Optional[Path] = typer.Argument(None, help="the .sgm file to train (optional with --resume or a config file that names it)", show_default=False),
-        data: Optional[List[str]] = typer.Option(None, "--data", help="a built-in data set or a data file/folder, or NODE=SOURCE per data node (repeatable); default: the spec's `from` clauses"),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory [default: runs/<model>-<timestamp>]"),
-        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="passes over the training split [default: 10 when --steps is not given]"),
-        steps: Optional[int] = typer.Option(None, "--steps", min=1, help="updates of the model phase (training stops at whichever limit comes first)"),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", min=1, help="global batch size [default: 64]"),
-        lr: Optional[List[str]] = typer.Option(None, "--lr", help="learning rate: NUMBER for every group, or GROUP=NUMBER (repeatable) [default: 1e-3]"),
-        optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam, sgd or rmsprop [default: adam]"),
-        seed: Optional[int] = typer.Option(None, "--seed", min=0, max=MAX_SEED, help="seed of weights, noise and data order [default: 0]"),
-        test_fraction: Optional[float] = typer.Option(None, "--test-fraction", min=0.0, max=0.99, help="share of rows held out for testing [default: 0.1]"),
-        config: Optional[Path] = typer.Option(None, "--config", "-c", help="a TOML file of options (flags override it)"),
-        resume: Optional[Path] = typer.Option(None, "--resume", help="continue this run directory from its last checkpoint"),
+        spec: Path | None = typer.Argument(
+            None,
+            help="the .sgm file to train (optional with --resume or a config file that names it)",
+            show_default=False,
+        ),
+        data: list[str] | None = typer.Option(
+            None,
+            "--data",
+            help="a built-in data set or a data file/folder, or NODE=SOURCE per data node (repeatable); default: the spec's `from` clauses",
+        ),
+        out: Path | None = typer.Option(
+            None, "--out", "-o", help="run directory [default: runs/<model>-<timestamp>]"
+        ),
+        epochs: int | None = typer.Option(
+            None, "--epochs", min=1, help="passes over the training split [default: 10 when --steps is not given]"
+        ),
+        steps: int | None = typer.Option(
+            None, "--steps", min=1, help="updates of the model phase (training stops at whichever limit comes first)"
+        ),
+        batch_size: int | None = typer.Option(
+            None, "--batch-size", "-b", min=1, help="global batch size [default: 64]"
+        ),
+        lr: list[str] | None = typer.Option(
+            None, "--lr", help="learning rate: NUMBER for every group, or GROUP=NUMBER (repeatable) [default: 1e-3]"
+        ),
+        optimizer: str | None = typer.Option(None, "--optimizer", help="adam, sgd or rmsprop [default: adam]"),
+        seed: int | None = typer.Option(
+            None, "--seed", min=0, max=MAX_SEED, help="seed of weights, noise and data order [default: 0]"
+        ),
+        test_fraction: float | None = typer.Option(
+            None, "--test-fraction", min=0.0, max=0.99, help="share of rows held out for testing [default: 0.1]"
+        ),
+        config: Path | None = typer.Option(
+            None, "--config", "-c", help="a TOML file of options (flags override it)"
+        ),
+        resume: Path | None = typer.Option(
+            None, "--resume", help="continue this run directory from its last checkpoint"
+        ),
         force: bool = typer.Option(False, "--force", help="replace an existing run directory"),
-        device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N [default: cpu]"),
-        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per process [default: 1 below 30M parameters, else torch's choice]"),
-        log_every: Optional[int] = typer.Option(None, "--log-every", min=1, help="steps between lines of metrics.jsonl [default: 10]"),
-        checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"),
-        samples: Optional[int] = typer.Option(None, "--samples", min=0, help="samples in each picture (epochs 1, 2, 5, 10, 20, ...), 0 for none [default: 64]"),
-        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="show a live progress bar [default: on]"),
-        logger: Optional[str] = typer.Option(None, "--logger", help="also log to tensorboard, mlflow or wandb; none: metrics.jsonl only [default: none]"),
+        device: str | None = typer.Option(None, "--device", help="cpu, cuda or cuda:N [default: cpu]"),
+        threads: int | None = typer.Option(
+            None,
+            "--threads",
+            min=1,
+            help="CPU threads per process [default: 1 below 30M parameters, else torch's choice]",
+        ),
+        log_every: int | None = typer.Option(
+            None, "--log-every", min=1, help="steps between lines of metrics.jsonl [default: 10]"
+        ),
+        checkpoint_every: int | None = typer.Option(
+            None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"
+        ),
+        samples: int | None = typer.Option(
+            None,
+            "--samples",
+            min=0,
+            help="samples in each picture (epochs 1, 2, 5, 10, 20, ...), 0 for none [default: 64]",
+        ),
+        progress: bool | None = typer.Option(
+            None, "--progress/--no-progress", help="show a live progress bar [default: on]"
+        ),
+        logger: str | None = typer.Option(
+            None, "--logger", help="also log to tensorboard, mlflow or wandb; none: metrics.jsonl only [default: none]"
+        ),
     ) -> None:
         from ..errors import SpecError
         from ..train.config import load_config, parse_data_flags, parse_lr_flags
@@ -77,18 +119,25 @@ def register(app: typer.Typer) -> None:
             from ..suggest import did_you_mean
 
             guess = did_you_mean(optimizer, ("adam", "sgd", "rmsprop"))
-            raise typer.BadParameter(f"'{optimizer}' is not one of adam, sgd, rmsprop; {guess}".rstrip("; "), param_hint="--optimizer")
+            raise typer.BadParameter(
+                f"'{optimizer}' is not one of adam, sgd, rmsprop; {guess}".rstrip("; "), param_hint="--optimizer"
+            )
         if logger is not None and logger not in ("none", "tensorboard", "mlflow", "wandb"):
             from ..suggest import did_you_mean
 
             guess = did_you_mean(logger, ("tensorboard", "mlflow", "wandb", "none"))
             raise typer.BadParameter(
-                f"'{logger}' is not one of tensorboard, mlflow, wandb, none; {guess}".rstrip("; "), param_hint="--logger"
+                f"'{logger}' is not one of tensorboard, mlflow, wandb, none; {guess}".rstrip("; "),
+                param_hint="--logger",
             )
         if resume is not None and config is not None:
-            raise typer.BadParameter("--resume uses the run's own config.toml; leave out --config", param_hint="--config")
+            raise typer.BadParameter(
+                "--resume uses the run's own config.toml; leave out --config", param_hint="--config"
+            )
         if spec is None and resume is None and config is None:
-            raise typer.BadParameter("give the spec to train (e.g. specs/vae.sgm), a --config file, or --resume RUN", param_hint="SPEC")
+            raise typer.BadParameter(
+                "give the spec to train (e.g. specs/vae.sgm), a --config file, or --resume RUN", param_hint="SPEC"
+            )
         overrides = {
             "spec": str(spec) if spec is not None else None,
             "data": data_source,
@@ -131,7 +180,13 @@ def register(app: typer.Typer) -> None:
                         if repeat.out != cfg.out:
                             console.print(f"[yellow]repeating run {cfg.out} in {repeat.out}[/yellow]")
                         cfg = repeat
-                launched = train(cfg, resume=resume, force=force, console=console, announce=lambda m: console.print(f"[yellow]{m}[/yellow]"))
+                launched = train(
+                    cfg,
+                    resume=resume,
+                    force=force,
+                    console=console,
+                    announce=lambda m: console.print(f"[yellow]{m}[/yellow]"),
+                )
                 failed = False
             finally:
                 distributed.shutdown(barrier=not failed)
@@ -144,7 +199,10 @@ def register(app: typer.Typer) -> None:
             if result.status == "interrupted":
                 console.print(f"[yellow]{result.message}[/yellow]\ncontinue with: schemagm train --resume {where}")
                 raise typer.Exit(130)
-            echo(summary(cfg.spec if resume is None else str(where), result, launched.resumed_from) + f"\nrun directory: {where}")
+            echo(
+                summary(cfg.spec if resume is None else str(where), result, launched.resumed_from)
+                + f"\nrun directory: {where}"
+            )
 
 
 def summary(what: str, result, resumed_from: int | None) -> str:  # noqa: ANN001 - a TrainResult

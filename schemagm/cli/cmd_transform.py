@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
 
@@ -44,7 +44,7 @@ def write_new_file(path: Path, text: str, force: bool, inputs: tuple[Path, ...] 
 
 
 def _run(
-    spec: Path, apply: Callable, output: Optional[Path], force: bool, no_check: bool, name: str, args: tuple = ()
+    spec: Path, apply: Callable, output: Path | None, force: bool, no_check: bool, name: str, args: tuple = ()
 ) -> None:
     from ..transform.registry import TRANSFORMATIONS
     from ..transform.text import renamed, step_text, transformed_text
@@ -79,34 +79,55 @@ def register(app: typer.Typer) -> None:
         return f"{T[name].summary}.\n\nExample:\n\n  {T[name].example}"
 
     @sub.command("swap-processes", help=doc("swap-processes"))
-    def swap_processes_cmd(spec: Path = SpecArg, output: Optional[Path] = OutputOpt, force: bool = ForceOpt, no_check: bool = NoCheckOpt) -> None:
-        _run(spec, lambda g, check: T["swap-processes"].function(g, check=check), output, force, no_check, "swap-processes")
+    def swap_processes_cmd(
+        spec: Path = SpecArg, output: Path | None = OutputOpt, force: bool = ForceOpt, no_check: bool = NoCheckOpt
+    ) -> None:
+        _run(
+            spec,
+            lambda g, check: T["swap-processes"].function(g, check=check),
+            output,
+            force,
+            no_check,
+            "swap-processes",
+        )
 
     @sub.command("swap-nodes", help=doc("swap-nodes"))
     def swap_nodes_cmd(
         spec: Path = SpecArg,
         a: str = typer.Argument(..., help="a node name", show_default=False),
         b: str = typer.Argument(..., help="the node it trades places with", show_default=False),
-        output: Optional[Path] = OutputOpt,
-        force: bool = ForceOpt,
-        no_check: bool = NoCheckOpt,
-    ) -> None:
-        _run(spec, lambda g, check: T["swap-nodes"].function(g, a, b, check=check), output, force, no_check, "swap-nodes", (a, b))
-
-    @sub.command("activate-adversary", help=doc("activate-adversary"))
-    def activate_cmd(
-        spec: Path = SpecArg,
-        edge: Optional[str] = typer.Option(None, "--edge", help="the red edge, e.g. 'x -> y' (needed if there are several)"),
-        network: str = typer.Option("mlp(256)", "--network", help="the discriminator network, as in a spec"),
-        group: str = typer.Option("phi", "--group", help="its parameter group"),
-        label: str = typer.Option("D", "--label", help="its letter (the network is called LABEL_GROUP)"),
-        output: Optional[Path] = OutputOpt,
+        output: Path | None = OutputOpt,
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
         _run(
             spec,
-            lambda g, check: T["activate-adversary"].function(g, edge, network=network, group=group, label=label, check=check),
+            lambda g, check: T["swap-nodes"].function(g, a, b, check=check),
+            output,
+            force,
+            no_check,
+            "swap-nodes",
+            (a, b),
+        )
+
+    @sub.command("activate-adversary", help=doc("activate-adversary"))
+    def activate_cmd(
+        spec: Path = SpecArg,
+        edge: str | None = typer.Option(
+            None, "--edge", help="the red edge, e.g. 'x -> y' (needed if there are several)"
+        ),
+        network: str = typer.Option("mlp(256)", "--network", help="the discriminator network, as in a spec"),
+        group: str = typer.Option("phi", "--group", help="its parameter group"),
+        label: str = typer.Option("D", "--label", help="its letter (the network is called LABEL_GROUP)"),
+        output: Path | None = OutputOpt,
+        force: bool = ForceOpt,
+        no_check: bool = NoCheckOpt,
+    ) -> None:
+        _run(
+            spec,
+            lambda g, check: T["activate-adversary"].function(
+                g, edge, network=network, group=group, label=label, check=check
+            ),
             output,
             force,
             no_check,
@@ -117,29 +138,57 @@ def register(app: typer.Typer) -> None:
     @sub.command("degenerate-adversary", help=doc("degenerate-adversary"))
     def degenerate_cmd(
         spec: Path = SpecArg,
-        edge: Optional[str] = typer.Option(None, "--edge", help="the red edge, e.g. D_phi (needed if there are several)"),
-        output: Optional[Path] = OutputOpt,
+        edge: str | None = typer.Option(
+            None, "--edge", help="the red edge, e.g. D_phi (needed if there are several)"
+        ),
+        output: Path | None = OutputOpt,
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
-        _run(spec, lambda g, check: T["degenerate-adversary"].function(g, edge, check=check), output, force, no_check, "degenerate-adversary", (edge,))
+        _run(
+            spec,
+            lambda g, check: T["degenerate-adversary"].function(g, edge, check=check),
+            output,
+            force,
+            no_check,
+            "degenerate-adversary",
+            (edge,),
+        )
 
     @sub.command("importance-weight", help=doc("importance-weight"))
     def importance_cmd(
         spec: Path = SpecArg,
         k: int = typer.Argument(..., min=1, help="number of importance samples k (1: unweighted)", show_default=False),
-        output: Optional[Path] = OutputOpt,
+        output: Path | None = OutputOpt,
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
-        _run(spec, lambda g, check: T["importance-weight"].function(g, k, check=check), output, force, no_check, "importance-weight", (k,))
+        _run(
+            spec,
+            lambda g, check: T["importance-weight"].function(g, k, check=check),
+            output,
+            force,
+            no_check,
+            "importance-weight",
+            (k,),
+        )
 
     @sub.command("remove-edge", help=doc("remove-edge"))
     def remove_cmd(
         spec: Path = SpecArg,
-        edge: str = typer.Argument(..., help="the edge: its network (Q_eta) or 'sources -> target'", show_default=False),
-        output: Optional[Path] = OutputOpt,
+        edge: str = typer.Argument(
+            ..., help="the edge: its network (Q_eta) or 'sources -> target'", show_default=False
+        ),
+        output: Path | None = OutputOpt,
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,
     ) -> None:
-        _run(spec, lambda g, check: T["remove-edge"].function(g, edge, check=check), output, force, no_check, "remove-edge", (edge,))
+        _run(
+            spec,
+            lambda g, check: T["remove-edge"].function(g, edge, check=check),
+            output,
+            force,
+            no_check,
+            "remove-edge",
+            (edge,),
+        )

@@ -62,11 +62,25 @@ class _Bounds(_DeriverBase):
         return fn
 
     # -- rule 8 -------------------------------------------------------------------------------------------------
-    def iw_parts(self, b: int, ctx: str, parts: list, density_terms: list[EdgeInfo], hollow: list[EdgeInfo], kls: list, pool: EdgeInfo | None, multi: bool, p_sides: list[EdgeInfo]) -> list:
+    def iw_parts(
+        self,
+        b: int,
+        ctx: str,
+        parts: list,
+        density_terms: list[EdgeInfo],
+        hollow: list[EdgeInfo],
+        kls: list,
+        pool: EdgeInfo | None,
+        multi: bool,
+        p_sides: list[EdgeInfo],
+    ) -> list:
         """Rule 8: one term -E log (1/k) sum_i p(x, z_i) / q(z_i | x) in place of the branch's scores and KLs."""
         k = self.o.importance_samples
         if pool is not None:
-            raise SpecError("importance weighting of the bound together with a dashed red edge with a network is not supported", span=self.option_span("importance_samples"))
+            raise SpecError(
+                "importance weighting of the bound together with a dashed red edge with a network is not supported",
+                span=self.option_span("importance_samples"),
+            )
         for e in hollow:
             raise self.err(
                 f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is deterministic (hollow)",
@@ -86,7 +100,11 @@ class _Bounds(_DeriverBase):
                 src = self.p.source(tiled, v)
             except Unresolved:
                 continue
-            if src.kind == "edge" and self.infos[src.edge].head is not None and self.infos[src.edge].edge.process is Process.inference:  # type: ignore[index]
+            if (
+                src.kind == "edge"
+                and self.infos[src.edge].head is not None
+                and self.infos[src.edge].edge.process is Process.inference
+            ):  # type: ignore[index]
                 stochastic_dashed.append((v, self.infos[src.edge]))  # type: ignore[index]
         priors = {v: self.priors[v] for v, _ in dashed if v in self.priors}
 
@@ -117,5 +135,8 @@ class _Bounds(_DeriverBase):
             ins = [self.p.source(ctx, i) for i in ei.inputs]
             den.append(call(ei.sym, [src.expr], [s.expr for s in ins]))
         ratio = Sym.join(num, " ", " \\, ") + Sym(" / ", " \\big/ ") + Sym.join(den, " ", " \\, ")
-        return expectation(facs) + Sym(f"log (1/{k}) Σ_{{i=1..{k}}} ", f"\\log \\frac{{1}}{{{k}}} \\sum_{{i=1}}^{{{k}}} ") + ratio
-
+        return (
+            expectation(facs)
+            + Sym(f"log (1/{k}) Σ_{{i=1..{k}}} ", f"\\log \\frac{{1}}{{{k}}} \\sum_{{i=1}}^{{{k}}} ")
+            + ratio
+        )

@@ -67,7 +67,15 @@ def _factors(srcs: list[Source]) -> list[Sym]:
 
 
 class _DeriverBase:
-    def __init__(self, graph: SchematicGraph, planner: Planner, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError], option_span: Callable[[str], object]) -> None:
+    def __init__(
+        self,
+        graph: SchematicGraph,
+        planner: Planner,
+        infos: list[EdgeInfo],
+        priors: dict[str, Prior],
+        err: Callable[..., SpecError],
+        option_span: Callable[[str], object],
+    ) -> None:
         self.g = graph
         self.p = planner
         self.infos = infos
@@ -87,7 +95,19 @@ class _DeriverBase:
         self.used_walkback = False
 
     # -- helpers ------------------------------------------------------------------------------------------
-    def emit(self, name: str, groups: frozenset[str], weight: float, sign: int, body: Sym, value: Value, kind: str, branch: int | None = None, weight_name: str | None = None, weight_sym: Sym | None = None) -> None:
+    def emit(
+        self,
+        name: str,
+        groups: frozenset[str],
+        weight: float,
+        sign: int,
+        body: Sym,
+        value: Value,
+        kind: str,
+        branch: int | None = None,
+        weight_name: str | None = None,
+        weight_sym: Sym | None = None,
+    ) -> None:
         if not groups:
             return  # a constant: no group to update
         f = _prefix(sign, weight, weight_sym) + body
@@ -95,10 +115,23 @@ class _DeriverBase:
         base, i = name, 2
         while name in self.values:
             name, i = f"{base}#{i}", i + 1
-        self.terms.append(Term(name, frozenset(groups), float(weight), sign, f.u, f.tex, phase, kind, branch, weight_name))
+        self.terms.append(
+            Term(name, frozenset(groups), float(weight), sign, f.u, f.tex, phase, kind, branch, weight_name)
+        )
         self.values[name] = value
 
-    def emit_expr(self, name: str, groups: frozenset[str], weight: float, sign: int, top: Expr, kind: str, branch: int | None = None, weight_name: str | None = None, weight_sym: Sym | None = None) -> None:
+    def emit_expr(
+        self,
+        name: str,
+        groups: frozenset[str],
+        weight: float,
+        sign: int,
+        top: Expr,
+        kind: str,
+        branch: int | None = None,
+        weight_name: str | None = None,
+        weight_sym: Sym | None = None,
+    ) -> None:
         """Emit a term whose value and formula come from one expression."""
         n = len(self.terms)
         self.emit(name, groups, weight, sign, top.sym(), top.eval, kind, branch, weight_name, weight_sym)
@@ -110,4 +143,3 @@ class _DeriverBase:
             return self.p.source(ctx, v)
         except Unresolved as exc:
             raise self.err(f"{exc}, which this edge needs", edge) from None
-

@@ -20,7 +20,7 @@ Conventions (every density is *summed over the dimensions of one sample*, so a
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -349,7 +349,9 @@ def kl_to_prior(dist: Dist, prior: Prior) -> Tensor | None:
         return flat_sum(0.5 * (dist.loc**2 + dist.std**2 - 1.0) - torch.log(dist.std))
     if isinstance(dist, Categorical) and prior.kind == "categorical":
         logp = torch.log_softmax(dist.logits, -1)
-        return flat_sum(logp.exp() * logp) + (math.prod(prior.shape[:-1]) if len(prior.shape) > 1 else 1) * math.log(prior.shape[-1])
+        return flat_sum(logp.exp() * logp) + (math.prod(prior.shape[:-1]) if len(prior.shape) > 1 else 1) * math.log(
+            prior.shape[-1]
+        )
     if isinstance(dist, Bernoulli) and prior.kind == "bernoulli":
         p = torch.sigmoid(dist.logits)
         return flat_sum(p * F.logsigmoid(dist.logits) + (1 - p) * F.logsigmoid(-dist.logits) + math.log(2.0))

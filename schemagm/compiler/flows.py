@@ -82,7 +82,9 @@ class Flow(nn.Module):
         widths = [features + context, *hidden, features * outputs]
         bound = transforms * sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
         if bound > MAX_PARAMETERS:
-            raise ValueError(f"the flow would have about {bound:,} parameters; schemagm trains at most {MAX_PARAMETERS:,}")
+            raise ValueError(
+                f"the flow would have about {bound:,} parameters; schemagm trains at most {MAX_PARAMETERS:,}"
+            )
         with torch.device("cpu"):
             if kind == "realnvp":
                 lazy: nn.Module = zuko.flows.RealNVP(

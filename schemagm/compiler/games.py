@@ -22,7 +22,9 @@ class _Games(_DeriverBase):
             overrides = {}
             for v in red.inputs:
                 g = self.resolve("gen", v, red.edge)
-                overrides[v] = Source("copy", v, name, parent="gen", detach=True, expr=g.expr, factors=g.factors, signature=g.signature)
+                overrides[v] = Source(
+                    "copy", v, name, parent="gen", detach=True, expr=g.expr, factors=g.factors, signature=g.signature
+                )
             self.p.add(Context(name, "pool", 0, parent="y=0", overrides=overrides))
         return name
 
@@ -33,6 +35,7 @@ class _Games(_DeriverBase):
         real = "y=1"
         for v in ei.inputs:
             self.resolve(real, v, e)
+
         def signatures(ctx: str) -> list | None:
             try:
                 return [self.p.source(ctx, v).signature for v in ei.inputs]
@@ -61,7 +64,10 @@ class _Games(_DeriverBase):
         g_srcs, g_groups = _side(self.p, gen, ei.inputs)
         groups = (r_groups | g_groups) - {ei.edge.group}
         if not groups:
-            raise self.err("nothing learns from this adversary: neither the real nor the generated side depends on parameters", ei.edge)
+            raise self.err(
+                "nothing learns from this adversary: neither the real nor the generated side depends on parameters",
+                ei.edge,
+            )
         form = self.o.adversarial
         k = self.o.importance_samples
         iw = k > 1
@@ -82,7 +88,11 @@ class _Games(_DeriverBase):
             parts.append((1.0, Side(rform, ei, real, False, True, rpart(er, dr))))
         if use_gen:
             if iw:
-                s = eg + Sym(f"Σ_{{i=1..{k}}} w̄_i log ", f"\\sum_{{i=1}}^{{{k}}} \\bar w_i \\log ") + call(ei.sym, [Sym(s_.expr.u + "_i", s_.expr.tex + "_i") for s_ in g_srcs])
+                s = (
+                    eg
+                    + Sym(f"Σ_{{i=1..{k}}} w̄_i log ", f"\\sum_{{i=1}}^{{{k}}} \\bar w_i \\log ")
+                    + call(ei.sym, [Sym(s_.expr.u + "_i", s_.expr.tex + "_i") for s_ in g_srcs])
+                )
                 parts.append((1.0, IWSide(ei, gen, k, s)))
             else:
                 parts.append((1.0, Side(gform, ei, gen, False, True, gpart(eg, dg))))
@@ -110,7 +120,17 @@ class _Games(_DeriverBase):
             hat = call(ei.sym, [Sym("x̂", "\\hat{x}")])
             body = Sym("𝔼_{x̂} (‖∇ ", "\\mathbb{E}_{\\hat{x}} (\\|\\nabla ") + hat + Sym("‖ − 1)²", "\\| - 1)^2")
             gp = self.o.gradient_penalty
-            self.emit_expr(f"gradient_penalty:{ei.name}", group, gp, 1, GradPenalty(ei, real, gen, body), "gradient_penalty", None, "gradient_penalty", Sym(f"{gp:g}·", f"{gp:g} \\cdot "))
+            self.emit_expr(
+                f"gradient_penalty:{ei.name}",
+                group,
+                gp,
+                1,
+                GradPenalty(ei, real, gen, body),
+                "gradient_penalty",
+                None,
+                "gradient_penalty",
+                Sym(f"{gp:g}·", f"{gp:g} \\cdot "),
+            )
 
     def pool_adversary(self, ei: EdgeInfo) -> None:
         """Rule 4: phi plays the game on real v against the generated side (ancestral, detached)."""
@@ -124,23 +144,43 @@ class _Games(_DeriverBase):
         g_srcs, g_groups = _side(self.p, gen, ei.inputs)
         groups = r_groups | g_groups
         if not groups:
-            raise self.err("a kernel test needs a generated side with parameters to train; nothing here depends on a network", ei.edge)
+            raise self.err(
+                "a kernel test needs a generated side with parameters to train; nothing here depends on a network",
+                ei.edge,
+            )
         bw = tuple(float(a) for a in ei.edge.kernel.args) or (1.0,)  # type: ignore[union-attr]
 
         def tup(srcs: list[Source]) -> Sym:
-            return Sym.join([s.expr for s in srcs], ", ") if len(srcs) == 1 else Sym("(", "(") + Sym.join([s.expr for s in srcs], ", ") + Sym(")", ")")
+            return (
+                Sym.join([s.expr for s in srcs], ", ")
+                if len(srcs) == 1
+                else Sym("(", "(") + Sym.join([s.expr for s in srcs], ", ") + Sym(")", ")")
+            )
 
         def dist(srcs: list[Source]) -> Sym:
             return Sym.join(list(dict.fromkeys(_factors(srcs))), " ", " \\, ")
 
-        body = Sym("MMD²(", "\\mathrm{MMD}^2(") + tup(r_srcs) + Sym(" ∼ ", " \\sim ") + dist(r_srcs) + Sym(", ", ", ") + tup(g_srcs) + Sym(" ∼ ", " \\sim ") + dist(g_srcs) + Sym(")", ")")
+        body = (
+            Sym("MMD²(", "\\mathrm{MMD}^2(")
+            + tup(r_srcs)
+            + Sym(" ∼ ", " \\sim ")
+            + dist(r_srcs)
+            + Sym(", ", ", ")
+            + tup(g_srcs)
+            + Sym(" ∼ ", " \\sim ")
+            + dist(g_srcs)
+            + Sym(")", ")")
+        )
         self.emit_expr(f"mmd:{ei.name}", groups, 1.0, 1, MMD2(ei, real, gen, bw, body), "mmd")
 
     # -- rule 7 ---------------------------------------------------------------------------------------------------
     def sleep_term(self, ei: EdgeInfo) -> None:
         e = ei.edge
         if ei.head is None:
-            raise self.err("`no_reparam` trains the edge by the sleep phase, which scores log q as a density; a deterministic (hollow) edge has none", e)
+            raise self.err(
+                "`no_reparam` trains the edge by the sleep phase, which scores log q as a density; a deterministic (hollow) edge has none",
+                e,
+            )
         tgt = self.resolve("sleep", e.target, e)
         ins = [self.resolve("sleep", i, e) for i in ei.inputs]
         factors = expectation(tgt.factors + tuple(_factors(ins)))
@@ -189,7 +229,13 @@ _REVERSED = {
     # sign, (real-side piece, generated-side piece): the labels flipped
     "non_saturating": (-1, (_log_1md, _log_d)),
     "minimax": (1, (_log_d, _log_1md)),
-    "least_squares": (1, (lambda e, d: Sym("½", "\\tfrac12 ") + e + d + Sym("²", "^2"), lambda e, d: Sym("½", "\\tfrac12 ") + e + Sym("(", "(") + d + Sym(" − 1)²", " - 1)^2"))),
+    "least_squares": (
+        1,
+        (
+            lambda e, d: Sym("½", "\\tfrac12 ") + e + d + Sym("²", "^2"),
+            lambda e, d: Sym("½", "\\tfrac12 ") + e + Sym("(", "(") + d + Sym(" − 1)²", " - 1)^2"),
+        ),
+    ),
     "hinge": (1, (lambda e, d: e + d, _neg_mean)),
     "wasserstein": (1, (lambda e, d: e + d, _neg_mean)),
 }
@@ -201,6 +247,3 @@ _REVERSED_FORMS = {
     "hinge": ("id", "neg"),
     "wasserstein": ("id", "neg"),
 }
-
-
-

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import registry
-from ..errors import SpecError, Span
+from ..errors import Span, SpecError
 from ..graph.build import UNIFORM_DEFAULT_RANGE
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from . import networks as nets
@@ -46,7 +46,9 @@ class CompiledModel(nn.Module):
         self.networks = nn.ModuleDict()
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
-        self._splits: dict[tuple[str, int, torch.dtype], tuple[Tensor, Tensor, tuple[int, int, int], Tensor]] = {}  # batch rows by branch (Run._split)
+        self._splits: dict[
+            tuple[str, int, torch.dtype], tuple[Tensor, Tensor, tuple[int, int, int], Tensor]
+        ] = {}  # batch rows by branch (Run._split)
         self._shadows: dict[str, tuple[nn.Module, list[tuple[dict, str, Any, int]]]] = {}
         self._infos = self._build_networks()
         self._priors = {
@@ -86,7 +88,13 @@ class CompiledModel(nn.Module):
 
     # -- errors ----------------------------------------------------------------------------------------------
     def _err(self, message: str, edge: Edge | None = None, hint: str | None = None) -> SpecError:
-        return SpecError(message, span=edge.span if edge is not None else None, hint=hint, source=self.graph.source, file=self.graph.file)
+        return SpecError(
+            message,
+            span=edge.span if edge is not None else None,
+            hint=hint,
+            source=self.graph.source,
+            file=self.graph.file,
+        )
 
     def _option_span(self, key: str) -> Span | None:
         text = self.graph.source
@@ -125,13 +133,19 @@ class CompiledModel(nn.Module):
                 except (TypeError, ValueError) as exc:
                     raise self._err(f"cannot build the corruption {call}: {exc}", e) from None
                 if len(inputs) != 1 or g.nodes[inputs[0]].shape != target.shape:
-                    raise self._err(f"a corruption maps one node to a node of the same shape; here {', '.join(inputs)} -> {e.target}", e)
+                    raise self._err(
+                        f"a corruption maps one node to a node of the same shape; here {', '.join(inputs)} -> {e.target}",
+                        e,
+                    )
                 ei.sym = net_sym("q", None)
                 continue
             if e.group is None:
                 entry = registry.lookup("network", call.name) if call is not None else None
                 if entry is None or entry.parametric:
-                    raise self._err("this edge has a network with parameters but no parameter group (write it as `G_theta = ...`)", e)
+                    raise self._err(
+                        "this edge has a network with parameters but no parameter group (write it as `G_theta = ...`)",
+                        e,
+                    )
             if not inputs:
                 raise self._err("this edge has no input node for its network", e)
             in_f = nets.feature_shape([_features(g.nodes[s]) for s in inputs])
@@ -140,12 +154,22 @@ class CompiledModel(nn.Module):
             elif e.deterministic:
                 ei.activation = e.output.name if e.output is not None else None
                 if ei.activation not in _ACTIVATIONS:
-                    raise self._err(f"a deterministic edge ends with an activation ({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'", e)
+                    raise self._err(
+                        f"a deterministic edge ends with an activation ({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'",
+                        e,
+                    )
                 out_f = _features(target)
             else:
-                head_name = e.output.name if e.output is not None else {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
+                head_name = (
+                    e.output.name
+                    if e.output is not None
+                    else {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
+                )
                 if head_name not in registry.DISTRIBUTIONS:
-                    raise self._err(f"a stochastic edge ends with a distribution ({', '.join(registry.DISTRIBUTIONS)}), not '{head_name}'", e)
+                    raise self._err(
+                        f"a stochastic edge ends with a distribution ({', '.join(registry.DISTRIBUTIONS)}), not '{head_name}'",
+                        e,
+                    )
                 ei.head = make_head(head_name, e.output.kw if e.output is not None else {}, g.options.temperature)
                 tf = _features(target)
                 out_f = tuple([tf[0] * ei.head.blocks, *tf[1:]]) if isinstance(tf, tuple) else tf * ei.head.blocks
@@ -155,9 +179,13 @@ class CompiledModel(nn.Module):
             kwargs = dict(net_call.kw) if net_call is not None else {}
             entry = registry.lookup("network", name)
             if entry is None:
-                raise self._err(f"unknown network '{name}'", e, hint="known networks: " + ", ".join(registry.network_names()))
+                raise self._err(
+                    f"unknown network '{name}'", e, hint="known networks: " + ", ".join(registry.network_names())
+                )
             if entry.accepts == "image" and not isinstance(in_f, tuple):
-                raise self._err(f"'{name}' takes one image [C, H, W] as input, but this edge feeds it {in_f} numbers", e)
+                raise self._err(
+                    f"'{name}' takes one image [C, H, W] as input, but this edge feeds it {in_f} numbers", e
+                )
             if entry.accepts == "categorical" and not (len(inputs) == 1 and g.nodes[inputs[0]].value == "categorical"):
                 raise self._err(f"'{name}' takes one categorical node as input", e)
             if entry.produces == "image" and not isinstance(out_f, tuple):
@@ -174,7 +202,9 @@ class CompiledModel(nn.Module):
             except (TypeError, ValueError, RuntimeError) as exc:
                 raise self._err(f"cannot build {name} for {in_f} inputs and {out_f} outputs: {exc}", e) from None
             if not isinstance(module, nn.Module):
-                raise self._err(f"the network factory '{name}' returned {type(module).__name__}, not a torch.nn.Module", e)
+                raise self._err(
+                    f"the network factory '{name}' returned {type(module).__name__}, not a torch.nn.Module", e
+                )
             self.networks[key] = module
             made[key] = spec
             ei.net_key = key
@@ -268,7 +298,9 @@ class CompiledModel(nn.Module):
         return self.losses(batch)
 
     # -- the generative process ----------------------------------------------------------------------------------
-    def sample(self, n: int, mean: bool = True, given: dict[str, Tensor] | None = None, steps: int = 10) -> dict[str, Tensor]:
+    def sample(
+        self, n: int, mean: bool = True, given: dict[str, Tensor] | None = None, steps: int = 10
+    ) -> dict[str, Tensor]:
         """Sample ``n`` points of the generative process: every node from its dashed producer for
         y = 0, else its solid producer, else its own source (prior); data nodes as the mean of
         their distribution when ``mean``.  A data node with no producer takes ``given[name]``
@@ -279,12 +311,17 @@ class CompiledModel(nn.Module):
         given = given or {}
         unknown = [v for v in given if v not in self.graph.nodes]
         if unknown:
-            raise SpecError(f"sample: given names no node of '{self.graph.name}': {', '.join(unknown)}", hint="nodes: " + ", ".join(self.graph.nodes))
+            raise SpecError(
+                f"sample: given names no node of '{self.graph.name}': {', '.join(unknown)}",
+                hint="nodes: " + ", ".join(self.graph.nodes),
+            )
         latents = tuple(sorted(v for v in given if self.graph.nodes[v].role is Role.latent))
         ctx = self._planner.sample_context(mean, latents)
         run = Run(self, None, n=n, device=self.device, given=given)
         out: dict[str, Tensor] = {}
-        order = [v for v, nd in self.graph.nodes.items() if nd.role is Role.data] + [v for v, nd in self.graph.nodes.items() if nd.role is Role.latent]
+        order = [v for v, nd in self.graph.nodes.items() if nd.role is Role.data] + [
+            v for v, nd in self.graph.nodes.items() if nd.role is Role.latent
+        ]
         for v in order:
             try:
                 src = self._planner.source(ctx, v)
@@ -304,14 +341,20 @@ class CompiledModel(nn.Module):
             out[v] = run.value(ctx, v)
         return out
 
-    def decode(self, z: Tensor | dict[str, Tensor], mean: bool = True, given: dict[str, Tensor] | None = None) -> Tensor:
+    def decode(
+        self, z: Tensor | dict[str, Tensor], mean: bool = True, given: dict[str, Tensor] | None = None
+    ) -> Tensor:
         """The data the generative process makes from given codes: ``z`` for the latent that
         :meth:`encode` infers (or ``{latent: tensor}``), other nodes as in :meth:`sample` (data
         nodes without a producer from ``given``); the first data node, its mean by default."""
         codes = z if isinstance(z, dict) else {self._code()[2]: z}
         n = int(next(iter(codes.values())).shape[0])
         out = self.sample(n, mean=mean, given={**(given or {}), **codes})
-        data = [v for v, nd in self.graph.nodes.items() if nd.role is Role.data and v in out and v not in codes and v not in (given or {})]
+        data = [
+            v
+            for v, nd in self.graph.nodes.items()
+            if nd.role is Role.data and v in out and v not in codes and v not in (given or {})
+        ]
         if not data:
             raise SpecError(f"'{self.graph.name}' generates no data node from {', '.join(codes)}: nothing to decode")
         return out[data[0]]
@@ -319,18 +362,42 @@ class CompiledModel(nn.Module):
     def _chain(self, v: str) -> tuple[EdgeInfo, EdgeInfo] | None:
         for ei in self._infos:
             e = ei.edge
-            if e.process is Process.generative and not e.adversarial and e.target == v and ei.head is not None and len(ei.inputs) == 1:
+            if (
+                e.process is Process.generative
+                and not e.adversarial
+                and e.target == v
+                and ei.head is not None
+                and len(ei.inputs) == 1
+            ):
                 b = ei.inputs[0]
                 for c in self._infos:
-                    if c.edge.process is Process.inference and c.edge.target == b and c.inputs == (v,) and not c.edge.adversarial:
+                    if (
+                        c.edge.process is Process.inference
+                        and c.edge.target == b
+                        and c.inputs == (v,)
+                        and not c.edge.adversarial
+                    ):
                         return c, ei
         return None
 
-    def _chain_sample(self, run: Run, v: str, chain: tuple[EdgeInfo, EdgeInfo], n: int, mean: bool, steps: int, given: dict[str, Tensor] | None) -> Tensor:
+    def _chain_sample(
+        self,
+        run: Run,
+        v: str,
+        chain: tuple[EdgeInfo, EdgeInfo],
+        n: int,
+        mean: bool,
+        steps: int,
+        given: dict[str, Tensor] | None,
+    ) -> Tensor:
         corrupt, denoise = chain
         node = self.graph.nodes[v]
         lo, hi = node.range if node.range is not None else (0.0, 1.0)
-        x = given[v].to(self.device) if given and v in given else lo + (hi - lo) * torch.rand(n, *(node.shape or (1,)), device=self.device)
+        x = (
+            given[v].to(self.device)
+            if given and v in given
+            else lo + (hi - lo) * torch.rand(n, *(node.shape or (1,)), device=self.device)
+        )
         run.draws[f"start:{v}:sample"] = x.detach()
         for _ in range(max(1, steps)):
             xt = self._apply_edge(corrupt, [x])
@@ -366,7 +433,9 @@ class CompiledModel(nn.Module):
                     continue
                 if src.kind == "edge" and src.mode != "corrupt":
                     ei = self._infos[src.edge]  # type: ignore[index]
-                    if ei.edge.process is Process.inference and any(self._planner.source(ctx, i).from_data for i in ei.inputs):
+                    if ei.edge.process is Process.inference and any(
+                        self._planner.source(ctx, i).from_data for i in ei.inputs
+                    ):
                         return ctx, ei, v
         raise SpecError(f"'{self.graph.name}' has no inference edge from data to a latent node: nothing to encode")
 
@@ -398,12 +467,19 @@ class CompiledModel(nn.Module):
         code = run.dist(ctx, enc).mean if enc.head is not None else run.value(ctx, v)
         for ei in self._infos:
             e = ei.edge
-            if e.process is Process.generative and not e.adversarial and v in ei.inputs and self.graph.nodes[e.target].role is Role.data:
+            if (
+                e.process is Process.generative
+                and not e.adversarial
+                and v in ei.inputs
+                and self.graph.nodes[e.target].role is Role.data
+            ):
                 vals = [code if i == v else run.value(ctx, i) for i in ei.inputs]
                 if ei.head is None:
                     return _ACTIVATIONS[ei.activation](self.networks[ei.net_key](self._input(vals)))  # type: ignore[index]
                 return self._dist(ei, vals).mean
-        raise SpecError(f"'{self.graph.name}' has no solid edge from '{v}' back to the data: nothing to reconstruct with")
+        raise SpecError(
+            f"'{self.graph.name}' has no solid edge from '{v}' back to the data: nothing to reconstruct with"
+        )
 
     def _bound_parts(self, ctx: str) -> tuple[list[EdgeInfo], list[tuple[str, EdgeInfo]]]:
         b = self._planner.contexts[ctx].branch
@@ -417,7 +493,9 @@ class CompiledModel(nn.Module):
                 except Unresolved:
                     continue
                 if ei.head is None:
-                    raise self._err("the bound needs log p as a density, but this solid edge is deterministic (hollow)", e)
+                    raise self._err(
+                        "the bound needs log p as a density, but this solid edge is deterministic (hollow)", e
+                    )
                 scored.append(ei)
         dashed = []
         for v in self.graph.nodes:
@@ -428,10 +506,15 @@ class CompiledModel(nn.Module):
             if src.kind == "edge" and self._infos[src.edge].edge.process is Process.inference and src.mode != "corrupt":  # type: ignore[index]
                 ei = self._infos[src.edge]  # type: ignore[index]
                 if ei.head is None:
-                    raise self._err(f"the bound needs the density q({v} | ...), but this dashed edge is deterministic (hollow)", ei.edge)
+                    raise self._err(
+                        f"the bound needs the density q({v} | ...), but this dashed edge is deterministic (hollow)",
+                        ei.edge,
+                    )
                 dashed.append((v, ei))
         if not dashed or not scored:
-            raise SpecError("the bound needs a dashed edge with a density into a latent node with a prior and solid edges scoring the data")
+            raise SpecError(
+                "the bound needs a dashed edge with a density into a latent node with a prior and solid edges scoring the data"
+            )
         produced = {ei.edge.target for ei in scored}
         for v, ei in dashed:
             if v not in self._priors and v not in produced:

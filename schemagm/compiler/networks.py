@@ -15,7 +15,8 @@ hand-written reference can replay exactly the same corruption.
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 from torch import Tensor, nn
@@ -112,7 +113,9 @@ def linear(in_features: Features, out_features: Features) -> nn.Module:
 def identity(in_features: Features, out_features: Features) -> nn.Module:
     """The input itself; the sizes must match."""
     if _flat(in_features) != _flat(out_features):
-        raise ValueError(f"identity needs as many outputs as inputs, got {_flat(in_features)} inputs for {_flat(out_features)} outputs")
+        raise ValueError(
+            f"identity needs as many outputs as inputs, got {_flat(in_features)} inputs for {_flat(out_features)} outputs"
+        )
     if in_features == out_features:
         return nn.Identity()
     return nn.Sequential(nn.Flatten(), *_to_out(out_features))
@@ -141,7 +144,9 @@ def _conv_out(size: int) -> int:
     return (size - 1) // 2 + 1  # 3x3, stride 2, padding 1
 
 
-def conv_encoder(in_features: Features, out_features: Features, *channels: int, activation: str = "leaky_relu") -> nn.Module:
+def conv_encoder(
+    in_features: Features, out_features: Features, *channels: int, activation: str = "leaky_relu"
+) -> nn.Module:
     """Strided 3x3 convolutions (one per width, each halving the image), then an affine map."""
     if isinstance(in_features, int) or len(in_features) != 3:
         raise ValueError(f"conv_encoder takes one image [C, H, W] as input, got {in_features} features")
@@ -175,7 +180,12 @@ def conv_decoder(in_features: Features, out_features: Features, *channels: int, 
     c_out, h_out, w_out = out_features
     scale = 2 ** len(channels)
     h0, w0 = -(-h_out // scale), -(-w_out // scale)
-    layers: list[nn.Module] = [nn.Flatten(), nn.Linear(_flat(in_features), channels[0] * h0 * w0), _act(activation), _Reshape((channels[0], h0, w0))]
+    layers: list[nn.Module] = [
+        nn.Flatten(),
+        nn.Linear(_flat(in_features), channels[0] * h0 * w0),
+        _act(activation),
+        _Reshape((channels[0], h0, w0)),
+    ]
     for i, ch in enumerate(channels):
         nxt = channels[i + 1] if i + 1 < len(channels) else ch
         layers += [nn.ConvTranspose2d(ch, nxt, 4, stride=2, padding=1), _act(activation)]

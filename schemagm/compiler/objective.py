@@ -40,14 +40,21 @@ class _Deriver(_Bounds, _Games):
         if dashed_red:
             for ei in dashed_red:
                 if ei.edge.kernel is not None:
-                    raise self.err("a kernel test belongs on a solid red edge (the generated side is tested against data)", ei.edge)
+                    raise self.err(
+                        "a kernel test belongs on a solid red edge (the generated side is tested against data)", ei.edge
+                    )
                 for v in ei.inputs:
                     src = self.resolve("y=0", v, ei.edge)
                     if src.kind != "data":
-                        raise self.err(f"a dashed red edge re-weights the generated branch by the adversary, so '{v}' must be data in the branch y=0", ei.edge)
+                        raise self.err(
+                            f"a dashed red edge re-weights the generated branch by the adversary, so '{v}' must be data in the branch y=0",
+                            ei.edge,
+                        )
             with_net = [ei for ei in dashed_red if ei.net_key]
             if len(with_net) > 1:
-                raise self.err("only one dashed red edge with a network can re-weight the generated branch", with_net[1].edge)
+                raise self.err(
+                    "only one dashed red edge with a network can re-weight the generated branch", with_net[1].edge
+                )
             pool = with_net[0] if with_net else None
             scored = (0,)
         else:
@@ -113,7 +120,9 @@ class _Deriver(_Bounds, _Games):
             return multi and ei.edge.branch is None
 
         # the dashed stochastic factors of the branch and their p-sides
-        pairs: list[tuple[str, EdgeInfo, Source, EdgeInfo | None]] = []  # (v, q edge, v's source, solid p-side or None: prior)
+        pairs: list[
+            tuple[str, EdgeInfo, Source, EdgeInfo | None]
+        ] = []  # (v, q edge, v's source, solid p-side or None: prior)
         consumed: set[int] = set()
         wake_only: set[int] = set()
         for v, node in self.g.nodes.items():
@@ -126,7 +135,12 @@ class _Deriver(_Bounds, _Games):
             ei = self.infos[src.edge]  # type: ignore[index]
             if ei.edge.process is not Process.inference:
                 continue
-            discrete = src.mode == "sample" and ei.edge.reparameterize and ei.head is not None and ei.head.density in ("categorical", "bernoulli")
+            discrete = (
+                src.mode == "sample"
+                and ei.edge.reparameterize
+                and ei.head is not None
+                and ei.head.density in ("categorical", "bernoulli")
+            )
             if v in self.tested:
                 if discrete and (ei.edge.group or src.groups):
                     raise self.err(
@@ -153,7 +167,10 @@ class _Deriver(_Bounds, _Games):
                     hint=f"a hierarchical latent takes its p-side from its solid producer: remove the prior of '{v}' (write `latent {v} : real[...]`)",
                 )
             if ei.corruption is not None:
-                raise self.err(f"'{v}' has a p-side {p_name}, so its dashed producer needs a density for KL(q || {p_name}), but a corruption has none", ei.edge)
+                raise self.err(
+                    f"'{v}' has a p-side {p_name}, so its dashed producer needs a density for KL(q || {p_name}), but a corruption has none",
+                    ei.edge,
+                )
             if ei.edge.deterministic:
                 raise self.err(
                     f"'{v}' has a {'prior' if has_prior else 'solid producer'} but its dashed producer is deterministic (hollow): an implicit distribution has no density for KL(q || {p_name})",
@@ -168,7 +185,9 @@ class _Deriver(_Bounds, _Games):
                     wake_only.add(producers[0].index)
                     continue
                 ins = [p.source(ctx, i) for i in ei.inputs]
-                if (frozenset([ei.edge.group] if ei.edge.group else []) | frozenset().union(*(s.groups for s in ins))) <= {ei.edge.group}:
+                if (
+                    frozenset([ei.edge.group] if ei.edge.group else []) | frozenset().union(*(s.groups for s in ins))
+                ) <= {ei.edge.group}:
                     continue
             pairs.append((v, ei, src, producers[0] if producers else None))
             if producers:
@@ -201,7 +220,9 @@ class _Deriver(_Bounds, _Games):
                 s = call(Sym(kind, f"\\mathrm{{{kind}}}"), [tgt.expr, call(ei.sym, [s_.expr for s_ in ins])])
                 logits = ei.activation is None and kind == "bce"
                 body: Expr = Recon(ei, e.target, kind, _ACTIVATIONS[None if logits else ei.activation], logits, s)
-                parts.append(_Part(f"recon:{ei.name}{suffix}", groups, weight, 1, body, over, nodes, "reconstruction", wname))
+                parts.append(
+                    _Part(f"recon:{ei.name}{suffix}", groups, weight, 1, body, over, nodes, "reconstruction", wname)
+                )
                 hollow.append(ei)
                 continue
             dens = call(ei.sym, [tgt.expr], [s_.expr for s_ in ins])
@@ -212,7 +233,19 @@ class _Deriver(_Bounds, _Games):
                 body = Opaque(self.walkback_fn(ctx, ei, b), s)
                 parts.append(_Part(f"nll:{ei.name}{suffix}", groups, weight, -1, body, over, nodes, "walkback", wname))
             else:
-                parts.append(_Part(f"nll:{ei.name}{suffix}", groups, weight, -1, LogProb(ei, e.target, dens), over, nodes, "score", wname))
+                parts.append(
+                    _Part(
+                        f"nll:{ei.name}{suffix}",
+                        groups,
+                        weight,
+                        -1,
+                        LogProb(ei, e.target, dens),
+                        over,
+                        nodes,
+                        "score",
+                        wname,
+                    )
+                )
             density_terms.append(ei)
         kls: list[tuple[str, EdgeInfo, Source]] = []
         for v, ei, src, prod in pairs:
@@ -226,11 +259,21 @@ class _Deriver(_Bounds, _Games):
                 p_family = self.priors[v].kind
             else:
                 p_ins = [self.resolve(ctx, i, prod.edge) for i in prod.inputs]
-                groups = groups | frozenset([prod.edge.group] if prod.edge.group else []) | frozenset().union(*(s.groups for s in p_ins))
+                groups = (
+                    groups
+                    | frozenset([prod.edge.group] if prod.edge.group else [])
+                    | frozenset().union(*(s.groups for s in p_ins))
+                )
                 pside = LogProb(prod, v, call(prod.sym, [src.expr], [s.expr for s in p_ins]))
                 p_family = prod.head.density if prod.head is not None else ""
             coupled = any(v in p.depends(ctx, i) for i in (prod.inputs if prod is not None else ()))
-            closed = not coupled and o.kl == "analytic" and ei.head is not None and ei.head.density == p_family and p_family in ("normal", "categorical", "bernoulli")
+            closed = (
+                not coupled
+                and o.kl == "analytic"
+                and ei.head is not None
+                and ei.head.density == p_family
+                and p_family in ("normal", "categorical", "bernoulli")
+            )
             non_data = [f for s in (*ins, *p_ins) if not s.from_data for f in s.factors]
             if coupled:
                 kbody: Expr = Diff(q, pside)
@@ -240,7 +283,20 @@ class _Deriver(_Bounds, _Games):
                 over = non_data
             nodes = (*ei.inputs, *(prod.inputs if prod is not None else ())) + (() if closed else (v,))
             wsym = Sym("β·", "\\beta \\cdot ") if o.beta == 1.0 else None
-            parts.append(_Part(f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""), groups, o.beta, 1, kbody, over, nodes, "kl", "beta", wsym))
+            parts.append(
+                _Part(
+                    f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""),
+                    groups,
+                    o.beta,
+                    1,
+                    kbody,
+                    over,
+                    nodes,
+                    "kl",
+                    "beta",
+                    wsym,
+                )
+            )
         # rule 8: importance weighting of the bound
         if o.importance_samples > 1 and kls:
             if special:
@@ -250,7 +306,9 @@ class _Deriver(_Bounds, _Games):
                     special[v][1].edge,
                     hint="remove importance_samples, or draw the edge with a relaxed head (`relaxed_categorical`, `relaxed_bernoulli`)",
                 )
-            parts = self.iw_parts(b, ctx, parts, density_terms, hollow, kls, pool, multi, [self.infos[i] for i in consumed | wake_only])
+            parts = self.iw_parts(
+                b, ctx, parts, density_terms, hollow, kls, pool, multi, [self.infos[i] for i in consumed | wake_only]
+            )
         for part in parts:
             body, groups = part.body, part.groups
             deps = [v for v in special if any(v in p.depends(ctx, n) for n in part.nodes)]
@@ -258,7 +316,11 @@ class _Deriver(_Bounds, _Games):
             scores = [v for v in deps if special[v][0] == "score"]
             for v in deps:
                 qe = special[v][1]
-                groups = groups | frozenset([qe.edge.group] if qe.edge.group else []) | frozenset().union(*(p.source(ctx, i).groups for i in qe.inputs))
+                groups = (
+                    groups
+                    | frozenset([qe.edge.group] if qe.edge.group else [])
+                    | frozenset().union(*(p.source(ctx, i).groups for i in qe.inputs))
+                )
             if scores:
                 body = Score(body, [LogProb(special[v][1], v, Sym("", "")) for v in scores], part.name)
             over = part.over
@@ -320,7 +382,11 @@ class _Deriver(_Bounds, _Games):
             unit = node.value == "bernoulli" or (lo_hi is not None and lo_hi[0] >= 0.0 and lo_hi[1] <= 1.0)
             kind = "bce" if unit else "mse"
         if kind == "bce" and ei.activation not in (None, "sigmoid"):
-            raise self.err(f"bce reconstruction needs probabilities, but this edge ends with '{ei.activation}'", e, hint="end it with `-> sigmoid`, or set `reconstruction = mse`")
+            raise self.err(
+                f"bce reconstruction needs probabilities, but this edge ends with '{ei.activation}'",
+                e,
+                hint="end it with `-> sigmoid`, or set `reconstruction = mse`",
+            )
         return kind
 
     def pooled(self, body: Expr, red: EdgeInfo) -> Expr:
@@ -328,9 +394,20 @@ class _Deriver(_Bounds, _Games):
         gen_ctx = self.pool_context(red)
         real_srcs = [self.p.source("y=0", v) for v in red.inputs]
         gen_srcs = [self.p.source(gen_ctx, v) for v in red.inputs]
-        return _Pooled(body, red, "y=0", gen_ctx, expectation(_factors(real_srcs)), expectation(_factors(gen_srcs)), call(red.sym, [s.expr for s in real_srcs]), call(red.sym, [s.expr for s in gen_srcs]))
+        return _Pooled(
+            body,
+            red,
+            "y=0",
+            gen_ctx,
+            expectation(_factors(real_srcs)),
+            expectation(_factors(gen_srcs)),
+            call(red.sym, [s.expr for s in real_srcs]),
+            call(red.sym, [s.expr for s in gen_srcs]),
+        )
 
     # -- rule 9 -------------------------------------------------------------------------------------------------
+
+
 class _Pooled(Pool):
     """The pool's formula in parentheses (its sign applies to both halves)."""
 
@@ -338,7 +415,13 @@ class _Pooled(Pool):
         return Sym("(", "(") + super().sym() + Sym(")", ")")
 
 
-def derive(graph: SchematicGraph, planner: Planner, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError], option_span: Callable[[str], object]) -> Compiled:
+def derive(
+    graph: SchematicGraph,
+    planner: Planner,
+    infos: list[EdgeInfo],
+    priors: dict[str, Prior],
+    err: Callable[..., SpecError],
+    option_span: Callable[[str], object],
+) -> Compiled:
     """Read the objective off the graph."""
     return _Deriver(graph, planner, infos, priors, err, option_span).derive()
-

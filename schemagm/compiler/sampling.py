@@ -29,8 +29,9 @@ from __future__ import annotations
 import functools
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -115,7 +116,9 @@ class Planner:
     """Resolves, once, where each node's value comes from in each context, and builds the
     closures that compute them."""
 
-    def __init__(self, graph: SchematicGraph, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError]) -> None:
+    def __init__(
+        self, graph: SchematicGraph, infos: list[EdgeInfo], priors: dict[str, Prior], err: Callable[..., SpecError]
+    ) -> None:
         self.graph = graph
         self.infos = infos
         self.priors = priors
@@ -125,7 +128,7 @@ class Planner:
         self.data_nodes = tuple(v for v, n in graph.nodes.items() if n.role is Role.data)
         self.contexts: dict[str, Context] = {}
         self.sources: dict[tuple[str, str], Source] = {}
-        self.getters: dict[tuple[str, str], Callable[["Run"], Tensor]] = {}
+        self.getters: dict[tuple[str, str], Callable[[Run], Tensor]] = {}
         self._untiled: dict[tuple[str, int], tuple[str, int] | None] = {}
         self.dashed_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
         self.solid_in: dict[str, list[EdgeInfo]] = {n: [] for n in graph.nodes}
@@ -158,7 +161,16 @@ class Planner:
             given_tex = given.replace("|", " \\mid ")
             f = Sym(f"p_data({v}{given})", "p_{\\mathrm{data}}(" + node_sym(v).tex + given_tex + ")")
             b = ctx.branch if node.given else None
-            return Source("data", v, ctx.name, groups=frozenset(), expr=node_sym(v), factors=(f,), from_data=True, signature=("data", v, b))
+            return Source(
+                "data",
+                v,
+                ctx.name,
+                groups=frozenset(),
+                expr=node_sym(v),
+                factors=(f,),
+                from_data=True,
+                signature=("data", v, b),
+            )
         if node.prior is not None:
             f = Sym(f"p({v})", f"p({node_sym(v).tex})")
             return Source("prior", v, ctx.name, expr=node_sym(v), factors=(f,), signature=("prior", v))
@@ -194,7 +206,17 @@ class Planner:
             src = self._ancestral_rule(ctx, v)
         if ctx.parent is not None and not self._touched(ctx, src):
             p = self.source(ctx.parent, v)
-            return Source("copy", v, ctx.name, parent=ctx.parent, groups=p.groups, expr=p.expr, factors=p.factors, from_data=p.from_data, signature=p.signature)
+            return Source(
+                "copy",
+                v,
+                ctx.name,
+                parent=ctx.parent,
+                groups=p.groups,
+                expr=p.expr,
+                factors=p.factors,
+                from_data=p.from_data,
+                signature=p.signature,
+            )
         return src
 
     def _touched(self, ctx: Context, src: Source) -> bool:
@@ -278,10 +300,33 @@ class Planner:
         detach = rule == "sleep"
         if ei.corruption is not None:
             f = call(Sym("q", "q"), [node_sym(v)], exprs)
-            return Source("edge", v, ctx.name, ei.index, "corrupt", inputs=ei.inputs, groups=in_groups, expr=node_sym(v), factors=factors + (f,), signature=("edge", ei.index, "corrupt", sig_in))
+            return Source(
+                "edge",
+                v,
+                ctx.name,
+                ei.index,
+                "corrupt",
+                inputs=ei.inputs,
+                groups=in_groups,
+                expr=node_sym(v),
+                factors=factors + (f,),
+                signature=("edge", ei.index, "corrupt", sig_in),
+            )
         if e.deterministic:
             groups = frozenset() if detach else own_group | in_groups
-            return Source("edge", v, ctx.name, ei.index, "det", detach=detach, inputs=ei.inputs, groups=groups, expr=call(ei.sym, exprs), factors=factors, signature=("edge", ei.index, "det", sig_in))
+            return Source(
+                "edge",
+                v,
+                ctx.name,
+                ei.index,
+                "det",
+                detach=detach,
+                inputs=ei.inputs,
+                groups=groups,
+                expr=call(ei.sym, exprs),
+                factors=factors,
+                signature=("edge", ei.index, "det", sig_in),
+            )
         assert ei.head is not None
         density = call(ei.sym, [node_sym(v)], exprs)
         if rule == "sleep":
@@ -290,14 +335,41 @@ class Planner:
             mode = "rsample" if ei.head.reparameterised else "mean"
         elif rule == "sample":
             node = self.graph.nodes[v]
-            mode = "mean" if (ctx.mean_data and node.role is Role.data) else ("rsample" if ei.head.reparameterised else "sample")
+            mode = (
+                "mean"
+                if (ctx.mean_data and node.role is Role.data)
+                else ("rsample" if ei.head.reparameterised else "sample")
+            )
         else:
             mode = "rsample" if (ei.head.reparameterised and e.reparameterize) else "sample"
         if mode == "mean":
             expr = call(Sym("𝔼", "\\mathbb{E}") + ei.sym, [node_sym(v)], exprs)
-            return Source("edge", v, ctx.name, ei.index, "mean", inputs=ei.inputs, groups=own_group | in_groups, expr=expr, factors=factors, signature=("edge", ei.index, "mean", sig_in))
+            return Source(
+                "edge",
+                v,
+                ctx.name,
+                ei.index,
+                "mean",
+                inputs=ei.inputs,
+                groups=own_group | in_groups,
+                expr=expr,
+                factors=factors,
+                signature=("edge", ei.index, "mean", sig_in),
+            )
         groups = own_group | in_groups if mode == "rsample" else frozenset()
-        return Source("edge", v, ctx.name, ei.index, mode, detach=detach, inputs=ei.inputs, groups=groups, expr=node_sym(v), factors=factors + (density,), signature=("edge", ei.index, mode, sig_in))
+        return Source(
+            "edge",
+            v,
+            ctx.name,
+            ei.index,
+            mode,
+            detach=detach,
+            inputs=ei.inputs,
+            groups=groups,
+            expr=node_sym(v),
+            factors=factors + (density,),
+            signature=("edge", ei.index, mode, sig_in),
+        )
 
     def enum_context(self, parent: str, v: str, k: int, value: Tensor) -> str:
         """The context ``parent`` with the discrete node ``v`` fixed to its ``k``-th value (exact
@@ -315,7 +387,11 @@ class Planner:
         src = self.source(ctx_name, v)
         if src.kind == "copy":
             return self.depends(src.parent, v)  # type: ignore[arg-type]
-        out = frozenset([v]) if src.kind in ("prior", "enum") or (src.kind == "edge" and src.mode not in ("det", "mean")) else frozenset()
+        out = (
+            frozenset([v])
+            if src.kind in ("prior", "enum") or (src.kind == "edge" and src.mode not in ("det", "mean"))
+            else frozenset()
+        )
         for i in src.inputs:
             out = out | self.depends(ctx_name, i)
         return out
@@ -330,9 +406,20 @@ class Planner:
             ctx = self.contexts[ctx_name]
             base = self.contexts.get(ctx.tag)
             out = None
-            if ctx.tile > 1 and base is not None and base.tile == 1 and base.kind == ctx.kind and base.branch == ctx.branch and ei.inputs:
+            if (
+                ctx.tile > 1
+                and base is not None
+                and base.tile == 1
+                and base.kind == ctx.kind
+                and base.branch == ctx.branch
+                and ei.inputs
+            ):
                 try:
-                    if all(self._draw_free(ctx_name, i) and self.source(ctx_name, i).signature == self.source(base.name, i).signature for i in ei.inputs):
+                    if all(
+                        self._draw_free(ctx_name, i)
+                        and self.source(ctx_name, i).signature == self.source(base.name, i).signature
+                        for i in ei.inputs
+                    ):
                         out = (base.name, ctx.tile)
                 except Unresolved:
                     out = None
@@ -351,7 +438,7 @@ class Planner:
         return False
 
     # -- closures ------------------------------------------------------------------------------------------
-    def getter(self, ctx_name: str, v: str) -> Callable[["Run"], Tensor]:
+    def getter(self, ctx_name: str, v: str) -> Callable[[Run], Tensor]:
         key = (ctx_name, v)
         g = self.getters.get(key)
         if g is None:
@@ -369,7 +456,7 @@ class Planner:
                 self.add(Context(name, "sample", 0, tag="sample", mean_data=mean, overrides=given))
         return name
 
-    def _make_getter(self, src: Source) -> Callable[["Run"], Tensor]:
+    def _make_getter(self, src: Source) -> Callable[[Run], Tensor]:
         ctx = self.contexts[src.ctx]
         v = src.node
         tag = ctx.tag
@@ -403,7 +490,7 @@ class Planner:
             corruption = ei.corruption
             key = f"noise:{ei.name}:{tag}"
 
-            def corrupt(run: "Run") -> Tensor:
+            def corrupt(run: Run) -> Tensor:
                 x = run.value(name, ei.inputs[0])
                 noise = run.base(sid, corruption.noise_kind, x.shape, x.dtype)
                 run.record(key, noise, ctx)
@@ -420,7 +507,7 @@ class Planner:
         if mode == "rsample":
             key = f"eps:{ei.name}:{tag}"
 
-            def rsample(run: "Run") -> Tensor:
+            def rsample(run: Run) -> Tensor:
                 d = run.dist(name, ei)
                 eps = d.noise_from(run.base(sid, d.noise_kind, d.shape))
                 run.record(key, eps, ctx)
@@ -429,7 +516,7 @@ class Planner:
             return rsample
         key = f"sample:{ei.name}:{tag}"
 
-        def sample(run: "Run") -> Tensor:
+        def sample(run: Run) -> Tensor:
             d = run.dist(name, ei)
             s = d.sample_with(run.base(sid, d.sample_kind, d.shape))
             run.record(key, s, ctx)
@@ -468,9 +555,35 @@ def _key_hash(key: str) -> int:
 class Run:
     """One call: the batch, the memo of values, distributions and logits, and the draws."""
 
-    __slots__ = ("model", "plan", "nets", "batch", "values", "dists", "outputs", "logits", "draws", "given", "seed", "_gen", "_rows", "_data", "results", "n", "device", "dtype")
+    __slots__ = (
+        "model",
+        "plan",
+        "nets",
+        "batch",
+        "values",
+        "dists",
+        "outputs",
+        "logits",
+        "draws",
+        "given",
+        "seed",
+        "_gen",
+        "_rows",
+        "_data",
+        "results",
+        "n",
+        "device",
+        "dtype",
+    )
 
-    def __init__(self, model: Any, batch: dict[str, Tensor] | None, n: int | None = None, device: Any = None, given: dict[str, Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        batch: dict[str, Tensor] | None,
+        n: int | None = None,
+        device: Any = None,
+        given: dict[str, Tensor] | None = None,
+    ) -> None:
         self.model = model
         self.plan: Planner = model._planner
         self.nets = model.networks._modules
@@ -501,7 +614,10 @@ class Run:
             t = self.batch.get(name)
             if t is not None:
                 return int(t.shape[0])
-        raise SpecError("the batch has no data: it needs a tensor for " + ", ".join(repr(n.name) for n in self.plan.graph.nodes.values() if n.role is Role.data))
+        raise SpecError(
+            "the batch has no data: it needs a tensor for "
+            + ", ".join(repr(n.name) for n in self.plan.graph.nodes.values() if n.role is Role.data)
+        )
 
     def _device(self) -> torch.device:
         for t in self.batch.values():
@@ -525,7 +641,10 @@ class Run:
         if n.value in ("categorical", "bernoulli"):  # a label with no producer: uniform
             prior = Prior(n.value, n.shape)
             return prior.sample(self.rows(self.plan.contexts[ctx]), self.device, self.dtype)
-        raise SpecError(f"sampling needs a value for the data node '{node}' (it has no producer): pass given={{'{node}': tensor}}", span=n.span)
+        raise SpecError(
+            f"sampling needs a value for the data node '{node}' (it has no producer): pass given={{'{node}': tensor}}",
+            span=n.span,
+        )
 
     def rows(self, ctx: Any) -> int:
         key = (ctx.branch if ctx.kind != "sample" else "sample", ctx.tile)
@@ -652,7 +771,6 @@ class Run:
             out = out.reshape(x.shape[0])
             self.logits[key] = out
         return out
-
 
 
 @functools.cache

@@ -8,8 +8,8 @@ section 4).  Its contribution to the loss of every group it updates is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 __all__ = ["Sym", "Term", "Phase", "Objective", "greek", "net_sym", "node_sym", "expectation"]
 
@@ -46,16 +46,16 @@ class Sym:
     u: str
     tex: str
 
-    def __add__(self, other: "Sym | str") -> "Sym":
+    def __add__(self, other: Sym | str) -> Sym:
         if isinstance(other, str):
             return Sym(self.u + other, self.tex + other)
         return Sym(self.u + other.u, self.tex + other.tex)
 
-    def __radd__(self, other: str) -> "Sym":
+    def __radd__(self, other: str) -> Sym:
         return Sym(other + self.u, other + self.tex)
 
     @staticmethod
-    def join(parts: Iterable["Sym"], u_sep: str, tex_sep: str | None = None) -> "Sym":
+    def join(parts: Iterable[Sym], u_sep: str, tex_sep: str | None = None) -> Sym:
         parts = list(parts)
         return Sym(u_sep.join(p.u for p in parts), (u_sep if tex_sep is None else tex_sep).join(p.tex for p in parts))
 
@@ -190,10 +190,14 @@ class Objective:
         groups: list[str] = [g for p in self.phases for g in p.groups]
         lines = []
         for p in self.phases:
-            lines.append(f"phase {p.name}: {', '.join(p.groups)} ({p.steps} step{'s' if p.steps != 1 else ''} per model step)")
+            lines.append(
+                f"phase {p.name}: {', '.join(p.groups)} ({p.steps} step{'s' if p.steps != 1 else ''} per model step)"
+            )
         for g in groups:
             name = g if latex else greek(g).u
             lines.append(f"loss({name}) = {self.loss_formula(g, latex)}")
         for t in self.terms:
-            lines.append(f"  {t.name} [{', '.join(sorted(t.groups))}] weight {t.weight:g}: {t.latex if latex else t.formula}")
+            lines.append(
+                f"  {t.name} [{', '.join(sorted(t.groups))}] weight {t.weight:g}: {t.latex if latex else t.formula}"
+            )
         return "\n".join(lines)

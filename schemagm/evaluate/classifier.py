@@ -19,19 +19,27 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import io
+import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import nn
 
 from ..train.checkpoint import atomic_write_bytes
 
-__all__ = ["RECIPE", "DigitsClassifier", "TrainedClassifier", "cache_dir", "cache_path", "load_classifier", "recipe_hash"]
+__all__ = [
+    "RECIPE",
+    "DigitsClassifier",
+    "TrainedClassifier",
+    "cache_dir",
+    "cache_path",
+    "load_classifier",
+    "recipe_hash",
+]
 
 #: everything that determines the classifier's weights; its hash names the cache file
 RECIPE: dict = {
@@ -175,13 +183,20 @@ def _read(path: Path, recipe: dict) -> tuple[DigitsClassifier, float] | None:
 
 def _write(path: Path, model: DigitsClassifier, acc: float, recipe: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {"recipe_hash": recipe_hash(recipe), "recipe": json.dumps(recipe, sort_keys=True), "state_dict": model.state_dict(), "test_accuracy": acc}
+    blob = {
+        "recipe_hash": recipe_hash(recipe),
+        "recipe": json.dumps(recipe, sort_keys=True),
+        "state_dict": model.state_dict(),
+        "test_accuracy": acc,
+    }
     buffer = io.BytesIO()
     torch.save(blob, buffer)
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_classifier(directory: Path | str | None = None, *, recipe: dict = RECIPE, retrain: bool = False) -> TrainedClassifier:
+def load_classifier(
+    directory: Path | str | None = None, *, recipe: dict = RECIPE, retrain: bool = False
+) -> TrainedClassifier:
     """The digits classifier: from the cache when a valid file is there, else trained and cached."""
     path = cache_path(Path(directory) if directory else None, recipe)
     cached = None if retrain else _read(path, recipe)

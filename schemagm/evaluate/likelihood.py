@@ -14,8 +14,8 @@ with their standard errors (sample std / √n), computed batch by batch under
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Mapping
 
 import torch
 

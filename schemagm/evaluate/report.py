@@ -22,9 +22,10 @@ Every random draw comes from ``seed``, so a report can be repeated.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -36,7 +37,16 @@ from .modes import mode_coverage
 from .surgery import surgery_of_model
 from .two_sample import mmd_test
 
-__all__ = ["METRICS", "ALL_METRICS", "EvalSettings", "MetricResult", "EvalReport", "evaluate", "evaluate_run", "parse_metrics"]
+__all__ = [
+    "METRICS",
+    "ALL_METRICS",
+    "EvalSettings",
+    "MetricResult",
+    "EvalReport",
+    "evaluate",
+    "evaluate_run",
+    "parse_metrics",
+]
 
 METRICS = ("elbo", "iw", "mmd", "modes", "inception", "fid", "surgery")
 #: every metric a report can ask for; ``bpd`` joins the default set for models with an exact
@@ -96,14 +106,16 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; a number that is not finite (a standard error of one example) becomes null."""
-        return _finite({
-            "run": self.run,
-            "model": self.model,
-            "data": self.data,
-            "settings": self.settings.to_dict(),
-            **self.extra,
-            "metrics": {n: r.to_dict() for n, r in self.results.items()},
-        })
+        return _finite(
+            {
+                "run": self.run,
+                "model": self.model,
+                "data": self.data,
+                "settings": self.settings.to_dict(),
+                **self.extra,
+                "metrics": {n: r.to_dict() for n, r in self.results.items()},
+            }
+        )
 
     def table(self) -> Any:
         from rich.table import Table
@@ -136,7 +148,9 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
     unknown = [n for n in names if n not in ALL_METRICS]
     if unknown or not names:
         guess = did_you_mean(unknown[0], ALL_METRICS) if unknown else ""
-        raise SpecError(f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; {guess}choose from {', '.join(ALL_METRICS)}")
+        raise SpecError(
+            f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; {guess}choose from {', '.join(ALL_METRICS)}"
+        )
     return names
 
 
@@ -173,7 +187,9 @@ class _Context:
         self.model, self.graph, self.data, self.s = model, graph, data, settings
         self.test: Batch = data.test
         if not self.test or next(iter(self.test.values())).shape[0] < 2:
-            raise SpecError("the run's data have fewer than 2 test rows; train with a larger test fraction (--test-fraction)")
+            raise SpecError(
+                "the run's data have fewer than 2 test rows; train with a larger test fraction (--test-fraction)"
+            )
         self.node = _data_node(graph, getattr(data, "primary", None))
         self.tiny = {k: v[:2] for k, v in self.test.items()}
         self._samples: torch.Tensor | None = None
@@ -188,7 +204,9 @@ class _Context:
         if self._samples is None:
             node = self.graph.nodes[self.node]
             if node.given is not None:
-                raise NotApplicable(f"data node '{self.node}' comes from two domains chosen by '{node.given}'; the model does not generate it")
+                raise NotApplicable(
+                    f"data node '{self.node}' comes from two domains chosen by '{node.given}'; the model does not generate it"
+                )
             if node.value == "categorical":
                 raise NotApplicable(f"data node '{self.node}' is categorical")
             out = _probe(lambda: self.model.sample(2, mean=self.sample_mean))
@@ -208,7 +226,9 @@ class _Context:
         node = self.graph.nodes[self.node]
         source = getattr(self.data, "sources", {}).get(self.node, getattr(self.data, "name", ""))
         if not str(source).startswith("digits") or node.size != 64 or node.value == "categorical":
-            raise NotApplicable(f"needs 8x8 digits images in the data node (it holds {source or 'other data'}, {node.size} numbers)")
+            raise NotApplicable(
+                f"needs 8x8 digits images in the data node (it holds {source or 'other data'}, {node.size} numbers)"
+            )
         if self._classifier is None:
             from .classifier import load_classifier
 
@@ -225,15 +245,24 @@ def _elbo(c: _Context) -> MetricResult:
     r = likelihood_bounds(c.model, _batches(c.test, c.s.batch_size), iw=False, seed=c.s.seed)
     e = r.elbo
     assert e is not None
-    return MetricResult("elbo", "ok", e.to_dict() | {"unit": "nats"}, summary=f"{e.mean:.3f} ± {e.stderr:.3f} nats (n = {e.n})")
+    return MetricResult(
+        "elbo", "ok", e.to_dict() | {"unit": "nats"}, summary=f"{e.mean:.3f} ± {e.stderr:.3f} nats (n = {e.n})"
+    )
 
 
 def _iw(c: _Context) -> MetricResult:
     _probe(lambda: c.model.iw_bound(c.tiny, 2))
-    r = likelihood_bounds(c.model, _batches(c.test, max(1, c.s.batch_size // max(1, c.s.k // 8))), k=c.s.k, elbo=False, seed=c.s.seed)
+    r = likelihood_bounds(
+        c.model, _batches(c.test, max(1, c.s.batch_size // max(1, c.s.k // 8))), k=c.s.k, elbo=False, seed=c.s.seed
+    )
     w = r.iw_bound
     assert w is not None
-    return MetricResult("iw", "ok", w.to_dict() | {"k": c.s.k, "unit": "nats"}, summary=f"{w.mean:.3f} ± {w.stderr:.3f} nats (k = {c.s.k}, n = {w.n})")
+    return MetricResult(
+        "iw",
+        "ok",
+        w.to_dict() | {"k": c.s.k, "unit": "nats"},
+        summary=f"{w.mean:.3f} ± {w.stderr:.3f} nats (k = {c.s.k}, n = {w.n})",
+    )
 
 
 def _bpd(c: _Context) -> MetricResult:
@@ -247,14 +276,18 @@ def _bpd(c: _Context) -> MetricResult:
             e = estimate(torch.cat([c.model.log_likelihood(b).detach() for b in _batches(c.test, c.s.batch_size)]))
     else:
         _probe(lambda: c.model.iw_bound(c.tiny, 2))
-        w = likelihood_bounds(c.model, _batches(c.test, max(1, c.s.batch_size // max(1, c.s.k // 8))), k=c.s.k, elbo=False, seed=c.s.seed).iw_bound
+        w = likelihood_bounds(
+            c.model, _batches(c.test, max(1, c.s.batch_size // max(1, c.s.k // 8))), k=c.s.k, elbo=False, seed=c.s.seed
+        ).iw_bound
         assert w is not None
         e = w
     dims = int(c.model.data_dims()) if callable(getattr(c.model, "data_dims", None)) else c.graph.nodes[c.node].size
     bpd, se = bits_per_dim(e.mean, dims), e.stderr / (dims * math.log(2.0))
     what = "exact log-likelihood" if exact else f"iw bound (k = {c.s.k})"
     value = e.to_dict() | {"exact": exact, "bits_per_dim": bpd, "bits_per_dim_stderr": se, "dims": dims, "unit": "nats"}
-    return MetricResult("bpd", "ok", value, summary=f"{bpd:.4f} ± {se:.4f} bits/dim ({what} {e.mean:.3f} nats, D = {dims}, n = {e.n})")
+    return MetricResult(
+        "bpd", "ok", value, summary=f"{bpd:.4f} ± {se:.4f} bits/dim ({what} {e.mean:.3f} nats, D = {dims}, n = {e.n})"
+    )
 
 
 def _mmd(c: _Context) -> MetricResult:
@@ -294,8 +327,19 @@ def _inception(c: _Context) -> MetricResult:
     with torch.no_grad():
         score, std = inception_score(clf.model.probs(x), splits=min(10, x.shape[0]))
         data_score, _ = inception_score(clf.model.probs(c.test_x()), splits=1)
-    value = {"inception_score": score, "std": std, "splits": min(10, x.shape[0]), "test_data_inception_score": data_score, "classifier_test_accuracy": clf.test_accuracy}
-    return MetricResult("inception", "ok", value, summary=f"{score:.3f} ± {std:.3f} (test data: {data_score:.3f}; classifier accuracy {clf.test_accuracy:.3f})")
+    value = {
+        "inception_score": score,
+        "std": std,
+        "splits": min(10, x.shape[0]),
+        "test_data_inception_score": data_score,
+        "classifier_test_accuracy": clf.test_accuracy,
+    }
+    return MetricResult(
+        "inception",
+        "ok",
+        value,
+        summary=f"{score:.3f} ± {std:.3f} (test data: {data_score:.3f}; classifier accuracy {clf.test_accuracy:.3f})",
+    )
 
 
 def _fid(c: _Context) -> MetricResult:
@@ -316,7 +360,13 @@ def _fid(c: _Context) -> MetricResult:
 def _surgery(c: _Context) -> MetricResult:
     _probe(lambda: c.model.posterior(c.tiny))
     try:
-        r = surgery_of_model(c.model, _batches(c.test, c.s.batch_size), max_points=c.s.surgery_points, draws=c.s.surgery_draws, seed=c.s.seed)
+        r = surgery_of_model(
+            c.model,
+            _batches(c.test, c.s.batch_size),
+            max_points=c.s.surgery_points,
+            draws=c.s.surgery_draws,
+            seed=c.s.seed,
+        )
     except SpecError as err:
         raise NotApplicable(_reason(err)) from None
     ok = abs(r.residual) <= 4 * r.residual_stderr + 1e-6
@@ -382,7 +432,16 @@ def evaluate(
     return EvalReport(graph.name, str(getattr(data, "name", "?")), s, results, run=run, extra=extra)
 
 
-def evaluate_run(path: str | Path, metrics: tuple[str, ...] | list[str] | None = None, settings: EvalSettings | None = None, *, checkpoint: str | None = None, progress: Callable[[str], None] | None = None, reference: str | None = None, epsilon: float = 0.1) -> EvalReport:
+def evaluate_run(
+    path: str | Path,
+    metrics: tuple[str, ...] | list[str] | None = None,
+    settings: EvalSettings | None = None,
+    *,
+    checkpoint: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    reference: str | None = None,
+    epsilon: float = 0.1,
+) -> EvalReport:
     """Load a run directory (``schemagm.train.run.load_run``) and evaluate it; with ``reference``
     (``kde``, ``mixture``: :mod:`.density`), evaluate that reference model on the run's data instead."""
     from ..train.run import load_run
@@ -393,7 +452,9 @@ def evaluate_run(path: str | Path, metrics: tuple[str, ...] | list[str] | None =
         from .density import reference_model
 
         node = _data_node(r.graph, getattr(r.data, "primary", None))
-        model = reference_model(reference, node, r.data.train[node], r.model, epsilon=epsilon, bounds=r.graph.nodes[node].range)
+        model = reference_model(
+            reference, node, r.data.train[node], r.model, epsilon=epsilon, bounds=r.graph.nodes[node].range
+        )
     report = evaluate(model, r.graph, r.data, metrics, settings, run=str(r.path), progress=progress)
     if reference is not None:
         report.extra["reference"] = {"kind": reference, "epsilon": epsilon, "weight": getattr(model, "weight", None)}

@@ -21,8 +21,8 @@ residual avg KL - (I + KL) must vanish within its Monte Carlo error.  Also
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping
 
 import torch
 from torch import distributions as D
@@ -65,7 +65,9 @@ def _sum_tail(lp: torch.Tensor, tail: int) -> torch.Tensor:
     return lp.sum(dim=tuple(range(lp.dim() - tail, lp.dim()))) if tail else lp
 
 
-def elbo_surgery(q: D.Distribution, prior: D.Distribution, *, draws: int = 1, seed: int = 0, chunk: int = 256) -> SurgeryResult:
+def elbo_surgery(
+    q: D.Distribution, prior: D.Distribution, *, draws: int = 1, seed: int = 0, chunk: int = 256
+) -> SurgeryResult:
     """ELBO surgery for posteriors ``q`` of N points (batch dim first) against ``prior``.
 
     ``prior`` must broadcast against a latent sample (e.g. ``Normal(0, 1)`` or a
@@ -159,10 +161,19 @@ def posterior_latent(graph: SchematicGraph) -> str:
             and data & set(e.sources)
         ):
             return node.name
-    raise SpecError(f"ELBO surgery needs a dashed stochastic edge from the data into a latent with a prior; '{graph.name}' has none")
+    raise SpecError(
+        f"ELBO surgery needs a dashed stochastic edge from the data into a latent with a prior; '{graph.name}' has none"
+    )
 
 
-def surgery_of_model(model: torch.nn.Module, batches: Iterable[Mapping[str, torch.Tensor]], *, max_points: int = 1000, draws: int = 4, seed: int = 0) -> SurgeryResult:
+def surgery_of_model(
+    model: torch.nn.Module,
+    batches: Iterable[Mapping[str, torch.Tensor]],
+    *,
+    max_points: int = 1000,
+    draws: int = 4,
+    seed: int = 0,
+) -> SurgeryResult:
     """ELBO surgery of a compiled model over (up to ``max_points`` examples of) a test split."""
     graph: SchematicGraph = model.graph  # type: ignore[assignment]
     latent = posterior_latent(graph)

@@ -16,8 +16,8 @@ p = (1 + #{permuted ≥ observed}) / (1 + permutations).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import torch
 
@@ -49,7 +49,9 @@ def _flat(a: torch.Tensor, name: str) -> torch.Tensor:
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     x, y = _flat(x, "first sample"), _flat(y, "second sample")
     if x.shape[1] != y.shape[1]:
-        raise SpecError(f"two-sample test: samples of different sizes ({x.shape[1]} vs {y.shape[1]} numbers per sample)")
+        raise SpecError(
+            f"two-sample test: samples of different sizes ({x.shape[1]} vs {y.shape[1]} numbers per sample)"
+        )
     if x.shape[0] < 2 or y.shape[0] < 2:
         raise SpecError(f"two-sample test needs at least 2 samples on each side, got {x.shape[0]} and {y.shape[0]}")
     return x, y
@@ -115,7 +117,9 @@ def _mmd2_relabelled(k: torch.Tensor, in_x: torch.Tensor, chunk: int = 256) -> t
     return torch.cat(out)
 
 
-def mmd2(x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float] | None = None, *, unbiased: bool = True) -> float:
+def mmd2(
+    x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float] | None = None, *, unbiased: bool = True
+) -> float:
     """MMD² between two samples (rows), unbiased unless ``unbiased=False`` (the V-statistic)."""
     x, y = _check_pair(x, y)
     bw = _bandwidths(x, y, bandwidths)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,12 +27,31 @@ from .. import registry
 from ..errors import Diagnostic, Span, SpecError
 from ..language.parser import parse_spec
 from ..language.printer import print_spec
-from ..language.syntax import Argument, CallSyntax, EdgeBody, EdgeDecl, NodeDecl, OptionDecl, OptionsBlock, SourceRef, Spec
+from ..language.syntax import (
+    Argument,
+    CallSyntax,
+    EdgeBody,
+    EdgeDecl,
+    NodeDecl,
+    OptionDecl,
+    OptionsBlock,
+    SourceRef,
+    Spec,
+)
 from .check import Locations, check, sort_diagnostics, suggest
 from .model import VALUE_TYPES, Call, Edge, Node, Process, Role, SchematicGraph
 from .options import Options
 
-__all__ = ["parse", "parse_file", "read_spec_text", "to_sgm", "to_syntax", "build", "format_text", "UNIFORM_DEFAULT_RANGE"]
+__all__ = [
+    "parse",
+    "parse_file",
+    "read_spec_text",
+    "to_sgm",
+    "to_syntax",
+    "build",
+    "format_text",
+    "UNIFORM_DEFAULT_RANGE",
+]
 
 #: the range of a ``uniform`` prior when none is written
 UNIFORM_DEFAULT_RANGE = (-1.0, 1.0)
@@ -287,7 +307,9 @@ class _Build:
             message = f"option '{key}' must be a number; got {shown}"
         else:
             message = f"option '{key}' has a bad value {shown}: {problem['msg']}"
-        self.error(message, decl.value_span if decl else None, f"{key}: {info.description} (default {_show(info.default)})")
+        self.error(
+            message, decl.value_span if decl else None, f"{key}: {info.description} (default {_show(info.default)})"
+        )
 
 
 def _show(value: Any) -> str:
@@ -334,7 +356,10 @@ def _parse_with_tree(text: str, file: str | None) -> tuple[SchematicGraph, Spec]
         graph, problems, locations = build(spec)
         problems = problems + check(graph, locations)
     if problems:
-        problems = [Diagnostic(d.message, d.span.with_file(d.span.file or file) if d.span else None, d.hint, d.severity) for d in problems]
+        problems = [
+            Diagnostic(d.message, d.span.with_file(d.span.file or file) if d.span else None, d.hint, d.severity)
+            for d in problems
+        ]
         raise SpecError(sort_diagnostics(problems), source=text, file=file)
     graph.source = text
     graph.file = file
@@ -417,7 +442,11 @@ def _edge_syntax(e: Edge, graph: SchematicGraph) -> EdgeDecl:
             is_dist = registry.lookup("distribution", e.output.name) is not None
             if is_act and not is_dist or (not is_dist and e.deterministic):
                 head_arrow = "->"
-        flags = [f for f, on in (("perfect", e.perfect), ("adversarial", e.adversarial), ("no_reparam", not e.reparameterize)) if on]
+        flags = [
+            f
+            for f, on in (("perfect", e.perfect), ("adversarial", e.adversarial), ("no_reparam", not e.reparameterize))
+            if on
+        ]
         label = None
         if e.label is not None:
             label = e.label if e.group is None else f"{e.label}_{e.group}"
@@ -434,10 +463,14 @@ def _edge_syntax(e: Edge, graph: SchematicGraph) -> EdgeDecl:
 def to_syntax(graph: SchematicGraph) -> Spec:
     """The syntax tree that prints as the canonical text of ``graph``: the options that differ from
     their defaults, and those the spec wrote out (a user's ``adversarial = non_saturating`` stays)."""
-    options = graph.options.model_dump(include=graph.options.model_fields_set) | graph.options.model_dump(exclude_defaults=True)
+    options = graph.options.model_dump(include=graph.options.model_fields_set) | graph.options.model_dump(
+        exclude_defaults=True
+    )
     blocks = []
     if options:
-        blocks.append(OptionsBlock(options=[OptionDecl(key=k, value=options[k]) for k in Options.model_fields if k in options]))
+        blocks.append(
+            OptionsBlock(options=[OptionDecl(key=k, value=options[k]) for k in Options.model_fields if k in options])
+        )
     return Spec(
         name=graph.name,
         title=graph.title,

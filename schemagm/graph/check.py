@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from .. import registry
 from ..errors import Diagnostic, Span
 from ..limits import MAX_NODE_SIZE, MAX_WIDTH
 from .flow_check import flow_problems, is_flow_base
 from .heads import head_mismatch
-from .model import Call, Edge, Node, Process, Role, SchematicGraph
+from .model import Edge, Node, Process, Role, SchematicGraph
 from .rule_check import check_rule
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,9 +60,9 @@ class Locations:
     ``Node.span`` / ``Edge.span``, which may be None.
     """
 
-    nodes: dict[str, "NodeDecl"] = field(default_factory=dict)
-    edges: list["EdgeDecl"] = field(default_factory=list)
-    options: dict[str, "OptionDecl"] = field(default_factory=dict)
+    nodes: dict[str, NodeDecl] = field(default_factory=dict)
+    edges: list[EdgeDecl] = field(default_factory=list)
+    options: dict[str, OptionDecl] = field(default_factory=dict)
     #: the `model NAME` line
     model: Span | None = None
 
@@ -99,7 +100,12 @@ class Locations:
                     span = body.flag_spans[body.flags.index(flag)]
             elif part == "body":
                 span = body.span
-        return span or (body.span if body is not None and part not in ("whole", "source", "target", "arrow") else None) or decl.span or fallback
+        return (
+            span
+            or (body.span if body is not None and part not in ("whole", "source", "target", "arrow") else None)
+            or decl.span
+            or fallback
+        )
 
 
 def suggest(name: str, known: Iterable[str]) -> str | None:
@@ -291,7 +297,9 @@ class _Checker:
                 ok = False
                 self.error(f"unknown node '{s}'", self.espan(i, "source", j), self._declare_hint(s))
             elif s in e.sources[:j]:
-                self.error(f"'{s}' is listed twice among the sources", self.espan(i, "source", j), "list each source once")
+                self.error(
+                    f"'{s}' is listed twice among the sources", self.espan(i, "source", j), "list each source once"
+                )
         if e.target not in self.g.nodes:
             ok = False
             self.error(f"unknown node '{e.target}'", self.espan(i, "target"), self._declare_hint(e.target))
@@ -431,7 +439,7 @@ class _Checker:
                 self.error(
                     f"the dashed edge into the data node '{e.target}' serves both branches, so its own data would never be used",
                     self.espan(i, "arrow"),
-                    (f"" if self.indicator is not None else f"declare `indicator {y}` and ")
+                    ("" if self.indicator is not None else f"declare `indicator {y}` and ")
                     + f"write `{inputs}, {y} {e.glyph} {e.target}` (the generated branch y = 0)",
                 )
 
@@ -445,11 +453,19 @@ class _Checker:
         call = e.network
         entry = registry.lookup("network", call.name) or registry.lookup("corruption", call.name)
         if entry is None:
-            self.error(f"unknown network '{call.name}'", self.espan(i, "network"), _known_hint(call.name, ("network", "corruption", "kernel")))
+            self.error(
+                f"unknown network '{call.name}'",
+                self.espan(i, "network"),
+                _known_hint(call.name, ("network", "corruption", "kernel")),
+            )
             return
         for problem in registry.validate_call(entry, call.args, call.kw):
             self.error(problem, self.espan(i, "network"), f"{entry.name}: {entry.doc}" if entry.doc else None)
-        too_large = [v for v in (*call.args, *call.kw.values()) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > MAX_WIDTH]
+        too_large = [
+            v
+            for v in (*call.args, *call.kw.values())
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v > MAX_WIDTH
+        ]
         if too_large:
             self.error(
                 f"'{call}' asks for {too_large[0]:,g} units; a network argument is at most {MAX_WIDTH:,}",
@@ -501,7 +517,12 @@ class _Checker:
                 self.espan(i, "network"),
                 "declare the target as an image [C, H, W] or use mlp",
             )
-        if (call.name == "identity" or entry.kind == "corruption") and inputs and all(n.shape for n in inputs) and target.shape:
+        if (
+            (call.name == "identity" or entry.kind == "corruption")
+            and inputs
+            and all(n.shape for n in inputs)
+            and target.shape
+        ):
             size_in = sum(n.size for n in inputs)
             if size_in != target.size:
                 names = " + ".join(f"'{n.name}' ({n.size})" for n in inputs)
@@ -530,7 +551,9 @@ class _Checker:
             self.error(
                 f"unknown output head '{head.name}'",
                 self.espan(i, "head"),
-                _known_hint(head.name, ("distribution", "activation"), " (an activation is written after ->, e.g. `-> sigmoid`)"),
+                _known_hint(
+                    head.name, ("distribution", "activation"), " (an activation is written after ->, e.g. `-> sigmoid`)"
+                ),
             )
             return
         entry = dist or act
@@ -562,7 +585,9 @@ class _Checker:
         assert e.kernel is not None
         entry = registry.lookup("kernel", e.kernel.name)
         if entry is None:
-            self.error(f"unknown kernel '{e.kernel.name}'", self.espan(i, "network"), _known_hint(e.kernel.name, ("kernel",)))
+            self.error(
+                f"unknown kernel '{e.kernel.name}'", self.espan(i, "network"), _known_hint(e.kernel.name, ("kernel",))
+            )
             return
         for problem in registry.validate_call(entry, e.kernel.args, e.kernel.kw):
             self.error(problem, self.espan(i, "network"), f"{entry.name}: {entry.doc}")

@@ -28,7 +28,8 @@ def uses_flows(graph: SchematicGraph) -> bool:
     """Does the graph have an invertible edge or a dequantization edge?  Such a graph is compiled by
     the factor-by-factor rule of ``schemagm.compiler.flow_model`` and checked here."""
     return any(
-        e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output)) for e in graph.edges
+        e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output))
+        for e in graph.edges
     )
 
 

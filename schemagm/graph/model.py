@@ -24,8 +24,9 @@ positions are kept for error messages but are not part of the meaning.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -197,11 +198,11 @@ class Edge(_Frozen):
             (Process.inference, True): "==>",
         }[(self.process, self.deterministic)]
 
-    def inputs(self, graph: "SchematicGraph") -> tuple[str, ...]:
+    def inputs(self, graph: SchematicGraph) -> tuple[str, ...]:
         """The sources that feed the network (the indicator feeds nothing)."""
         return tuple(s for s in self.sources if graph.nodes[s].role is not Role.indicator)
 
-    def indicator(self, graph: "SchematicGraph") -> str | None:
+    def indicator(self, graph: SchematicGraph) -> str | None:
         for s in self.sources:
             if graph.nodes[s].role is Role.indicator:
                 return s
@@ -289,7 +290,7 @@ class SchematicGraph:
         return g
 
     # -- rebuilding ------------------------------------------------------------------
-    def replace(self, **changes: Any) -> "SchematicGraph":
+    def replace(self, **changes: Any) -> SchematicGraph:
         """A copy with some of name, title, nodes, edges, options replaced."""
         kw = dict(
             name=self.name,
@@ -307,13 +308,18 @@ class SchematicGraph:
         return {
             "model": self.name,
             "title": self.title,
-            "nodes": [n.model_dump(mode="json", exclude_defaults=True) | {"name": n.name, "role": n.role.value} for n in self.nodes.values()],
-            "edges": [e.model_dump(mode="json", exclude_defaults=True) | {"process": e.process.value} for e in self.edges],
+            "nodes": [
+                n.model_dump(mode="json", exclude_defaults=True) | {"name": n.name, "role": n.role.value}
+                for n in self.nodes.values()
+            ],
+            "edges": [
+                e.model_dump(mode="json", exclude_defaults=True) | {"process": e.process.value} for e in self.edges
+            ],
             "options": self.options.model_dump(mode="json", exclude_defaults=True),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SchematicGraph":
+    def from_dict(cls, data: dict[str, Any]) -> SchematicGraph:
         def call(d: Any) -> Any:
             if d is None:
                 return None
@@ -351,7 +357,7 @@ class SchematicGraph:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> "SchematicGraph":
+    def from_json(cls, text: str) -> SchematicGraph:
         return cls.from_dict(json.loads(text))
 
     def __eq__(self, other: object) -> bool:

@@ -24,17 +24,26 @@ class Options(BaseModel):
     gradient_penalty: float = Field(10.0, ge=0, description="weight of the gradient penalty (wasserstein form)")
     beta: float = Field(1.0, ge=0, description="weight of every KL(q || prior) term (beta-VAE)")
     importance_samples: int = Field(
-        1, ge=1, le=MAX_REPEATS, description="k: importance-weighted bound (IWAE) or importance-weighted generator loss (IWGAN)"
+        1,
+        ge=1,
+        le=MAX_REPEATS,
+        description="k: importance-weighted bound (IWAE) or importance-weighted generator loss (IWGAN)",
     )
-    discriminator_steps: int = Field(1, ge=1, le=MAX_REPEATS, description="adversary updates per update of the other groups")
-    mi_weight: float = Field(1.0, ge=0, description="weight of log-likelihood terms scored on generated samples (InfoGAN's lambda)")
+    discriminator_steps: int = Field(
+        1, ge=1, le=MAX_REPEATS, description="adversary updates per update of the other groups"
+    )
+    mi_weight: float = Field(
+        1.0, ge=0, description="weight of log-likelihood terms scored on generated samples (InfoGAN's lambda)"
+    )
     reconstruction: Literal["auto", "bce", "mse"] = Field(
         "auto", description="score of a deterministic (hollow) solid edge: bce for targets in [0, 1], else mse"
     )
     kl: Literal["analytic", "monte_carlo"] = Field(
         "analytic", description="KL(q || prior): analytic where both are Gaussian, else Monte Carlo"
     )
-    walkback: int = Field(1, ge=1, le=MAX_REPEATS, description="corruption/denoising steps from one data point (DAE walkback)")
+    walkback: int = Field(
+        1, ge=1, le=MAX_REPEATS, description="corruption/denoising steps from one data point (DAE walkback)"
+    )
     temperature: float = Field(0.5, gt=0, description="temperature of relaxed categorical/bernoulli samples")
     discrete: Literal["auto", "enumerate", "score"] = Field(
         "auto",

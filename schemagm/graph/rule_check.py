@@ -20,8 +20,8 @@ import math
 from typing import TYPE_CHECKING
 
 from .. import registry
-from .model import Edge, Node, Process, Role, SchematicGraph
 from .flow_check import uses_flows
+from .model import Edge, Node, Process, Role, SchematicGraph
 
 if TYPE_CHECKING:  # pragma: no cover
     from .check import _Checker

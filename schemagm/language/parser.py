@@ -215,7 +215,11 @@ def _number(token: Token) -> int | float:
         return int(text)
     value = float(text)
     if not math.isfinite(value):
-        raise SpecError(f"the number {_cut(text)} is too large to be represented (it overflows to infinity)", span=span, hint="use a finite number")
+        raise SpecError(
+            f"the number {_cut(text)} is too large to be represented (it overflows to infinity)",
+            span=span,
+            hint="use a finite number",
+        )
     return value
 
 

@@ -22,7 +22,21 @@ __all__ = ["print_spec", "format_value", "format_number", "format_call", "KEYWOR
 
 #: words the lexer reads as keywords (a bare name equal to one of them must be quoted)
 KEYWORDS = frozenset(
-    {"model", "data", "latent", "indicator", "in", "given", "from", "options", "adversarial", "perfect", "no_reparam", "true", "false"}
+    {
+        "model",
+        "data",
+        "latent",
+        "indicator",
+        "in",
+        "given",
+        "from",
+        "options",
+        "adversarial",
+        "perfect",
+        "no_reparam",
+        "true",
+        "false",
+    }
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

@@ -22,7 +22,8 @@ ordered as declared, so the same graph always gives the same description.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..graph.model import Edge, Node, Role, SchematicGraph
 from .labels import KERNEL, PERFECT, Label, edge_label, greek, node_label
@@ -79,7 +80,11 @@ def edge_style(line: str, head: str, kind: str) -> dict[str, Any]:
     """The style of an arc: its line (solid: generative, dashed: inference), its head
     (filled: stochastic, hollow: deterministic, invertible: a flow, heads at both ends), and its
     kind's colour and weight."""
-    if line not in ("solid", "dashed") or head not in ("filled", "hollow", "invertible") or kind not in EDGE_KIND_STYLES:
+    if (
+        line not in ("solid", "dashed")
+        or head not in ("filled", "hollow", "invertible")
+        or kind not in EDGE_KIND_STYLES
+    ):
         raise ValueError(f"no edge style for {(line, head, kind)}")
     return {"line": line, "head": head, **EDGE_KIND_STYLES[kind]}
 

@@ -224,7 +224,9 @@ def to_dot(d: dict[str, Any]) -> str:
     else:
         for panel in panels:
             with g.subgraph(name=f"cluster_{panel['id']}") as c:
-                c.attr(label=panel.get("title") or "", fontname=SMALL_FONT, fontsize="12", color="#bbbbbb", style="rounded")
+                c.attr(
+                    label=panel.get("title") or "", fontname=SMALL_FONT, fontsize="12", color="#bbbbbb", style="rounded"
+                )
                 _panel(c, panel)
         # panels side by side, in order
         for left, right in zip(panels, panels[1:]):

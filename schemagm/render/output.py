@@ -16,7 +16,15 @@ __all__ = ["FORMATS", "SUFFIXES", "format_for", "render_bytes", "write_atomic", 
 #: every output format
 FORMATS = ("svg", "png", "pdf", "dot", "mermaid")
 #: file suffix -> format
-SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
+SUFFIXES = {
+    ".svg": "svg",
+    ".png": "png",
+    ".pdf": "pdf",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+}
 
 
 def format_for(path: str | Path | None, fmt: str | None = None) -> str:
@@ -26,7 +34,10 @@ def format_for(path: str | Path | None, fmt: str | None = None) -> str:
         if fmt == "mmd":
             fmt = "mermaid"
         if fmt not in FORMATS:
-            raise SpecError(f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}")
+            raise SpecError(
+                f"unknown drawing format '{fmt}'",
+                hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}",
+            )
         return fmt
     if path is None:
         return "dot"
@@ -53,7 +64,9 @@ def render_bytes(d: dict[str, Any], fmt: str, dpi: int = DEFAULT_DPI, size: tupl
 
             return panel_image(d, fmt, dpi=dpi, size=size)
         return to_image(to_dot(d), fmt, dpi=dpi, size=size)
-    raise SpecError(f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}")
+    raise SpecError(
+        f"unknown drawing format '{fmt}'", hint=did_you_mean(fmt, FORMATS) + f"choose one of {', '.join(FORMATS)}"
+    )
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

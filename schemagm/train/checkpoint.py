@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -122,7 +123,11 @@ def _digest(obj: Any, h: Any) -> None:
 
 def nonfinite_entries(tensors: Mapping[str, Any]) -> list[str]:
     """The names of floating-point tensors holding NaN or infinity (a state not worth keeping)."""
-    return [k for k, v in tensors.items() if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    return [
+        k
+        for k, v in tensors.items()
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -143,9 +148,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             hint="use another checkpoint of the run (checkpoints/step-*.pt) or train again",
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise SpecError(f"'{p}' is not a schemagm checkpoint (it lacks the '{FORMAT}' mark)", hint="give the last.pt of a schemagm run")
+        raise SpecError(
+            f"'{p}' is not a schemagm checkpoint (it lacks the '{FORMAT}' mark)",
+            hint="give the last.pt of a schemagm run",
+        )
     if data.get("version") != VERSION:
-        raise SpecError(f"checkpoint '{p}' has format version {data.get('version')!r}; this schemagm reads version {VERSION}")
+        raise SpecError(
+            f"checkpoint '{p}' has format version {data.get('version')!r}; this schemagm reads version {VERSION}"
+        )
     problems = []
     for key, kind in _SCHEMA.items():
         if key not in data:
@@ -158,7 +168,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             problems.append(f"model entries that are not tensors: {', '.join(map(str, bad[:5]))}")
         problems += _rng_problems(data["rng"]) + _stream_problems(data["stream"])
     if problems:
-        raise SpecError(f"checkpoint '{p}' is damaged: {'; '.join(problems)}", hint="use another checkpoint of the run (checkpoints/step-*.pt) or train again")
+        raise SpecError(
+            f"checkpoint '{p}' is damaged: {'; '.join(problems)}",
+            hint="use another checkpoint of the run (checkpoints/step-*.pt) or train again",
+        )
     if checksum(data) != data["checksum"]:
         raise SpecError(
             f"checkpoint '{p}' is damaged: its contents do not match the SHA-256 checksum stored with them "
@@ -211,7 +224,9 @@ def _rng_problems(rng: Mapping[str, Any]) -> list[str]:
         if not ok:
             out.append("a malformed python RNG state")
     ranks = rng.get("ranks")
-    if ranks is not None and not (isinstance(ranks, list) and all(isinstance(r, torch.Tensor) and r.dtype == torch.uint8 for r in ranks)):
+    if ranks is not None and not (
+        isinstance(ranks, list) and all(isinstance(r, torch.Tensor) and r.dtype == torch.uint8 for r in ranks)
+    ):
         out.append("malformed per-rank RNG states")
     return out
 
@@ -238,7 +253,11 @@ def check_compatible(state: Mapping[str, torch.Tensor], model: torch.nn.Module, 
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {list(state[k].shape)} vs {list(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+    shapes = [
+        f"{k} {list(state[k].shape)} vs {list(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:
@@ -268,7 +287,11 @@ def rng_state() -> dict[str, Any]:
             "has_gauss": int(np_state[3]),
             "cached_gaussian": float(np_state[4]),
         },
-        "python": {"version": int(py_version), "internal": torch.tensor(py_internal, dtype=torch.int64), "gauss": py_gauss},
+        "python": {
+            "version": int(py_version),
+            "internal": torch.tensor(py_internal, dtype=torch.int64),
+            "gauss": py_gauss,
+        },
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -287,7 +310,9 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"].to(torch.uint8))
     if "numpy" in state:
         n = state["numpy"]
-        np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+        np.random.set_state(
+            ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+        )
     if "python" in state:
         p = state["python"]
         random.setstate((p["version"], tuple(int(v) for v in p["internal"].tolist()), p["gauss"]))

@@ -32,8 +32,9 @@ Every key, with its default (the TOML file uses the same names)::
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -75,7 +76,7 @@ class TrainConfig(BaseModel):
     logger: Literal["none", "tensorboard", "mlflow", "wandb"] = "none"
 
     @model_validator(mode="after")
-    def _check(self) -> "TrainConfig":
+    def _check(self) -> TrainConfig:
         for group, value in self.group_lr.items():
             if not value > 0:
                 raise ValueError(f"learning rate of group '{group}' must be positive, got {value}")
@@ -178,7 +179,7 @@ def load_config(file: str | Path | None = None, overrides: Mapping[str, Any] | N
         if not Path(spec).is_absolute() and not Path(spec).exists() and beside.exists():
             data["spec"] = str(beside)
     if "spec" not in data:
-        raise SpecError(f"{where}: no spec given", hint="schemagm train SPEC, or `spec = \"...\"` in the config file")
+        raise SpecError(f"{where}: no spec given", hint='schemagm train SPEC, or `spec = "..."` in the config file')
     try:
         return TrainConfig(**data)
     except ValidationError as exc:

@@ -17,15 +17,24 @@ Only rank 0 writes files.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import torch
 import torch.distributed as dist
 
 from ..errors import SpecError
 
-__all__ = ["DistInfo", "init_distributed", "resolve_device", "average_gradients", "broadcast_module", "mean_across", "gather_objects", "shutdown"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "resolve_device",
+    "average_gradients",
+    "broadcast_module",
+    "mean_across",
+    "gather_objects",
+    "shutdown",
+]
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise SpecError(f"--device {name}: not a device name", hint="use cpu, cuda or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise SpecError(f"--device {name}: no CUDA GPU is available on this machine", hint="train with --device cpu")
+            raise SpecError(
+                f"--device {name}: no CUDA GPU is available on this machine", hint="train with --device cpu"
+            )
         index = device.index if device.index is not None else local_rank
         if index >= torch.cuda.device_count():
             raise SpecError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s)")

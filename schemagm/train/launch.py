@@ -11,9 +11,10 @@ be changed by flags when resuming (``--steps 2000`` to train longer).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,7 +32,9 @@ from .trainer import Trainer, TrainResult
 __all__ = ["train", "resume_config", "repeat_config", "RESUMABLE", "Launched", "seed_everything"]
 
 #: the config keys a resumed run may change
-RESUMABLE = frozenset({"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads", "logger"})
+RESUMABLE = frozenset(
+    {"steps", "epochs", "log_every", "checkpoint_every", "samples", "progress", "device", "threads", "logger"}
+)
 
 
 @dataclass
@@ -129,7 +132,9 @@ def train(
             others = sorted(p.name for p in run.checkpoints.glob("step-*.pt")) if run.checkpoints.is_dir() else []
             raise SpecError(
                 f"run '{run.path}' has no checkpoints/last.pt to resume from",
-                hint=f"copy one of {', '.join(others)} to last.pt" if others else "the run stopped before its first checkpoint: train it again",
+                hint=f"copy one of {', '.join(others)} to last.pt"
+                if others
+                else "the run stopped before its first checkpoint: train it again",
             )
         ckpt = load_checkpoint(run.last)
         spec_file = run.spec

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -56,7 +56,9 @@ def image_grid(x: torch.Tensor, ncol: int | None = None, pad: int = 1, min_size:
     canvas = np.ones((c, nrow * (h + pad) + pad, ncol * (w + pad) + pad), dtype=np.float32) * 0.5
     for i in range(n):
         r, k = divmod(i, ncol)
-        canvas[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = imgs[i].clamp(0, 1).numpy()
+        canvas[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = (
+            imgs[i].clamp(0, 1).numpy()
+        )
     pixels = (canvas * 255).round().astype(np.uint8)
     image = Image.fromarray(pixels[0], "L") if c == 1 else Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
     scale = max(1, math.ceil(min_size / h))

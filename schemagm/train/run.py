@@ -63,7 +63,10 @@ def load_run(
         c = Path(checkpoint)
         ckpt_path = c if c.exists() or c.is_absolute() or len(c.parts) > 1 else rundir.checkpoints / c
     if not ckpt_path.is_file():
-        raise SpecError(f"run '{rundir.path}' has no checkpoint '{ckpt_path}'", hint="train it first (schemagm train) or name an existing checkpoint")
+        raise SpecError(
+            f"run '{rundir.path}' has no checkpoint '{ckpt_path}'",
+            hint="train it first (schemagm train) or name an existing checkpoint",
+        )
     ckpt = load_checkpoint(ckpt_path)
     text = read_spec_text(rundir.spec)
     graph = parse(text, file=str(rundir.spec))
@@ -80,7 +83,9 @@ def load_run(
     model.load_state_dict(ckpt["model"])
     model.to(resolve_device(device))
     model.eval()
-    dataset = get_dataset(data if data is not None else config.data, graph, seed=config.data_seed, test_fraction=config.test_fraction)
+    dataset = get_dataset(
+        data if data is not None else config.data, graph, seed=config.data_seed, test_fraction=config.test_fraction
+    )
     return Run(
         path=rundir.path,
         dir=rundir,

@@ -135,7 +135,11 @@ def run_files(p: Path) -> tuple[list[Path], list[str]]:
                 else:
                     foreign.append(f"{child.name}/{f.name}")
             ours.append(child)
-        elif child.is_file() and not child.is_symlink() and (_WRITTEN[""].fullmatch(child.name) or _TEMP.fullmatch(child.name)):
+        elif (
+            child.is_file()
+            and not child.is_symlink()
+            and (_WRITTEN[""].fullmatch(child.name) or _TEMP.fullmatch(child.name))
+        ):
             ours.append(child)
         else:
             foreign.append(child.name + ("/" if child.is_dir() else ""))
@@ -161,7 +165,9 @@ def create_run_dir(path: str | Path, force: bool = False) -> tuple[RunDir, bool]
                 )
             ours, foreign = run_files(p)
             if foreign:
-                shown = ", ".join(printable(f) for f in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+                shown = ", ".join(printable(f) for f in foreign[:5]) + (
+                    f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+                )
                 raise SpecError(
                     f"'{printable(str(p))}' holds files a run does not write ({shown}); --force will not delete them",
                     hint="choose another --out directory",

@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 from ..errors import SpecError
-from .pictures import as_images, image_grid, scatter
 from .data import DataSource
+from .pictures import as_images, image_grid, scatter
 
 __all__ = ["draw_samples", "draw_reconstructions", "draw_interpolations"]
 
@@ -42,20 +42,26 @@ def _seed(seed: int | None) -> None:
         torch.manual_seed(seed)
 
 
-def draw_samples(model: Any, data: DataSource, n: int, seed: int | None = None) -> tuple[torch.Tensor, Image.Image | None]:
+def draw_samples(
+    model: Any, data: DataSource, n: int, seed: int | None = None
+) -> tuple[torch.Tensor, Image.Image | None]:
     node = data.primary
     _seed(seed)
     with torch.no_grad():
         drawn = model.sample(n)
     if node not in drawn:
-        raise SpecError(f"model '{model.graph.name}' does not generate its data node '{node}' (it samples {', '.join(drawn) or 'nothing'})")
+        raise SpecError(
+            f"model '{model.graph.name}' does not generate its data node '{node}' (it samples {', '.join(drawn) or 'nothing'})"
+        )
     x = drawn[node].detach().cpu()
     if _is_points(x):
         return x, scatter(x, data.test[node] if len(data.test[node]) else data.train[node][:2000])
     return x, _picture_or_none(x)
 
 
-def draw_reconstructions(model: Any, data: DataSource, n: int, seed: int | None = None) -> tuple[torch.Tensor, Image.Image | None]:
+def draw_reconstructions(
+    model: Any, data: DataSource, n: int, seed: int | None = None
+) -> tuple[torch.Tensor, Image.Image | None]:
     """Test rows and their reconstructions: array ``[2, n, ...]``; a grid alternating rows of each."""
     node = data.primary
     batch = _test_rows(model, data, n)
@@ -81,7 +87,9 @@ def draw_reconstructions(model: Any, data: DataSource, n: int, seed: int | None 
     return both, image_grid(torch.cat(rows), ncol=ncol)
 
 
-def draw_interpolations(model: Any, data: DataSource, pairs: int, steps: int, seed: int | None = None) -> tuple[torch.Tensor, Image.Image | None]:
+def draw_interpolations(
+    model: Any, data: DataSource, pairs: int, steps: int, seed: int | None = None
+) -> tuple[torch.Tensor, Image.Image | None]:
     """A row per pair of test points: decodings of codes on the line between their encodings."""
     decode = getattr(model, "decode", None)
     if decode is None:

@@ -32,10 +32,11 @@ import math
 import signal
 import threading
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 
@@ -105,7 +106,8 @@ def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, tor
     if unknown:
         raise SpecError(
             f"--lr names group(s) {', '.join(unknown)} that the model does not have",
-            hint=did_you_mean(unknown[0], model.groups) + f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
+            hint=did_you_mean(unknown[0], model.groups)
+            + f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
         )
     optimizers: dict[str, torch.optim.Optimizer] = {}
     for group in model.groups:
@@ -204,7 +206,9 @@ class Trainer:
             try:
                 opt.load_state_dict(ckpt["optimizers"][group])
             except (ValueError, KeyError, RuntimeError) as exc:
-                raise SpecError(f"checkpoint '{where}': the optimiser state of group '{group}' does not fit: {exc}") from None
+                raise SpecError(
+                    f"checkpoint '{where}': the optimiser state of group '{group}' does not fit: {exc}"
+                ) from None
         self.stream.load_state_dict(ckpt["stream"])
         self.step = int(ckpt["step"])
         self.saved_step = self.step
@@ -375,7 +379,9 @@ class Trainer:
                 self.save()
             self._commit()  # the final state: no further step can test it
         except TrainingDiverged as exc:
-            return TrainResult("diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message)
+            return TrainResult(
+                "diverged", self.step, self.stream.epoch, dict(self.last_phase_losses), self.elapsed, exc.message
+            )
         self._picture("last.png", seed=10**6)
         message = ""
         if status == "interrupted":
@@ -483,7 +489,9 @@ class Trainer:
                     break
         if picture is None:
             self._picture_ok = False
-            self._note(f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or 2-D points")
+            self._note(
+                f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or 2-D points"
+            )
             return
         save_png(picture, self.run.samples / name)
         tag = {"sample": "samples", "reconstruct": "reconstructions"}[self._picture_kinds[0]]

@@ -116,19 +116,29 @@ def activate_adversary(
     call = parse_network(network)
     entry = lookup("network", call.name)
     if entry is None:
-        raise not_applicable(graph, name, f"there is no network named '{call.name}'", hint="see `schemagm compile --help` for the registered networks")
+        raise not_applicable(
+            graph,
+            name,
+            f"there is no network named '{call.name}'",
+            hint="see `schemagm compile --help` for the registered networks",
+        )
     problems = validate_call(entry, call.args, call.kw)
     if problems:
         raise not_applicable(graph, name, f"bad network {call}: " + "; ".join(problems))
     if not entry.parametric:
-        raise not_applicable(graph, name, f"the network '{call.name}' has no parameters, so it cannot learn to discriminate")
+        raise not_applicable(
+            graph, name, f"the network '{call.name}' has no parameters, so it cannot learn to discriminate"
+        )
     for what, word in ((group, "group"), (label, "label")):
         if not what.isidentifier() or "_" in what:
             raise not_applicable(graph, name, f"the {word} '{what}' must be a name without underscores (e.g. phi, D)")
     clash = [x for j, x in enumerate(graph.edges) if j != i and x.label == label and x.group == group]
     if clash:
         raise not_applicable(
-            graph, name, f"the network name {label}_{group} is already used by {describe_edge(clash[0])}", clash[0].span,
+            graph,
+            name,
+            f"the network name {label}_{group} is already used by {describe_edge(clash[0])}",
+            clash[0].span,
             hint="choose another label (--label)",
         )
     new = e.model_copy(update={"perfect": False, "network": call, "group": group, "label": label, "output": None})
@@ -136,7 +146,9 @@ def activate_adversary(
     return finish(graph, rebuild(graph, edges=edges), name, check)
 
 
-def degenerate_adversary(graph: SchematicGraph, edge: str | int | Edge | None = None, *, check: bool = True) -> SchematicGraph:
+def degenerate_adversary(
+    graph: SchematicGraph, edge: str | int | Edge | None = None, *, check: bool = True
+) -> SchematicGraph:
     """Take the discriminator off a red edge: the perfect adversary q_* (AAVAE -> VAE)."""
     name = "degenerate_adversary"
     i = _choose_red_edge(graph, edge, name, "learned")

@@ -256,11 +256,7 @@ def _pair_score(a: SchematicGraph, ea: Edge, b: SchematicGraph, eb: Edge, m: dic
 def _pair_edges(a: SchematicGraph, b: SchematicGraph, m: dict[str, str]) -> tuple[int, list[tuple[int, int]]]:
     """Greedy best pairing of A's edges with B's under the node map ``m``: (score, pairs)."""
     scored = sorted(
-        (
-            (_pair_score(a, ea, b, eb, m), i, j)
-            for i, ea in enumerate(a.edges)
-            for j, eb in enumerate(b.edges)
-        ),
+        ((_pair_score(a, ea, b, eb, m), i, j) for i, ea in enumerate(a.edges) for j, eb in enumerate(b.edges)),
         key=lambda t: (-t[0], t[1], t[2]),
     )
     used_a: set[int] = set()
@@ -345,19 +341,32 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
 
     for i, j in pairs:
         ea, eb = a.edges[i], b.edges[j]
-        if _edge_label(ea) == _edge_label(eb) and {m.get(s) for s in ea.sources} == set(eb.sources) and m.get(ea.target) == eb.target:
+        if (
+            _edge_label(ea) == _edge_label(eb)
+            and {m.get(s) for s in ea.sources} == set(eb.sources)
+            and m.get(ea.target) == eb.target
+        ):
             continue
-        where = describe_edge(ea) if describe_edge(ea) == describe_edge(eb) else f"{describe_edge(ea)} ({B}: {describe_edge(eb)})"
+        where = (
+            describe_edge(ea)
+            if describe_edge(ea) == describe_edge(eb)
+            else f"{describe_edge(ea)} ({B}: {describe_edge(eb)})"
+        )
         if {m.get(s) for s in ea.sources} != set(eb.sources) or m.get(ea.target) != eb.target:
+
             def b_name(v: str) -> str:
                 return m.get(v, f"{A}'s {v}")
 
             in_b = f"{', '.join(b_name(v) for v in ea.sources)} {ea.glyph} {b_name(ea.target)}"
-            out.append(f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s {describe_edge(eb)}, which has other endpoints")
+            out.append(
+                f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s {describe_edge(eb)}, which has other endpoints"
+            )
         if ea.process is not eb.process:
             out.append(f"edge {where} is {ea.line} ({_PROCESS_WORDS[ea.process]}) in {A}, {eb.line} in {B}")
         if ea.invertible != eb.invertible:
-            out.append(f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in {B if ea.invertible else A}")
+            out.append(
+                f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in {B if ea.invertible else A}"
+            )
         ka, kb = adversary_kind(ea), adversary_kind(eb)
         if ka != kb:
             if ka is None or kb is None:
@@ -365,8 +374,10 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
             else:
                 out.append(f"edge {where} is {_KIND_WORDS[ka]} in {A}, {_KIND_WORDS[kb]} in {B}")
         if ea.branch != eb.branch:
+
             def serves(e: Edge) -> str:
                 return "every branch" if e.branch is None else f"branch y = {e.branch}"
+
             out.append(f"edge {where} serves {serves(ea)} in {A}, {serves(eb)} in {B}")
     paired_a = {i for i, _ in pairs}
     paired_b = {j for _, j in pairs}

@@ -16,8 +16,9 @@ expression::
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import SpecError
 from ..graph.model import Role, SchematicGraph

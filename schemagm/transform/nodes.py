@@ -25,7 +25,10 @@ def swap_nodes(graph: SchematicGraph, a: str, b: str, *, check: bool = True) -> 
     for n in (a, b):
         if n not in graph.nodes:
             raise not_applicable(
-                graph, name, f"there is no node '{n}'", hint=did_you_mean(n, graph.nodes) + f"the nodes are {', '.join(graph.nodes) or 'none'}"
+                graph,
+                name,
+                f"there is no node '{n}'",
+                hint=did_you_mean(n, graph.nodes) + f"the nodes are {', '.join(graph.nodes) or 'none'}",
             )
     if a == b:
         raise not_applicable(graph, name, "a node cannot be swapped with itself", graph.nodes[a].span)

@@ -43,5 +43,7 @@ def importance_weight(graph: SchematicGraph, k: int, *, check: bool = True) -> S
             "there is nothing to weight: the model has neither a discriminator testing generated samples "
             "nor a dashed edge with a density into a latent node with a prior",
         )
-    options = Options(**{**graph.options.model_dump(exclude_unset=True), "importance_samples": k})  # keeps what was written
+    options = Options(
+        **{**graph.options.model_dump(exclude_unset=True), "importance_samples": k}
+    )  # keeps what was written
     return finish(graph, rebuild(graph, options=options), name, check)

@@ -15,7 +15,8 @@ networks as plain callables and the model's own noise.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -77,7 +78,13 @@ def dae(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def vae(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-    return ref.vae(gaussian(model, "q_eta"), net(model, "p_theta"), batch["x"], draw(model, "eps:q_eta:y=0"), beta=option(model, "beta"))
+    return ref.vae(
+        gaussian(model, "q_eta"),
+        net(model, "p_theta"),
+        batch["x"],
+        draw(model, "eps:q_eta:y=0"),
+        beta=option(model, "beta"),
+    )
 
 
 beta_vae = vae
@@ -95,12 +102,19 @@ def gan(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
 
 def infogan(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     return ref.infogan(
-        sigmoid_of(net(model, "G_theta")), net(model, "D_phi"), gaussian(model, "Q_eta"), batch["x"], draw(model, "prior:z:y=0"), option(model, "mi_weight")
+        sigmoid_of(net(model, "G_theta")),
+        net(model, "D_phi"),
+        gaussian(model, "Q_eta"),
+        batch["x"],
+        draw(model, "prior:z:y=0"),
+        option(model, "mi_weight"),
     )
 
 
 def aae(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-    return ref.aae(net(model, "E_eta"), net(model, "D_phi"), net(model, "p_theta"), batch["x"], draw(model, "prior:z:y=1"))
+    return ref.aae(
+        net(model, "E_eta"), net(model, "D_phi"), net(model, "p_theta"), batch["x"], draw(model, "prior:z:y=1")
+    )
 
 
 def ada(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -122,7 +136,13 @@ def aavae(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def iwgan(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-    return ref.iwgan(sigmoid_of(net(model, "G_theta")), net(model, "D_phi"), batch["x"], draw(model, "prior:z:y=0"), option(model, "importance_samples"))
+    return ref.iwgan(
+        sigmoid_of(net(model, "G_theta")),
+        net(model, "D_phi"),
+        batch["x"],
+        draw(model, "prior:z:y=0"),
+        option(model, "importance_samples"),
+    )
 
 
 def wake_sleep(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -159,23 +179,45 @@ REFERENCES: dict[str, Callable[[Any, dict[str, Tensor]], dict[str, Tensor]]] = {
 }
 
 
-
 # -- the extra specs ------------------------------------------------------------------------------------------
 def ali(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-    return ref.ali(net(model, "E_eta"), sigmoid_of(net(model, "G_theta")), net(model, "D_phi"), batch["x"], draw(model, "prior:z:y=0"))
+    return ref.ali(
+        net(model, "E_eta"),
+        sigmoid_of(net(model, "G_theta")),
+        net(model, "D_phi"),
+        batch["x"],
+        draw(model, "prior:z:y=0"),
+    )
 
 
 def vae_gan(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     return ref.vae_gan(
-        gaussian(model, "q_eta"), net(model, "p_theta"), net(model, "D_phi"), batch["x"], draw(model, "eps:q_eta:y=0"), draw(model, "prior:z:gen"), beta=option(model, "beta")
+        gaussian(model, "q_eta"),
+        net(model, "p_theta"),
+        net(model, "D_phi"),
+        batch["x"],
+        draw(model, "eps:q_eta:y=0"),
+        draw(model, "prior:z:gen"),
+        beta=option(model, "beta"),
     )
 
 
 def cvae(model: Any, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     c = torch.nn.functional.one_hot(batch["c"], 10).float()
-    return ref.cvae(gaussian(model, "q_eta"), net(model, "p_theta"), batch["x"], c, draw(model, "eps:q_eta:y=0"), beta=option(model, "beta"))
+    return ref.cvae(
+        gaussian(model, "q_eta"),
+        net(model, "p_theta"),
+        batch["x"],
+        c,
+        draw(model, "eps:q_eta:y=0"),
+        beta=option(model, "beta"),
+    )
 
 
-EXTRA_REFERENCES: dict[str, Callable[[Any, dict[str, Tensor]], dict[str, Tensor]]] = {"ali": ali, "vae_gan": vae_gan, "cvae": cvae}
+EXTRA_REFERENCES: dict[str, Callable[[Any, dict[str, Tensor]], dict[str, Tensor]]] = {
+    "ali": ali,
+    "vae_gan": vae_gan,
+    "cvae": cvae,
+}
 
 __all__ = ["REFERENCES", "EXTRA_REFERENCES", "net", "gaussian", "draw"]

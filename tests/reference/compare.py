@@ -10,7 +10,9 @@ from torch import Tensor
 TOL = dict(rtol=1e-5, atol=1e-5)
 
 
-def assert_same_losses_and_gradients(model: Any, got: dict[str, Tensor], expected: dict[str, Tensor], label: str = "") -> None:
+def assert_same_losses_and_gradients(
+    model: Any, got: dict[str, Tensor], expected: dict[str, Tensor], label: str = ""
+) -> None:
     """Every group's loss agrees, and so does its gradient w.r.t. every parameter of the group;
     and each group's loss really trains the group (a nonzero gradient)."""
     assert set(got) == set(expected) == set(model.groups), (label, sorted(got), sorted(expected))

@@ -16,7 +16,7 @@ Each formula names the paper (or textbook) it is taken from.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -96,7 +96,9 @@ def ae(enc: Net, dec: Net, x: Tensor) -> dict[str, Tensor]:
     return {"theta": r, "eta": r}
 
 
-def dae_walkback(dec: Net, x: Tensor, noises: Sequence[Tensor], std: float, chain: Sequence[Tensor] | None = None) -> dict[str, Tensor]:
+def dae_walkback(
+    dec: Net, x: Tensor, noises: Sequence[Tensor], std: float, chain: Sequence[Tensor] | None = None
+) -> dict[str, Tensor]:
     """Denoising autoencoder with walkback (Bengio et al. 2013, Alg. 2).
 
     Round r corrupts the chain's current point, x~_r = x_{r-1} + std * eps_r (x_0 = x), and the
@@ -176,7 +178,16 @@ def ada(gen: Net, disc: Net, source: Tensor, target: Tensor) -> dict[str, Tensor
     return {"phi": phi, "theta": theta}
 
 
-def aavae(enc: GaussianNet, dec: Net, disc: Net, x: Tensor, z_prior: Tensor, eps_real: Tensor, eps_gen: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+def aavae(
+    enc: GaussianNet,
+    dec: Net,
+    disc: Net,
+    x: Tensor,
+    z_prior: Tensor,
+    eps_real: Tensor,
+    eps_gen: Tensor,
+    beta: float = 1.0,
+) -> dict[str, Tensor]:
     """Adversary-activated VAE (Hu et al. 2018, Sec. 4).
 
     Generated x is the decoder mean at z ~ p(z), detached.  phi plays the GAN game on real vs
@@ -241,7 +252,9 @@ def ali(enc: Net, gen: Net, disc: Callable[[Tensor, Tensor], Tensor], x: Tensor,
     return {"phi": phi, "theta": both, "eta": both}
 
 
-def vae_gan(enc: GaussianNet, dec: Net, disc: Net, x: Tensor, eps: Tensor, z_prior: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+def vae_gan(
+    enc: GaussianNet, dec: Net, disc: Net, x: Tensor, eps: Tensor, z_prior: Tensor, beta: float = 1.0
+) -> dict[str, Tensor]:
     """VAE-GAN (Larsen et al. 2016) without the feature-matching reconstruction: the VAE's loss,
     plus a GAN on x whose generated side is the decoder's mean at z ~ p(z)."""
     mean, std = enc(x)
@@ -253,7 +266,14 @@ def vae_gan(enc: GaussianNet, dec: Net, disc: Net, x: Tensor, eps: Tensor, z_pri
     return {"phi": phi, "theta": rec + adv, "eta": rec + beta * kl}
 
 
-def cvae(enc: Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"], dec: Callable[[Tensor, Tensor], Tensor], x: Tensor, c: Tensor, eps: Tensor, beta: float = 1.0) -> dict[str, Tensor]:
+def cvae(
+    enc: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+    dec: Callable[[Tensor, Tensor], Tensor],
+    x: Tensor,
+    c: Tensor,
+    eps: Tensor,
+    beta: float = 1.0,
+) -> dict[str, Tensor]:
     """Conditional VAE (Sohn et al. 2015): -E_q log p(x | z, c) + KL(q(z | x, c) || N(0, I)), c one-hot."""
     mean, std = enc(x, c)
     rec = -log_bernoulli(x, dec(mean + std * eps, c)).mean()
@@ -262,7 +282,9 @@ def cvae(enc: Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"], dec: Callable
 
 
 # -- the forms of the adversarial game (docs/design.md section 4, rule 3) ------------------------------------------
-def gan_form(gen: Net, disc: Net, x: Tensor, z: Tensor, form: str, gp_weight: float = 10.0, gp_eps: Tensor | None = None) -> dict[str, Tensor]:
+def gan_form(
+    gen: Net, disc: Net, x: Tensor, z: Tensor, form: str, gp_weight: float = 10.0, gp_eps: Tensor | None = None
+) -> dict[str, Tensor]:
     """A GAN under each form of the game; D's output is a logit l.
 
     * minimax (Goodfellow et al. 2014): phi as the GAN; theta minimises E log(1 - D(G(z)));

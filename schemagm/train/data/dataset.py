@@ -12,8 +12,8 @@ categorical node: long ``[n]`` class indices), plus ``batch[y]`` (long ``[n]``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -207,7 +207,11 @@ def _pick(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) -> n
         return raw.main
     available = sorted(raw.fields) + ([] if raw.main is None else ["(the main array)"])
     wanted = f"field '{fld}'" if fld else f"array named '{node.name}'"
-    raise _error(f"data source '{raw.name}' has no {wanted} for data node '{node.name}'; it has: {', '.join(available) or 'nothing'}", node, graph)
+    raise _error(
+        f"data source '{raw.name}' has no {wanted} for data node '{node.name}'; it has: {', '.join(available) or 'nothing'}",
+        node,
+        graph,
+    )
 
 
 def _fmt(shape: tuple[int, ...]) -> str:
@@ -278,7 +282,9 @@ def _domain(node: Node, raw: RawData, graph: SchematicGraph) -> np.ndarray:
         if key in raw.fields:
             d = raw.fields[key]
             if d.ndim != 1 or not np.all(np.isin(d, (0, 1))):
-                raise _error(f"data source '{raw.name}': field '{key}' must hold 1 (source) or 0 (target) per row", node, graph)
+                raise _error(
+                    f"data source '{raw.name}': field '{key}' must hold 1 (source) or 0 (target) per row", node, graph
+                )
             return d.astype(np.int64)
     raise _error(
         f"data node '{node.name}' is given '{node.given}', but data source '{raw.name}' has no domain field "
@@ -287,5 +293,3 @@ def _domain(node: Node, raw: RawData, graph: SchematicGraph) -> np.ndarray:
         graph,
         hint="use the built-in 'domains' set, or an .npz with an array named 'domain'",
     )
-
-

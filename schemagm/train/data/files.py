@@ -50,7 +50,10 @@ def load_file(path: str | Path, channels: int | None = None) -> RawData:
     """Read a user data file or folder; ``channels`` (1 or 3) chooses the colour mode of images."""
     p = Path(path)
     if not p.exists():
-        raise SpecError(f"data file '{printable(str(p))}' does not exist", hint="give a built-in set (digits, ring8, grid25, moons, swissroll, domains) or an existing file")
+        raise SpecError(
+            f"data file '{printable(str(p))}' does not exist",
+            hint="give a built-in set (digits, ring8, grid25, moons, swissroll, domains) or an existing file",
+        )
     if p.is_dir():
         return _load_image_folder(p, channels)
     require_file(p, "data file")  # a FIFO or a device is refused before it is opened
@@ -127,9 +130,14 @@ def _load_csv(p: Path) -> RawData:
             for r in reader:
                 rows.append(r)
         except csv.Error as exc:
-            raise SpecError(f"{p}:{reader.line_num}: {exc}", hint="a CSV data file holds numbers separated by commas") from None
+            raise SpecError(
+                f"{p}:{reader.line_num}: {exc}", hint="a CSV data file holds numbers separated by commas"
+            ) from None
         except UnicodeDecodeError as exc:
-            raise SpecError(f"{p}:{len(rows) + 1}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})", hint="save the file as UTF-8") from None
+            raise SpecError(
+                f"{p}:{len(rows) + 1}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+                hint="save the file as UTF-8",
+            ) from None
     numbered = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not numbered:
         raise SpecError(f"data file '{p}' is empty")
@@ -241,4 +249,3 @@ def _idx_raw(p: Path) -> RawData:
     if arr.ndim == 3:
         arr = arr[:, None]
     return RawData(str(p), arr.astype(np.float32))
-

@@ -23,8 +23,8 @@ domains     two domains for adversarial domain adaptation: source = two moons,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -13,7 +13,7 @@ ranks together see exactly the global batch a single process sees.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -37,7 +37,9 @@ class BatchStream:
         if batch_size < 1:
             raise SpecError(f"batch size must be at least 1, got {batch_size}")
         if batch_size > self.n:
-            raise SpecError(f"batch size {batch_size} is larger than the training split ({self.n} rows)", hint="lower --batch-size")
+            raise SpecError(
+                f"batch size {batch_size} is larger than the training split ({self.n} rows)", hint="lower --batch-size"
+            )
         if batch_size % world_size:
             raise SpecError(
                 f"batch size {batch_size} does not split evenly over {world_size} processes",
