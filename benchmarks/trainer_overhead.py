@@ -54,8 +54,7 @@ def bare_step(model, optimizers, phases, batches) -> None:
 
 def endless(data, batch_size):
     while True:
-        for b in data.iter_batches(batch_size, "train", drop_last=True):
-            yield b
+        yield from data.iter_batches(batch_size, "train", drop_last=True)
 
 
 def measure(name: str, batch_size: int, repeats: int) -> tuple[float, float, dict[str, float]]:

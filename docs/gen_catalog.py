@@ -119,7 +119,7 @@ def page(graphs: list[tuple[Path, object]]) -> str:
         "| model | title | parameter groups |",
         "|---|---|---|",
     ]
-    for path, g in graphs:
+    for _path, g in graphs:
         out.append(f"| [{g.name}](#{g.name}) | {g.title or ''} | {', '.join(g.groups) or '(none)'} |")
     for path, g in graphs:
         text = path.read_text(encoding="utf-8").rstrip("\n")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 __all__ = [
     "Arg",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 Kind = Literal["network", "corruption", "distribution", "activation", "kernel"]
-Factory = Union[str, Callable[..., Any]]
+Factory = str | Callable[..., Any]
 
 
 @dataclass(frozen=True)

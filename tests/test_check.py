@@ -34,7 +34,7 @@ R = "x --> y : perfect adversarial"
 def expect(text: str, *expected: tuple[int, int, str]) -> list[tuple[int, int, str]]:
     got = spec_errors(text)
     assert [(line, col) for line, col, _ in got] == [(line, col) for line, col, _ in expected], got
-    for (_, _, message), (_, _, part) in zip(got, expected):
+    for (_, _, message), (_, _, part) in zip(got, expected, strict=True):
         assert part in message, (part, message)
     return got
 
@@ -379,7 +379,7 @@ def test_unknown_option_and_bad_values():
         vae(Q, P, R)
         + '\noptions {\n  betta = 2\n  adversarial = minmax\n  importance_samples = 0\n  beta = "a lot"\n}\n'
     )
-    got = expect(
+    expect(
         text,
         (11, 3, "unknown option 'betta'"),
         (
@@ -407,7 +407,7 @@ def test_option_twice_two_blocks_and_one_per_line():
 def test_every_error_is_reported_sorted_by_position():
     text = "model m\ndata x : real[0]\nlatent z : normal[2]\nlatent u : normal[2]\nz -> w : mpl(8)\nx -> z : D_phi = mlp(8) adversarial\n"
     got = spec_errors(text)
-    assert [(l, c) for l, c, _ in got] == sorted((l, c) for l, c, _ in got)
+    assert [(line, col) for line, col, _ in got] == sorted((line, col) for line, col, _ in got)
     messages = [m for _, _, m in got]
     assert "size 0 of 'x' must be a positive whole number" in messages
     assert "node 'u' is not used by any edge" in messages

@@ -54,7 +54,7 @@ def test_full_spec_nodes():
         )
     )
     assert g.title == 'A spec with "every" construct'
-    x, l, z, w, u, h, y = g.nodes.values()
+    x, label, z, w, u, h, y = g.nodes.values()
     assert u.range is None  # not written: the default [-1, 1] of a uniform prior
     assert (x.role, x.value, x.shape, x.range, x.given, x.dataset) == (
         Role.data,
@@ -65,7 +65,7 @@ def test_full_spec_nodes():
         "mnist.train",
     )
     assert x.is_image
-    assert (l.value, l.shape, l.dataset) == ("categorical", (10,), "mnist.labels")
+    assert (label.value, label.shape, label.dataset) == ("categorical", (10,), "mnist.labels")
     assert (z.value, z.range, z.prior) == ("uniform", (-2.0, 2.0), "uniform")
     assert w.range == (-1.0, 1.0)  # kept as written
     assert (h.value, h.prior) == ("real", None)

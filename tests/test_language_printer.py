@@ -55,6 +55,17 @@ def test_catalog_round_trip_and_fixed_point(name):
     assert format_text(formatted) == formatted
 
 
+@pytest.mark.parametrize("name", CATALOG)
+def test_catalog_syntax_tree_built_in_code_builds_the_same_graph(name):
+    # to_syntax writes flags without source spans: building it must keep them (adversarial, perfect, ...)
+    from schemagm.graph.build import build, to_syntax
+
+    g = parse_file(SPECS / f"{name}.sgm")
+    again, problems, _ = build(to_syntax(g))
+    assert problems == []
+    assert again == g
+
+
 def test_format_keeps_comments_in_place():
     text = (SPECS / "dae.sgm").read_text()
     out = format_text(text)

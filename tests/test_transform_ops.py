@@ -33,7 +33,7 @@ def test_swap_processes_flips_every_edge_and_keeps_everything_else() -> None:
     s = swap_processes(g)
     assert g.to_dict() == before  # pure
     assert [e.process for e in s.edges] == [Process.generative, Process.inference, Process.inference]
-    for old, new in zip(g.edges, s.edges):
+    for old, new in zip(g.edges, s.edges, strict=True):
         assert (
             new.sources,
             new.target,

@@ -95,7 +95,7 @@ class _Bounds(_DeriverBase):
         density_terms = density_terms + p_sides
         dashed = [(v, ei) for v, ei, _ in kls]
         stochastic_dashed = []
-        for v, node in self.g.nodes.items():
+        for v, _node in self.g.nodes.items():
             try:
                 src = self.p.source(tiled, v)
             except Unresolved:

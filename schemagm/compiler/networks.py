@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +35,7 @@ __all__ = [
     "activation",
 ]
 
-Features = Union[int, tuple[int, ...]]
+Features = int | tuple[int, ...]
 
 
 def _flat(f: Features) -> int:

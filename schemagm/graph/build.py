@@ -191,7 +191,8 @@ class _Build:
     def body(self, body: EdgeBody, d: EdgeDecl) -> dict[str, Any]:
         kw: dict[str, Any] = {}
         seen: set[str] = set()
-        for flag, span in zip(body.flags, body.flag_spans):
+        for i, flag in enumerate(body.flags):  # a syntax tree built in code may have no spans
+            span = body.flag_spans[i] if i < len(body.flag_spans) else None
             if flag in seen:
                 self.error(f"`{flag}` is written twice", span, "write it once")
             seen.add(flag)
@@ -494,9 +495,9 @@ def format_text(text: str, file: str | None = None) -> str:
     canonical = to_syntax(graph)
     canonical.comments, canonical.comment = written.comments, written.comment
     canonical.trailing_comments = list(written.trailing_comments)
-    for decl, node in zip(_unique_nodes(written), canonical.nodes):
+    for decl, node in zip(_unique_nodes(written), canonical.nodes, strict=True):
         node.comments, node.comment = decl.comments, decl.comment
-    for decl, edge in zip(written.edges, canonical.edges):
+    for decl, edge in zip(written.edges, canonical.edges, strict=True):
         edge.comments, edge.comment = decl.comments, decl.comment
     written_options = {o.key: o for b in written.options for o in b.options}
     kept = {o.key for b in canonical.options for o in b.options}

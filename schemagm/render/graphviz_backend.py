@@ -111,7 +111,7 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
                 same.attr(rank="same")
                 for node_id in column:
                     same.node(node_id)
-    for left, right in zip(columns, columns[1:]):
+    for left, right in zip(columns, columns[1:], strict=False):
         g.edge(left[0], right[0], style="invis", weight="10")
     drawn: set[tuple[str, str]] = set()
     indicators = {n["id"] for n in panel["nodes"] if n["role"] == "indicator"}
@@ -229,7 +229,7 @@ def to_dot(d: dict[str, Any]) -> str:
                 )
                 _panel(c, panel)
         # panels side by side, in order
-        for left, right in zip(panels, panels[1:]):
+        for left, right in zip(panels, panels[1:], strict=False):
             if left["columns"] and right["columns"]:
                 g.edge(left["columns"][-1][0], right["columns"][0][0], style="invis")
     if d.get("legend"):

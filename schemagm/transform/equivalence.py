@@ -284,9 +284,9 @@ def _node_maps(a: SchematicGraph, b: SchematicGraph):
         na = [n for n, x in a.nodes.items() if (x.role is Role.indicator) == is_indicator]
         nb = [n for n, x in b.nodes.items() if (x.role is Role.indicator) == is_indicator]
         if len(na) <= len(nb):
-            options = [dict(zip(na, p)) for p in itertools.permutations(nb, len(na))]
+            options = [dict(zip(na, p, strict=True)) for p in itertools.permutations(nb, len(na))]
         else:
-            options = [dict(zip(p, nb)) for p in itertools.permutations(na, len(nb))]
+            options = [dict(zip(p, nb, strict=True)) for p in itertools.permutations(na, len(nb))]
         options.sort(key=lambda d: -sum((k == v) + (a.nodes[k].role is b.nodes[v].role) for k, v in d.items()))
         per_kind.append(options)
     for count, combo in enumerate(itertools.product(*per_kind)):
