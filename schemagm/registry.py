@@ -415,7 +415,8 @@ def validate_call(entry: Entry, args: Sequence[Any], kwargs: dict[str, Any]) -> 
         else:
             n = len(positional)
             problems.append(
-                f"'{entry.name}' takes {'no' if n == 0 else f'at most {n}'} positional argument{'s' if n != 1 else ''}, got {len(args)}"
+                f"'{entry.name}' takes {'no' if n == 0 else f'at most {n}'} positional "
+                f"argument{'s' if n != 1 else ''}, got {len(args)}"
             )
             break
     known = {a.name: a for a in entry.args}

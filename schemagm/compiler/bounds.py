@@ -83,7 +83,8 @@ class _Bounds(_DeriverBase):
             )
         for e in hollow:
             raise self.err(
-                f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is deterministic (hollow)",
+                f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is "
+                "deterministic (hollow)",
                 e.edge,
                 hint="draw it with a distribution (`->` with bernoulli or normal), or remove importance_samples",
             )

@@ -13,8 +13,8 @@ Conventions (every density is *summed over the dimensions of one sample*, so a
   with logistic noise l (the draw recorded is g or l); scored with the categorical /
   Bernoulli density at the relaxed value.
 * priors p(v) of latent nodes: ``normal`` N(0, I), ``uniform`` on the node's range
-  (default [-1, 1], ``schemagm.graph.build.UNIFORM_DEFAULT_RANGE``), ``categorical`` uniform over K classes (values one-hot),
-  ``bernoulli`` with p = 1/2.
+  (default [-1, 1], ``schemagm.graph.build.UNIFORM_DEFAULT_RANGE``), ``categorical`` uniform over K classes
+  (values one-hot), ``bernoulli`` with p = 1/2.
 """
 
 from __future__ import annotations

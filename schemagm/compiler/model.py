@@ -134,7 +134,8 @@ class CompiledModel(nn.Module):
                     raise self._err(f"cannot build the corruption {call}: {exc}", e) from None
                 if len(inputs) != 1 or g.nodes[inputs[0]].shape != target.shape:
                     raise self._err(
-                        f"a corruption maps one node to a node of the same shape; here {', '.join(inputs)} -> {e.target}",
+                        f"a corruption maps one node to a node of the same shape; here {', '.join(inputs)} -> "
+                        f"{e.target}",
                         e,
                     )
                 ei.sym = net_sym("q", None)
@@ -155,7 +156,8 @@ class CompiledModel(nn.Module):
                 ei.activation = e.output.name if e.output is not None else None
                 if ei.activation not in _ACTIVATIONS:
                     raise self._err(
-                        f"a deterministic edge ends with an activation ({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'",
+                        "a deterministic edge ends with an activation "
+                        f"({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'",
                         e,
                     )
                 out_f = _features(target)
@@ -167,7 +169,8 @@ class CompiledModel(nn.Module):
                 )
                 if head_name not in registry.DISTRIBUTIONS:
                     raise self._err(
-                        f"a stochastic edge ends with a distribution ({', '.join(registry.DISTRIBUTIONS)}), not '{head_name}'",
+                        f"a stochastic edge ends with a distribution ({', '.join(registry.DISTRIBUTIONS)}), "
+                        f"not '{head_name}'",
                         e,
                     )
                 ei.head = make_head(head_name, e.output.kw if e.output is not None else {}, g.options.temperature)
@@ -513,7 +516,8 @@ class CompiledModel(nn.Module):
                 dashed.append((v, ei))
         if not dashed or not scored:
             raise SpecError(
-                "the bound needs a dashed edge with a density into a latent node with a prior and solid edges scoring the data"
+                "the bound needs a dashed edge with a density into a latent node with a prior and solid edges "
+                "scoring the data"
             )
         produced = {ei.edge.target for ei in scored}
         for v, ei in dashed:

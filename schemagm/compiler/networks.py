@@ -113,7 +113,8 @@ def identity(in_features: Features, out_features: Features) -> nn.Module:
     """The input itself; the sizes must match."""
     if _flat(in_features) != _flat(out_features):
         raise ValueError(
-            f"identity needs as many outputs as inputs, got {_flat(in_features)} inputs for {_flat(out_features)} outputs"
+            f"identity needs as many outputs as inputs, got {_flat(in_features)} inputs for "
+            f"{_flat(out_features)} outputs"
         )
     if in_features == out_features:
         return nn.Identity()

@@ -104,7 +104,10 @@ def describe_expected(expected: set[str]) -> str:
     if "ARROW" in exp and "COMMA" in exp:
         return f"expected {_ARROWS} after the sources"
     if {"DATA", "LATENT", "INDICATOR", "OPTIONS"} <= exp:
-        return "expected a declaration (data, latent, indicator), an edge (sources, an arrow and a target) or an options block"
+        return (
+            "expected a declaration (data, latent, indicator), an edge (sources, an arrow and a target) or "
+            "an options block"
+        )
     if exp == {"MODEL"} or exp == {"MODEL", "_NL"}:
         return "expected `model` and the model's name at the start of the spec"
     if exp >= {"ADVERSARIAL", "PERFECT", "NO_REPARAM"} and "NAME" in exp and "_NL" not in exp:
@@ -175,7 +178,10 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
         elif err.token is not None and err.token.type == "$END" and "RBRACE" in expected:
             hint = "close the options block with '}'"
         elif err.token is not None and err.token.type in ("NAME", "DOTTED_NAME") and "COLON" in expected:
-            hint = "write ':' before a node's type (`data x : real[64]`) or an edge's network (`z -> x : G_theta = mlp(256)`)"
+            hint = (
+                "write ':' before a node's type (`data x : real[64]`) or an edge's network (`z -> x : "
+                "G_theta = mlp(256)`)"
+            )
     elif isinstance(err, UnexpectedEOF):
         message = f"{describe_expected(set(err.expected or ()))}; found the end of the file"
         if "RBRACE" in (err.expected or ()):

@@ -78,7 +78,10 @@ def _edge_label_html(label: dict[str, str], pad: int = LABEL_PAD) -> str:
 #: then routes that arc like the labelled red arc beside it, in a slot of its own, 6 to 8 points
 #: away (without it the two flat arcs run 2 points apart); a kernel test's arc gets one too, its
 #: MMD being an external label
-SPACER = '<table border="0" cellborder="0" cellspacing="0" cellpadding="0" fixedsize="true" width="{w}" height="6"><tr><td></td></tr></table>'
+SPACER = (
+    '<table border="0" cellborder="0" cellspacing="0" cellpadding="0" fixedsize="true" width="{w}" '
+    'height="6"><tr><td></td></tr></table>'
+)
 SPACER_WIDTH = 20
 
 

@@ -359,13 +359,15 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
 
             in_b = f"{', '.join(b_name(v) for v in ea.sources)} {ea.glyph} {b_name(ea.target)}"
             out.append(
-                f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s {describe_edge(eb)}, which has other endpoints"
+                f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s "
+                f"{describe_edge(eb)}, which has other endpoints"
             )
         if ea.process is not eb.process:
             out.append(f"edge {where} is {ea.line} ({_PROCESS_WORDS[ea.process]}) in {A}, {eb.line} in {B}")
         if ea.invertible != eb.invertible:
             out.append(
-                f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in {B if ea.invertible else A}"
+                f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in "
+                f"{B if ea.invertible else A}"
             )
         ka, kb = adversary_kind(ea), adversary_kind(eb)
         if ka != kb:

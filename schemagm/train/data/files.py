@@ -206,7 +206,8 @@ def _load_image_folder(folder: Path, channels: int | None) -> RawData:
             size = im.size
         elif im.size != size:
             raise SpecError(
-                f"image '{f}' is {im.size[0]}x{im.size[1]} pixels, the first image of '{folder}' is {size[0]}x{size[1]}",
+                f"image '{f}' is {im.size[0]}x{im.size[1]} pixels, the first image of '{folder}' is "
+                f"{size[0]}x{size[1]}",
                 hint="images are never resized: give every image the size of the spec's data node",
             )
         images.append(arr if mode == "L" else arr.transpose(2, 0, 1))
