@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
 
     empty = median_ms(lambda: to_image("digraph {}", "svg"), args.repeats)
     print(f"reference: dot on an empty graph (svg) {empty:.2f} ms (median of {args.repeats})")
-    header = f"{'spec':<12} {'parse':>8} {'drawing':>8} {'dot':>8} {'mermaid':>8} {'svg':>8} {'draw+dot/parse':>15} {'svg/dot(empty)':>15}"
+    header = (
+        f"{'spec':<12} {'parse':>8} {'drawing':>8} {'dot':>8} {'mermaid':>8} {'svg':>8} "
+        f"{'draw+dot/parse':>15} {'svg/dot(empty)':>15}"
+    )
     print(header)
     print("-" * len(header))
     rows = []

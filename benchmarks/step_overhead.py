@@ -300,7 +300,8 @@ def main() -> None:
         "--clock",
         choices=["cpu", "wall"],
         default=None,
-        help="cpu: this process's CPU time (steady on a busy machine; the default on CPU); wall: elapsed time (the default on a GPU)",
+        help="cpu: this process's CPU time (steady on a busy machine; the default on CPU); wall: elapsed time "
+        "(the default on a GPU)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -313,7 +314,8 @@ def main() -> None:
         specs = [p for p in specs if p.stem in args.only]
     schemagm.compile(specs[0])  # import everything once before timing compiles
     print(
-        f"device {device}, batch {args.batch_size}, {args.repeats} repeats after {args.warmup} warm-up, torch {torch.__version__}, {torch.get_num_threads()} thread(s), {clock_name} clock"
+        f"device {device}, batch {args.batch_size}, {args.repeats} repeats after {args.warmup} warm-up, torch "
+        f"{torch.__version__}, {torch.get_num_threads()} thread(s), {clock_name} clock"
     )
     print(f"{'model':<11} {'compiled ms':>11} {'hand ms':>9} {'ratio':>7} {'compile ms':>11}")
     ratios = []

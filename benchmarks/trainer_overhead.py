@@ -104,7 +104,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(
-        f"{'spec':<12}{'trainer ms':>12}{'bare ms':>10}{'ratio':>8}   {'log line':>9}{'checkpoint':>11}{'picture':>9}  (ms per call)"
+        f"{'spec':<12}{'trainer ms':>12}{'bare ms':>10}{'ratio':>8}   "
+        f"{'log line':>9}{'checkpoint':>11}{'picture':>9}  (ms per call)"
     )
     for name in SPECS:
         ours, bare, extras = measure(name, args.batch_size, args.repeats)
