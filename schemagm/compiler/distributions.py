@@ -20,7 +20,7 @@ Conventions (every density is *summed over the dimensions of one sample*, so a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -204,6 +204,8 @@ class _Relaxed:
     has_rsample = True
     noise_kind = "uniform"
     logits: Tensor
+    _noise: Callable[[Tensor], Tensor]  # uniform draws -> noise (set per family)
+    _squash: Callable[[Tensor], Tensor]  # relaxed logits -> a value (set per family)
 
     def __init__(self, logits: Tensor, temperature: float) -> None:
         super().__init__(logits)  # type: ignore[call-arg]

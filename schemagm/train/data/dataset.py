@@ -267,7 +267,7 @@ def _bind(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) -> n
     if not np.all(np.isfinite(values)):
         raise _error(f"{what} holds NaN or infinite values (data node '{node.name}')", node, graph)
     lo, hi = node.range if node.range else ((0.0, 1.0) if node.value == "bernoulli" else (None, None))
-    if lo is not None:
+    if lo is not None and hi is not None:
         vmin, vmax = float(values.min()), float(values.max())
         tol = 1e-6 * max(1.0, abs(lo), abs(hi))
         if vmin < lo - tol or vmax > hi + tol:
