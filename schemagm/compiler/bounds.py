@@ -103,10 +103,11 @@ class _Bounds(_DeriverBase):
                 continue
             if (
                 src.kind == "edge"
+                and src.edge is not None
                 and self.infos[src.edge].head is not None
                 and self.infos[src.edge].edge.process is Process.inference
-            ):  # type: ignore[index]
-                stochastic_dashed.append((v, self.infos[src.edge]))  # type: ignore[index]
+            ):
+                stochastic_dashed.append((v, self.infos[src.edge]))
         priors = {v: self.priors[v] for v, _ in dashed if v in self.priors}
 
         log_w: list[tuple[float, Expr]] = [(1.0, LogProb(ei, ei.edge.target, ei.sym)) for ei in density_terms]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import SpecError
+from ..errors import Span, SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from ..graph.rule_check import ENUMERATE_MAX, support_size  # noqa: F401 - ENUMERATE_MAX: the largest support summed over exactly
 from .bounds import _Bounds
@@ -57,7 +57,7 @@ class _Deriver(_Bounds, _Games):
                     "only one dashed red edge with a network can re-weight the generated branch", with_net[1].edge
                 )
             pool = with_net[0] if with_net else None
-            scored = (0,)
+            scored: tuple[int, ...] = (0,)
         else:
             scored = branches
         solid = [ei for ei in self.infos if ei.edge.process is Process.generative and not ei.edge.adversarial]
@@ -436,7 +436,7 @@ def derive(
     infos: list[EdgeInfo],
     priors: dict[str, Prior],
     err: Callable[..., SpecError],
-    option_span: Callable[[str], object],
+    option_span: Callable[[str], Span | None],
 ) -> Compiled:
     """Read the objective off the graph."""
     return _Deriver(graph, planner, infos, priors, err, option_span).derive()

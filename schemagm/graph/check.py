@@ -625,7 +625,7 @@ class _Checker:
 
     # -- graph-wide rules ------------------------------------------------------------------------
     def check_unused(self) -> None:
-        used = set()
+        used: set[str] = set()
         for e in self.g.edges:
             used.update(e.sources)
             used.add(e.target)

@@ -292,7 +292,7 @@ class SchematicGraph:
     # -- rebuilding ------------------------------------------------------------------
     def replace(self, **changes: Any) -> SchematicGraph:
         """A copy with some of name, title, nodes, edges, options replaced."""
-        kw = dict(
+        kw: dict[str, Any] = dict(
             name=self.name,
             title=self.title,
             nodes=list(self.nodes.values()),
