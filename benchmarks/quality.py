@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -179,7 +180,7 @@ def digits(seeds: list[int], epochs: int, k: int, work: Path) -> list[dict]:
         t_ref = time.perf_counter() - t0
         compiled = likelihood_bounds(r.model, batches, k=k, seed=seed)
         reference = likelihood_bounds(ref, batches, k=k, seed=seed)
-        row = {
+        row: dict[str, Any] = {
             "seed": seed,
             "steps": steps,
             "compiled_elbo": compiled.elbo.mean,  # type: ignore[union-attr]

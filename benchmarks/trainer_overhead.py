@@ -73,7 +73,8 @@ def measure(name: str, batch_size: int, repeats: int) -> tuple[float, float, dic
         for _ in range(10):  # warm-up
             trainer.train_step()
             bare_step(twin, optimizers, phases, batches)
-        ours, theirs = [], []
+        ours: list[float] = []
+        theirs: list[float] = []
         for i in range(repeats):
             order = [("ours", trainer.train_step), ("bare", lambda: bare_step(twin, optimizers, phases, batches))]
             for label, fn in order if i % 2 == 0 else order[::-1]:
