@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,14 +33,14 @@ from schemagm.graph.build import parse_file  # noqa: E402
 from schemagm.train.config import load_config  # noqa: E402
 from schemagm.train.data import get_dataset  # noqa: E402
 from schemagm.train.launch import train  # noqa: E402
-from schemagm.train.run import load_run  # noqa: E402
+from schemagm.train.run import Run, load_run  # noqa: E402
 
 SPECS = ROOT / "specs"
 
 
 def run_schemagm(
     spec: Path, steps: int, seed: int, out: Path, batch_size: int = 64, lr: float = 1e-3
-) -> tuple[float, object]:
+) -> tuple[float, Run]:
     config = load_config(
         overrides={
             "spec": str(spec),
@@ -105,7 +106,7 @@ def moons(steps: int, seeds: list[int], tmp: Path) -> None:
     print(f"median time ratio schemagm / hand-written: {statistics.median(ratios):.2f}")
 
 
-def iw(model: object, test: dict, k: int) -> float:
+def iw(model: Any, test: dict, k: int) -> float:
     with torch.no_grad():
         torch.manual_seed(0)
         return float(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,10 +45,10 @@ def best_epsilon(train: torch.Tensor, grid: list[float]) -> float:
     return max(scores, key=scores.get)  # type: ignore[arg-type]
 
 
-def dequantized_bpd(model: object, x: torch.Tensor) -> float:
+def dequantized_bpd(model: Any, x: torch.Tensor) -> float:
     torch.manual_seed(0)
     v = x + torch.rand_like(x) / 16
-    bound = model.log_likelihood({"x": v}).double().mean() - 64 * math.log(16)  # − log q(v | x)  # type: ignore[attr-defined]
+    bound = model.log_likelihood({"x": v}).double().mean() - 64 * math.log(16)  # − log q(v | x)
     return float(-bound / (64 * math.log(2)))
 
 

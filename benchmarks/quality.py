@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -179,7 +180,7 @@ def digits(seeds: list[int], epochs: int, k: int, work: Path) -> list[dict]:
         t_ref = time.perf_counter() - t0
         compiled = likelihood_bounds(r.model, batches, k=k, seed=seed)
         reference = likelihood_bounds(ref, batches, k=k, seed=seed)
-        row = {
+        row: dict[str, Any] = {
             "seed": seed,
             "steps": steps,
             "compiled_elbo": compiled.elbo.mean,  # type: ignore[union-attr]
@@ -194,9 +195,12 @@ def digits(seeds: list[int], epochs: int, k: int, work: Path) -> list[dict]:
         rows.append(row)
         del launched
         print(
-            f"  seed {seed} ({steps} updates): test ELBO compiled {row['compiled_elbo']:.2f} ± {row['compiled_elbo_se']:.2f}, "
-            f"reference {row['reference_elbo']:.2f} ± {row['reference_elbo_se']:.2f} (rel. diff {100 * row['elbo_rel_diff']:+.2f}%); "
-            f"IW(k={k}) {row['compiled_iw']:.2f} vs {row['reference_iw']:.2f}; train {t_compiled:.0f} s vs {t_ref:.0f} s",
+            f"  seed {seed} ({steps} updates): test ELBO compiled {row['compiled_elbo']:.2f} ± "
+            f"{row['compiled_elbo_se']:.2f}, "
+            f"reference {row['reference_elbo']:.2f} ± {row['reference_elbo_se']:.2f} (rel. diff "
+            f"{100 * row['elbo_rel_diff']:+.2f}%); "
+            f"IW(k={k}) {row['compiled_iw']:.2f} vs {row['reference_iw']:.2f}; train {t_compiled:.0f} s vs "
+            f"{t_ref:.0f} s",
             flush=True,
         )
     return rows
@@ -249,7 +253,8 @@ def mixture(seeds: list[int], steps: int, work: Path, lr: float) -> list[dict]:
         }
         rows.append(row)
         print(
-            f"  seed {seed}: test log-likelihood compiled {exact:.4f} (ELBO {elbo:.4f}), EM {em_ll:.4f}, rel. diff {100 * row['rel']:+.2f}% ({took:.0f} s)",
+            f"  seed {seed}: test log-likelihood compiled {exact:.4f} (ELBO {elbo:.4f}), EM {em_ll:.4f}, rel. "
+            f"diff {100 * row['rel']:+.2f}% ({took:.0f} s)",
             flush=True,
         )
     return rows
@@ -274,11 +279,13 @@ def main() -> None:
         work = Path(tmp)
         if args.part in ("ring", "all"):
             print(
-                f"ring of 8 Gaussians: {args.steps} updates, batch 256, Adam lr {args.lr:g} betas (0.5, 0.999); {args.n_samples} samples"
+                f"ring of 8 Gaussians: {args.steps} updates, batch 256, Adam lr {args.lr:g} betas (0.5, "
+                f"0.999); {args.n_samples} samples"
             )
             res = ring(args.seeds, args.steps, args.n_samples, work, args.lr)
             print(
-                "\n| model | modes covered (of 8), per seed | mean | modes reached, per seed | high-quality fraction, per seed | mean | MMD², mean |"
+                "\n| model | modes covered (of 8), per seed | mean | modes reached, per seed | high-quality "
+                "fraction, per seed | mean | MMD², mean |"
             )
             print("|---|---|---|---|---|---|---|")
             for name, rows in res.items():
@@ -293,19 +300,22 @@ def main() -> None:
             print()
         if args.part in ("digits", "all"):
             print(
-                f"digits VAE: {args.epochs} epochs, batch 64, Adam lr 1e-3; test split of the run (180 digits); k = {args.k}"
+                f"digits VAE: {args.epochs} epochs, batch 64, Adam lr 1e-3; test split of the run (180 "
+                f"digits); k = {args.k}"
             )
             rows = digits(args.seeds, args.epochs, args.k, work)
             diffs = [r["elbo_rel_diff"] for r in rows]
             print(
                 f"\nmean test ELBO: compiled {statistics.mean(r['compiled_elbo'] for r in rows):.3f}, reference "
-                f"{statistics.mean(r['reference_elbo'] for r in rows):.3f}; relative differences {', '.join(f'{100 * d:+.2f}%' for d in diffs)}; "
+                f"{statistics.mean(r['reference_elbo'] for r in rows):.3f}; relative differences "
+                f"{', '.join(f'{100 * d:+.2f}%' for d in diffs)}; "
                 f"largest |diff| {100 * max(map(abs, diffs)):.2f}% (target < 1%)"
             )
         if args.part in ("mixture", "all"):
             steps = args.mixture_steps
             print(
-                f"Gaussian mixture (K = 8) on the ring: {steps} updates, batch 256, Adam lr {args.mixture_lr:g}; EM: scikit-learn, diagonal"
+                f"Gaussian mixture (K = 8) on the ring: {steps} updates, batch 256, Adam lr "
+                f"{args.mixture_lr:g}; EM: scikit-learn, diagonal"
             )
             rows = mixture(args.seeds, steps, work, args.mixture_lr)
             print("\n| model | test log-likelihood per point, per seed | mean |")

@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
 
     empty = median_ms(lambda: to_image("digraph {}", "svg"), args.repeats)
     print(f"reference: dot on an empty graph (svg) {empty:.2f} ms (median of {args.repeats})")
-    header = f"{'spec':<12} {'parse':>8} {'drawing':>8} {'dot':>8} {'mermaid':>8} {'svg':>8} {'draw+dot/parse':>15} {'svg/dot(empty)':>15}"
+    header = (
+        f"{'spec':<12} {'parse':>8} {'drawing':>8} {'dot':>8} {'mermaid':>8} {'svg':>8} "
+        f"{'draw+dot/parse':>15} {'svg/dot(empty)':>15}"
+    )
     print(header)
     print("-" * len(header))
     rows = []
@@ -51,17 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         graph = parse(text, file=str(path))
         d = drawing(graph, legend=True)
         dot_source = to_dot(d)
-        t_parse = median_ms(lambda: parse(text, file=str(path)), args.repeats)
-        t_draw = median_ms(lambda: drawing(graph, legend=True), args.repeats)
-        t_dot = median_ms(lambda: to_dot(d), args.repeats)
-        t_mmd = median_ms(lambda: to_mermaid(d), args.repeats)
-        t_svg = median_ms(lambda: to_image(dot_source, "svg"), args.repeats)
+        t_parse = median_ms(lambda text=text, path=path: parse(text, file=str(path)), args.repeats)
+        t_draw = median_ms(lambda graph=graph: drawing(graph, legend=True), args.repeats)
+        t_dot = median_ms(lambda d=d: to_dot(d), args.repeats)
+        t_mmd = median_ms(lambda d=d: to_mermaid(d), args.repeats)
+        t_svg = median_ms(lambda dot_source=dot_source: to_image(dot_source, "svg"), args.repeats)
         rows.append((t_parse, t_draw, t_dot, t_mmd, t_svg))
         print(
             f"{path.stem:<12} {t_parse:8.2f} {t_draw:8.2f} {t_dot:8.2f} {t_mmd:8.2f} {t_svg:8.2f}"
             f" {(t_draw + t_dot) / t_parse:15.2f} {t_svg / empty:15.2f}"
         )
-    med = [statistics.median(col) for col in zip(*rows)]
+    med = [statistics.median(col) for col in zip(*rows, strict=True)]
     print("-" * len(header))
     print(
         f"{'median':<12} {med[0]:8.2f} {med[1]:8.2f} {med[2]:8.2f} {med[3]:8.2f} {med[4]:8.2f}"

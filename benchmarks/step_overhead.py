@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -87,7 +88,7 @@ class Hand:
         std = float(corruption.network.args[0])
 
         def step() -> None:
-            cur, total = x, 0.0
+            cur, total = x, cast(Any, 0.0)  # a tensor after the first step
             for r in range(k):
                 logits = P(cur + std * torch.randn_like(cur))
                 total = total + (-ref.log_bernoulli(x, logits).mean())
@@ -197,7 +198,7 @@ class Hand:
         def step() -> None:
             self._d_step(x, lambda: torch.sigmoid(P(self.randn(n, zdim))), D)
             x_gen = torch.sigmoid(P(self.randn(n, zdim))).detach()
-            total = 0.0
+            total: Any = 0.0  # a tensor after the first sample
             for v in (x, x_gen):
                 mean, std = self.gauss("q_eta", v)
                 z = mean + std * torch.randn_like(mean)
@@ -230,7 +231,7 @@ class Hand:
         def mmd2(a: Tensor, b: Tensor) -> Tensor:  # the same statistic, pairwise distances by torch.cdist
             def k(u: Tensor, v: Tensor) -> Tensor:
                 d2 = torch.cdist(u, v).pow(2)
-                return sum(torch.exp(-d2 / (2.0 * s * s)) for s in bw)
+                return cast(Tensor, sum(torch.exp(-d2 / (2.0 * s * s)) for s in bw))
 
             return k(a, a).mean() + k(b, b).mean() - 2.0 * k(a, b).mean()
 
@@ -265,7 +266,8 @@ def time_pair(
     for _ in range(warmup):
         a()
         b()
-    ta, tb = [], []
+    ta: list[float] = []
+    tb: list[float] = []
     for r in range(repeats):
         order = ((a, ta), (b, tb)) if r % 2 == 0 else ((b, tb), (a, ta))
         for f, out in order:
@@ -300,7 +302,8 @@ def main() -> None:
         "--clock",
         choices=["cpu", "wall"],
         default=None,
-        help="cpu: this process's CPU time (steady on a busy machine; the default on CPU); wall: elapsed time (the default on a GPU)",
+        help="cpu: this process's CPU time (steady on a busy machine; the default on CPU); wall: elapsed time "
+        "(the default on a GPU)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -313,7 +316,8 @@ def main() -> None:
         specs = [p for p in specs if p.stem in args.only]
     schemagm.compile(specs[0])  # import everything once before timing compiles
     print(
-        f"device {device}, batch {args.batch_size}, {args.repeats} repeats after {args.warmup} warm-up, torch {torch.__version__}, {torch.get_num_threads()} thread(s), {clock_name} clock"
+        f"device {device}, batch {args.batch_size}, {args.repeats} repeats after {args.warmup} warm-up, torch "
+        f"{torch.__version__}, {torch.get_num_threads()} thread(s), {clock_name} clock"
     )
     print(f"{'model':<11} {'compiled ms':>11} {'hand ms':>9} {'ratio':>7} {'compile ms':>11}")
     ratios = []

@@ -54,8 +54,7 @@ def bare_step(model, optimizers, phases, batches) -> None:
 
 def endless(data, batch_size):
     while True:
-        for b in data.iter_batches(batch_size, "train", drop_last=True):
-            yield b
+        yield from data.iter_batches(batch_size, "train", drop_last=True)
 
 
 def measure(name: str, batch_size: int, repeats: int) -> tuple[float, float, dict[str, float]]:
@@ -74,7 +73,8 @@ def measure(name: str, batch_size: int, repeats: int) -> tuple[float, float, dic
         for _ in range(10):  # warm-up
             trainer.train_step()
             bare_step(twin, optimizers, phases, batches)
-        ours, theirs = [], []
+        ours: list[float] = []
+        theirs: list[float] = []
         for i in range(repeats):
             order = [("ours", trainer.train_step), ("bare", lambda: bare_step(twin, optimizers, phases, batches))]
             for label, fn in order if i % 2 == 0 else order[::-1]:
@@ -105,7 +105,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(
-        f"{'spec':<12}{'trainer ms':>12}{'bare ms':>10}{'ratio':>8}   {'log line':>9}{'checkpoint':>11}{'picture':>9}  (ms per call)"
+        f"{'spec':<12}{'trainer ms':>12}{'bare ms':>10}{'ratio':>8}   "
+        f"{'log line':>9}{'checkpoint':>11}{'picture':>9}  (ms per call)"
     )
     for name in SPECS:
         ours, bare, extras = measure(name, args.batch_size, args.repeats)

@@ -18,6 +18,10 @@ import hashlib
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # schemagm itself is imported where it is used
+    from schemagm.graph.model import SchematicGraph
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -99,7 +103,7 @@ def objective(graph) -> str:
     return compile_graph(graph).objective.text().rstrip("\n")
 
 
-def page(graphs: list[tuple[Path, object]]) -> str:
+def page(graphs: list[tuple[Path, SchematicGraph]]) -> str:
     """The text of docs/catalog.md."""
     out = [
         "# The catalog",
@@ -119,7 +123,7 @@ def page(graphs: list[tuple[Path, object]]) -> str:
         "| model | title | parameter groups |",
         "|---|---|---|",
     ]
-    for path, g in graphs:
+    for _path, g in graphs:
         out.append(f"| [{g.name}](#{g.name}) | {g.title or ''} | {', '.join(g.groups) or '(none)'} |")
     for path, g in graphs:
         text = path.read_text(encoding="utf-8").rstrip("\n")

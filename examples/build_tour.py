@@ -125,7 +125,7 @@ from schemagm.train.run import load_run
 run = load_run(out)
 with torch.no_grad():
     x = run.model.sample(16)["x"]
-print("samples:", tuple(x.shape), "in [%.2f, %.2f]" % (x.min(), x.max()))
+print("samples:", tuple(x.shape), f"in [{x.min():.2f}, {x.max():.2f}]")
 Image(filename=str(out / "samples" / "last.png"))""",
     ),
 ]

@@ -49,7 +49,7 @@ def save_grid(images: torch.Tensor, path: Path, scale: int = 4) -> None:
         r, c = divmod(i, cols)
         grid[1 + r * 9 : 1 + r * 9 + 8, 1 + c * 9 : 1 + c * 9 + 8] = img
     picture = Image.fromarray((grid * 255).astype(np.uint8)).resize(
-        (grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST
+        (grid.shape[1] * scale, grid.shape[0] * scale), Image.Resampling.NEAREST
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")

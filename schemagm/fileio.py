@@ -188,7 +188,7 @@ def check_output(
     return p
 
 
-def require_file(path: str | Path, what: str = "file", pipe: bool = False) -> Path:
+def require_file(path: str | os.PathLike[str], what: str = "file", pipe: bool = False) -> Path:
     """An existing regular file, or the one error every command gives: ``WHAT 'PATH' does not exist``.
 
     ``pipe=True`` also takes a FIFO (a shell's process substitution), for readers that go through
@@ -218,7 +218,7 @@ def require_file(path: str | Path, what: str = "file", pipe: bool = False) -> Pa
     return p
 
 
-def read_bytes(path: str | Path, limit: int, what: str = "file") -> bytes:
+def read_bytes(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
     """The bytes of a regular file or a pipe, at most ``limit`` of them (checked before and while reading)."""
     p = require_file(path, what, pipe=True)
     shown = printable(str(p))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, cast
 
 __all__ = [
     "Arg",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 Kind = Literal["network", "corruption", "distribution", "activation", "kernel"]
-Factory = Union[str, Callable[..., Any]]
+Factory = str | Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class Arg:
         if self.type is int and isinstance(value, bool) or not isinstance(value, self.type):
             return f"argument '{self.name}' must be {_TYPE_WORDS[self.type]}, got {_show(value)}"
         if self.minimum is not None:
-            if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
+            number = cast(float, value)  # only int and float arguments have a minimum
+            if number < self.minimum or (self.exclusive_minimum and number == self.minimum):
                 word = "greater than" if self.exclusive_minimum else "at least"
                 return f"argument '{self.name}' must be {word} {self.minimum:g}, got {_show(value)}"
         if self.choices is not None and value not in self.choices:
@@ -415,7 +416,8 @@ def validate_call(entry: Entry, args: Sequence[Any], kwargs: dict[str, Any]) -> 
         else:
             n = len(positional)
             problems.append(
-                f"'{entry.name}' takes {'no' if n == 0 else f'at most {n}'} positional argument{'s' if n != 1 else ''}, got {len(args)}"
+                f"'{entry.name}' takes {'no' if n == 0 else f'at most {n}'} positional "
+                f"argument{'s' if n != 1 else ''}, got {len(args)}"
             )
             break
     known = {a.name: a for a in entry.args}

@@ -34,7 +34,7 @@ R = "x --> y : perfect adversarial"
 def expect(text: str, *expected: tuple[int, int, str]) -> list[tuple[int, int, str]]:
     got = spec_errors(text)
     assert [(line, col) for line, col, _ in got] == [(line, col) for line, col, _ in expected], got
-    for (_, _, message), (_, _, part) in zip(got, expected):
+    for (_, _, message), (_, _, part) in zip(got, expected, strict=True):
         assert part in message, (part, message)
     return got
 
@@ -58,7 +58,10 @@ def test_unknown_node_in_sources_and_target():
 
 
 def test_unknown_node_suggests_the_closest_name():
-    text = "model m\ndata xx : real[4]\nlatent zz : normal[2]\nzz -> xy : p_theta = mlp(8) normal\nzz -> xx : F_theta = mlp(8) normal\n"
+    text = (
+        "model m\ndata xx : real[4]\nlatent zz : normal[2]\nzz -> xy : p_theta = mlp(8) normal\n"
+        "zz -> xx : F_theta = mlp(8) normal\n"
+    )
     [(line, col, msg)] = spec_errors(text)
     assert (line, col, msg) == (4, 7, "unknown node 'xy'")
     with pytest.raises(SpecError) as info:
@@ -80,7 +83,10 @@ def test_unused_node():
 
 
 def test_zero_negative_and_fractional_sizes():
-    text = "model m\ndata x : real[0]\nlatent z : normal[-2]\nlatent h : normal[2.5]\nz, h -> x : p_theta = mlp(8) normal\n"
+    text = (
+        "model m\ndata x : real[0]\nlatent z : normal[-2]\nlatent h : normal[2.5]\n"
+        "z, h -> x : p_theta = mlp(8) normal\n"
+    )
     expect(
         text,
         (2, 14, "size 0 of 'x' must be a positive whole number"),
@@ -204,7 +210,10 @@ def test_network_with_parameters_but_no_group():
 
 
 def test_parameter_free_network_with_a_group():
-    text = "model m\ndata x : real[4]\nlatent n : real[4]\nx --> n : N_theta = gaussian_noise(0.3)\nn -> x : p_theta = mlp(8) normal\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent n : real[4]\nx --> n : N_theta = gaussian_noise(0.3)\n"
+        "n -> x : p_theta = mlp(8) normal\n"
+    )
     expect(text, (4, 11, "'gaussian_noise' has no parameters, so it belongs to no group"))
 
 
@@ -242,7 +251,10 @@ def test_head_incompatible_with_the_target():
 
 
 def test_distribution_on_a_hollow_arrow_and_activation_on_a_filled_one():
-    text = "model m\ndata x : real[4]\nlatent z : real[2]\nx ==> z : E_eta = mlp(8) normal\nz -> x : G_theta = mlp(8) -> sigmoid\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent z : real[2]\nx ==> z : E_eta = mlp(8) normal\n"
+        "z -> x : G_theta = mlp(8) -> sigmoid\n"
+    )
     expect(
         text,
         (4, 26, "a hollow arrow (==>) is deterministic; it has no distribution 'normal'"),
@@ -251,7 +263,10 @@ def test_distribution_on_a_hollow_arrow_and_activation_on_a_filled_one():
 
 
 def test_activation_written_without_arrow_and_distribution_with_one():
-    text = "model m\ndata x : real[4]\nlatent z : real[2]\nx ==> z : E_eta = mlp(8) sigmoid\nz -> x : G_theta = mlp(8) -> normal\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent z : real[2]\nx ==> z : E_eta = mlp(8) sigmoid\n"
+        "z -> x : G_theta = mlp(8) -> normal\n"
+    )
     got = spec_errors(text)
     assert (4, 26, "'sigmoid' is an activation; write it after an arrow: `-> sigmoid`") in got
     assert (5, 27, "'normal' is a distribution; write it without the arrow: `normal`") in got
@@ -274,7 +289,10 @@ def test_label_without_group_part():
 
 # -- branches ----------------------------------------------------------------------------
 def test_cycle_in_the_dashed_process():
-    text = "model m\ndata x : real[4]\nlatent a : real[2]\nlatent b : real[2]\nx, b --> a : F_eta = mlp(8) normal\na --> b : G_eta = mlp(8) normal\na, b -> x : p_theta = mlp(8) normal\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent a : real[2]\nlatent b : real[2]\n"
+        "x, b --> a : F_eta = mlp(8) normal\na --> b : G_eta = mlp(8) normal\na, b -> x : p_theta = mlp(8) normal\n"
+    )
     expect(text, (6, 3, "cycle in the dashed (inference) process in every branch: a -> b -> a"))
 
 
@@ -297,7 +315,10 @@ def test_cycle_in_one_branch_only():
 
 
 def test_cycle_in_the_solid_process():
-    text = "model m\ndata x : real[4]\nlatent z : normal[2]\nz -> x : p_theta = mlp(8) normal\nx -> z : q_theta = mlp(8) normal\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent z : normal[2]\nz -> x : p_theta = mlp(8) normal\n"
+        "x -> z : q_theta = mlp(8) normal\n"
+    )
     expect(text, (5, 3, "cycle in the solid (generative) process in every branch"))
 
 
@@ -339,7 +360,10 @@ def test_dashed_hollow_edge_into_a_tested_prior_node_is_the_aae():
 
 
 def test_dashed_producer_of_data_must_name_the_branch():
-    text = "model m\ndata x : real[4]\nlatent z : normal[2]\nindicator y\nz ==> x : G_theta = mlp(8)\nx -> y : D_phi = mlp(8) adversarial\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent z : normal[2]\nindicator y\nz ==> x : G_theta = mlp(8)\n"
+        "x -> y : D_phi = mlp(8) adversarial\n"
+    )
     expect(text, (5, 3, "the dashed edge into the data node 'x' serves both branches"))
     with pytest.raises(SpecError) as info:
         parse(text)
@@ -353,23 +377,35 @@ def test_identity_between_nodes_of_different_sizes():
 
 
 def test_corruption_between_nodes_of_different_sizes():
-    text = "model m\ndata x : real[4]\nlatent n : real[3]\nx --> n : gaussian_noise(0.3)\nn -> x : p_theta = mlp(8) normal\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent n : real[3]\nx --> n : gaussian_noise(0.3)\n"
+        "n -> x : p_theta = mlp(8) normal\n"
+    )
     expect(text, (4, 11, "'gaussian_noise' keeps the size of its input"))
 
 
 def test_conv_encoder_needs_an_image_and_conv_decoder_makes_one():
-    text = "model m\ndata x : real[64]\nlatent z : real[2]\nx ==> z : E_eta = conv_encoder(8)\nz => x : G_theta = conv_decoder(8)\n"
+    text = (
+        "model m\ndata x : real[64]\nlatent z : real[2]\nx ==> z : E_eta = conv_encoder(8)\n"
+        "z => x : G_theta = conv_decoder(8)\n"
+    )
     expect(
         text,
         (4, 19, "'conv_encoder' needs one image input [C, H, W]; 'x' is a vector [64]"),
         (5, 20, "'conv_decoder' produces an image, but 'x' is a vector [64]"),
     )
-    ok = "model m\ndata x : real[1, 8, 8]\nlatent z : real[2]\nx ==> z : E_eta = conv_encoder(8)\nz => x : G_theta = conv_decoder(8)\n"
+    ok = (
+        "model m\ndata x : real[1, 8, 8]\nlatent z : real[2]\nx ==> z : E_eta = conv_encoder(8)\n"
+        "z => x : G_theta = conv_decoder(8)\n"
+    )
     assert spec_errors(ok) == []
 
 
 def test_embedding_needs_a_categorical_input():
-    text = "model m\ndata x : real[4]\nlatent c : categorical[3]\nc -> x : p_theta = embedding(4) normal\nx --> c : q_eta = embedding(4) categorical\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent c : categorical[3]\nc -> x : p_theta = embedding(4) normal\n"
+        "x --> c : q_eta = embedding(4) categorical\n"
+    )
     expect(text, (5, 19, "'embedding' needs categorical inputs; 'x' is real"))
 
 
@@ -379,13 +415,14 @@ def test_unknown_option_and_bad_values():
         vae(Q, P, R)
         + '\noptions {\n  betta = 2\n  adversarial = minmax\n  importance_samples = 0\n  beta = "a lot"\n}\n'
     )
-    got = expect(
+    expect(
         text,
         (11, 3, "unknown option 'betta'"),
         (
             12,
             17,
-            "option 'adversarial' must be one of minimax, non_saturating, least_squares, hinge, wasserstein; got 'minmax'",
+            "option 'adversarial' must be one of minimax, non_saturating, least_squares, hinge, wasserstein; "
+            "got 'minmax'",
         ),
         (13, 24, "option 'importance_samples' must be at least 1; got 0"),
         (14, 10, "option 'beta' must be a number; got 'a lot'"),
@@ -405,9 +442,12 @@ def test_option_twice_two_blocks_and_one_per_line():
 
 # -- many errors at once; graphs built in Python ------------------------------------------------
 def test_every_error_is_reported_sorted_by_position():
-    text = "model m\ndata x : real[0]\nlatent z : normal[2]\nlatent u : normal[2]\nz -> w : mpl(8)\nx -> z : D_phi = mlp(8) adversarial\n"
+    text = (
+        "model m\ndata x : real[0]\nlatent z : normal[2]\nlatent u : normal[2]\nz -> w : mpl(8)\n"
+        "x -> z : D_phi = mlp(8) adversarial\n"
+    )
     got = spec_errors(text)
-    assert [(l, c) for l, c, _ in got] == sorted((l, c) for l, c, _ in got)
+    assert [(line, col) for line, col, _ in got] == sorted((line, col) for line, col, _ in got)
     messages = [m for _, _, m in got]
     assert "size 0 of 'x' must be a positive whole number" in messages
     assert "node 'u' is not used by any edge" in messages

@@ -120,7 +120,8 @@ def test_spec_error_has_position_and_caret_and_no_traceback(tmp_path) -> None:
 def test_unknown_network_is_a_spec_error(tmp_path) -> None:
     spec = tmp_path / "net.sgm"
     spec.write_text(
-        "model m\ndata x : real[4] in [0, 1]\nlatent z : real[2]\nx ==> z : E_eta = nosuchnet(3)\nz => x : G_theta = mlp(8) -> sigmoid\n"
+        "model m\ndata x : real[4] in [0, 1]\nlatent z : real[2]\nx ==> z : E_eta = nosuchnet(3)\n"
+        "z => x : G_theta = mlp(8) -> sigmoid\n"
     )
     res = invoke("compile", str(spec))
     assert res.exit_code == 1

@@ -225,7 +225,8 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint
 def test_config_file_with_flags_on_top(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        f'spec = "{SPECS / "gan.sgm"}"\nsteps = 2\nbatch_size = 8\nprogress = false\nsamples = 0\n[group_lr]\nphi = 2e-4\n'
+        f'spec = "{SPECS / "gan.sgm"}"\nsteps = 2\nbatch_size = 8\nprogress = false\nsamples = 0\n[group_lr]\n'
+        "phi = 2e-4\n"
     )
     out = tmp_path / "r"
     code, _, err = run("train", "--config", cfg, "--steps", "3", "--lr", "theta=5e-4", "--out", out)

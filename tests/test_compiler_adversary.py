@@ -147,7 +147,7 @@ def test_importance_weighted_aae_weights_codes_by_softmax_of_the_logits() -> Non
         torch.testing.assert_close(reversed_term, reference)
         got = torch.autograd.grad(reversed_term, eta)
         want = torch.autograd.grad(reference, eta)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             torch.testing.assert_close(g, w)
         plain = -(F.logsigmoid(logits)).mean()  # k = 1 (the AAE) differs: the weights matter
         assert not torch.allclose(reversed_term, plain)

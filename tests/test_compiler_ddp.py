@@ -49,7 +49,7 @@ def test_ddp_wrapped_model_gives_the_same_losses_and_gradients(spec, single_proc
     group = next(g for g in model.groups if g != "phi")  # a generator-side group
     plain[group].backward()
     through_ddp[group].backward()
-    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+    for (name, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
         if p.grad is None:
             assert q.grad is None or torch.count_nonzero(q.grad) == 0, name
         else:

@@ -381,8 +381,8 @@ def test_kernel_edge_whose_generated_side_has_no_parameters() -> None:
 
 def test_importance_weighting_through_a_hollow_decoder_is_an_error() -> None:
     text = (
-        HEAD
-        + "x, y --> z : q_eta = mlp(8) normal\nz, y => x : G_theta = mlp(8) -> sigmoid\nx --> y : perfect adversarial\noptions {\n  importance_samples = 3\n}\n"
+        HEAD + "x, y --> z : q_eta = mlp(8) normal\nz, y => x : G_theta = mlp(8) -> sigmoid\n"
+        "x --> y : perfect adversarial\noptions {\n  importance_samples = 3\n}\n"
     )
     err = error_of(text)
     assert "hollow" in str(err) and err.span is not None and err.span.line == 6, str(err)
@@ -402,7 +402,10 @@ def test_walkback_without_a_corruption_points_at_the_option() -> None:
 
 
 def test_red_edge_with_the_same_value_in_both_branches() -> None:
-    text = "model m\ndata x : real[4] in [0, 1]\nlatent z : real[2]\nindicator y\nx ==> z : E_eta = mlp(8)\nz => x : G_theta = mlp(8) -> sigmoid\nz -> y : D_phi = mlp(8) adversarial\n"
+    text = (
+        "model m\ndata x : real[4] in [0, 1]\nlatent z : real[2]\nindicator y\nx ==> z : E_eta = mlp(8)\n"
+        "z => x : G_theta = mlp(8) -> sigmoid\nz -> y : D_phi = mlp(8) adversarial\n"
+    )
     err = error_of(text)
     assert err.span is not None and err.span.line == 7
     assert re.search("same value in both branches", str(err))
@@ -410,15 +413,18 @@ def test_red_edge_with_the_same_value_in_both_branches() -> None:
 
 def test_identity_whose_sizes_cannot_match() -> None:
     text = (
-        HEAD
-        + "x, y --> z : q_eta = identity normal\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+        HEAD + "x, y --> z : q_eta = identity normal\nz, y -> x : p_theta = mlp(8) bernoulli\n"
+        "x --> y : perfect adversarial\n"
     )
     err = error_of(text)
     assert err.span is not None and err.span.line == 5 and "identity" in str(err)
 
 
 def test_perfect_adversary_on_a_solid_edge() -> None:
-    text = "model m\ndata x : real[4] in [0, 1]\nlatent z : normal[2]\nindicator y\nz, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : perfect adversarial\n"
+    text = (
+        "model m\ndata x : real[4] in [0, 1]\nlatent z : normal[2]\nindicator y\n"
+        "z, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : perfect adversarial\n"
+    )
     err = error_of(text)
     assert err.span is not None and err.span.line == 6 and "perfect" in str(err)
 
@@ -449,8 +455,10 @@ def test_categorical_code_is_one_hot_and_scored_by_its_categorical_head() -> Non
 
 def test_relaxed_categorical_posterior_uses_gumbel_noise_and_categorical_kl() -> None:
     text = CATEGORICAL_CODE.replace(
-        "z, c, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : D_phi = mlp(8) adversarial\nx, y -> c : Q_eta = mlp(8) categorical\n",
-        "x, y --> c : q_eta = mlp(8) relaxed_categorical(temperature=0.3)\nc, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n",
+        "z, c, y ==> x : G_theta = mlp(8) -> sigmoid\nx -> y : D_phi = mlp(8) adversarial\n"
+        "x, y -> c : Q_eta = mlp(8) categorical\n",
+        "x, y --> c : q_eta = mlp(8) relaxed_categorical(temperature=0.3)\n"
+        "c, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n",
     ).replace("latent z : normal[2]\n", "")
     torch.manual_seed(0)
     m = compile_spec(text)
@@ -476,8 +484,8 @@ def test_uniform_prior_defaults_to_the_languages_range() -> None:
 
 def test_convolutional_encoder_on_a_vector_is_an_error() -> None:
     text = (
-        HEAD
-        + "x, y --> z : q_eta = conv_encoder(8) normal\nz, y -> x : p_theta = mlp(8) bernoulli\nx --> y : perfect adversarial\n"
+        HEAD + "x, y --> z : q_eta = conv_encoder(8) normal\nz, y -> x : p_theta = mlp(8) bernoulli\n"
+        "x --> y : perfect adversarial\n"
     )
     err = error_of(text)
     assert err.span is not None and err.span.line == 5 and "image" in str(err)

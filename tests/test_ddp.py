@@ -87,7 +87,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     lines_two = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     lines_one = [json.loads(x) for x in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines_two] == [1, 2, 3, 4]  # one writer: no duplicated lines
-    for a, b in zip(lines_two, lines_one):  # the logged phase loss is the mean over ranks = the global batch's loss
+    # the logged phase loss is the mean over ranks = the global batch's loss
+    for a, b in zip(lines_two, lines_one, strict=True):
         assert abs(a["phase_losses"]["model"] - b["phase_losses"]["model"]) < 1e-4 * abs(b["phase_losses"]["model"])
     assert "ranks" in two["rng"] and len(two["rng"]["ranks"]) == 2
     assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == [

@@ -87,7 +87,7 @@ def renamed(graph: SchematicGraph, seed: int) -> SchematicGraph:
     names = list(graph.nodes)
     fresh = [f"n{rng.randrange(10**6)}_{i}" for i in range(len(names))]
     rng.shuffle(fresh)
-    new = dict(zip(names, fresh))
+    new = dict(zip(names, fresh, strict=True))
     nodes = [
         n.model_copy(update={"name": new[n.name], "given": new.get(n.given) if n.given else None})
         for n in graph.nodes.values()
@@ -112,7 +112,7 @@ def edits(graph: SchematicGraph) -> list[tuple[str, SchematicGraph]]:
     variables = [n for n, x in graph.nodes.items() if x.role is not Role.indicator]
     for i, e in enumerate(graph.edges):
 
-        def put(new_edge: Edge | None) -> SchematicGraph:
+        def put(new_edge: Edge | None, i: int = i) -> SchematicGraph:
             edges = list(graph.edges)
             if new_edge is None:
                 del edges[i]

@@ -45,7 +45,7 @@ def test_second_call_loads_from_cache(tmp_path: Path, monkeypatch: pytest.Monkey
     second = clf.load_classifier(tmp_path, recipe=SMALL)
     assert not second.trained and len(calls) == 1  # loaded, not retrained
     assert second.test_accuracy == first.test_accuracy
-    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no temporary files left
 
@@ -54,7 +54,7 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     a = clf.load_classifier(tmp_path / "a", recipe=SMALL)
     b = clf.load_classifier(tmp_path / "b", recipe=SMALL)
     assert a.trained and b.trained
-    for p, q in zip(a.model.parameters(), b.model.parameters()):
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(p, q)
     assert not torch.are_deterministic_algorithms_enabled()  # the global setting is restored
 

@@ -28,7 +28,7 @@ def snapshot(model) -> dict[str, list[torch.Tensor]]:
 
 
 def changed(before: list[torch.Tensor], params) -> bool:
-    return any(not torch.equal(b, p.detach()) for b, p in zip(before, params))
+    return any(not torch.equal(b, p.detach()) for b, p in zip(before, params, strict=True))
 
 
 @pytest.mark.parametrize("name", ADVERSARIAL)
@@ -110,7 +110,7 @@ def test_one_backward_per_phase_gives_each_group_its_own_gradient(name: str) -> 
             from_phase = torch.autograd.grad(model.phase_loss(phase.name, batch), params, allow_unused=True)
             torch.manual_seed(3)
             from_group = torch.autograd.grad(model.losses(batch)[g], params, allow_unused=True)
-            for p, a, b in zip(params, from_phase, from_group):
+            for p, a, b in zip(params, from_phase, from_group, strict=True):
                 a = torch.zeros_like(p) if a is None else a
                 b = torch.zeros_like(p) if b is None else b
                 torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -54,7 +54,7 @@ def test_full_spec_nodes():
         )
     )
     assert g.title == 'A spec with "every" construct'
-    x, l, z, w, u, h, y = g.nodes.values()
+    x, label, z, w, u, h, y = g.nodes.values()
     assert u.range is None  # not written: the default [-1, 1] of a uniform prior
     assert (x.role, x.value, x.shape, x.range, x.given, x.dataset) == (
         Role.data,
@@ -65,7 +65,7 @@ def test_full_spec_nodes():
         "mnist.train",
     )
     assert x.is_image
-    assert (l.value, l.shape, l.dataset) == ("categorical", (10,), "mnist.labels")
+    assert (label.value, label.shape, label.dataset) == ("categorical", (10,), "mnist.labels")
     assert (z.value, z.range, z.prior) == ("uniform", (-2.0, 2.0), "uniform")
     assert w.range == (-1.0, 1.0)  # kept as written
     assert (h.value, h.prior) == ("real", None)
@@ -120,7 +120,10 @@ def test_corruption_without_label_has_no_parameters():
 
 
 def test_no_title_no_trailing_newline_crlf_tabs_and_comments_everywhere():
-    text = "# head\r\nmodel m\r\n\r\n\tdata x : real[4]   # x\r\nlatent\tz : normal[2]\r\n# before the edge\r\nz -> x : p_theta = mlp(8) normal # end"
+    text = (
+        "# head\r\nmodel m\r\n\r\n\tdata x : real[4]   # x\r\nlatent\tz : normal[2]\r\n# before the edge\r\n"
+        "z -> x : p_theta = mlp(8) normal # end"
+    )
     g = parse(text)
     assert g.title is None and list(g.nodes) == ["x", "z"] and len(g.edges) == 1
 
@@ -149,7 +152,8 @@ SYNTAX_ERRORS = [
         "model m\nx -> y :\n",
         2,
         9,
-        "expected a network (like mlp(256)), a label (like G_theta = ...) or perfect adversarial after ':'; found the end of the line",
+        "expected a network (like mlp(256)), a label (like G_theta = ...) or perfect adversarial after ':'; "
+        "found the end of the line",
     ),
     (
         "model m\nx -> y : G_theta = mlp(\n",

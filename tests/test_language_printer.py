@@ -55,6 +55,17 @@ def test_catalog_round_trip_and_fixed_point(name):
     assert format_text(formatted) == formatted
 
 
+@pytest.mark.parametrize("name", CATALOG)
+def test_catalog_syntax_tree_built_in_code_builds_the_same_graph(name):
+    # to_syntax writes flags without source spans: building it must keep them (adversarial, perfect, ...)
+    from schemagm.graph.build import build, to_syntax
+
+    g = parse_file(SPECS / f"{name}.sgm")
+    again, problems, _ = build(to_syntax(g))
+    assert problems == []
+    assert again == g
+
+
 def test_format_keeps_comments_in_place():
     text = (SPECS / "dae.sgm").read_text()
     out = format_text(text)
@@ -66,14 +77,20 @@ def test_format_keeps_comments_in_place():
 
 
 def test_format_keeps_a_written_default_option_with_its_comments():
-    text = "model m\ndata x : real[4]\nlatent z : normal[2]\nz -> x : p_theta = mlp(8) normal\noptions {\n  # the usual\n  beta = 1.0  # default\n}\n"
+    text = (
+        "model m\ndata x : real[4]\nlatent z : normal[2]\nz -> x : p_theta = mlp(8) normal\noptions {\n"
+        "  # the usual\n  beta = 1.0  # default\n}\n"
+    )
     out = format_text(text)
     assert out.endswith("z -> x : p_theta = mlp(8) normal\n\noptions {\n  # the usual\n  beta = 1.0  # default\n}\n")
     assert format_text(out) == out
 
 
 def test_format_normalises_spacing_numbers_and_order():
-    messy = "model   m\noptions { beta=2 }\nz->x:p_theta=mlp( 8 ,activation = tanh )normal( std = 1e-1 )\ndata x:real[ 4 ]in[0.0,1]\nlatent z:normal[2]\n"
+    messy = (
+        "model   m\noptions { beta=2 }\nz->x:p_theta=mlp( 8 ,activation = tanh )normal( std = 1e-1 )\n"
+        "data x:real[ 4 ]in[0.0,1]\nlatent z:normal[2]\n"
+    )
     assert format_text(messy) == (
         "model m\n\ndata   x : real[4] in [0, 1]\nlatent z : normal[2]\n\n"
         "z -> x : p_theta = mlp(8, activation=tanh) normal(std=0.1)\n\noptions {\n  beta = 2.0\n}\n"

@@ -164,7 +164,8 @@ def test_unknown_transformation_or_format_is_a_usage_error(tmp_path):
 def test_bad_spec_shows_a_caret_and_exits_1(tmp_path):
     bad = tmp_path / "bad.sgm"
     bad.write_text(
-        "model bad\ndata x : real[4]\nlatent z : normal[2]\nx --> w : q_eta = mlp(8) normal\nw -> x : p_theta = mlp(8) normal\n"
+        "model bad\ndata x : real[4]\nlatent z : normal[2]\nx --> w : q_eta = mlp(8) normal\n"
+        "w -> x : p_theta = mlp(8) normal\n"
     )
     out = tmp_path / "bad.svg"
     res = invoke(bad, "-o", out)

@@ -337,5 +337,5 @@ def test_legend_entries_stack_in_both_directions():
         texts = [tuple(map(float, nodes[f"legend.text{i}"]["pos"].split(","))) for i in range(5)]
         ys = [y for _, y in marks]
         assert ys == sorted(ys, reverse=True) and len(set(ys)) == 5, direction  # one under the other, in order
-        for (mx, my), (tx, ty) in zip(marks, texts):
+        for (mx, my), (tx, ty) in zip(marks, texts, strict=True):
             assert tx > mx and abs(ty - my) < 1.0, direction  # each text to the right of its mark

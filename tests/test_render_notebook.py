@@ -32,16 +32,21 @@ def test_without_dot_the_graph_displays_as_mermaid(tmp_path, monkeypatch):
 
 
 def test_the_graph_stage_does_not_import_render():
-    code = "import sys, schemagm.graph.build, schemagm.graph.model; print(any(m.startswith('schemagm.render') for m in sys.modules))"
+    code = (
+        "import sys, schemagm.graph.build, schemagm.graph.model; print(any(m.startswith('schemagm.render') "
+        "for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_render_does_not_import_the_compiler_or_torch_unless_a_caption_is_asked_for():
     code = (
-        "import sys; from schemagm.graph.build import parse_file; from schemagm.render import drawing, to_dot, to_mermaid;"
+        "import sys; from schemagm.graph.build import parse_file; "
+        "from schemagm.render import drawing, to_dot, to_mermaid;"
         "g = parse_file('specs/vae.sgm'); to_dot(drawing(g, legend=True)); to_mermaid(drawing(g));"
-        "print(sorted({m.split('.')[0] if m == 'torch' or m.startswith('torch.') else m for m in sys.modules if m == 'torch' or m.startswith('torch.') or m.startswith('schemagm.compiler')}))"
+        "print(sorted({m.split('.')[0] if m == 'torch' or m.startswith('torch.') else m "
+        "for m in sys.modules if m == 'torch' or m.startswith('torch.') or m.startswith('schemagm.compiler')}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

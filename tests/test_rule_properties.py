@@ -87,6 +87,7 @@ def test_random_hierarchies_with_discrete_tops_match_the_factor_by_factor_refere
     for a, b in zip(
         torch.autograd.grad(got, params, retain_graph=True, allow_unused=True),
         torch.autograd.grad(expected, params, allow_unused=True),
+        strict=True,
     ):
         if a is None or b is None:
             assert (a is None or not a.any()) and (b is None or not b.any())

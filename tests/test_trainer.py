@@ -132,13 +132,13 @@ def test_only_the_phase_groups_are_stepped_and_each_group_has_its_lr(spec_file, 
     d0 = [p.clone() for p in model.D.parameters()]
     trainer.phases = trainer.phases[:1]
     trainer.train_step()
-    assert all(torch.equal(a, b) for a, b in zip(g0, model.G.parameters()))
-    assert not all(torch.equal(a, b) for a, b in zip(d0, model.D.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(g0, model.G.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(d0, model.D.parameters(), strict=True))
     d1 = [p.clone() for p in model.D.parameters()]
     trainer.phases = [model.objective.phases[1]]
     trainer.train_step()
-    assert all(torch.equal(a, b) for a, b in zip(d1, model.D.parameters()))
-    assert not all(torch.equal(a, b) for a, b in zip(g0, model.G.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(d1, model.D.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(g0, model.G.parameters(), strict=True))
 
 
 def test_run_directory_files_are_really_written(spec_file, tmp_path):

@@ -33,7 +33,7 @@ def losses(model, batch, seed: int = 0) -> dict[str, torch.Tensor]:
 def assert_same_losses(a: dict, b: dict, rtol: float = 1e-6) -> None:
     assert sorted(a) == sorted(b)
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=rtol, atol=1e-6, msg=lambda m: f"group {k}: {m}")
+        torch.testing.assert_close(a[k], b[k], rtol=rtol, atol=1e-6, msg=lambda m, k=k: f"group {k}: {m}")
 
 
 def twin(graph: SchematicGraph, reference, extra: tuple[str, ...] = ()):
@@ -155,8 +155,12 @@ def test_transformed_infogan_gives_the_losses_of_the_hand_written_vae() -> None:
         torch.manual_seed(1)
         sum(m.losses(batch).values()).backward()
     for mine, theirs in names.items():
-        for (ka, pa), (_, pb) in zip(model.networks[mine].named_parameters(), vae.networks[theirs].named_parameters()):
-            torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=1e-6, msg=lambda m: f"{mine}.{ka}: {m}")
+        for (ka, pa), (_, pb) in zip(
+            model.networks[mine].named_parameters(), vae.networks[theirs].named_parameters(), strict=True
+        ):
+            torch.testing.assert_close(
+                pa.grad, pb.grad, rtol=1e-4, atol=1e-6, msg=lambda m, mine=mine, ka=ka: f"{mine}.{ka}: {m}"
+            )
 
 
 def test_gan_and_ada_differ_exactly_in_the_parameters_of_the_y_1_branch() -> None:

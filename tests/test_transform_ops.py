@@ -33,7 +33,7 @@ def test_swap_processes_flips_every_edge_and_keeps_everything_else() -> None:
     s = swap_processes(g)
     assert g.to_dict() == before  # pure
     assert [e.process for e in s.edges] == [Process.generative, Process.inference, Process.inference]
-    for old, new in zip(g.edges, s.edges):
+    for old, new in zip(g.edges, s.edges, strict=True):
         assert (
             new.sources,
             new.target,
@@ -112,8 +112,8 @@ def test_remove_edge_by_network_or_endpoints() -> None:
 def test_degenerate_a_perfect_adversary_points_at_its_edge() -> None:
     err = raises(degenerate_adversary, spec("vae"))
     assert (
-        err.message
-        == "degenerate_adversary does not apply to model 'vae': the red edge x --> y is already a perfect adversary (q_*)"
+        err.message == "degenerate_adversary does not apply to model 'vae': the red edge x --> y is already a perfect "
+        "adversary (q_*)"
     )
     assert (err.span.line, err.span.column) == (12, 1)
     assert "12 | x --> y    : perfect adversarial" in str(err) and "^^^" in str(err)

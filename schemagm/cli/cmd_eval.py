@@ -68,7 +68,8 @@ def register(app: typer.Typer) -> None:
         reference: str | None = typer.Option(
             None,
             "--reference",
-            help="evaluate a reference model on the run's data instead: kde (training points + Gaussian noise of width --epsilon) or mixture (1% the run's exact model, else the kde, 99% uniform noise)",
+            help="evaluate a reference model on the run's data instead: kde (training points + Gaussian noise "
+            "of width --epsilon) or mixture (1% the run's exact model, else the kde, 99% uniform noise)",
         ),
         epsilon: float = typer.Option(0.1, "--epsilon", min=0.0, help="kernel width of the kde reference"),
     ) -> None:

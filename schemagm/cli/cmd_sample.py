@@ -47,9 +47,7 @@ def register(app: typer.Typer) -> None:
         ),
         pairs: int = typer.Option(4, "--pairs", min=1, help="pairs of test rows for --interpolate"),
         steps: int = typer.Option(8, "--steps", min=2, help="points on each line for --interpolate"),
-        checkpoint: str | None = typer.Option(
-            None, "--checkpoint", help="a checkpoint of the run [default: last.pt]"
-        ),
+        checkpoint: str | None = typer.Option(None, "--checkpoint", help="a checkpoint of the run [default: last.pt]"),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N"),
         force: bool = typer.Option(False, "--force", help="overwrite existing output files"),
     ) -> None:
@@ -98,7 +96,8 @@ def register(app: typer.Typer) -> None:
             if picture_path is not None:
                 if picture is None:
                     raise SpecError(
-                        f"the samples of '{node}' (shape {list(array.shape[1:])}) are neither images nor 2-D points: there is no picture to draw",
+                        f"the samples of '{node}' (shape {list(array.shape[1:])}) are neither images nor 2-D "
+                        "points: there is no picture to draw",
                         hint="save them with --npy instead",
                     )
                 save_png(picture, picture_path)

@@ -47,11 +47,10 @@ def register(app: typer.Typer) -> None:
         data: list[str] | None = typer.Option(
             None,
             "--data",
-            help="a built-in data set or a data file/folder, or NODE=SOURCE per data node (repeatable); default: the spec's `from` clauses",
+            help="a built-in data set or a data file/folder, or NODE=SOURCE per data node (repeatable); "
+            "default: the spec's `from` clauses",
         ),
-        out: Path | None = typer.Option(
-            None, "--out", "-o", help="run directory [default: runs/<model>-<timestamp>]"
-        ),
+        out: Path | None = typer.Option(None, "--out", "-o", help="run directory [default: runs/<model>-<timestamp>]"),
         epochs: int | None = typer.Option(
             None, "--epochs", min=1, help="passes over the training split [default: 10 when --steps is not given]"
         ),
@@ -71,9 +70,7 @@ def register(app: typer.Typer) -> None:
         test_fraction: float | None = typer.Option(
             None, "--test-fraction", min=0.0, max=0.99, help="share of rows held out for testing [default: 0.1]"
         ),
-        config: Path | None = typer.Option(
-            None, "--config", "-c", help="a TOML file of options (flags override it)"
-        ),
+        config: Path | None = typer.Option(None, "--config", "-c", help="a TOML file of options (flags override it)"),
         resume: Path | None = typer.Option(
             None, "--resume", help="continue this run directory from its last checkpoint"
         ),

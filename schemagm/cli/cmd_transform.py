@@ -138,9 +138,7 @@ def register(app: typer.Typer) -> None:
     @sub.command("degenerate-adversary", help=doc("degenerate-adversary"))
     def degenerate_cmd(
         spec: Path = SpecArg,
-        edge: str | None = typer.Option(
-            None, "--edge", help="the red edge, e.g. D_phi (needed if there are several)"
-        ),
+        edge: str | None = typer.Option(None, "--edge", help="the red edge, e.g. D_phi (needed if there are several)"),
         output: Path | None = OutputOpt,
         force: bool = ForceOpt,
         no_check: bool = NoCheckOpt,

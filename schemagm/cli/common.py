@@ -26,16 +26,16 @@ def user_errors() -> Iterator[None]:
         from .app import print_error
 
         print_error(err)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except OSError as err:  # a file operation that no helper wrapped: still a message, not a traceback
         from ..fileio import os_error
         from .app import print_error
 
         print_error(os_error(err, "read or write"))
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:  # Ctrl-C before a run could save, or twice: every file is whole (atomic writes)
         sys.stderr.write("interrupted (files already written are complete; a run continues with --resume)\n")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
 
 
 def echo(text: str) -> None:

@@ -83,7 +83,8 @@ class _Bounds(_DeriverBase):
             )
         for e in hollow:
             raise self.err(
-                f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is deterministic (hollow)",
+                f"importance weighting scores p({e.edge.target} | ...) as a density, but this edge is "
+                "deterministic (hollow)",
                 e.edge,
                 hint="draw it with a distribution (`->` with bernoulli or normal), or remove importance_samples",
             )
@@ -95,17 +96,18 @@ class _Bounds(_DeriverBase):
         density_terms = density_terms + p_sides
         dashed = [(v, ei) for v, ei, _ in kls]
         stochastic_dashed = []
-        for v, node in self.g.nodes.items():
+        for v, _node in self.g.nodes.items():
             try:
                 src = self.p.source(tiled, v)
             except Unresolved:
                 continue
             if (
                 src.kind == "edge"
+                and src.edge is not None
                 and self.infos[src.edge].head is not None
                 and self.infos[src.edge].edge.process is Process.inference
-            ):  # type: ignore[index]
-                stochastic_dashed.append((v, self.infos[src.edge]))  # type: ignore[index]
+            ):
+                stochastic_dashed.append((v, self.infos[src.edge]))
         priors = {v: self.priors[v] for v, _ in dashed if v in self.priors}
 
         log_w: list[tuple[float, Expr]] = [(1.0, LogProb(ei, ei.edge.target, ei.sym)) for ei in density_terms]

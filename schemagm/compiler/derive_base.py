@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from torch import Tensor
 
-from ..errors import SpecError
+from ..errors import Span, SpecError
 from ..graph.model import Edge, SchematicGraph
 from .distributions import Prior
 from .ir import Expr
@@ -74,7 +75,7 @@ class _DeriverBase:
         infos: list[EdgeInfo],
         priors: dict[str, Prior],
         err: Callable[..., SpecError],
-        option_span: Callable[[str], object],
+        option_span: Callable[[str], Span | None],
     ) -> None:
         self.g = graph
         self.p = planner
@@ -134,7 +135,8 @@ class _DeriverBase:
     ) -> None:
         """Emit a term whose value and formula come from one expression."""
         n = len(self.terms)
-        self.emit(name, groups, weight, sign, top.sym(), top.eval, kind, branch, weight_name, weight_sym)
+        value = cast(Value, top.eval)  # a top expression carries its own contexts (ctx=None)
+        self.emit(name, groups, weight, sign, top.sym(), value, kind, branch, weight_name, weight_sym)
         if len(self.terms) > n:
             self.exprs[self.terms[-1].name] = top
 

@@ -13,14 +13,14 @@ Conventions (every density is *summed over the dimensions of one sample*, so a
   with logistic noise l (the draw recorded is g or l); scored with the categorical /
   Bernoulli density at the relaxed value.
 * priors p(v) of latent nodes: ``normal`` N(0, I), ``uniform`` on the node's range
-  (default [-1, 1], ``schemagm.graph.build.UNIFORM_DEFAULT_RANGE``), ``categorical`` uniform over K classes (values one-hot),
-  ``bernoulli`` with p = 1/2.
+  (default [-1, 1], ``schemagm.graph.build.UNIFORM_DEFAULT_RANGE``), ``categorical`` uniform over K classes
+  (values one-hot), ``bernoulli`` with p = 1/2.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -204,6 +204,8 @@ class _Relaxed:
     has_rsample = True
     noise_kind = "uniform"
     logits: Tensor
+    _noise: Callable[[Tensor], Tensor]  # uniform draws -> noise (set per family)
+    _squash: Callable[[Tensor], Tensor]  # relaxed logits -> a value (set per family)
 
     def __init__(self, logits: Tensor, temperature: float) -> None:
         super().__init__(logits)  # type: ignore[call-arg]

@@ -49,9 +49,11 @@ class _Games(_DeriverBase):
                 return real, generated
         tested = ", ".join(ei.inputs)
         raise self.err(
-            f"this red edge compares the real and the generated branch of {tested}, but {tested} has the same value in both branches",
+            f"this red edge compares the real and the generated branch of {tested}, but {tested} has the same "
+            "value in both branches",
             e,
-            hint="give the tested node a dashed producer for the generated branch (`z, y ==> x : G_theta = ...`) or a solid producer",
+            hint="give the tested node a dashed producer for the generated branch (`z, y ==> x : G_theta = "
+            "...`) or a solid producer",
         )
 
     def d_sym(self, ei: EdgeInfo, srcs: list[Source]) -> Sym:
@@ -74,7 +76,8 @@ class _Games(_DeriverBase):
         if iw:
             if form != "non_saturating" or not g_groups:
                 raise SpecError(
-                    "importance weighting of the generator's adversarial loss needs adversarial = non_saturating and a generated side with parameters",
+                    "importance weighting of the generator's adversarial loss needs adversarial = "
+                    "non_saturating and a generated side with parameters",
                     span=self.option_span("importance_samples"),
                 )
             self.used_iw = True
@@ -178,7 +181,8 @@ class _Games(_DeriverBase):
         e = ei.edge
         if ei.head is None:
             raise self.err(
-                "`no_reparam` trains the edge by the sleep phase, which scores log q as a density; a deterministic (hollow) edge has none",
+                "`no_reparam` trains the edge by the sleep phase, which scores log q as a density; a "
+                "deterministic (hollow) edge has none",
                 e,
             )
         tgt = self.resolve("sleep", e.target, e)

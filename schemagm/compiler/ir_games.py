@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -112,12 +112,13 @@ class Sum(Expr):
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
         total: Any = 0.0
         for c, p in self.parts:
-            v = p.eval(run, ctx)
+            v = p.eval(run, cast(str, ctx))  # a part that needs a context is summed under one
             total = total + (v if c == 1.0 else c * v)
         return total
 
     def py(self, ctx: str | None = None) -> str:
-        return " + ".join(f"({p.py(ctx)})" if c == 1.0 else f"{c!r} * ({p.py(ctx)})" for c, p in self.parts)
+        ctx_ = cast(str, ctx)  # as in eval
+        return " + ".join(f"({p.py(ctx_)})" if c == 1.0 else f"{c!r} * ({p.py(ctx_)})" for c, p in self.parts)
 
     def sym(self) -> Sym:
         return Sym(

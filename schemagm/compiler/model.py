@@ -40,6 +40,8 @@ def _features(node: Any) -> nets.Features:
 class CompiledModel(nn.Module):
     """A schematic graph compiled into PyTorch (docs/design.md section 6)."""
 
+    _anchor: Tensor  # a buffer: the model's device and dtype
+
     def __init__(self, graph: SchematicGraph) -> None:
         super().__init__()
         self.graph = graph
@@ -127,14 +129,14 @@ class CompiledModel(nn.Module):
             if call is not None and call.name in registry.CORRUPTIONS:
                 if e.group is not None:
                     raise self._err(f"the corruption '{call.name}' has no parameters, so it takes no group", e)
-                entry = registry.CORRUPTIONS[call.name]
                 try:
-                    ei.corruption = entry.resolve()(*call.args, **call.kw)
+                    ei.corruption = registry.CORRUPTIONS[call.name].resolve()(*call.args, **call.kw)
                 except (TypeError, ValueError) as exc:
                     raise self._err(f"cannot build the corruption {call}: {exc}", e) from None
                 if len(inputs) != 1 or g.nodes[inputs[0]].shape != target.shape:
                     raise self._err(
-                        f"a corruption maps one node to a node of the same shape; here {', '.join(inputs)} -> {e.target}",
+                        f"a corruption maps one node to a node of the same shape; here {', '.join(inputs)} -> "
+                        f"{e.target}",
                         e,
                     )
                 ei.sym = net_sym("q", None)
@@ -155,7 +157,8 @@ class CompiledModel(nn.Module):
                 ei.activation = e.output.name if e.output is not None else None
                 if ei.activation not in _ACTIVATIONS:
                     raise self._err(
-                        f"a deterministic edge ends with an activation ({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'",
+                        "a deterministic edge ends with an activation "
+                        f"({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'",
                         e,
                     )
                 out_f = _features(target)
@@ -167,7 +170,8 @@ class CompiledModel(nn.Module):
                 )
                 if head_name not in registry.DISTRIBUTIONS:
                     raise self._err(
-                        f"a stochastic edge ends with a distribution ({', '.join(registry.DISTRIBUTIONS)}), not '{head_name}'",
+                        f"a stochastic edge ends with a distribution ({', '.join(registry.DISTRIBUTIONS)}), "
+                        f"not '{head_name}'",
                         e,
                     )
                 ei.head = make_head(head_name, e.output.kw if e.output is not None else {}, g.options.temperature)
@@ -513,7 +517,8 @@ class CompiledModel(nn.Module):
                 dashed.append((v, ei))
         if not dashed or not scored:
             raise SpecError(
-                "the bound needs a dashed edge with a density into a latent node with a prior and solid edges scoring the data"
+                "the bound needs a dashed edge with a density into a latent node with a prior and solid edges "
+                "scoring the data"
             )
         produced = {ei.edge.target for ei in scored}
         for v, ei in dashed:
@@ -529,7 +534,7 @@ class CompiledModel(nn.Module):
         ctx, _, _ = self._code()
         scored, dashed = self._bound_parts(ctx)
         run = Run(self, self._as_batch(batch))
-        total = 0.0
+        total: Tensor | float = 0.0
         for ei in scored:
             total = total + run.dist(ctx, ei).log_prob(run.value(ctx, ei.edge.target))
         for v, ei in dashed:  # each dashed factor with its prior (a solid p-side is scored above)
@@ -553,7 +558,7 @@ class CompiledModel(nn.Module):
             base = self._planner.contexts[ctx]
             self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx))
         run = Run(self, self._as_batch(batch))
-        log_w = 0.0
+        log_w: Tensor | float = 0.0
         for ei in scored:
             log_w = log_w + run.dist(tiled, ei).log_prob(run.value(tiled, ei.edge.target))
         for v, ei in dashed:

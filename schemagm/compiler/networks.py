@@ -15,8 +15,7 @@ hand-written reference can replay exactly the same corruption.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Union
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +35,7 @@ __all__ = [
     "activation",
 ]
 
-Features = Union[int, tuple[int, ...]]
+Features = int | tuple[int, ...]
 
 
 def _flat(f: Features) -> int:
@@ -44,7 +43,7 @@ def _flat(f: Features) -> int:
 
 
 def _act(name: str) -> nn.Module:
-    table = {
+    table: dict[str, Callable[[], nn.Module]] = {
         "relu": nn.ReLU,
         "leaky_relu": lambda: nn.LeakyReLU(0.2),
         "elu": nn.ELU,
@@ -114,7 +113,8 @@ def identity(in_features: Features, out_features: Features) -> nn.Module:
     """The input itself; the sizes must match."""
     if _flat(in_features) != _flat(out_features):
         raise ValueError(
-            f"identity needs as many outputs as inputs, got {_flat(in_features)} inputs for {_flat(out_features)} outputs"
+            f"identity needs as many outputs as inputs, got {_flat(in_features)} inputs for "
+            f"{_flat(out_features)} outputs"
         )
     if in_features == out_features:
         return nn.Identity()
@@ -205,7 +205,9 @@ class Corruption(nn.Module):
     def noise(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def apply(self, x: Tensor, noise: Tensor) -> Tensor:  # pragma: no cover - abstract
+    # corrupts x with a given draw; it hides nn.Module.apply(fn), which is never called on a corruption
+    # (corruptions are not registered as submodules of a model)
+    def apply(self, x: Tensor, noise: Tensor) -> Tensor:  # type: ignore[override]  # pragma: no cover - abstract
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
@@ -220,7 +222,7 @@ class _GaussianNoise(Corruption):
     def noise(self, x: Tensor) -> Tensor:
         return torch.randn_like(x)
 
-    def apply(self, x: Tensor, noise: Tensor) -> Tensor:
+    def apply(self, x: Tensor, noise: Tensor) -> Tensor:  # type: ignore[override]  # see Corruption.apply
         return x + self.std * noise
 
     def extra_repr(self) -> str:
@@ -244,12 +246,12 @@ class _PerEntry(Corruption):
 
 
 class _Masking(_PerEntry):
-    def apply(self, x: Tensor, noise: Tensor) -> Tensor:
+    def apply(self, x: Tensor, noise: Tensor) -> Tensor:  # type: ignore[override]  # see Corruption.apply
         return x * (noise >= self.p).to(x.dtype)
 
 
 class _SaltAndPepper(_PerEntry):
-    def apply(self, x: Tensor, noise: Tensor) -> Tensor:
+    def apply(self, x: Tensor, noise: Tensor) -> Tensor:  # type: ignore[override]  # see Corruption.apply
         pepper = noise < self.p / 2  # set to 0
         salt = (noise >= self.p / 2) & (noise < self.p)  # set to 1
         return torch.where(pepper, torch.zeros_like(x), torch.where(salt, torch.ones_like(x), x))

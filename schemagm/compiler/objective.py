@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import SpecError
+from ..errors import Span, SpecError
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from ..graph.rule_check import ENUMERATE_MAX, support_size  # noqa: F401 - ENUMERATE_MAX: the largest support summed over exactly
 from .bounds import _Bounds
@@ -47,7 +47,8 @@ class _Deriver(_Bounds, _Games):
                     src = self.resolve("y=0", v, ei.edge)
                     if src.kind != "data":
                         raise self.err(
-                            f"a dashed red edge re-weights the generated branch by the adversary, so '{v}' must be data in the branch y=0",
+                            f"a dashed red edge re-weights the generated branch by the adversary, so '{v}' "
+                            "must be data in the branch y=0",
                             ei.edge,
                         )
             with_net = [ei for ei in dashed_red if ei.net_key]
@@ -56,7 +57,7 @@ class _Deriver(_Bounds, _Games):
                     "only one dashed red edge with a network can re-weight the generated branch", with_net[1].edge
                 )
             pool = with_net[0] if with_net else None
-            scored = (0,)
+            scored: tuple[int, ...] = (0,)
         else:
             scored = branches
         solid = [ei for ei in self.infos if ei.edge.process is Process.generative and not ei.edge.adversarial]
@@ -69,7 +70,8 @@ class _Deriver(_Bounds, _Games):
                 self.adversarial_terms(ei)
             else:
                 raise self.err(
-                    "a perfect adversary on a solid red edge would give the generator log 0: only a dashed red edge can be perfect",
+                    "a perfect adversary on a solid red edge would give the generator log 0: only a dashed red "
+                    "edge can be perfect",
                     ei.edge,
                     hint="make the edge dashed (`x --> y : perfect adversarial`) or give it a network",
                 )
@@ -84,13 +86,15 @@ class _Deriver(_Bounds, _Games):
             hollow = next((ei for ei in self.infos if ei.edge.deterministic and not ei.edge.adversarial), None)
             what = f"; {hollow.edge.key} is deterministic (hollow) and has no density" if hollow else ""
             raise SpecError(
-                f"importance_samples = {k} has nothing to weight: importance weighting needs a dashed edge with a density into a latent node with a prior, or a red edge with a discriminator{what}",
+                f"importance_samples = {k} has nothing to weight: importance weighting needs a dashed edge "
+                f"with a density into a latent node with a prior, or a red edge with a discriminator{what}",
                 span=self.option_span("importance_samples"),
                 hint="remove the option, or draw the inference edge as stochastic (`-->` with a distribution)",
             )
         if self.o.walkback > 1 and not self.used_walkback:
             raise SpecError(
-                f"walkback = {self.o.walkback} needs a dashed edge a --> b and a solid edge b -> a (a corruption and its denoiser)",
+                f"walkback = {self.o.walkback} needs a dashed edge a --> b and a solid edge b -> a (a "
+                "corruption and its denoiser)",
                 span=self.option_span("walkback"),
             )
         phases = []
@@ -144,7 +148,8 @@ class _Deriver(_Bounds, _Games):
             if v in self.tested:
                 if discrete and (ei.edge.group or src.groups):
                     raise self.err(
-                        f"'{v}' is a discrete sample without a reparameterisation, and a red edge tests it: the adversary's gradient cannot reach {ei.name}",
+                        f"'{v}' is a discrete sample without a reparameterisation, and a red edge tests it: "
+                        f"the adversary's gradient cannot reach {ei.name}",
                         ei.edge,
                         hint="draw it with a relaxed head (`relaxed_categorical`, `relaxed_bernoulli`)",
                     )
@@ -154,28 +159,36 @@ class _Deriver(_Bounds, _Games):
             if not has_prior and not producers:
                 if ei.head is not None and ei.corruption is None and ei.edge.group and ei.edge.reparameterize:
                     raise self.err(
-                        f"'{v}' is inferred by the stochastic {ei.name}, but the generative process has no factor for it: q({v} | ...) has no p-side to be matched with",
+                        f"'{v}' is inferred by the stochastic {ei.name}, but the generative process has no "
+                        f"factor for it: q({v} | ...) has no p-side to be matched with",
                         ei.edge,
-                        hint=f"give '{v}' a prior (`latent {v} : normal[...]`) or a solid producer, or make the arrow hollow (==>) for a deterministic code",
+                        hint=f"give '{v}' a prior (`latent {v} : normal[...]`) or a solid producer, or make "
+                        "the arrow hollow (==>) for a deterministic code",
                     )
                 continue  # no p-side: a fixed corruption (DAE) or a deterministic code (AE)
             p_name = f"p({v})" if has_prior else f"p({v} | ...)"
             if has_prior and producers:
                 raise self.err(
-                    f"'{v}' has a prior and a solid producer, so its p-side would be counted twice: p({v}) and {producers[0].name}",
+                    f"'{v}' has a prior and a solid producer, so its p-side would be counted twice: p({v}) and "
+                    f"{producers[0].name}",
                     producers[0].edge,
-                    hint=f"a hierarchical latent takes its p-side from its solid producer: remove the prior of '{v}' (write `latent {v} : real[...]`)",
+                    hint="a hierarchical latent takes its p-side from its solid producer: remove the prior of "
+                    f"'{v}' (write `latent {v} : real[...]`)",
                 )
             if ei.corruption is not None:
                 raise self.err(
-                    f"'{v}' has a p-side {p_name}, so its dashed producer needs a density for KL(q || {p_name}), but a corruption has none",
+                    f"'{v}' has a p-side {p_name}, so its dashed producer needs a density for KL(q || "
+                    f"{p_name}), but a corruption has none",
                     ei.edge,
                 )
             if ei.edge.deterministic:
                 raise self.err(
-                    f"'{v}' has a {'prior' if has_prior else 'solid producer'} but its dashed producer is deterministic (hollow): an implicit distribution has no density for KL(q || {p_name})",
+                    f"'{v}' has a {'prior' if has_prior else 'solid producer'} but its dashed producer is "
+                    f"deterministic (hollow): an implicit distribution has no density for KL(q || {p_name})",
                     ei.edge,
-                    hint=f"draw it stochastic (`-->` with a distribution), or test '{v}' against its {'prior' if has_prior else 'generative side'} with a red edge (`{v} -> y : D_phi = mlp(...) adversarial`)",
+                    hint=f"draw it stochastic (`-->` with a distribution), or test '{v}' against its "
+                    f"{'prior' if has_prior else 'generative side'} with a red edge "
+                    f"(`{v} -> y : D_phi = mlp(...) adversarial`)",
                 )
             if len(producers) > 1:
                 raise self.err(f"'{v}' has two solid producers in the branch y={b}", producers[1].edge)
@@ -304,7 +317,8 @@ class _Deriver(_Bounds, _Games):
                 raise self.err(
                     f"importance weighting of the bound needs reparameterised samples, but '{v}' is discrete",
                     special[v][1].edge,
-                    hint="remove importance_samples, or draw the edge with a relaxed head (`relaxed_categorical`, `relaxed_bernoulli`)",
+                    hint="remove importance_samples, or draw the edge with a relaxed head "
+                    "(`relaxed_categorical`, `relaxed_bernoulli`)",
                 )
             parts = self.iw_parts(
                 b, ctx, parts, density_terms, hollow, kls, pool, multi, [self.infos[i] for i in consumed | wake_only]
@@ -367,7 +381,8 @@ class _Deriver(_Bounds, _Games):
         if choice == "enumerate":
             if size is None or size > ENUMERATE_MAX:
                 raise SpecError(
-                    f"discrete = enumerate: '{v}' takes {size} values, more than the {ENUMERATE_MAX} this compiler sums over",
+                    f"discrete = enumerate: '{v}' takes {size} values, more than the {ENUMERATE_MAX} this "
+                    "compiler sums over",
                     span=self.option_span("discrete"),
                     hint="use `discrete = score` (a score-function estimator with a baseline) or a relaxed head",
                 )
@@ -421,7 +436,7 @@ def derive(
     infos: list[EdgeInfo],
     priors: dict[str, Prior],
     err: Callable[..., SpecError],
-    option_span: Callable[[str], object],
+    option_span: Callable[[str], Span | None],
 ) -> Compiled:
     """Read the objective off the graph."""
     return _Deriver(graph, planner, infos, priors, err, option_span).derive()

@@ -31,7 +31,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -473,7 +473,7 @@ class Planner:
             sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"  # structural: names do not seed
             return lambda run: run.draw_prior(ctx, prior, key, sid)
         if src.kind == "copy":
-            parent, detach = src.parent, src.detach
+            parent, detach = cast(str, src.parent), src.detach  # a copy always names its context
             if detach:
                 return lambda run: run.value(parent, v).detach()
             return lambda run: run.value(parent, v)
@@ -651,7 +651,7 @@ class Run:
         r = self._rows.get(key)
         if r is None:
             if ctx.kind != "sample" and self.plan.given and ctx.branch is not None:
-                y = self.batch[self.plan.indicator]
+                y = self.batch[cast(str, self.plan.indicator)]  # given data: the graph has an indicator
                 r = int((y == ctx.branch).sum())
             else:
                 r = self.n
@@ -684,7 +684,7 @@ class Run:
     def _split(self, node: Any, src: Tensor, branch: int) -> Tensor:
         """The rows of ``src`` in the branch: ``src[y == branch]``, kept on the model for the next
         calls on the same batch (the phases of a training step) while neither tensor changes."""
-        y = self.batch[self.plan.indicator]
+        y = self.batch[cast(str, self.plan.indicator)]  # a branch split: the graph has an indicator
         cache = self.model._splits
         key = (node.name, branch, self.dtype)
         hit = cache.get(key)

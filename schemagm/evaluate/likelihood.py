@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Protocol, cast
 
 import torch
 
@@ -78,6 +79,15 @@ def _per_example(fn: Callable[[Batch], torch.Tensor], batches: Iterable[Batch], 
     return torch.cat(out)
 
 
+class _Bounds(Protocol):
+    """What the bounds call on a model (a compiled model or a reference density); nn.Module types
+    every attribute it does not know as Tensor | Module."""
+
+    def elbo(self, batch: Batch) -> torch.Tensor: ...
+
+    def iw_bound(self, batch: Batch, k: int) -> torch.Tensor: ...
+
+
 def likelihood_bounds(
     model: torch.nn.Module,
     batches: Iterable[Batch] | Callable[[], Iterable[Batch]],
@@ -100,13 +110,10 @@ def likelihood_bounds(
     try:
         with torch.no_grad(), torch.random.fork_rng():
             torch.manual_seed(seed)
-            e = estimate(_per_example(model.elbo, make(), "elbo")) if elbo else None  # type: ignore[attr-defined]
+            bounds = cast(_Bounds, model)
+            e = estimate(_per_example(bounds.elbo, make(), "elbo")) if elbo else None
             torch.manual_seed(seed + 1)
-            w = (
-                estimate(_per_example(lambda b: model.iw_bound(b, k), make(), f"iw_bound(k={k})"))  # type: ignore[attr-defined]
-                if iw
-                else None
-            )
+            w = estimate(_per_example(lambda b: bounds.iw_bound(b, k), make(), f"iw_bound(k={k})")) if iw else None
     finally:
         model.train(was_training)
     return LikelihoodResult(e, w, k)

@@ -28,7 +28,8 @@ class ModeResult:
     high_quality_fraction: float
     #: high-quality samples per mode, in the order of the modes
     counts: tuple[int, ...]
-    #: modes that at least ``min_count`` samples have as their nearest mode, however far (a blurred model reaches a mode without covering it sharply)
+    #: modes that at least ``min_count`` samples have as their nearest mode, however far (a blurred model
+    #: reaches a mode without covering it sharply)
     modes_reached: int
     #: samples per nearest mode, however far
     nearest_counts: tuple[int, ...]

@@ -149,7 +149,8 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
     if unknown or not names:
         guess = did_you_mean(unknown[0], ALL_METRICS) if unknown else ""
         raise SpecError(
-            f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown)) or '(none given)'}; {guess}choose from {', '.join(ALL_METRICS)}"
+            f"unknown metric{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown)) or '(none given)'}; {guess}choose from {', '.join(ALL_METRICS)}"
         )
     return names
 
@@ -205,7 +206,8 @@ class _Context:
             node = self.graph.nodes[self.node]
             if node.given is not None:
                 raise NotApplicable(
-                    f"data node '{self.node}' comes from two domains chosen by '{node.given}'; the model does not generate it"
+                    f"data node '{self.node}' comes from two domains chosen by '{node.given}'; the model does "
+                    "not generate it"
                 )
             if node.value == "categorical":
                 raise NotApplicable(f"data node '{self.node}' is categorical")
@@ -298,7 +300,8 @@ def _mmd(c: _Context) -> MetricResult:
         "mmd",
         "ok",
         r.to_dict() | {"sample_mean": c.sample_mean},
-        summary=f"MMD² = {_fmt(r.mmd2)}, p = {r.p_value:.3f} ({r.n_x} samples vs {r.n_y} test rows, σ = {', '.join(map(_fmt, r.bandwidths))})",
+        summary=f"MMD² = {_fmt(r.mmd2)}, p = {r.p_value:.3f} ({r.n_x} samples vs {r.n_y} test rows, σ = "
+        f"{', '.join(map(_fmt, r.bandwidths))})",
     )
 
 
@@ -314,7 +317,8 @@ def _modes(c: _Context) -> MetricResult:
         r.to_dict(),
         summary=(
             f"{r.modes_covered}/{r.n_modes} modes covered, high-quality fraction {r.high_quality_fraction:.3f}"
-            f" ({r.modes_reached}/{r.n_modes} reached by nearest samples; {r.n_samples} samples, ≥ {r.min_count} per mode)"
+            f" ({r.modes_reached}/{r.n_modes} reached by nearest samples; {r.n_samples} samples,"
+            f" ≥ {r.min_count} per mode)"
         ),
     )
 

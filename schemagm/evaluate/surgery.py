@@ -21,8 +21,9 @@ residual avg KL - (I + KL) must vanish within its Monte Carlo error.  Also
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import torch
 from torch import distributions as D
@@ -193,7 +194,8 @@ def surgery_of_model(
     model.eval()
     try:
         with torch.no_grad():
-            q = model.posterior(full)  # type: ignore[attr-defined]
+            # nn.Module types an attribute it does not know as Tensor | Module
+            q = cast(Callable[..., Any], model.posterior)(full)
         if isinstance(q, Mapping):
             q = q[latent]
     finally:

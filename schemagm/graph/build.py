@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from .. import registry
 from ..errors import Diagnostic, Span, SpecError
@@ -191,7 +192,8 @@ class _Build:
     def body(self, body: EdgeBody, d: EdgeDecl) -> dict[str, Any]:
         kw: dict[str, Any] = {}
         seen: set[str] = set()
-        for flag, span in zip(body.flags, body.flag_spans):
+        for i, flag in enumerate(body.flags):  # a syntax tree built in code may have no spans
+            span = body.flag_spans[i] if i < len(body.flag_spans) else None
             if flag in seen:
                 self.error(f"`{flag}` is written twice", span, "write it once")
             seen.add(flag)
@@ -276,7 +278,7 @@ class _Build:
             good = {k: v for k, v in values.items() if k not in bad}
             return Options(**good)
 
-    def option_error(self, key: str, problem: dict[str, Any]) -> None:
+    def option_error(self, key: str, problem: ErrorDetails) -> None:
         decl = self.locations.options.get(key)
         fields = Options.model_fields
         if problem["type"] == "extra_forbidden":
@@ -494,10 +496,10 @@ def format_text(text: str, file: str | None = None) -> str:
     canonical = to_syntax(graph)
     canonical.comments, canonical.comment = written.comments, written.comment
     canonical.trailing_comments = list(written.trailing_comments)
-    for decl, node in zip(_unique_nodes(written), canonical.nodes):
+    for decl, node in zip(_unique_nodes(written), canonical.nodes, strict=True):
         node.comments, node.comment = decl.comments, decl.comment
-    for decl, edge in zip(written.edges, canonical.edges):
-        edge.comments, edge.comment = decl.comments, decl.comment
+    for edge_decl, edge in zip(written.edges, canonical.edges, strict=True):
+        edge.comments, edge.comment = edge_decl.comments, edge_decl.comment
     written_options = {o.key: o for b in written.options for o in b.options}
     kept = {o.key for b in canonical.options for o in b.options}
     if canonical.options:

@@ -185,7 +185,8 @@ class _Checker:
             self.error(
                 f"the model '{self.g.name}' declares no nodes",
                 self.loc.model,
-                "declare its variables, e.g. `data x : real[64]` and `latent z : normal[8]`, then the edges between them",
+                "declare its variables, e.g. `data x : real[64]` and `latent z : normal[8]`, then the edges "
+                "between them",
             )
         for node in self.g.nodes.values():
             self.check_node(node)
@@ -218,7 +219,8 @@ class _Checker:
             self.error(
                 f"node '{n.name}' has no size",
                 self.nspan(n.name, "type"),
-                f"give it one, e.g. `{example}` (a vector) or `{n.role.value} {n.name} : {n.value}[1, 28, 28]` (an image C, H, W)",
+                f"give it one, e.g. `{example}` (a vector) or `{n.role.value} {n.name} : {n.value}[1, 28, 28]` "
+                "(an image C, H, W)",
             )
         else:
             for d in n.shape:
@@ -258,7 +260,8 @@ class _Checker:
                 )
             if n.value in ("categorical", "bernoulli"):
                 self.error(
-                    f"a {n.value} node has no range (its values are {'classes' if n.value == 'categorical' else '0 and 1'})",
+                    f"a {n.value} node has no range (its values are "
+                    f"{'classes' if n.value == 'categorical' else '0 and 1'})",
                     self.nspan(n.name, "range"),
                     "remove `in [...]`",
                 )
@@ -368,7 +371,8 @@ class _Checker:
             self.error(
                 f"a perfect adversary has no network; remove '{what}' or `perfect`",
                 self.espan(i, "network"),
-                "`perfect adversarial` is the degenerate discriminator q_*; `D_phi = mlp(256) adversarial` a learned one",
+                "`perfect adversarial` is the degenerate discriminator q_*; `D_phi = mlp(256) adversarial` a "
+                "learned one",
             )
         if e.network is not None and e.kernel is not None:
             self.error("an edge has either a network or a kernel test, not both", self.espan(i, "network"))
@@ -388,7 +392,8 @@ class _Checker:
             self.error(
                 f"the edge into '{e.target}' has no network",
                 self.espan(i, "target"),
-                f"write one after ':', e.g. `{self._edge_text(e)} : G_theta = mlp(256)`, or a corruption like `gaussian_noise(0.3)`",
+                f"write one after ':', e.g. `{self._edge_text(e)} : G_theta = mlp(256)`, or a corruption like "
+                "`gaussian_noise(0.3)`",
             )
         if e.group is not None and e.network is None:
             self.error(
@@ -430,14 +435,15 @@ class _Checker:
                     f"a dashed hollow edge (==>) into '{e.target}', which has the prior {target.prior}: "
                     "an implicit distribution has no density, so KL(q || p) cannot be computed",
                     self.espan(i, "arrow"),
-                    f"make the arrow filled (-->) with a distribution head (normal), or test '{e.target}' with a red edge "
-                    f"(`{e.target} -> y : D_phi = mlp(256) adversarial`) as the AAE does",
+                    f"make the arrow filled (-->) with a distribution head (normal), or test '{e.target}' with a "
+                    f"red edge (`{e.target} -> y : D_phi = mlp(256) adversarial`) as the AAE does",
                 )
             if target.role is Role.data and not indicators:
                 y = self.indicator.name if self.indicator is not None else "y"
                 inputs = ", ".join(e.sources)
                 self.error(
-                    f"the dashed edge into the data node '{e.target}' serves both branches, so its own data would never be used",
+                    f"the dashed edge into the data node '{e.target}' serves both branches, so its own data "
+                    "would never be used",
                     self.espan(i, "arrow"),
                     ("" if self.indicator is not None else f"declare `indicator {y}` and ")
                     + f"write `{inputs}, {y} {e.glyph} {e.target}` (the generated branch y = 0)",
@@ -477,7 +483,8 @@ class _Checker:
             self.error(
                 f"the network '{call}' has parameters but no group",
                 self.espan(i, "network"),
-                f"name its parameter group, e.g. `{label}_theta = {call}` (theta: generator, eta: inference, phi: discriminator)",
+                f"name its parameter group, e.g. `{label}_theta = {call}` (theta: generator, eta: inference, "
+                "phi: discriminator)",
             )
         if not entry.parametric and e.group is not None:
             self.error(
@@ -527,7 +534,8 @@ class _Checker:
             if size_in != target.size:
                 names = " + ".join(f"'{n.name}' ({n.size})" for n in inputs)
                 self.error(
-                    f"'{call.name}' keeps the size of its input, but {names} has size {size_in} and '{target.name}' has size {target.size}",
+                    f"'{call.name}' keeps the size of its input, but {names} has size {size_in} and "
+                    f"'{target.name}' has size {target.size}",
                     self.espan(i, "network"),
                     "make the sizes equal, or use a network with parameters (linear, mlp)",
                 )
@@ -565,7 +573,8 @@ class _Checker:
                 self.error(
                     f"a hollow arrow ({e.glyph}) is deterministic; it has no distribution '{head.name}'",
                     self.espan(i, "head"),
-                    f"use a filled arrow ({'->' if e.process is Process.generative else '-->'}) for a stochastic edge, or an activation (`-> sigmoid`)",
+                    f"use a filled arrow ({'->' if e.process is Process.generative else '-->'}) for a "
+                    "stochastic edge, or an activation (`-> sigmoid`)",
                 )
             if target.value not in dist.targets:
                 fits = [n for n in registry.names("distribution") if target.value in registry.DISTRIBUTIONS[n].targets]
@@ -578,7 +587,8 @@ class _Checker:
             self.error(
                 f"a filled arrow ({e.glyph}) is stochastic; give it a distribution, not the activation '{head.name}'",
                 self.espan(i, "head"),
-                f"e.g. `normal` or `bernoulli`, or make the arrow hollow ({'=>' if e.process is Process.generative else '==>'})",
+                "e.g. `normal` or `bernoulli`, or make the arrow hollow "
+                f"({'=>' if e.process is Process.generative else '==>'})",
             )
 
     def check_kernel(self, i: int, e: Edge) -> None:
@@ -615,7 +625,7 @@ class _Checker:
 
     # -- graph-wide rules ------------------------------------------------------------------------
     def check_unused(self) -> None:
-        used = set()
+        used: set[str] = set()
         for e in self.g.edges:
             used.update(e.sources)
             used.add(e.target)
@@ -665,9 +675,11 @@ class _Checker:
             else:
                 where = "either branch (y = 1, y = 0)" if self.indicator is not None else "the model"
                 self.error(
-                    f"latent node '{n.name}' has no value in {where}: it has no prior and no dashed (inference) edge produces it",
+                    f"latent node '{n.name}' has no value in {where}: it has no prior and no dashed "
+                    "(inference) edge produces it",
                     self.nspan(n.name, "type"),
-                    f"sampling follows the dashed edges: add one into '{n.name}' (`... --> {n.name}`), or give it a prior",
+                    f"sampling follows the dashed edges: add one into '{n.name}' (`... --> {n.name}`), or give "
+                    "it a prior",
                 )
 
     def check_producers(self) -> None:
@@ -683,9 +695,11 @@ class _Checker:
                 if clash:
                     first = served[clash[0]]
                     self.error(
-                        f"'{n.name}' has two dashed producers for {_branch_words(clash[0])} ({self.line_of(first)} and {self.line_of(i)})",
+                        f"'{n.name}' has two dashed producers for {_branch_words(clash[0])} "
+                        f"({self.line_of(first)} and {self.line_of(i)})",
                         self.espan(i, "arrow"),
-                        "a node gets its value from one dashed edge per branch; give them different branches (`y=1`, `y`) or remove one",
+                        "a node gets its value from one dashed edge per branch; give them different branches "
+                        "(`y=1`, `y`) or remove one",
                     )
                 for b in branches:
                     served.setdefault(b, i)

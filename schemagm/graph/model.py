@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,7 +48,7 @@ __all__ = [
     "PRIORS",
 ]
 
-Scalar = Union[bool, int, float, str]
+Scalar = bool | int | float | str
 
 #: the value types a node can be declared with; for a latent node every one but
 #: ``real`` is also its prior p(z).
@@ -292,7 +292,7 @@ class SchematicGraph:
     # -- rebuilding ------------------------------------------------------------------
     def replace(self, **changes: Any) -> SchematicGraph:
         """A copy with some of name, title, nodes, edges, options replaced."""
-        kw = dict(
+        kw: dict[str, Any] = dict(
             name=self.name,
             title=self.title,
             nodes=list(self.nodes.values()),

@@ -47,7 +47,8 @@ class Options(BaseModel):
     temperature: float = Field(0.5, gt=0, description="temperature of relaxed categorical/bernoulli samples")
     discrete: Literal["auto", "enumerate", "score"] = Field(
         "auto",
-        description="gradient of a discrete dashed sample: exact enumeration (auto: supports of at most 64 values) or the score function with a baseline",
+        description="gradient of a discrete dashed sample: exact enumeration (auto: supports of at most 64 "
+        "values) or the score function with a baseline",
     )
 
     @classmethod

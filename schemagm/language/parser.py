@@ -18,7 +18,7 @@ import re
 import threading
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -104,7 +104,10 @@ def describe_expected(expected: set[str]) -> str:
     if "ARROW" in exp and "COMMA" in exp:
         return f"expected {_ARROWS} after the sources"
     if {"DATA", "LATENT", "INDICATOR", "OPTIONS"} <= exp:
-        return "expected a declaration (data, latent, indicator), an edge (sources, an arrow and a target) or an options block"
+        return (
+            "expected a declaration (data, latent, indicator), an edge (sources, an arrow and a target) or "
+            "an options block"
+        )
     if exp == {"MODEL"} or exp == {"MODEL", "_NL"}:
         return "expected `model` and the model's name at the start of the spec"
     if exp >= {"ADVERSARIAL", "PERFECT", "NO_REPARAM"} and "NAME" in exp and "_NL" not in exp:
@@ -156,7 +159,8 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
     span = _error_span(err, text, file)
     hint = None
     if isinstance(err, UnexpectedCharacters):
-        char = text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(text) else "?"
+        pos = err.pos_in_stream
+        char = text[pos] if pos is not None and 0 <= pos < len(text) else "?"
         expected = set(err.allowed or ())
         expected.discard("COMMENT")
         shown = repr(char) if char.strip() else "a blank"
@@ -175,7 +179,10 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
         elif err.token is not None and err.token.type == "$END" and "RBRACE" in expected:
             hint = "close the options block with '}'"
         elif err.token is not None and err.token.type in ("NAME", "DOTTED_NAME") and "COLON" in expected:
-            hint = "write ':' before a node's type (`data x : real[64]`) or an edge's network (`z -> x : G_theta = mlp(256)`)"
+            hint = (
+                "write ':' before a node's type (`data x : real[64]`) or an edge's network (`z -> x : "
+                "G_theta = mlp(256)`)"
+            )
     elif isinstance(err, UnexpectedEOF):
         message = f"{describe_expected(set(err.expected or ()))}; found the end of the file"
         if "RBRACE" in (err.expected or ()):
@@ -190,7 +197,7 @@ def _span(item: Any, file: str | None) -> Span | None:
     if item is None:
         return None
     if isinstance(item, Token):
-        return Span(item.line, item.column, item.end_line, item.end_column, file)
+        return Span(item.line or 1, item.column or 1, item.end_line, item.end_column, file)
     meta = item.meta
     if getattr(meta, "empty", True):
         return None
@@ -244,9 +251,9 @@ def _value(tree: Tree) -> tuple[Any, bool]:
     """(value, written bare) of a value subtree."""
     kind = tree.data
     if kind == "number":
-        return _number(tree.children[0]), False
+        return _number(cast(Token, tree.children[0])), False
     if kind == "string":
-        return _string(tree.children[0]), False
+        return _string(cast(Token, tree.children[0])), False
     if kind == "true":
         return True, False
     if kind == "false":
@@ -266,7 +273,7 @@ class _Builder:
         name_tok, title_tok = model.children
         spec = Spec(
             name=str(name_tok),
-            title=_string(title_tok) if title_tok is not None else None,
+            title=_string(cast(Token, title_tok)) if title_tok is not None else None,
             span=self.span(model),
             name_span=self.span(name_tok),
         )
@@ -295,10 +302,10 @@ class _Builder:
             node.type = str(type_tok)
             node.type_span = self.span(type_tok)
             if dims_tree is not None:
-                node.dims = [_number(t) for t in dims_tree.children if t is not None]
+                node.dims = [_number(cast(Token, t)) for t in dims_tree.children if t is not None]
                 node.dims_span = self.span(dims_tree)
         if range_tree is not None:
-            lo, hi = range_tree.children
+            lo, hi = cast(list[Token], range_tree.children)
             node.range = (_number(lo), _number(hi))
             node.range_span = self.span(range_tree)
         if given_tree is not None:
@@ -317,7 +324,7 @@ class _Builder:
             sources.append(
                 SourceRef(
                     name=str(name_tok),
-                    value=_number(value_tok) if value_tok is not None else None,
+                    value=_number(cast(Token, value_tok)) if value_tok is not None else None,
                     span=self.span(src),
                 )
             )
@@ -418,7 +425,7 @@ def _attach_comments(spec: Spec, comments: list[Token]) -> None:
     anchors.sort(key=lambda a: (a[0], a[1], a[2]))
     for tok in comments:
         text = str(tok).rstrip()
-        same_line = [a for a in anchors if a[0] == tok.line and a[1] < tok.column and a[3] == "stmt"]
+        same_line = [a for a in anchors if a[0] == tok.line and a[1] < (tok.column or 0) and a[3] == "stmt"]
         if same_line:
             obj = same_line[0][4]
             obj.comment = text if obj.comment is None else f"{obj.comment} {text}"

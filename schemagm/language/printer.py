@@ -168,7 +168,7 @@ def print_spec(spec: Spec) -> str:
     if spec.edges:
         with_body = [e for e in spec.edges if e.body is not None]
         left_w = max((len(_edge_left(e)) for e in with_body), default=0)
-        label_w = max((len(e.body.label) for e in with_body if e.body.label and e.body.call), default=0)
+        label_w = max((len(b.label) for e in with_body if (b := e.body) and b.label and b.call), default=0)
         rows = []
         for e in spec.edges:
             text = _edge_left(e)

@@ -14,7 +14,7 @@ never drops what a user wrote.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: a literal written in a spec: a number, a string, a bare name or true/false
-Value = Union[bool, int, float, str]
+Value = bool | int | float | str
 
 #: the arrows: glyph -> (line, head); ``<->``/``<-->`` are invertible edges (a flow, heads at both ends)
 ARROWS: dict[str, tuple[str, str]] = {

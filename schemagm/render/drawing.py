@@ -355,7 +355,7 @@ def compare_drawing(
     if len(graphs) != len(titles):
         raise ValueError("one title per graph")
     if caption is True:
-        text: str | None = "\n\n".join(f"{t}:\n{objective_text(g)}" for g, t in zip(graphs, titles))
+        text: str | None = "\n\n".join(f"{t}:\n{objective_text(g)}" for g, t in zip(graphs, titles, strict=True))
     else:
         text = caption or None
     return {
@@ -363,7 +363,7 @@ def compare_drawing(
         "version": 1,
         "name": "_vs_".join(g.name for g in graphs),
         "direction": direction,
-        "panels": [_panel(g, t, f"p{i}__") for i, (g, t) in enumerate(zip(graphs, titles))],
+        "panels": [_panel(g, t, f"p{i}__") for i, (g, t) in enumerate(zip(graphs, titles, strict=True))],
         "legend": _legend(graphs) if legend else [],
         "caption": text,
     }

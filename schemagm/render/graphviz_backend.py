@@ -78,7 +78,10 @@ def _edge_label_html(label: dict[str, str], pad: int = LABEL_PAD) -> str:
 #: then routes that arc like the labelled red arc beside it, in a slot of its own, 6 to 8 points
 #: away (without it the two flat arcs run 2 points apart); a kernel test's arc gets one too, its
 #: MMD being an external label
-SPACER = '<table border="0" cellborder="0" cellspacing="0" cellpadding="0" fixedsize="true" width="{w}" height="6"><tr><td></td></tr></table>'
+SPACER = (
+    '<table border="0" cellborder="0" cellspacing="0" cellpadding="0" fixedsize="true" width="{w}" '
+    'height="6"><tr><td></td></tr></table>'
+)
 SPACER_WIDTH = 20
 
 
@@ -111,7 +114,7 @@ def _panel(g: graphviz.Digraph, panel: dict[str, Any]) -> None:
                 same.attr(rank="same")
                 for node_id in column:
                     same.node(node_id)
-    for left, right in zip(columns, columns[1:]):
+    for left, right in zip(columns, columns[1:], strict=False):
         g.edge(left[0], right[0], style="invis", weight="10")
     drawn: set[tuple[str, str]] = set()
     indicators = {n["id"] for n in panel["nodes"] if n["role"] == "indicator"}
@@ -229,7 +232,7 @@ def to_dot(d: dict[str, Any]) -> str:
                 )
                 _panel(c, panel)
         # panels side by side, in order
-        for left, right in zip(panels, panels[1:]):
+        for left, right in zip(panels, panels[1:], strict=False):
             if left["columns"] and right["columns"]:
                 g.edge(left["columns"][-1][0], right["columns"][0][0], style="invis")
     if d.get("legend"):

@@ -98,7 +98,8 @@ def to_mermaid(d: dict[str, Any]) -> str:
         lines.append("    end")
     for i, style in styles:
         lines.append(
-            f"    linkStyle {i} stroke:{style['color']},stroke-width:{style['penwidth']:.1f}px,color:{style['fontcolor']}"
+            f"    linkStyle {i} "
+            f"stroke:{style['color']},stroke-width:{style['penwidth']:.1f}px,color:{style['fontcolor']}"
         )
     lines.append("    classDef data fill:#d9d9d9,stroke:#000000")
     lines.append("    classDef indicator font-size:11px")

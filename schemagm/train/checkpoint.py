@@ -25,7 +25,7 @@ import hashlib
 import random
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -277,7 +277,8 @@ def check_compatible(state: Mapping[str, torch.Tensor], model: torch.nn.Module, 
 
 def rng_state() -> dict[str, Any]:
     """Every RNG a run draws from, as tensors and numbers (loadable with weights_only=True)."""
-    np_state = np.random.get_state()
+    # the legacy state tuple (numpy's stub types the default call as the dict form)
+    np_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     py_version, py_internal, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),

@@ -95,16 +95,16 @@ def broadcast_module(module: torch.nn.Module) -> None:
 
 def average_gradients(params: Iterable[torch.nn.Parameter], world_size: int) -> None:
     """Average the gradients of ``params`` over the ranks (one all_reduce of a flat buffer)."""
-    with_grad = [p for p in params if p.grad is not None]
-    if not with_grad:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
         return
-    flat = torch.cat([p.grad.reshape(-1) for p in with_grad])
+    flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     flat /= world_size
     offset = 0
-    for p in with_grad:
-        n = p.grad.numel()
-        p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
         offset += n
 
 

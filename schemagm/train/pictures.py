@@ -63,7 +63,7 @@ def image_grid(x: torch.Tensor, ncol: int | None = None, pad: int = 1, min_size:
     image = Image.fromarray(pixels[0], "L") if c == 1 else Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
     scale = max(1, math.ceil(min_size / h))
     if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     return image
 
 

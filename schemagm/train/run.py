@@ -55,7 +55,8 @@ def load_run(
     device: str = "cpu",
     data: str | None = None,
 ) -> Run:
-    """Load a run directory; ``checkpoint`` is a file name in ``checkpoints/`` or a path; ``data`` overrides the source."""
+    """Load a run directory; ``checkpoint`` is a file name in ``checkpoints/`` or a path; ``data`` overrides
+    the source."""
     rundir = open_run_dir(path)
     config = load_config(rundir.config)
     ckpt_path = rundir.last

@@ -51,7 +51,8 @@ def draw_samples(
         drawn = model.sample(n)
     if node not in drawn:
         raise SpecError(
-            f"model '{model.graph.name}' does not generate its data node '{node}' (it samples {', '.join(drawn) or 'nothing'})"
+            f"model '{model.graph.name}' does not generate its data node '{node}' (it samples "
+            f"{', '.join(drawn) or 'nothing'})"
         )
     x = drawn[node].detach().cpu()
     if _is_points(x):

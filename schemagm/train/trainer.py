@@ -490,7 +490,8 @@ class Trainer:
         if picture is None:
             self._picture_ok = False
             self._note(
-                f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or 2-D points"
+                f"no pictures: the model can neither sample nor reconstruct '{self.data.primary}' as images or "
+                "2-D points"
             )
             return
         save_png(picture, self.run.samples / name)

@@ -62,7 +62,7 @@ def find_edge(graph: SchematicGraph, key: str | int | Edge, transformation: str)
             graph,
             transformation,
             f"there is no edge '{key}'",
-            hint=did_you_mean(key, [_edge_name(e) for e in graph.edges])
+            hint=did_you_mean(str(key), [_edge_name(e) for e in graph.edges])
             + f"name an edge by its network (e.g. D_phi) or as 'sources -> target'; the edges are {known}",
         ) from None
     return next(i for i, e in enumerate(graph.edges) if e is edge)

@@ -284,9 +284,9 @@ def _node_maps(a: SchematicGraph, b: SchematicGraph):
         na = [n for n, x in a.nodes.items() if (x.role is Role.indicator) == is_indicator]
         nb = [n for n, x in b.nodes.items() if (x.role is Role.indicator) == is_indicator]
         if len(na) <= len(nb):
-            options = [dict(zip(na, p)) for p in itertools.permutations(nb, len(na))]
+            options = [dict(zip(na, p, strict=True)) for p in itertools.permutations(nb, len(na))]
         else:
-            options = [dict(zip(p, nb)) for p in itertools.permutations(na, len(nb))]
+            options = [dict(zip(p, nb, strict=True)) for p in itertools.permutations(na, len(nb))]
         options.sort(key=lambda d: -sum((k == v) + (a.nodes[k].role is b.nodes[v].role) for k, v in d.items()))
         per_kind.append(options)
     for count, combo in enumerate(itertools.product(*per_kind)):
@@ -359,13 +359,15 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
 
             in_b = f"{', '.join(b_name(v) for v in ea.sources)} {ea.glyph} {b_name(ea.target)}"
             out.append(
-                f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s {describe_edge(eb)}, which has other endpoints"
+                f"{A}'s edge {describe_edge(ea)} (in {B}'s names: {in_b}) comes closest to {B}'s "
+                f"{describe_edge(eb)}, which has other endpoints"
             )
         if ea.process is not eb.process:
             out.append(f"edge {where} is {ea.line} ({_PROCESS_WORDS[ea.process]}) in {A}, {eb.line} in {B}")
         if ea.invertible != eb.invertible:
             out.append(
-                f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in {B if ea.invertible else A}"
+                f"edge {where} is invertible (a flow) in {A if ea.invertible else B}, not in "
+                f"{B if ea.invertible else A}"
             )
         ka, kb = adversary_kind(ea), adversary_kind(eb)
         if ka != kb:

@@ -17,13 +17,13 @@ def assert_same_losses_and_gradients(
     and each group's loss really trains the group (a nonzero gradient)."""
     assert set(got) == set(expected) == set(model.groups), (label, sorted(got), sorted(expected))
     for g in model.groups:
-        torch.testing.assert_close(got[g], expected[g], **TOL, msg=lambda m: f"{label}: loss of {g}: {m}")
+        torch.testing.assert_close(got[g], expected[g], **TOL, msg=lambda m, g=g: f"{label}: loss of {g}: {m}")
         params = model.parameters_of(g)
         assert params, f"{label}: group {g} has no parameters"
         a = torch.autograd.grad(got[g], params, retain_graph=True, allow_unused=True)
         b = torch.autograd.grad(expected[g], params, retain_graph=True, allow_unused=True)
-        for p, ga, gb in zip(params, a, b):
+        for p, ga, gb in zip(params, a, b, strict=True):
             ga = torch.zeros_like(p) if ga is None else ga
             gb = torch.zeros_like(p) if gb is None else gb
-            torch.testing.assert_close(ga, gb, **TOL, msg=lambda m: f"{label}: gradient of {g}'s loss: {m}")
+            torch.testing.assert_close(ga, gb, **TOL, msg=lambda m, g=g: f"{label}: gradient of {g}'s loss: {m}")
         assert any(gr is not None and torch.count_nonzero(gr) for gr in a), f"{label}: {g}'s loss does not train {g}"

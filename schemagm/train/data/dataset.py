@@ -117,7 +117,8 @@ def get_dataset(
         unknown = sorted(set(source) - {n.name for n in nodes})
         if unknown:
             raise SpecError(
-                f"data sources given for {', '.join(unknown)}, which {'is not a data node' if len(unknown) == 1 else 'are not data nodes'} of '{graph.name}'",
+                f"data sources given for {', '.join(unknown)}, which "
+                f"{'is not a data node' if len(unknown) == 1 else 'are not data nodes'} of '{graph.name}'",
                 hint=f"its data nodes: {', '.join(n.name for n in nodes)}",
             )
     per_node: dict[str, tuple[str, str | None]] = {}
@@ -179,7 +180,8 @@ def _source_of(node: Node, source: str | Mapping[str, str] | None, graph: Schema
             f"data node '{node.name}' names no data set",
             node,
             graph,
-            hint=f"add `from digits` (or another built-in: {', '.join(BUILTIN)}) to its declaration, or pass --data FILE",
+            hint=f"add `from digits` (or another built-in: {', '.join(BUILTIN)}) to its declaration, or pass "
+            "--data FILE",
         )
     return declared  # type: ignore[return-value]
 
@@ -191,7 +193,8 @@ def _load(where: str, node: Node) -> RawData:
                 f"unknown data set '{where}' (for data node '{node.name}')",
                 span=node.span,
                 hint=did_you_mean(where, BUILTIN)
-                + f"built-in sets: {', '.join(BUILTIN)}; or give a path to a .npy, .npz, .csv, IDX file or image folder",
+                + f"built-in sets: {', '.join(BUILTIN)}; or give a path to a .npy, .npz, .csv, IDX file or "
+                "image folder",
             )
         return load_builtin(where)
     channels = node.shape[0] if len(node.shape) == 3 else None
@@ -208,7 +211,8 @@ def _pick(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) -> n
     available = sorted(raw.fields) + ([] if raw.main is None else ["(the main array)"])
     wanted = f"field '{fld}'" if fld else f"array named '{node.name}'"
     raise _error(
-        f"data source '{raw.name}' has no {wanted} for data node '{node.name}'; it has: {', '.join(available) or 'nothing'}",
+        f"data source '{raw.name}' has no {wanted} for data node '{node.name}'; it has: "
+        f"{', '.join(available) or 'nothing'}",
         node,
         graph,
     )
@@ -263,13 +267,14 @@ def _bind(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) -> n
     if not np.all(np.isfinite(values)):
         raise _error(f"{what} holds NaN or infinite values (data node '{node.name}')", node, graph)
     lo, hi = node.range if node.range else ((0.0, 1.0) if node.value == "bernoulli" else (None, None))
-    if lo is not None:
+    if lo is not None and hi is not None:
         vmin, vmax = float(values.min()), float(values.max())
         tol = 1e-6 * max(1.0, abs(lo), abs(hi))
         if vmin < lo - tol or vmax > hi + tol:
             hint = "scale the data to the declared range (images: divide by 255)" if vmax > 1.5 and hi == 1 else None
             raise _error(
-                f"{what}: values range over [{vmin:g}, {vmax:g}], data node '{node.name}'{line} is declared in [{lo:g}, {hi:g}]",
+                f"{what}: values range over [{vmin:g}, {vmax:g}], data node '{node.name}'{line} is declared in "
+                f"[{lo:g}, {hi:g}]",
                 node,
                 graph,
                 hint=hint,

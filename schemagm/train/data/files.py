@@ -123,12 +123,12 @@ def _is_number(text: str) -> bool:
 
 def _load_csv(p: Path) -> RawData:
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
-    rows = []
+    rows: list[list[str]] = []
     with open(p, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first row
         reader = csv.reader(f, delimiter=delimiter)
         try:
-            for r in reader:
-                rows.append(r)
+            for row in reader:
+                rows.append(row)
         except csv.Error as exc:
             raise SpecError(
                 f"{p}:{reader.line_num}: {exc}", hint="a CSV data file holds numbers separated by commas"
@@ -198,15 +198,15 @@ def _load_image_folder(folder: Path, channels: int | None) -> RawData:
                 w, h = im.size
                 if w * h > MAX_IMAGE_PIXELS:  # checked on the header, before a pixel is decoded
                     raise SpecError(f"image '{f}' is {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels")
-                im = im.convert(mode)
-                arr = np.asarray(im, dtype=np.float32) / 255.0
+                arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
             raise SpecError(f"image '{f}' could not be read: {str(exc)[:200]}") from None
         if size is None:
             size = im.size
         elif im.size != size:
             raise SpecError(
-                f"image '{f}' is {im.size[0]}x{im.size[1]} pixels, the first image of '{folder}' is {size[0]}x{size[1]}",
+                f"image '{f}' is {im.size[0]}x{im.size[1]} pixels, the first image of '{folder}' is "
+                f"{size[0]}x{size[1]}",
                 hint="images are never resized: give every image the size of the spec's data node",
             )
         images.append(arr if mode == "L" else arr.transpose(2, 0, 1))
