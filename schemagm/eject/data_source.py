@@ -74,7 +74,7 @@ def swissroll():
     "domains": (
         f'''
 def domains():
-    """Source: two moons (domain 1); target: the same moons rotated by 40° and shifted (0)."""
+    """Source: two moons (domain 1); target: them rotated by 40° and shifted (0)."""
     from sklearn.datasets import make_moons
 
     half = {N_POINTS // 2}
@@ -95,7 +95,7 @@ assert set(_BUILTIN) == set(BUILTIN), "every built-in set has its emitted form"
 
 _FILES = '''
 def read_file(path):
-    """The named arrays of an .npz file, or the columns of a .csv file (an optional header)."""
+    """The named arrays of an .npz file, or the columns of a .csv file."""
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -123,8 +123,8 @@ def pick(arrays, *names):
 
 _STREAM = '''
 class Batches:
-    """Endless full batches of the training rows; epoch e visits them in a permutation drawn
-    from a generator seeded with (seed, e) (the order schemagm train uses)."""
+    """Endless full batches of the training rows; epoch e visits them in a permutation
+    drawn from a generator seeded with (seed, e) (the order schemagm train uses)."""
 
     def __init__(self, data, batch_size, seed):
         self.data = data
@@ -188,7 +188,7 @@ def load_data(source=None, seed=0, test_fraction=0.1):
 {body}
     arrays = {{{", ".join(f"{n!r}: {n}" for n in names)}}}
     order = np.random.default_rng(seed).permutation(len({first}))
-    n_test = int(round(len({first}) * test_fraction))
+    n_test = round(len({first}) * test_fraction)
     split = {{"test": order[:n_test], "train": order[n_test:]}}
     return {{
         part: {{name: torch.as_tensor(a[rows]) for name, a in arrays.items()}}

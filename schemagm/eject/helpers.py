@@ -56,7 +56,7 @@ def kl_normal_prior(loc, std):
 ''',
     "kl_categorical_prior": '''
 def kl_categorical_prior(logits, log_classes):
-    """KL(Categorical(softmax(logits)) ‖ uniform) per row; log_classes = log K per categorical."""
+    """KL(Categorical(softmax(logits)) ‖ uniform) per row; log_classes: Σ log K."""
     log_p = torch.log_softmax(logits, -1)
     return (log_p.exp() * log_p).flatten(1).sum(1) + log_classes
 ''',
@@ -113,7 +113,7 @@ def frozen(net, x):
 ''',
     "iw_log_d": '''
 def iw_log_d(logit, k):
-    """Mean over groups of k samples of Σ_i sg(softmax(l)_i) log D(v_i) (importance weights)."""
+    """Mean over groups of k samples of Σ_i sg(softmax(l)_i) log D(v_i)."""
     n = logit.shape[0]
     m = (n // k) * k
     sums = []
@@ -127,7 +127,7 @@ def iw_log_d(logit, k):
 ''',
     "mmd2": '''
 def mmd2(a, b, *bandwidths):
-    """Biased MMD² between the rows of a and b, Gaussian kernels of the given bandwidths."""
+    """Biased MMD² of the rows of a and b, Gaussian kernels of the given bandwidths."""
     scales = [-0.5 / (s * s) for s in bandwidths]
     sq_a, sq_b = (a * a).sum(1), (b * b).sum(1)
 
@@ -158,7 +158,7 @@ def gradient_penalty(net, real, fake, eps):
 ''',
     "update_baseline": '''
 def update_baseline(nets, name, f, decay):
-    """NVIL's centring baseline: a moving average of the batch mean of f (while training)."""
+    """NVIL's baseline: a moving average of the batch mean of f (while training)."""
     if nets.training and torch.is_grad_enabled():
         b, is_set = getattr(nets, name)
         m = f.detach().mean()

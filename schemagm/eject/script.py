@@ -22,9 +22,9 @@ WIDTH = 88
 
 NOISE = '''
 class Noise:
-    """The random draws of one call, by key.  A draw is replayed from ``given`` (the draws of
-    another implementation: a test), else made from a stream seeded by the call's seed and the
-    draw's structural id (so a seed gives the draws schemagm makes)."""
+    """The random draws of one call, by key.  A draw is replayed from ``given`` (the
+    draws of another implementation: a test), else made from a stream seeded by the
+    call's seed and the draw's structural id (so a seed gives schemagm's draws)."""
 
     def __init__(self, given=None):
         self.drawn = dict(given or {})
@@ -41,7 +41,7 @@ class Noise:
         return torch.rand(tuple(shape), generator=generator)
 
     def take(self, key, fresh):
-        """The draw ``key``: the given one, else ``fresh()`` (kept: a second use is the same)."""
+        """The draw ``key``: the given one, else ``fresh()`` (kept for a second use)."""
         if key not in self.drawn:
             self.drawn[key] = fresh()
         return self.drawn[key]
@@ -148,7 +148,7 @@ def loss_source(model: Any) -> tuple[str, set[str]]:
     for ph in phases:
         groups = ", ".join(greek(g).u for g in ph.groups)
         name = "terms" if single else f"{ph.name}_terms"
-        doc = f"The terms of the {ph.name} phase (groups {groups}), each its contribution to the loss."
+        doc = f"The terms of the {ph.name} phase (groups {groups}), as they enter the loss."
         fns.append(_terms_function(model, name, doc, model._phase_terms[ph.name], helpers))
     if not single:
         calls = ", ".join(f"**{ph.name}_terms(nets, batch, noise)" for ph in phases)
@@ -163,7 +163,7 @@ def loss_source(model: Any) -> tuple[str, set[str]]:
         entries.append(f"{g!r}: " + (" + ".join(f"t[{n!r}]" for n in names) if names else "torch.zeros(())"))
     fns.append(
         "def losses(nets, batch, noise):\n"
-        '    """Every group\'s loss: the sum of the terms that update it (what its optimiser minimises)."""\n'
+        '    """Every group\'s loss: the sum of the terms that update it."""\n'
         "    t = terms(nets, batch, noise)\n"
         "    return {" + ", ".join(entries) + "}\n"
     )
@@ -185,7 +185,7 @@ def _networks(model: Any) -> tuple[str, list[str]]:
     init += [f"        self.register_buffer({b!r}, torch.zeros(2))  # NVIL baseline: (b, set)" for b in buffers]
     container = (
         "class Networks(nn.Module):\n"
-        '    """Every network, built in the compiler\'s order (a seed gives schemagm\'s initial weights)."""\n\n'
+        '    """Every network, in the compiler\'s order (a seed gives schemagm\'s weights)."""\n\n'
         "    def __init__(self):\n"
         "        super().__init__()\n" + "\n".join(init) + "\n"
     )
@@ -247,7 +247,7 @@ def parameters(nets, group):
 
 
 def noise_seed(seed):
-    """The seed of the training noise (the one schemagm train uses after building the networks)."""
+    """The seed of the training noise (schemagm train's, set after the networks)."""
     return int(np.random.SeedSequence([seed, 0, 7]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
@@ -256,9 +256,9 @@ def evaluate(nets, batch, seed):
     nets.eval()
     torch.manual_seed(seed)
     noise = Noise()
-    result = {{"objective": float(sum(terms(nets, batch, noise).values()))}}
+    result = {{"objective": float(sum(terms(nets, batch, noise).values()).detach())}}
     replay = losses(nets, batch, Noise(noise.drawn))
-    result.update({{f"L_{{g}}": float(v) for g, v in replay.items()}})
+    result.update({{f"L_{{g}}": float(v.detach()) for g, v in replay.items()}})
     nets.train()
     return result
 
