@@ -58,7 +58,7 @@ class _Hole(Expr):
 
 def _substitute(e: Expr, holes: list[Expr]) -> Expr:
     """A copy of the tree with every :class:`Score` node replaced by a :class:`_Hole`."""
-    if isinstance(e, Score):
+    if isinstance(e, (Score, Opaque)):
         holes.append(e)
         return _Hole(len(holes) - 1)
     if not dataclasses.is_dataclass(e):
@@ -90,7 +90,7 @@ class Lowering:
         self.logits: dict[tuple[str, int, bool, bool], str] = {}
         self.rows_of: dict[Any, str] = {}
         self.holes: list[Expr] = []
-        self.hole_ctx: dict[int, str] = {}
+        self.chain: tuple[Any, int] | None = None  # (the denoiser, k) of a walkback term being lowered
 
     # -- names ----------------------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -240,19 +240,40 @@ class Lowering:
                 self.emit(f"{name} = {squash.format(f'({d.params[0]} + {eps}) / {d.temperature!r}')}")
             return name
         # a sample without gradient (recorded as the value itself)
-        key = f"sample:{ei.name}:{ctx.tag}"
-        if d.density == "normal":
-            fresh = f"({d.params[0]} + {d.params[1]} * noise.base({sid!r}, 'normal', {shape})).detach()"
-        elif d.density == "bernoulli":
-            fresh = f"(noise.base({sid!r}, 'uniform', {shape}) < torch.sigmoid({d.params[0]}.detach())).float()"
-        else:
-            self.helpers.update(("gumbel", "one_hot"))
-            k = self.graph.nodes[v].shape[-1]
-            fresh = (
-                f"one_hot(({d.params[0]}.detach() + gumbel(noise.base({sid!r}, 'uniform', {shape}))).argmax(-1), {k})"
-            )
-        self.emit(f"{name} = {self.take(ctx_name, key, fresh)}")
+        fresh = self.sample_fresh(d, sid, v)
+        self.emit(f"{name} = {self.take(ctx_name, f'sample:{ei.name}:{ctx.tag}', fresh)}")
         return name
+
+    def sample_fresh(self, d: DistVars, sid: str, v: str) -> str:
+        """A sample of ``d`` without gradient, from the base draw ``sid``."""
+        shape = f"{d.params[0]}.shape"
+        if d.density == "normal":
+            return f"({d.params[0]} + {d.params[1]} * noise.base({sid!r}, 'normal', {shape})).detach()"
+        if d.density == "bernoulli":
+            return f"(noise.base({sid!r}, 'uniform', {shape}) < torch.sigmoid({d.params[0]}.detach())).float()"
+        self.helpers.update(("gumbel", "one_hot"))
+        k = self.graph.nodes[v].shape[-1]
+        return f"one_hot(({d.params[0]}.detach() + gumbel(noise.base({sid!r}, 'uniform', {shape}))).argmax(-1), {k})"
+
+    def walkback(self, ei: Any, ctx_name: str, k: int) -> str:
+        """Rule 9: k rounds of corrupt / denoise from one data point, each scored against it: the
+        chain's point of round r is a sample of the denoiser at round r − 1."""
+        a = ei.edge.target
+        rounds = [ctx_name] + [f"{ctx_name}:r={r}" for r in range(2, k + 1)]
+        target = self.value(ctx_name, a)
+        scores = [self.log_prob(self.dist(ctx_name, ei), target)]
+        for r in range(1, k):
+            prev = rounds[r - 1]
+            d = self.dist(prev, ei)
+            point = self.fresh(f"{a}{self.slug(rounds[r])}")
+            fresh = self.sample_fresh(d, f"chain:{ei.index}:{prev}", a)
+            tag = self.plan.contexts[prev].tag
+            self.emit(f"{point} = {self.take(prev, f'sample:{ei.name}:{tag}', fresh)}")
+            self.values[(rounds[r], a)] = point
+            scores.append(self.log_prob(self.dist(rounds[r], ei), target))
+        total = self.fresh(f"log_p_chain_{ei.name}")
+        self.emit(f"{total} = " + " + ".join(scores))
+        return f"({total} / {k})"
 
     # -- networks -------------------------------------------------------------------------------------------
     def net_input(self, ctx_name: str, ei: Any, detach: bool = False) -> str:
@@ -335,7 +356,7 @@ class Lowering:
     def expr(self, e: Expr, ctx: str | None = None) -> str:
         """The source of a tree over this body's variables (emitting what it needs first)."""
         for node in _walk(e):
-            if isinstance(node, Opaque):
+            if isinstance(node, Opaque) and self.chain is None:
                 raise EjectError(f"the term's expression holds a planned closure ({node.s.u}) with no source form")
         tree = _substitute(e, self.holes)
         src = tree.py(ctx) if ctx is not None else tree.py()  # type: ignore[call-arg]
@@ -346,7 +367,11 @@ class Lowering:
 
     def hole(self, index: int, ctx: str) -> str:
         """A score-function surrogate ``f + (f̄ − b) · (log q − log q̄)`` and its baseline's update."""
-        s: Score = self.holes[index]  # type: ignore[assignment]
+        s = self.holes[index]
+        if isinstance(s, Opaque):  # the walkback chain of the term being lowered
+            assert self.chain is not None
+            return self.walkback(self.chain[0], ctx, self.chain[1])
+        assert isinstance(s, Score)
         f = self.fresh(f"f_{s.key}")
         self.emit(f"{f} = {self.expr(s.body, ctx)}")
         lq = " + ".join(self.expr(q, ctx) for q in s.logq)

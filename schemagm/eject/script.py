@@ -72,16 +72,6 @@ def refuse(model: Any) -> None:
             file=g.file,
             hint="eject prints every spec whose terms are expression trees of the objective IR",
         )
-    for t in model.objective.terms:
-        if t.kind == "walkback":
-            ei = next(i for i in model._infos if t.name.startswith(f"nll:{i.name}"))
-            raise SpecError(
-                f"eject cannot print the walkback chain of '{t.name}' yet (a planned closure of the compiler)",
-                span=model._option_span("walkback") or ei.edge.span,
-                source=g.source,
-                file=g.file,
-                hint="remove the walkback option (or set walkback = 1) to eject the denoising autoencoder",
-            )
 
 
 def _comment(text: str, indent: str) -> list[str]:
@@ -107,6 +97,10 @@ def _terms_function(model: Any, name: str, doc: str, term_names: list[str], help
         if t.name not in term_names:
             continue
         start = len(low.lines)
+        low.chain = None
+        if t.kind == "walkback":
+            ei = next(i for i in model._infos if t.name.split(":")[1] == i.name)
+            low.chain = (ei, model.graph.options.walkback)
         src = low.expr(model._exprs[t.name])
         var = low.fresh(t.name)
         for line in low.lines[start:]:
@@ -328,42 +322,17 @@ def eject_script(model: Any, spec_name: str) -> str:
     head.append("its graph; it does not import schemagm.  Each group's loss:")
     head.append("")
     for gr in model.groups:
-        for i, c in enumerate(
-            textwrap.wrap(
-                f"loss({greek(gr).u}) = {model.objective.loss_formula(gr)}",
-                WIDTH - 4,
-                subsequent_indent="    ",
-            )
-        ):
-            head.append(("    " if i == 0 else "    ") + c)
+        loss = f"loss({greek(gr).u}) = {model.objective.loss_formula(gr)}"
+        head += textwrap.wrap(loss, WIDTH, initial_indent="    ", subsequent_indent="        ")
     head.append("")
-    head.append("Phases, in order: " + ", ".join(f"{p.name} ({', '.join(p.groups)}) x{p.steps}" for p in model.objective.phases))
+    phases = ", ".join(f"{p.name} ({', '.join(p.groups)}) x{p.steps}" for p in model.objective.phases)
+    head += textwrap.wrap(f"Phases, in order: {phases}.", WIDTH)
     head.append("")
     head.append("Run: python model.py --epochs 2 [--data FILE.npz] [--out DIR]")
     head.append("Hook: losses(nets, batch, Noise(draws)) gives every group's loss on the given draws.")
     head.append('"""')
-    needs_log2pi = bool({"normal_log_prob", "standard_normal_log_prob"} & helpers)
-    imports = ["import argparse", "import json"]
-    if needs_log2pi or "kl_bernoulli_prior" in helpers:
-        imports.append("import math")
-    imports.append("import zlib")
-    imports.append("from pathlib import Path")
-    imports += ["", "import numpy as np", "import torch"]
-    uses_f = "F." in body or any("F." in HELPERS[h] for h in helpers)
-    if uses_f:
-        imports.append("import torch.nn.functional as F")
-    imports.append("from torch import nn")
-    consts = []
-    if needs_log2pi:
-        consts.append("LOG_2PI = math.log(2 * math.pi)")
-    consts.append("GROUPS = {" + ", ".join(f"{k!r}: {v!r}" for k, v in groups.items()) + "}")
-    text = "\n".join(
+    code = "\n".join(
         [
-            "\n".join(head),
-            "\n".join(imports),
-            "",
-            "\n".join(consts),
-            "",
             textwrap.dedent(NOISE).strip() + "\n",
             _helpers_source(helpers),
             nets,
@@ -376,6 +345,9 @@ def eject_script(model: Any, spec_name: str) -> str:
             _main(model, default_data, groups),
         ]
     )
+    imports, consts = _imports(code, helpers, ("import argparse", "import json", "from pathlib import Path"))
+    consts.append("GROUPS = {" + ", ".join(f"{k!r}: {v!r}" for k, v in groups.items()) + "}")
+    text = "\n".join(["\n".join(head), "\n".join(imports), "", "\n".join(consts), "", code])
     return format_source(text)
 
 
@@ -399,3 +371,37 @@ def format_source(text: str) -> str:
     except (OSError, subprocess.SubprocessError):
         return text
     return done.stdout if done.returncode == 0 else text
+
+
+def _imports(text: str, helpers: set[str], extra: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    needs_log2pi = bool({"normal_log_prob", "standard_normal_log_prob"} & helpers)
+    std = sorted({*extra, "import zlib"} | ({"import math"} if needs_log2pi or "kl_bernoulli_prior" in helpers else set()))
+    std = [s for s in std if s.startswith("import ")] + [s for s in std if s.startswith("from ")]
+    third = ["import numpy as np"] if "np." in text else []
+    third.append("import torch")
+    if "F." in text:
+        third.append("import torch.nn.functional as F")
+    if "nn." in text:
+        third.append("from torch import nn")
+    consts = ["LOG_2PI = math.log(2 * math.pi)"] if needs_log2pi else []
+    return [*std, "", *third], consts
+
+
+def loss_module(model: Any, spec_name: str) -> str:
+    """The loss functions of a spec alone (``schemagm compile --emit python``): ``Noise``, the
+    helpers, one terms function per phase and ``losses``, over ``nets`` with the networks as
+    attributes named like the spec's (``model.networks`` of the compiled model will do)."""
+    body, helpers = loss_source(model)
+    g = model.graph
+    head = [
+        f'"""The loss of every group of {g.name}, as plain PyTorch (`schemagm compile {spec_name} --emit python`).',
+        "",
+        "nets: the networks as attributes named like the spec's (nets.q_eta ...); batch: the data",
+        "nodes by name; noise: Noise() for fresh draws, Noise(model.last_draws) to replay a call.",
+        '"""',
+    ]
+    helper_text = _helpers_source(helpers)
+    code = "\n".join([textwrap.dedent(NOISE).strip() + "\n", helper_text, body])
+    imports, consts = _imports(code, helpers)
+    text = "\n".join(["\n".join(head), "\n".join(imports), "", "\n".join(consts), "", code])
+    return format_source(text)
