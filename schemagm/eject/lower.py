@@ -171,7 +171,7 @@ class Lowering:
             prior = self.plan.priors[v]
             sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"
             shape = ", ".join([self.rows(ctx_name), *map(str, prior.shape)])
-            base = f"noise.base({sid!r}, {prior.base_kind!r}, ({shape},))"
+            base = f"noise.base({sid!r}, {prior.base_kind!r}, ({shape}))"
             if prior.kind == "normal":
                 fresh = base
             elif prior.kind == "uniform":
