@@ -133,16 +133,17 @@ class Batches:
         self.seed = seed
         self.epoch = 0
         self.index = 0
+        self.order = None
 
     def __next__(self):
-        if self.index == 0:
+        if self.order is None:
             state = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, dtype=np.uint64)
             generator = torch.Generator().manual_seed(int(state[0] >> 1))
             self.order = torch.randperm(self.n, generator=generator)
         rows = self.order[self.index * self.batch_size : (self.index + 1) * self.batch_size]
         self.index += 1
         if self.index == self.n // self.batch_size:
-            self.epoch, self.index = self.epoch + 1, 0
+            self.epoch, self.index, self.order = self.epoch + 1, 0, None
         return {name: t[rows] for name, t in self.data.items()}
 '''
 

@@ -263,7 +263,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate, every group")
     parser.add_argument("--seed", type=int, default=0, help="weights, noise and data order")
-    parser.add_argument("--data", default=None, help="{default_data} (default), a built-in set, .npz or .csv")
+    parser.add_argument("--data", default=None, help="{default_data} (default), or an .npz or .csv file")
     parser.add_argument("--out", type=Path, default=Path("run"), help="folder for checkpoints")
     parser.add_argument("--resume", type=Path, default=None, help="a checkpoint to continue from")
     args = parser.parse_args(argv)
