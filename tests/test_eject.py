@@ -183,4 +183,3 @@ def test_an_unknown_layer_is_a_clear_error() -> None:
 
     with pytest.raises(SpecError, match="GRU has no emitted form"):
         network_class("G_theta", nn.Sequential(nn.GRU(2, 2)), "doc", set())
-

@@ -2,7 +2,8 @@
 
 To accept a deliberate change, write the snapshots again::
 
-    python -c "from schemagm.eject import eject; [open(f'tests/snapshots/eject_{n}.py.txt', 'w').write(eject(f'specs/{n}.sgm')) for n in ('vae', 'gan')]"
+    python -c "from schemagm.eject import eject
+    for n in ('vae', 'gan'): open(f'tests/snapshots/eject_{n}.py.txt', 'w').write(eject(f'specs/{n}.sgm'))"
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import torch
 from conftest import SPECS
 
 # a launcher that makes `import schemagm` fail, proves it, then runs the script as __main__
-BLOCKED = '''
+BLOCKED = """
 import importlib.abc
 import runpy
 import sys
@@ -39,7 +39,7 @@ script = sys.argv[1]
 sys.argv = sys.argv[1:]
 runpy.run_path(script, run_name="__main__")
 assert not any(m == "schemagm" or m.startswith("schemagm.") for m in sys.modules), "schemagm was imported"
-'''
+"""
 
 
 def _eject(name: str, folder: Path) -> Path:

@@ -42,7 +42,11 @@ def register(app: typer.Typer) -> None:
     def compile_command(
         spec: Path = typer.Argument(..., help="the .sgm file to compile", show_default=False),
         latex: bool = typer.Option(False, "--latex", help="print the formulas as LaTeX instead of unicode"),
-        emit: Emit = typer.Option(Emit.text, "--emit", help="text: tables for a person; json: the graph's data form; python: the loss functions"),
+        emit: Emit = typer.Option(
+            Emit.text,
+            "--emit",
+            help="text: tables for a person; json: the graph's data form; python: the loss functions",
+        ),
     ) -> None:
         from ..errors import SpecError
 

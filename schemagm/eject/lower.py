@@ -206,9 +206,7 @@ class Lowering:
                 self.emit(f"{name} = {x} * ({eps} >= {c.p!r}).float()")
             elif kind == "_SaltAndPepper":
                 half = c.p / 2
-                self.emit(
-                    f"{name} = torch.where({eps} < {half!r}, 0.0, torch.where({eps} < {c.p!r}, 1.0, {x}))"
-                )
+                self.emit(f"{name} = torch.where({eps} < {half!r}, 0.0, torch.where({eps} < {c.p!r}, 1.0, {x}))")
             else:
                 raise EjectError(f"the corruption {kind} has no emitted form", span=ei.edge.span)
             return name
@@ -224,18 +222,18 @@ class Lowering:
             return name
         shape = f"{d.params[0]}.shape"
         if mode == "rsample":
-            key = f"eps:{ei.name}:{ctx.tag}"
+            draw_key = f"eps:{ei.name}:{ctx.tag}"
             if d.kind == "normal":
                 eps = self.fresh(f"eps_{v}{self.slug(ctx_name)}")
                 fresh = f"noise.base({sid!r}, 'normal', {shape})"
-                self.emit(f"{eps} = {self.take(ctx_name, key, fresh)}")
+                self.emit(f"{eps} = {self.take(ctx_name, draw_key, fresh)}")
                 self.emit(f"{name} = {d.params[0]} + {d.params[1]} * {eps}")
             else:
                 noise_fn = "gumbel" if d.kind == "relaxed_categorical" else "logistic"
                 self.helpers.add(noise_fn)
                 eps = self.fresh(f"g_{v}{self.slug(ctx_name)}")
                 fresh = f"{noise_fn}(noise.base({sid!r}, 'uniform', {shape}))"
-                self.emit(f"{eps} = {self.take(ctx_name, key, fresh)}")
+                self.emit(f"{eps} = {self.take(ctx_name, draw_key, fresh)}")
                 squash = "torch.softmax({}, -1)" if d.kind == "relaxed_categorical" else "torch.sigmoid({})"
                 self.emit(f"{name} = {squash.format(f'({d.params[0]} + {eps}) / {d.temperature!r}')}")
             return name
@@ -425,7 +423,11 @@ class _Rewrite(ast.NodeTransformer):
             d = self._dist_of(f.value)
             if d is not None:
                 return _name(low.log_prob(d, ast.unparse(self.visit(node.args[0]))))
-            if isinstance(f.value, ast.Subscript) and isinstance(f.value.value, ast.Name) and f.value.value.id == "prior":
+            if (
+                isinstance(f.value, ast.Subscript)
+                and isinstance(f.value.value, ast.Name)
+                and f.value.value.id == "prior"
+            ):
                 v = _const(f.value.slice)
                 return _name(self.prior_log_prob(v, ast.unparse(self.visit(node.args[0]))))
         if isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "act":

@@ -72,7 +72,7 @@ def _conv(m: Any, name: str) -> str:
     return f"nn.{name}({', '.join(args)})"
 
 
-def layer_source(m: nn.Module, extra: set[str], where: str) -> str:
+def layer_source(m: Any, extra: set[str], where: str) -> str:
     """The constructor call of one layer (``nn.Linear(64, 256)``)."""
     t = type(m)
     if t in _ACTS:
@@ -102,11 +102,11 @@ def layer_source(m: nn.Module, extra: set[str], where: str) -> str:
         return "nn.Sequential(" + ", ".join(layer_source(c, extra, where) for c in m) + ")"
     raise SpecError(
         f"{where}: the layer {t.__module__}.{t.__name__} has no emitted form",
-        hint="eject knows torch's Linear, Conv2d, ConvTranspose2d, BatchNorm1d, Dropout, activations and schemagm's networks",
+        hint="eject knows torch's Linear, Conv2d, ConvTranspose2d, BatchNorm1d, Dropout and activations",
     )
 
 
-def network_class(name: str, module: nn.Module, doc: str, extra: set[str]) -> str:
+def network_class(name: str, module: Any, doc: str, extra: set[str]) -> str:
     """``class G_theta(nn.Sequential)`` (or of ``Embedding`` / ``nn.Identity``) building ``module``'s layers."""
     where = f"network {name}"
     if isinstance(module, nn.Sequential):
@@ -122,7 +122,7 @@ def network_class(name: str, module: nn.Module, doc: str, extra: set[str]) -> st
     else:
         raise SpecError(
             f"{where}: a network of type {type(module).__name__} has no emitted form",
-            hint="eject prints networks built of torch layers (schemagm's mlp, linear, conv_encoder, conv_decoder, embedding, identity)",
+            hint="eject prints networks of torch layers (mlp, linear, conv_encoder, conv_decoder, embedding, identity)",
         )
     body = "".join(f"            {a},\n" for a in args)
     init = f"        super().__init__(\n{body}        )\n" if args else "        super().__init__()\n"

@@ -13,7 +13,7 @@ from ..errors import SpecError
 from ..graph.model import Process
 from .data_source import data_source
 from .helpers import HELPERS, ORDER
-from .lower import Lowering, ident
+from .lower import Lowering
 from .modules import EXTRA_CLASSES, network_class
 
 __all__ = ["eject_script", "loss_source", "refuse"]
@@ -125,7 +125,9 @@ def _network_doc(model: Any, key: str) -> str:
         tail = "outputs the logit of D"
     elif ei.head is not None:
         tail = {
-            "normal": "outputs the mean, then log σ²" if ei.head.std is None else f"outputs the mean (std {ei.head.std})",
+            "normal": "outputs the mean, then log σ²"
+            if ei.head.std is None
+            else f"outputs the mean (std {ei.head.std})",
         }.get(ei.head.kind, f"outputs the logits of a {ei.head.kind} head")
     else:
         tail = f"then {ei.activation}" if ei.activation else "outputs the value itself"
@@ -375,7 +377,9 @@ def format_source(text: str) -> str:
 
 def _imports(text: str, helpers: set[str], extra: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
     needs_log2pi = bool({"normal_log_prob", "standard_normal_log_prob"} & helpers)
-    std = sorted({*extra, "import zlib"} | ({"import math"} if needs_log2pi or "kl_bernoulli_prior" in helpers else set()))
+    std = sorted(
+        {*extra, "import zlib"} | ({"import math"} if needs_log2pi or "kl_bernoulli_prior" in helpers else set())
+    )
     std = [s for s in std if s.startswith("import ")] + [s for s in std if s.startswith("from ")]
     third = ["import numpy as np"] if "np." in text else []
     third.append("import torch")
