@@ -90,6 +90,7 @@ class Lowering:
         self.logits: dict[tuple[str, int, bool, bool], str] = {}
         self.rows_of: dict[Any, str] = {}
         self.holes: list[Expr] = []
+        self.seen: set[str] = set()
         self.chain: tuple[Any, int] | None = None  # (the denoiser, k) of a walkback term being lowered
 
     # -- names ----------------------------------------------------------------------------------------------
@@ -109,6 +110,28 @@ class Lowering:
 
     def emit(self, line: str) -> None:
         self.lines.append(line)
+
+    def enter(self, ctx_name: str) -> None:
+        """A comment the first time a body computes a value of a context: which one it is."""
+        if ctx_name in self.seen:
+            return
+        self.seen.add(ctx_name)
+        ctx = self.plan.contexts[ctx_name]
+        if ctx.kind == "branch" and ctx.tile > 1:
+            text = f"branch y = {ctx.branch}, each row {ctx.tile} times (importance samples)"
+        elif ctx.kind == "branch":
+            text = f"branch y = {ctx.branch}" if self.plan.indicator else "the data branch"
+        elif ctx.kind == "gen":
+            text = "the generated side: an ancestral sample of the solid process"
+        elif ctx.kind == "sleep":
+            text = "the sleep phase: an ancestral sample of the solid process, without gradient"
+        elif ctx.kind == "pool":
+            text = f"branch y = {ctx.branch} with the tested node from the generated side"
+        elif "|" in ctx_name:
+            text = f"{ctx_name.split('|', 1)[1]}: one value of the enumerated node"
+        else:
+            text = f"round {ctx_name.rsplit('=', 1)[-1]} of the walkback chain"
+        self.emit(f"# {text}")
 
     # -- rows and draws ---------------------------------------------------------------------------------------
     def rows(self, ctx_name: str) -> str:
@@ -144,6 +167,7 @@ class Lowering:
             parent = self.value(src.parent, v)
             if src.detach:
                 name = self.fresh(f"{v}{self.slug(ctx_name)}")
+                self.enter(ctx_name)
                 self.emit(f"{name} = {parent}.detach()")
             else:
                 name = parent
@@ -151,6 +175,7 @@ class Lowering:
             return name
         ctx = self.plan.contexts[ctx_name]
         node = self.graph.nodes[v]
+        self.enter(ctx_name)
         if src.kind == "data":
             split = self.plan.given and ctx.branch is not None
             expr = f"batch[{v!r}]"
@@ -371,6 +396,7 @@ class Lowering:
             return self.walkback(self.chain[0], ctx, self.chain[1])
         assert isinstance(s, Score)
         f = self.fresh(f"f_{s.key}")
+        self.emit("# score function (NVIL): the value f, the gradient ∇f + (f − b)·∇log q")
         self.emit(f"{f} = {self.expr(s.body, ctx)}")
         lq = " + ".join(self.expr(q, ctx) for q in s.logq)
         logq = self.fresh(f"logq_{s.key}")
