@@ -208,3 +208,38 @@ def test_random_hierarchies_eject_to_the_same_losses(h, seed: int) -> None:
     got = model.losses(batch)
     mine = module.losses(nets, batch, module.Noise(dict(model.last_draws)))
     _assert_same(model, got, mine, module, nets, h.text)
+
+
+def test_a_term_or_network_without_an_emitted_form_is_refused_at_its_edge() -> None:
+    """A term whose source form names something the emitter does not know, and a network of a
+    layer it does not know, are errors at their edge's line, never a broken script."""
+    from dataclasses import dataclass
+
+    from torch import nn
+
+    from schemagm.compiler.ir import Expr
+    from schemagm.eject import eject
+
+    @dataclass(eq=False)
+    class Mystery(Expr):
+        edge: object
+
+        def py(self, ctx: str | None = None) -> str:
+            return "mystery('y=0')"
+
+    model = _compiled(SPECS / "vae.sgm")
+    q = next(i for i in model._infos if i.name == "q_eta")
+    model._exprs["kl:q_eta"] = Mystery(q)
+    with pytest.raises(SpecError) as info:
+        eject(model)
+    assert "the term kl:q_eta" in info.value.message and "'mystery'" in info.value.message
+    assert info.value.span is not None and info.value.span.line == q.edge.span.line
+    assert "^" in str(info.value)
+
+    model = _compiled(SPECS / "vae.sgm")
+    model.networks["p_theta"] = nn.Sequential(nn.GRU(8, 64))
+    p = next(i for i in model._infos if i.name == "p_theta")
+    with pytest.raises(SpecError) as info:
+        eject(model)
+    assert "the network p_theta" in info.value.message and "GRU has no emitted form" in info.value.message
+    assert info.value.span is not None and info.value.span.line == p.edge.span.line

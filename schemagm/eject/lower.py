@@ -18,6 +18,7 @@ from typing import Any
 
 from ..compiler.ir import Expr, Opaque, Score
 from ..errors import SpecError
+from .helpers import HELPERS
 
 __all__ = ["EjectError", "Lowering", "ident"]
 
@@ -83,7 +84,9 @@ class Lowering:
         self.graph = model.graph
         self.helpers = helpers  # names of the helper functions the script needs (shared by all bodies)
         self.lines: list[str] = []
-        self.taken: set[str] = {"nets", "batch", "noise", "torch", "F", "math", "terms"}
+        # names a local variable must not take: the function's arguments, modules, module-level names
+        self.taken: set[str] = {"nets", "batch", "noise", "torch", "F", "math", "np", "nn", "t"}
+        self.taken |= set(HELPERS) | {"Noise", "terms", "losses", "frozen", "LOG_2PI", "GROUPS"}
         self.values: dict[tuple[str, str], str] = {}
         self.outputs: dict[tuple[str, int], str] = {}
         self.dists: dict[tuple[str, int], DistVars] = {}

@@ -74,6 +74,32 @@ def refuse(model: Any) -> None:
         )
 
 
+def _edge_of(e: Any) -> Any:
+    """The first edge a tree names (where an error about the term points)."""
+    from ..compiler.ir import walk
+
+    for node in walk(e):
+        for attr in ("edge", "q", "red"):
+            info = getattr(node, attr, None)
+            if info is not None and hasattr(info, "edge"):
+                return info.edge
+    return None
+
+
+def _located(model: Any, err: SpecError, what: str, edge: Any) -> SpecError:
+    """``err`` at ``edge`` (where it has no position of its own), saying what eject was printing."""
+    g = model.graph
+    if err.span is not None:
+        return err if err.source is not None else err.with_source(g.source, g.file)
+    return SpecError(
+        f"eject cannot print {what} of '{g.name}': {err.message}",
+        span=edge.span if edge is not None else None,
+        hint=err.diagnostics[0].hint,
+        source=g.source,
+        file=g.file,
+    )
+
+
 def _comment(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, WIDTH - len(indent) - 2, initial_indent="", subsequent_indent="  ") or [""]
 
@@ -101,7 +127,10 @@ def _terms_function(model: Any, name: str, doc: str, term_names: list[str], help
         if t.kind == "walkback":
             ei = next(i for i in model._infos if t.name.split(":")[1] == i.name)
             low.chain = (ei, model.graph.options.walkback)
-        src = low.expr(model._exprs[t.name])
+        try:
+            src = low.expr(model._exprs[t.name])
+        except SpecError as err:
+            raise _located(model, err, f"the term {t.name}", _edge_of(model._exprs[t.name])) from None
         var = low.fresh(t.name)
         for line in low.lines[start:]:
             out.append("    " + line)
@@ -175,7 +204,11 @@ def _networks(model: Any) -> tuple[str, list[str]]:
     classes = []
     keys = list(model.networks.keys())
     for key in keys:
-        classes.append(network_class(key, model.networks[key], _network_doc(model, key), extra))
+        try:
+            classes.append(network_class(key, model.networks[key], _network_doc(model, key), extra))
+        except SpecError as err:
+            edge = next(i.edge for i in model._infos if i.net_key == key)
+            raise _located(model, err, f"the network {key}", edge) from None
     buffers = [name for name, _ in model.named_buffers() if name.startswith("score_baseline")]
     init = [f"        self.{k} = {k}()" for k in keys]
     init += [f"        self.register_buffer({b!r}, torch.zeros(2))  # NVIL baseline: (b, set)" for b in buffers]
