@@ -15,8 +15,9 @@ HELP = """Compile a spec and show what the one rule derived from its graph.
 
 Prints the networks of every parameter group with their parameter counts, the
 training phases (the adversary first, with its steps per model step) and the
-objective of every group as formulas.  Use --latex for LaTeX formulas, or
---emit json for the graph's data form (for other programs).
+objective of every group as formulas.  Use --latex for LaTeX formulas,
+--emit json for the graph's data form (for other programs), or --emit python
+for the loss functions as plain PyTorch (schemagm eject writes a whole script).
 
 Example:
 
@@ -25,12 +26,15 @@ Example:
   schemagm compile specs/vae.sgm --latex
 
   schemagm compile specs/gan.sgm --emit json > gan.json
+
+  schemagm compile specs/vae.sgm --emit python > vae_loss.py
 """
 
 
 class Emit(str, Enum):
     text = "text"
     json = "json"
+    python = "python"
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +42,11 @@ def register(app: typer.Typer) -> None:
     def compile_command(
         spec: Path = typer.Argument(..., help="the .sgm file to compile", show_default=False),
         latex: bool = typer.Option(False, "--latex", help="print the formulas as LaTeX instead of unicode"),
-        emit: Emit = typer.Option(Emit.text, "--emit", help="text: tables for a person; json: the graph's data form"),
+        emit: Emit = typer.Option(
+            Emit.text,
+            "--emit",
+            help="text: tables for a person; json: the graph's data form; python: the loss functions",
+        ),
     ) -> None:
         from ..errors import SpecError
 
@@ -62,6 +70,11 @@ def register(app: typer.Typer) -> None:
                 )
             if emit is Emit.json:
                 echo(model.graph.to_json())
+                return
+            if emit is Emit.python:
+                from ..eject import loss_function
+
+                typer.echo(loss_function(spec), nl=False)
                 return
             show(model, latex=latex)
 

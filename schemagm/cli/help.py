@@ -24,6 +24,7 @@ SHORT_HELP = {
     "check": "Parse and check specs; report every problem.",
     "fmt": "Print (or rewrite) a spec in its canonical form.",
     "compile": "Show the networks and the derived objective.",
+    "eject": "Write a spec as a standalone PyTorch script.",
     "render": "Draw a spec as the paper draws it.",
     "transform": "Transform a spec and print the result.",
     "equiv": "Compare the structure of two specs.",

@@ -1,0 +1,245 @@
+"""``schemagm eject``: every spec as one standalone PyTorch script, printed from the objective IR.
+
+The ejected script's per-group losses and gradients equal the compiled model's on the same batch
+and the same draws (the compiled model's ``last_draws``, replayed by the script's ``Noise``); the
+text is ruff-clean; specs the emitter cannot print yet are refused with a position."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import SPECS
+from eject_support import load_script, networks_like
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference.batches import batch_for
+from reference.compare import TOL
+from strategies import hierarchies
+
+from schemagm.errors import SpecError
+
+SPEC_FILES = sorted(SPECS.glob("*.sgm")) + sorted((SPECS / "extra").glob("*.sgm"))
+
+
+def _compiled(path: Path, seed: int = 0):
+    from schemagm.compiler import compile as compile_spec
+
+    torch.manual_seed(seed)
+    return compile_spec(path)
+
+
+def _uses_flows(path: Path) -> bool:
+    from schemagm.graph.build import parse_file
+    from schemagm.graph.flow_check import uses_flows
+
+    return uses_flows(parse_file(path))
+
+
+def _assert_same(model, got, mine, module, nets, label: str) -> None:
+    assert set(mine) == set(got) == set(model.groups), label
+    for g in model.groups:
+        torch.testing.assert_close(mine[g], got[g], **TOL, msg=lambda m, g=g: f"{label}: loss of {g}: {m}")
+        pa, pb = model.parameters_of(g), module.parameters(nets, g)
+        assert [p.shape for p in pa] == [p.shape for p in pb], label
+        ga = torch.autograd.grad(got[g], pa, retain_graph=True, allow_unused=True)
+        gb = torch.autograd.grad(mine[g], pb, retain_graph=True, allow_unused=True)
+        for p, a, b in zip(pa, ga, gb, strict=True):
+            a = torch.zeros_like(p) if a is None else a
+            b = torch.zeros_like(p) if b is None else b
+            torch.testing.assert_close(b, a, **TOL, msg=lambda m, g=g: f"{label}: gradient of {g}'s loss: {m}")
+        assert any(gr is not None and torch.count_nonzero(gr) for gr in gb), f"{label}: {g}'s loss trains nothing"
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
+def test_the_ejected_losses_and_gradients_are_the_compiled_models(path: Path, tmp_path: Path) -> None:
+    from schemagm.eject import eject
+
+    model = _compiled(path)
+    try:
+        text = eject(model)
+    except SpecError as err:
+        # only the flow graphs (compiled outside the IR until issue 11) may be refused, with a position
+        assert _uses_flows(path), f"{path.stem} refused: {err}"
+        assert "flows" in err.message and err.span is not None and err.span.line >= 1
+        assert "Traceback" not in str(err)
+        pytest.skip(f"refused, with a position: {err.message}")
+    module = load_script(text, tmp_path, path.stem)
+    nets = networks_like(module, model)
+    for seed in (3, 4):  # two calls: fresh draws each time
+        batch = batch_for(model.graph, n=8)
+        torch.manual_seed(seed)
+        got = model.losses(batch)
+        draws = dict(model.last_draws)
+        mine = module.losses(nets, batch, module.Noise(draws))
+        _assert_same(model, got, mine, module, nets, f"{path.stem} (seed {seed})")
+
+
+@pytest.mark.parametrize("name", ["vae", "gan", "iwae", "dae"])
+def test_a_seed_gives_the_compiled_models_own_draws(name: str, tmp_path: Path) -> None:
+    """Without replayed draws, the script's keyed streams draw what the compiler draws: the same
+    global seed gives the same losses (so a trained script follows schemagm train's run)."""
+    from schemagm.eject import eject
+
+    model = _compiled(SPECS / f"{name}.sgm")
+    module = load_script(eject(model), tmp_path, name)
+    nets = networks_like(module, model)
+    batch = batch_for(model.graph, n=8)
+    torch.manual_seed(11)
+    got = model.losses(batch)
+    torch.manual_seed(11)
+    noise = module.Noise()
+    mine = module.losses(nets, batch, noise)
+    assert set(noise.drawn) == set(model.last_draws)
+    _assert_same(model, got, mine, module, nets, name)
+
+
+def test_every_ejected_script_is_ruff_clean(tmp_path: Path) -> None:
+    """ruff check (pyflakes, pycodestyle, isort, pyupgrade, bugbear) and ruff format --check, with
+    ruff's defaults (--isolated: a user's project, not this one)."""
+    from schemagm.eject import eject
+
+    ruff = pytest.importorskip("ruff.__main__").find_ruff_bin()
+    written = []
+    for path in SPEC_FILES:
+        try:
+            text = eject(path)
+        except SpecError:
+            assert _uses_flows(path)
+            continue
+        out = tmp_path / f"{path.stem}.py"
+        out.write_text(text, encoding="utf-8")
+        written.append(out)
+    assert len(written) >= len(SPEC_FILES) - 5
+    check = subprocess.run(
+        [ruff, "check", "--isolated", "--select", "E,F,W,I,UP,B", *map(str, written)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout
+    fmt = subprocess.run([ruff, "format", "--isolated", "--check", *map(str, written)], capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_the_script_reads_like_the_paper(tmp_path: Path) -> None:
+    """Classes named after the symbols, one optimiser per group, every term's formula above its line,
+    no interpreter (no dispatch over node or context names)."""
+    from schemagm.eject import eject
+
+    model = _compiled(SPECS / "gan.sgm")
+    text = eject(model)
+    assert "class G_theta(nn.Sequential):" in text and "class D_phi(nn.Sequential):" in text
+    assert not re.search(r"^\s*(import|from) schemagm", text, re.MULTILINE)
+    for t in model.objective.terms:
+        assert f"# {t.name} [" in text
+        assert t.formula.split(" ")[0] in text
+    assert text.index("def adversary_terms") < text.index("def model_terms")
+    assert text.index('update(optimizers, loss, ["phi"])') < text.index('update(optimizers, loss, ["theta"])')
+    assert "value(" not in text and "dist(" not in text  # the IR's namespace is gone: plain variables
+
+
+def test_a_flow_spec_is_refused_with_its_position() -> None:
+    from schemagm.eject import eject
+
+    path = SPECS / "extra" / "flow2d.sgm"
+    if not _uses_flows(path):  # pragma: no cover - the graph changed
+        pytest.skip("flow2d has no flow")
+    try:
+        eject(path)
+    except SpecError as err:
+        assert err.span is not None and err.span.line == 6 and err.span.column == 1
+        assert "flows" in err.message and "objective IR" in err.message
+    else:  # pragma: no cover - the flows are in the IR (issue 11)
+        pytest.skip("flow2d ejects: the equality test above covers it")
+
+
+def test_ejecting_leaves_the_callers_random_stream_alone() -> None:
+    from schemagm.eject import eject
+
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    eject(SPECS / "vae.sgm")
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_the_loss_function_alone_runs_on_the_compiled_models_networks(tmp_path: Path) -> None:
+    """``compile --emit python``'s module: ``losses(model.networks, batch, Noise(model.last_draws))``."""
+    from schemagm.eject import loss_function
+
+    model = _compiled(SPECS / "infogan.sgm")
+    text = loss_function(model)
+    assert "class Networks" not in text and "def main" not in text and "argparse" not in text
+    module = load_script(text, tmp_path, "infogan_loss")
+    batch = batch_for(model.graph, n=8)
+    torch.manual_seed(2)
+    got = model.losses(batch)
+    mine = module.losses(model.networks, batch, module.Noise(dict(model.last_draws)))
+    for g in model.groups:
+        torch.testing.assert_close(mine[g], got[g], **TOL)
+
+
+def test_an_unknown_layer_is_a_clear_error() -> None:
+    from torch import nn
+
+    from schemagm.eject.modules import network_class
+
+    with pytest.raises(SpecError, match="GRU has no emitted form"):
+        network_class("G_theta", nn.Sequential(nn.GRU(2, 2)), "doc", set())
+
+
+@settings(max_examples=8, deadline=None)
+@given(h=hierarchies(), seed=st.integers(0, 50))
+def test_random_hierarchies_eject_to_the_same_losses(h, seed: int) -> None:
+    """Random hierarchies (top-down and bottom-up, discrete tops enumerated or scored): graphs no
+    spec file holds print through the same walk."""
+    import tempfile
+
+    from schemagm.compiler import compile as compile_spec
+    from schemagm.eject import eject
+
+    torch.manual_seed(seed)
+    model = compile_spec(h.text)
+    with tempfile.TemporaryDirectory() as folder:
+        module = load_script(eject(model), Path(folder), f"chain_{seed}")
+    nets = networks_like(module, model)
+    batch = {"x": (torch.rand(4, 6) > 0.5).float()}
+    torch.manual_seed(seed + 1)
+    got = model.losses(batch)
+    mine = module.losses(nets, batch, module.Noise(dict(model.last_draws)))
+    _assert_same(model, got, mine, module, nets, h.text)
+
+
+def test_a_term_or_network_without_an_emitted_form_is_refused_at_its_edge() -> None:
+    """A term whose source form names something the emitter does not know, and a network of a
+    layer it does not know, are errors at their edge's line, never a broken script."""
+    from dataclasses import dataclass
+
+    from torch import nn
+
+    from schemagm.compiler.ir import Expr
+    from schemagm.eject import eject
+
+    @dataclass(eq=False)
+    class Mystery(Expr):
+        edge: object
+
+        def py(self, ctx: str | None = None) -> str:
+            return "mystery('y=0')"
+
+    model = _compiled(SPECS / "vae.sgm")
+    q = next(i for i in model._infos if i.name == "q_eta")
+    model._exprs["kl:q_eta"] = Mystery(q)
+    with pytest.raises(SpecError) as info:
+        eject(model)
+    assert "the term kl:q_eta" in info.value.message and "'mystery'" in info.value.message
+    assert info.value.span is not None and info.value.span.line == q.edge.span.line
+    assert "^" in str(info.value)
+
+    model = _compiled(SPECS / "vae.sgm")
+    model.networks["p_theta"] = nn.Sequential(nn.GRU(8, 64))
+    p = next(i for i in model._infos if i.name == "p_theta")
+    with pytest.raises(SpecError) as info:
+        eject(model)
+    assert "the network p_theta" in info.value.message and "GRU has no emitted form" in info.value.message
+    assert info.value.span is not None and info.value.span.line == p.edge.span.line
