@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 from ..errors import SpecError
 
 #: command modules, in the order ``schemagm --help`` lists them
-COMMANDS = ("check", "fmt", "compile", "render", "transform", "equiv", "explain", "train", "sample", "eval", "lsp")
+COMMANDS = ("check", "fmt", "compile", "render", "transform", "equiv", "explain", "train", "sample", "eval", "reproduce", "lsp")
 
 
 class _Group(TyperGroup):
