@@ -71,10 +71,11 @@ def register(app: typer.Typer) -> None:
         chosen = list(dict.fromkeys(seeds)) if seeds else ([0] if quick else [0, 1, 2])
         default = Path("runs/reproduce-quick") if quick else Path("runs/reproduce-mnist") if mnist else Path("docs")
         folder = out if out is not None else default
-        if quick and out is not None and (out.resolve() == Path("docs").resolve()):
-            raise typer.BadParameter("--quick never writes into docs/; choose another folder", param_hint="--out")
         with user_errors():
-            from ..reproduce.runner import reproduce, write_page
+            from ..reproduce.runner import repository_root, reproduce, write_page
+
+            if quick and folder.resolve() in (Path("docs").resolve(), (repository_root() / "docs").resolve()):
+                raise typer.BadParameter("--quick never writes into docs/; choose another folder", param_hint="--out")
 
             if page_only:
                 data = "mnist" if mnist else "digits"

@@ -102,15 +102,17 @@ def _train(cell: CellInput, threads: int) -> tuple[Any, Any, DataSource, dict[st
     data = get_dataset(cell.source, graph, seed=0, test_fraction=0.1)
     if b.get("fraction", 1.0) < 1.0:
         data = _subset(data, b["fraction"])
-    config = TrainConfig(
-        spec=cell.variant.spec,
-        steps=b["steps"],
-        batch_size=min(b["batch_size"], len(data)),
-        lr=b["lr"],
-        betas=tuple(b.get("betas", (0.9, 0.999))),  # type: ignore[arg-type]
-        seed=cell.seed,
-        samples=0,
-        progress=False,
+    config = TrainConfig.model_validate(
+        {
+            "spec": cell.variant.spec,
+            "steps": b["steps"],
+            "batch_size": min(b["batch_size"], len(data)),
+            "lr": b["lr"],
+            "betas": tuple(b.get("betas", (0.9, 0.999))),
+            "seed": cell.seed,
+            "samples": 0,
+            "progress": False,
+        }
     )
     torch.manual_seed(10_007 * cell.seed + 1)  # the training noise, apart from the weights' draw
     trainer = Trainer(model, data, config, run=None, spec_text=cell.text, model_name=graph.name)

@@ -79,7 +79,7 @@ def _save(plt: Any, fig: Any, path: Path) -> None:
 
 def _gan_iwgan(plt: Any, tb: _Table) -> Any:
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.8))
-    for ax, vid in zip(axes[:2], ("gan", "iwgan")):
+    for ax, vid in zip(axes[:2], ("gan", "iwgan"), strict=False):
         c = tb.first(vid)
         label = next(v.label for v in tb.t.variants if v.id == vid)
         if c and c.get("samples"):
@@ -117,7 +117,7 @@ def _ring8(plt: Any, tb: _Table) -> Any:
     import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.5), sharex=True, sharey=True)
-    for ax, v in zip(axes, tb.t.variants):
+    for ax, v in zip(axes, tb.t.variants, strict=False):
         c = tb.first(v.id)
         if not c or not c.get("samples"):
             ax.axis("off")
@@ -136,7 +136,7 @@ def _ring8(plt: Any, tb: _Table) -> Any:
 
 def _dae(plt: Any, tb: _Table) -> Any:
     fig, axes = plt.subplots(1, 2, figsize=(7, 2.2))
-    for ax, v in zip(axes, tb.t.variants):
+    for ax, v in zip(axes, tb.t.variants, strict=False):
         c = tb.first(v.id)
         if c and c.get("samples"):
             _grid(ax, c["samples"], f"{v.label}, seed {c['seed']}")
@@ -154,10 +154,11 @@ def _beta_vae(plt: Any, tb: _Table) -> Any:
             (("reconstruction", "reconstruction"),),
             (("kl", "KL(q(z|x) ‖ p(z))"), ("mutual_information", "I(x; z)"), ("marginal_kl", "KL(q(z) ‖ p(z))")),
         ),
+        strict=True,
     ):
         for m, label in metrics:
             xs, ms, ss = [], [], []
-            for b, v in zip(betas, tb.t.variants):
+            for b, v in zip(betas, tb.t.variants, strict=False):
                 vals = tb.values(v.id, m)
                 if vals:
                     xs.append(b)
@@ -178,7 +179,7 @@ def _flows(plt: Any, tb: _Table) -> Any:
     axes[0].set_xlabel("step")
     axes[0].set_title("training loss (nats, mean ± std)")
     axes[0].legend()
-    for ax, v in zip(axes[1:], tb.t.variants):
+    for ax, v in zip(axes[1:], tb.t.variants, strict=False):
         c = tb.first(v.id)
         if c and c.get("samples"):
             _grid(ax, c["samples"], f"{v.label.removeprefix('RealNVP, ')}, seed {c['seed']}")

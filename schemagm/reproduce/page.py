@@ -7,6 +7,7 @@ standard error of the difference over seeds), so a page regenerated from the sam
 same page: tests compare the committed page with a fresh rendering.
 """
 
+# ruff: noqa: E501  (a Markdown table row or a paragraph of the page is one line of source)
 from __future__ import annotations
 
 import math
@@ -282,8 +283,8 @@ def _dae(tb: _Table, data: str) -> list[str]:
 def _monotone(means: list[float]) -> str:
     if len(means) < 2 or any(math.isnan(m) for m in means):
         return "not measured"
-    up = all(b >= a for a, b in zip(means, means[1:]))
-    down = all(b <= a for a, b in zip(means, means[1:]))
+    up = all(b >= a for a, b in zip(means, means[1:], strict=False))
+    down = all(b <= a for a, b in zip(means, means[1:], strict=False))
     return "rises with β" if up else "falls with β" if down else "is not monotone in β"
 
 

@@ -159,7 +159,8 @@ TABLES: tuple[Table, ...] = (
         "beta_vae",
         "β-VAE: reconstruction, KL, I(x; z) and marginal KL",
         "Higgins et al. 2017; Hoffman and Johnson 2016 (ELBO surgery); the lectures",
-        "β trades reconstruction for a factorised code; ELBO surgery splits the average KL into I(x; z) and the marginal KL",
+        "β trades reconstruction for a factorised code; "
+        "ELBO surgery splits the average KL into I(x; z) and the marginal KL",
         _betas(),
         {
             "full": {"steps": 800, "batch_size": 64, "lr": 1e-3, "surgery_draws": 8},
