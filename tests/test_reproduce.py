@@ -108,7 +108,7 @@ def test_page_gives_mean_and_sample_std_over_seeds_and_names_missing_cells() -> 
     assert "| IWGAN (k = 8) | 4.00 ± 1.41 | 1.00 ± 0.00 | 3.00, 5.00 | 8.45 |" in page
     assert "missing cells (not run yet): iwgan seed 2" in page
     # the difference and its standard error: 4 - 2.333 = +1.67, sqrt(1.53²/3 + 1.41²/2) = 1.33 (< 2 s.e.)
-    assert "inception score +1.67 ± 1.33 (the claimed direction, within the noise" in page
+    assert "inception score +1.67 ± 1.33 (in the claimed direction, but within 2 standard errors)" in page
     assert page.startswith(MARKER + "\n")
 
 
@@ -116,7 +116,10 @@ def test_page_reads_a_difference_against_the_claim() -> None:
     cells = [_cell("flows", "uniform", s, {"bits_per_dim": 2.5 + 0.01 * s}) for s in range(3)]
     cells += [_cell("flows", "variational", s, {"bits_per_dim": 2.4 + 0.01 * s}) for s in range(3)]
     page = render_page(cells, only=["flows"])
-    assert "Variational − uniform: -0.1000 ± 0.0082 bits/dim (the claimed direction, beyond 2 standard errors)" in page
+    assert (
+        "Variational − uniform: -0.1000 ± 0.0082 bits/dim (in the claimed direction, by more than 2 standard errors)"
+        in page
+    )
     worse = [dict(c, metrics={"bits_per_dim": 3.0}) if c["variant"] == "variational" else c for c in cells]
     assert "against the claimed direction" in render_page(worse, only=["flows"])
 

@@ -44,7 +44,7 @@ def _grid(ax: Any, samples: list[list[float]], title: str, side: int = 8) -> Non
 
     x = np.asarray(samples, dtype=float)[:32].reshape(-1, side, side)
     rows, cols = 4, 8
-    canvas = np.ones((rows * (side + 1) + 1, cols * (side + 1) + 1))
+    canvas = np.zeros((rows * (side + 1) + 1, cols * (side + 1) + 1))
     for i, img in enumerate(x[: rows * cols]):
         r, c = divmod(i, cols)
         canvas[1 + r * (side + 1) : 1 + r * (side + 1) + side, 1 + c * (side + 1) : 1 + c * (side + 1) + side] = img
