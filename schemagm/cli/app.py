@@ -31,6 +31,7 @@ COMMANDS = (
     "train",
     "sample",
     "eval",
+    "reproduce",
     "lsp",
 )
 

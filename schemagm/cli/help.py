@@ -32,6 +32,7 @@ SHORT_HELP = {
     "train": "Train a spec; write a run directory.",
     "sample": "Draw samples from a trained run.",
     "eval": "Evaluate a trained run.",
+    "reproduce": "Reproduce the paper's tables over seeds.",
 }
 
 #: placeholders of one command's parameters
