@@ -56,7 +56,8 @@ def load(grammar: str, lexer_callbacks: dict[str, Callable[[Any], Any]]) -> Lark
 def module_text(parser: Lark, grammar: str) -> str:
     data, memo = serialise(parser)
     return (
-        '"""The LALR tables of grammar.lark, written by ``python -m schemagm.language.lalr_tables``; do not edit."""\n\n'
+        '"""The LALR tables of grammar.lark, written by ``python -m schemagm.language.lalr_tables``; '
+        'do not edit."""\n\n'
         "# ruff: noqa\n"
         "# fmt: off\n"
         f"GRAMMAR_SHA256 = {grammar_digest(grammar)!r}\n"
@@ -77,4 +78,5 @@ def write() -> Path:
 
 
 if __name__ == "__main__":
+    # (lark numbers its states in an order that varies between runs: regenerating renumbers them)
     print(f"wrote {write()}")
