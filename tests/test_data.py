@@ -50,6 +50,32 @@ def graph(decl: str, file: str = "t.sgm"):
 # -- built-in sets ------------------------------------------------------------------------
 
 
+def test_digits_are_scikit_learns_read_without_importing_it():
+    """The built-in digits are load_digits()'s arrays, read from the CSV file scikit-learn ships
+    (importing scikit-learn costs seconds of every training run's start-up)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    code = (
+        "import sys, numpy as np\n"
+        "from schemagm.train.data.sources import digits\n"
+        "raw = digits()\n"
+        "assert 'sklearn' not in sys.modules, 'sklearn imported'\n"
+        "np.save(sys.argv[1], raw.main); np.save(sys.argv[2], raw.fields['label'])\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        x_file, y_file = f"{tmp}/x.npy", f"{tmp}/y.npy"
+        done = subprocess.run([sys.executable, "-c", code, x_file, y_file], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        x, y = np.load(x_file), np.load(y_file)
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    assert x.dtype == np.float32 and np.array_equal(x, (d.data / 16.0).astype(np.float32))
+    assert y.dtype == np.int64 and np.array_equal(y, d.target)
+
+
 def test_digits_fit_flat_and_image_nodes_with_labels():
     flat = get_dataset(None, graph("data x : real[64] in [0, 1] from digits"))
     assert flat.train["x"].shape == (1617, 64) and flat.test["x"].shape == (180, 64)

@@ -68,8 +68,16 @@ def _collect_comment(token: Token) -> Token:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    # Built once per process and never cached on disk: lark's ``cache=True`` unpickles a file with a
-    # predictable name in the shared temp directory, which another local user could plant.
+    # Never cached on disk: lark's ``cache=True`` unpickles a file with a predictable name in the
+    # shared temp directory, which another local user could plant.  The tables shipped in the
+    # package (lalr_tables.py) load in milliseconds; without current ones it is built from the grammar.
+    from .lalr_tables import load
+
+    return load(grammar_text(), {"COMMENT": _collect_comment}) or build_parser()
+
+
+def build_parser() -> Lark:
+    """The LALR parser built from ``grammar.lark`` (a third of a second)."""
     return Lark(
         grammar_text(),
         parser="lalr",

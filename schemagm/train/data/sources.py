@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -74,12 +75,30 @@ def grid25() -> RawData:
     return _mixture("grid25", centres, 0.05)
 
 
-def digits() -> RawData:
-    from sklearn.datasets import load_digits
+def _digits_table() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (pixels 0..16, labels) as ``load_digits`` gives them, read from the
+    CSV file that scikit-learn ships without importing scikit-learn (seconds of start-up)."""
+    import gzip
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    for root in roots:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as f:
+                table = np.loadtxt(f, delimiter=",")
+            return table[:, :-1], table[:, -1].astype(int)
+    from sklearn.datasets import load_digits  # the file moved: let scikit-learn find it
 
     d = load_digits()
-    images = (d.data / 16.0).astype(np.float32)
-    return RawData("digits", images, {"label": d.target.astype(np.int64)}, native_shape=(8, 8))
+    return d.data, d.target
+
+
+def digits() -> RawData:
+    pixels, labels = _digits_table()
+    images = (pixels / 16.0).astype(np.float32)
+    return RawData("digits", images, {"label": labels.astype(np.int64)}, native_shape=(8, 8))
 
 
 def moons() -> RawData:
