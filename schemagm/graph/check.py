@@ -650,6 +650,12 @@ class _Checker:
     def check_values(self) -> None:
         """Rule 4 of design section 3: a latent without prior needs a dashed producer."""
         for n in self.g.nodes.values():
+            if n.value == "empirical" and n.role is not Role.latent:
+                self.error(
+                    f"'empirical' is the prior of a latent node (the training points); '{n.name}' is {n.role.value}",
+                    self.nspan(n.name, "type"),
+                    f"declare the points as a latent: `latent m : empirical[...]` with `m -> {n.name} : ...`",
+                )
             if n.role is not Role.latent or n.prior is not None:
                 continue
             dashed = self._producers(n.name, Process.inference)
