@@ -567,7 +567,14 @@ class _Checker:
                     self.espan(i, "head"),
                     f"use a filled arrow ({'->' if e.process is Process.generative else '-->'}) for a stochastic edge, or an activation (`-> sigmoid`)",
                 )
-            if target.value not in dist.targets:
+            if target.value == "empirical":
+                self.error(
+                    f"'{target.name}' is an empirical latent (the training points), summed over exactly: no edge "
+                    "produces it",
+                    self.espan(i, "target"),
+                    f"let it generate the data instead (`{target.name} -> x : identity normal(std=0.05)`)",
+                )
+            elif target.value not in dist.targets:
                 fits = [n for n in registry.names("distribution") if target.value in registry.DISTRIBUTIONS[n].targets]
                 self.error(
                     f"the distribution '{head.name}' cannot describe '{target.name}', a {target.value} node",
