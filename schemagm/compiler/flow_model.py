@@ -37,41 +37,22 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .. import registry
 from ..errors import SpecError
 from ..graph.build import UNIFORM_DEFAULT_RANGE
 from ..graph.model import Edge, Process, Role, SchematicGraph
-from . import networks as nets
 from .derive_base import _prefix
-from .distributions import Head, Prior, make_head
+from .distributions import Prior
+from .flow_empirical import Empirical, FlowPoints
+from .flow_networks import _E, FlowNetworks
 from .flow_run import FlowRun
 from .flow_sampling import FlowSampling
-from .flows import Dequantization
 from .ir import Expr, LogPrior, LogProb, Mean
 from .ir_flows import DequantLogQ, FlowLogDet, Marginal
 from .ir_games import LogMeanExp, Sum
-from .model import CompiledModel, _features
-from .terms import Objective, Phase, Sym, Term, call, expectation, net_sym, node_sym
+from .model import CompiledModel
+from .terms import Objective, Phase, Sym, Term, call, expectation, node_sym
 
 __all__ = ["FlowModel"]
-
-
-@dataclass
-class _E:
-    """One edge as this compiler sees it."""
-
-    index: int
-    edge: Edge
-    kind: str  # "flow", "stochastic", "dequantize"
-    key: str  # network key and term suffix
-    sym: Sym
-    inputs: tuple[str, ...]
-    head: Head | None = None
-    activation: str | None = None
-
-    @property
-    def net_key(self) -> str:
-        return self.key
 
 
 @dataclass
@@ -89,36 +70,7 @@ class _Factor:
     weighted: bool = False  # a factor of a posterior's latents: weighted by the option beta
 
 
-class _Empirical:
-    """p(v) = (1/N) Σ_j δ(v − v_j) of an empirical latent: its points are the model's buffer
-    ``support_<v>`` (empty until :meth:`FlowModel.fit`)."""
-
-    kind = "empirical"
-
-    def __init__(self, model: nn.Module, node: str, shape: tuple[int, ...]) -> None:
-        self._model = [model]  # not a submodule
-        self.node = node
-        self.shape = tuple(shape) or (1,)
-        self.buffer = f"support_{node}"
-
-    def points_for(self, device: Any) -> Tensor:
-        pts: Tensor = getattr(self._model[0], self.buffer)
-        if pts.shape[0] == 0:
-            raise SpecError(
-                f"the empirical latent '{self.node}' has no points yet: train the model first (`schemagm train` "
-                "memorises the training set)"
-            )
-        return pts.to(device)
-
-    def sample(self, n: int, device: Any = None, dtype: Any = None) -> Tensor:
-        pts = self.points_for(device)
-        return pts[torch.randint(pts.shape[0], (n,), device=pts.device)]
-
-    def __repr__(self) -> str:
-        return f"Empirical({self.node!r}, {self.shape})"
-
-
-class FlowModel(FlowSampling, CompiledModel):
+class FlowModel(FlowPoints, FlowNetworks, FlowSampling, CompiledModel):
     """A graph with flows or dequantization compiled by the factor-by-factor rule."""
 
     def __init__(self, graph: SchematicGraph) -> None:  # noqa: D107 - CompiledModel's __init__ is replaced
@@ -131,7 +83,7 @@ class FlowModel(FlowSampling, CompiledModel):
         self._priors: dict[str, Any] = {}
         for n in graph.nodes.values():
             if n.prior == "empirical":
-                self._priors[n.name] = _Empirical(self, n.name, n.shape)
+                self._priors[n.name] = Empirical(self, n.name, n.shape)
                 self.register_buffer(f"support_{n.name}", torch.zeros(0, *(n.shape or (1,))))
             elif n.prior is not None:
                 lo_hi = n.range if n.range is not None else UNIFORM_DEFAULT_RANGE
@@ -191,77 +143,6 @@ class FlowModel(FlowSampling, CompiledModel):
                 file=g.file,
             )
 
-    # -- networks ---------------------------------------------------------------------------------------------
-    def _build(self, i: int, e: Edge) -> _E:
-        g = self.graph
-        inputs = e.inputs(g)
-        key = f"{e.label or e.key}_{e.group}" if e.group else e.key
-        target = g.nodes[e.target]
-        size = target.size
-        call_ = e.network
-        entry = registry.lookup("network", call_.name) if call_ is not None else None
-        sym = net_sym(e.label or "f", e.group)
-        if e.invertible:
-            assert call_ is not None and entry is not None
-            ctx = sum(g.nodes[s].size for s in inputs[1:])
-            module: nn.Module = self._make(e, entry, (size, ctx, *call_.args), call_.kw)
-            self._keep(key, module, e)
-            return _E(i, e, "flow", key, sym, inputs)
-        if call_ is not None and call_.name == "dequantize":
-            scale = float(call_.args[0] if call_.args else call_.kw["scale"])
-            self._keep(key, Dequantization(size, scale), e)
-            return _E(i, e, "dequantize", key, net_sym("q", None), inputs)
-        if e.output is not None and e.output.name == "dequantize":
-            assert call_ is not None and entry is not None
-            scale = float(e.output.args[0] if e.output.args else e.output.kw["scale"])
-            flow = self._make(e, entry, (size, size, *call_.args), call_.kw)
-            self._keep(key, Dequantization(size, scale, flow), e)  # type: ignore[arg-type]
-            return _E(i, e, "dequantize", key, sym, inputs)
-        if call_ is not None and call_.name in registry.CORRUPTIONS:
-            raise self._err(f"the corruption '{call_.name}' is not available in a flow graph (only dequantize)", e)
-        if entry is None:
-            raise self._err(f"unknown network '{call_.name if call_ else None}'", e)
-        head_name = (
-            e.output.name
-            if e.output is not None
-            else {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
-        )
-        if head_name.startswith("relaxed"):
-            raise self._err("relaxed heads are not available in a flow graph", e)
-        head = make_head(head_name, e.output.kw if e.output is not None else {}, g.options.temperature)
-        in_f = nets.feature_shape([_features(g.nodes[s]) for s in inputs])
-        tf = _features(target)
-        out_f = tuple([tf[0] * head.blocks, *tf[1:]]) if isinstance(tf, tuple) else tf * head.blocks
-        self._keep(key, self._make(e, entry, (in_f, out_f, *call_.args), call_.kw), e)  # type: ignore[union-attr]
-        return _E(i, e, "stochastic", key, sym, inputs, head)
-
-    def _make(self, e: Edge, entry: registry.Entry, args: tuple[Any, ...], kwargs: dict[str, Any]) -> nn.Module:
-        try:
-            return entry.resolve()(*args, **kwargs)  # type: ignore[no-any-return]
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise self._err(f"cannot build {entry.name}: {exc}", e) from None
-
-    def _keep(self, key: str, module: nn.Module, e: Edge) -> None:
-        if key in self.networks:
-            if repr(self.networks[key]) != repr(module):
-                raise self._err(f"the network {key} is used on two edges with different sizes or architectures", e)
-            return
-        self.networks[key] = module
-
-    def _net(self, key: str) -> Any:
-        return self.networks[key]
-
-    def parameters_of(self, group: str) -> list[nn.Parameter]:
-        seen: set[int] = set()
-        out: list[nn.Parameter] = []
-        for ei in self._edges:
-            if ei.edge.group == group:
-                for p in self._net(ei.key).parameters():
-                    if id(p) not in seen:
-                        seen.add(id(p))
-                        out.append(p)
-        return out
-
     # -- the dashed process: where each node's value comes from ---------------------------------------------
     def _plan(self, v: str, visiting: frozenset[str]) -> tuple[str, int | None] | None:
         if v in self._how:
@@ -305,42 +186,6 @@ class FlowModel(FlowSampling, CompiledModel):
             return None
         self._how[v], self._deps[v], self._posterior[v] = how, deps, post
         return how
-
-    def _on_support(self, v: str) -> bool:
-        """Is ``v`` an empirical latent summed over its points (no single value in the dashed pass)?"""
-        return self._how.get(v, ("",))[0] == "support"
-
-    def _check_empirical(self) -> None:
-        """An empirical latent is summed out exactly: it feeds solid stochastic edges only, and its
-        points are the training set of the one data node of its size that it generates."""
-        for v, how in self._how.items():
-            if how[0] != "support":
-                continue
-            node = self.graph.nodes[v]
-            readers = [ei for ei in self._edges if v in ei.inputs]
-            for ei in readers:
-                if ei.edge.process is not Process.generative or ei.kind != "stochastic":
-                    raise self._err(
-                        f"the empirical latent '{v}' is summed over its points, so only solid edges with a density "
-                        "may read it",
-                        ei.edge,
-                    )
-            data = [
-                ei.edge.target
-                for ei in readers
-                if self.graph.nodes[ei.edge.target].role is Role.data
-                and self.graph.nodes[ei.edge.target].shape == node.shape
-            ]
-            if len(data) != 1:
-                raise SpecError(
-                    f"the empirical latent '{v}' takes its points from the data it generates: it needs one solid "
-                    "edge into a data node of its shape",
-                    span=node.span,
-                    source=self.graph.source,
-                    file=self.graph.file,
-                    hint=f"e.g. `{v} -> x : identity normal(std=0.05)` for `data x : real[...]` of the same shape",
-                )
-            self._support_of[v] = data[0]
 
     @staticmethod
     def _group(e: Edge) -> frozenset[str]:
@@ -521,43 +366,6 @@ class FlowModel(FlowSampling, CompiledModel):
         run = batch if isinstance(batch, FlowRun) else self.run(batch)
         c = [self._contribution(run, t.name) for t in self.objective.terms]
         return torch.stack(c).sum() if c else torch.zeros((), device=self.device)
-
-    def _edge_dist(self, ei: _E, values: dict[str, Tensor]) -> Any:
-        """The distribution of a stochastic edge at given input values (the generative process)."""
-        vals = [values[s] for s in ei.inputs]
-        x = vals[0] if len(vals) == 1 else torch.cat([t.reshape(t.shape[0], -1) for t in vals], 1)
-        return ei.head(self._net(ei.key)(x))  # type: ignore[misc]
-
-    # -- a non-parametric model: its points ------------------------------------------------------------------
-    @property
-    def nonparametric(self) -> bool:
-        """Does the model learn by memorising data (an empirical latent) rather than by gradients?"""
-        return bool(self._support_of)
-
-    def fit(self, batch: dict[str, Tensor]) -> str:
-        """Memorise the training points of every empirical latent (the rows of the data node it
-        generates); returns what was done, in words."""
-        done = []
-        for v, x in self._support_of.items():
-            if x not in batch:
-                raise SpecError(f"fit: the batch has no data for '{x}', whose points '{v}' memorises")
-            node = self.graph.nodes[v]
-            dtype: torch.dtype = self._anchor.dtype  # type: ignore[assignment]
-            pts = batch[x].to(dtype).reshape(batch[x].shape[0], *(node.shape or (1,)))
-            setattr(self, f"support_{v}", pts.to(self.device).clone())
-            done.append(f"'{v}' memorised {pts.shape[0]} points of '{x}'")
-        return "; ".join(done)
-
-    def accept_state_shapes(self, state: dict[str, Any], prefix: str = "") -> None:
-        """Size the points' buffers as a state dict has them (their count is the training set's)."""
-        for v in self._support_of:
-            key = f"{prefix}support_{v}"
-            if key in state and state[key].shape[1:] == getattr(self, f"support_{v}").shape[1:]:
-                setattr(self, f"support_{v}", torch.empty_like(state[key], device=self.device))
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        self.accept_state_shapes(state_dict, prefix)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- bounds and exact likelihood -----------------------------------------------------------------------------
     @property
