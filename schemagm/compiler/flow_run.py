@@ -57,12 +57,21 @@ class FlowRun:
 
     # -- contexts -------------------------------------------------------------------------------------------
     @staticmethod
-    def _parse(ctx: str) -> tuple[str, str | None]:
-        """``(the context without its marginal part, the empirical latent summed over or None)``."""
+    def _parse(ctx: str) -> tuple[str, str | None, slice]:
+        """``(the context without its marginal part, the empirical latent summed over or None, the
+        slice of its points)``."""
         if "|" in ctx:
             base, _, rest = ctx.partition("|")
-            return base, rest.split("=")[0]
-        return ctx, None
+            node, _, part = rest.partition("=")
+            if "[" in part:
+                lo, hi = part[part.index("[") + 1 : -1].split(":")
+                return base, node, slice(int(lo), int(hi))
+            return base, node, slice(None)
+        return ctx, None, slice(None)
+
+    def rows(self, ctx: str) -> int:
+        """The rows of a context (the batch's, times its tile)."""
+        return int(self.value(self._parse(ctx)[0], self.model._data[0].name).shape[0])
 
     @staticmethod
     def _tile(ctx: str) -> int:
@@ -83,14 +92,13 @@ class FlowRun:
         out = self.values.get(key)
         if out is not None:
             return out
-        base, over = self._parse(ctx)
+        base, over, part = self._parse(ctx)
         m = self.model
         if over is not None:
-            n = self.support(over).shape[0]
+            pts = self.support(over)[part]
+            n = pts.shape[0]
             if v == over:
-                rows = self.value(base, m._data[0].name).shape[0]
-                pts = self.support(v)
-                out = pts.repeat(rows, *([1] * (pts.dim() - 1)))
+                out = pts.repeat(self.rows(base), *([1] * (pts.dim() - 1)))
             elif not m._on_support(v):
                 out = self.value(base, v).repeat_interleave(n, 0)
             else:

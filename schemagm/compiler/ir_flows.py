@@ -71,10 +71,14 @@ class DequantLogQ(Expr):
         return LOG + self.s
 
 
-def marginal_context(ctx: str, node: str) -> str:
-    """The context in which ``node`` takes every point of its support in turn: row ``i·N + j`` is
-    row ``i`` of ``ctx`` with ``node`` at its ``j``-th point."""
-    return f"{ctx}|{node}=support"
+#: the most numbers one chunk of a :class:`Marginal` evaluates at once (rows × points × size)
+CHUNK = 2**24
+
+
+def marginal_context(ctx: str, node: str, lo: int | None = None, hi: int | None = None) -> str:
+    """The context in which ``node`` takes every point of its support in turn (or the points
+    ``lo:hi``): row ``i·N + j`` is row ``i`` of ``ctx`` with ``node`` at its ``j``-th point."""
+    return f"{ctx}|{node}=support" + (f"[{lo}:{hi}]" if lo is not None else "")
 
 
 @dataclass(eq=False)
@@ -87,8 +91,18 @@ class Marginal(Expr):
     s: Sym
 
     def eval(self, run: Run, ctx: str) -> Tensor:
-        n = run.support(self.node).shape[0]
-        lw = self.body.eval(run, marginal_context(ctx, self.node)).reshape(-1, n)
+        pts = run.support(self.node)
+        n = pts.shape[0]
+        rows = run.rows(ctx)
+        step = max(1, CHUNK // max(1, rows * pts[0].numel()))
+        if step >= n:
+            lw = self.body.eval(run, marginal_context(ctx, self.node)).reshape(rows, n)
+        else:  # a chunk of the points at a time: memory bounded whatever the training set's size
+            parts = [
+                self.body.eval(run, marginal_context(ctx, self.node, a, min(a + step, n))).reshape(rows, -1)
+                for a in range(0, n, step)
+            ]
+            lw = torch.cat(parts, 1)
         return torch.logsumexp(lw, 1) - math.log(n)
 
     def py(self, ctx: str) -> str:
