@@ -141,3 +141,35 @@ def test_the_sum_over_points_in_chunks_is_the_same(monkeypatch: pytest.MonkeyPat
     chunked = m.log_likelihood({"x": test})
     torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(chunked, ref.kernel_density(train, test, 0.05), rtol=1e-5, atol=1e-5)
+
+
+LEARNED = """model lk "a kernel density through a learned map"
+
+data   x : real[2] from ring8
+latent m : empirical[2]
+
+m -> x : f_theta = linear normal(std=0.5)
+"""
+
+
+def test_a_learned_kernel_is_one_term_of_the_exact_marginal() -> None:
+    """With parameters on the kernel, the term is −E log (1/N) Σ_j N(x; f_θ(x_j), ε² I): value and
+    gradient against a hand-written logsumexp; its source form evaluates to its value."""
+    from reference.compare import assert_same_losses_and_gradients
+
+    from schemagm.compiler.ir import namespace
+
+    torch.manual_seed(0)
+    m = compile_spec(LEARNED)
+    train, x = _points(20, 7), _points(8, 8)
+    m.fit({"x": train})
+    got = m.losses({"x": x})
+    assert [t.name for t in m.objective.terms] == ["marginal:m"]
+    f = m.networks["f_theta"]
+    d = x.shape[1]
+    sq = ((x[:, None, :] - f(train)[None, :, :]) ** 2).sum(-1)
+    by_hand = torch.logsumexp(-0.5 * sq / 0.25 - d * math.log(0.5) - 0.5 * d * math.log(2 * math.pi), 1) - math.log(20)
+    assert_same_losses_and_gradients(m, got, {"theta": -by_hand.mean()}, "learned kernel")
+    run = m.run({"x": x})
+    expr = m._exprs["marginal:m"]
+    torch.testing.assert_close(-eval(expr.py(), namespace(run)), m._contribution(run, "marginal:m"))  # noqa: S307

@@ -329,8 +329,11 @@ class Trainer:
         )
 
     def fit(self) -> TrainResult:
-        if getattr(self.model, "nonparametric", False) and not self.optimizers:
-            return self._memorise()
+        if getattr(self.model, "nonparametric", False):
+            if not self.optimizers:
+                return self._memorise()
+            if self.step == 0:  # points and parameters (a learned kernel): the points first
+                self._note(str(self.model.fit(self.data.train)))  # type: ignore[attr-defined]
         start = time.perf_counter() - self.elapsed
         before = self.elapsed
         if self.step == 0:
