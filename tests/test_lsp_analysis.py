@@ -26,7 +26,8 @@ def test_a_catalog_spec_has_no_diagnostics_and_every_term_belongs_to_an_edge(pat
     assert formatted(text) == format_text(text)
     graph = parse(text)
     terms = analysis._terms(text)
-    assert terms
+    # a model without parameters (the kernel density of specs/extra/kde.sgm) has no terms to train
+    assert terms or all(n.value == "empirical" or n.role.value == "data" for n in graph.nodes.values())
     covered = set()
     for i in range(len(graph.edges)):
         mine, shared = edge_terms(graph, i, terms)
@@ -82,6 +83,7 @@ def test_completion_by_context():
         "uniform",
         "categorical",
         "bernoulli",
+        "empirical",
     }
     typing = (
         "model m\ndata x : real[4] in [0, 1]\nlatent z : normal[2]\nindicator y\nz, y ==> x : G_theta = mlp(8) -> \n"

@@ -139,3 +139,13 @@ def show(model: Any, latex: bool = False) -> None:
     console.print("[bold]terms[/bold] (name, the groups it updates, formula)")
     for t in model.objective.terms:
         console.print("  " + escape(f"{t.name} [{', '.join(sorted(t.groups))}]: {t.latex if latex else t.formula}"))
+    if getattr(model, "nonparametric", False):  # the points are (part of) the model: a kernel density
+        s = model.log_likelihood_sym()
+        if not model.objective.terms:
+            console.print(
+                "  "
+                + escape(f"none: log p = {s.tex if latex else s.u}")
+                + " (no parameters; `schemagm train` memorises the training points)"
+            )
+        else:
+            console.print("  (the empirical latents' points: memorised by `schemagm train` before its first step)")

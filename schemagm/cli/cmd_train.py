@@ -196,6 +196,8 @@ def register(app: typer.Typer) -> None:
             if result.status == "interrupted":
                 console.print(f"[yellow]{result.message}[/yellow]\ncontinue with: schemagm train --resume {where}")
                 raise typer.Exit(130)
+            if result.message:  # e.g. a model without parameters, fitted by keeping the training points
+                echo(result.message)
             echo(
                 summary(cfg.spec if resume is None else str(where), result, launched.resumed_from)
                 + f"\nrun directory: {where}"

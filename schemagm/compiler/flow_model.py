@@ -1,8 +1,8 @@
-"""The rule, factor by factor, for graphs with invertible edges (flows) or dequantization.
+"""The rule, factor by factor, for graphs with invertible edges (flows), dequantization or an
+empirical latent (a kernel density).
 
-A graph with an invertible edge (``<->``, ``<-->``) or a ``dequantize`` edge compiles here
-(``uses_flows``; the one call is in :func:`schemagm.compiler.compile`).  The objective is
-the rule of docs/semantics.md read literally, one term per factor:
+Such a graph (``uses_flows``; the one call is in :func:`schemagm.compiler.compile`) compiles
+here.  The objective is the rule of docs/semantics.md read literally, one term per factor:
 
     loss = E_dashed[ Σ_dashed stochastic factors log q(v | pa) − Σ_solid factors log p(v | pa) ]
 
@@ -16,77 +16,61 @@ So
 * ``x --> z`` with ``z0 <-> z`` (a flow prior): −ELBO with log p(z) by change of variables;
 * ``x --> z0`` with ``z0, x <--> z`` (IAF): log q(z | x) = log q(z0 | x) − log |det ∂f/∂z0|;
 * ``x --> v : dequantize(s)`` or ``q_eta = maf(..) dequantize(s)``: log q(v | x) is a dashed
-  factor (a constant for the uniform one), and the bound is log P(x) ≥ E_q[log p(v) − log q(v | x)].
+  factor (a constant for the uniform one), and the bound is log P(x) ≥ E_q[log p(v) − log q(v | x)];
+* ``latent m : empirical[D]`` with ``m -> x : identity normal(std=ε)`` (a kernel density): m is
+  summed out exactly over its points (the training set, memorised by :meth:`FlowModel.fit`),
+  log p(x) = log (1/N) Σ_j N(x; x_j, ε² I).
 
-This module is deliberately separate from :mod:`.objective` while that is being rewritten into a
-factor IR; graphs with adversaries or an indicator are refused here for now.
+Every factor is an expression tree of the objective IR (:mod:`.ir`, :mod:`.ir_flows`): a term's
+value, its formula and its Python source come from its tree, and so do the bounds (``elbo``,
+``iw_bound``, ``log_likelihood``: the log-weight Σ_p log p − Σ_q log q as one tree).  The option
+``beta`` weights the factors of the latents drawn by a posterior (a VAE's KL part, flow prior or
+IAF included); ``importance_samples = k`` replaces the terms by the k-sample bound.  Graphs with
+adversaries, an indicator or hollow edges are refused here.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .. import registry
 from ..errors import SpecError
 from ..graph.build import UNIFORM_DEFAULT_RANGE
 from ..graph.model import Edge, Process, Role, SchematicGraph
-from . import networks as nets
-from .distributions import Head, Prior, make_head
+from .derive_base import _prefix
+from .distributions import Prior
+from .flow_empirical import Empirical, FlowPoints
+from .flow_networks import _E, FlowNetworks
+from .flow_run import FlowRun
 from .flow_sampling import FlowSampling
-from .flows import Dequantization
-from .model import CompiledModel, _features
-from .terms import LOG, MINUS, Objective, Phase, Sym, Term, call, expectation, net_sym, node_sym
+from .ir import Expr, LogPrior, LogProb, Mean
+from .ir_flows import DequantLogQ, FlowLogDet, Marginal
+from .ir_games import LogMeanExp, Sum
+from .model import CompiledModel
+from .terms import Objective, Phase, Sym, Term, call, expectation, node_sym
 
 __all__ = ["FlowModel"]
 
 
 @dataclass
-class _E:
-    """One edge as this compiler sees it."""
-
-    index: int
-    edge: Edge
-    kind: str  # "flow", "stochastic", "dequantize"
-    key: str  # network key and term suffix
-    sym: Sym
-    inputs: tuple[str, ...]
-    head: Head | None = None
-
-
-@dataclass
 class _Factor:
-    """One factor of the rule: ``side`` q (dashed) or p (solid), its log-density per row."""
+    """One factor of the rule and its per-row expression: ``coef`` +1 where the expression is a
+    log-density of the generative side (log p, or a dashed flow's log |det| = −log q), −1 where it
+    is a dashed log q; its term is ``−coef · 𝔼 expr``."""
 
     name: str
-    side: str  # "q" or "p"
-    edge: int | None  # the edge, or None for a prior
+    coef: int
     node: str
     groups: frozenset[str]
-    body: Sym
-    flow: bool = False  # value is a log-determinant (shown as such)
+    expr: Expr
+    kind: str  # the term's kind: log_p, prior, log_q, log_det, marginal
+    weighted: bool = False  # a factor of a posterior's latents: weighted by the option beta
 
 
-@dataclass
-class _Pass:
-    """One dashed pass over a batch: node values and each factor's log-density per row."""
-
-    values: dict[str, Tensor] = field(default_factory=dict)
-    logdens: dict[str, Tensor] = field(default_factory=dict)
-    rows: int = 0
-
-
-@dataclass
-class _FlowRun:
-    batch: dict[str, Tensor]
-    results: dict[str, Tensor] | None = None
-
-
-class FlowModel(FlowSampling, CompiledModel):
+class FlowModel(FlowPoints, FlowNetworks, FlowSampling, CompiledModel):
     """A graph with flows or dequantization compiled by the factor-by-factor rule."""
 
     def __init__(self, graph: SchematicGraph) -> None:  # noqa: D107 - CompiledModel's __init__ is replaced
@@ -95,24 +79,33 @@ class FlowModel(FlowSampling, CompiledModel):
         self.networks = nn.ModuleDict()
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
-        self._priors = {
-            n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
-            for n in graph.nodes.values()
-            if n.prior is not None
-        }
+        self.last_baselines: dict[str, Any] = {}
+        self._priors: dict[str, Any] = {}
+        for n in graph.nodes.values():
+            if n.prior == "empirical":
+                self._priors[n.name] = Empirical(self, n.name, n.shape)
+                self.register_buffer(f"support_{n.name}", torch.zeros(0, *(n.shape or (1,))))
+            elif n.prior is not None:
+                lo_hi = n.range if n.range is not None else UNIFORM_DEFAULT_RANGE
+                self._priors[n.name] = Prior(n.prior, n.shape, *lo_hi)
         self._refuse()
         self._edges = [self._build(i, e) for i, e in enumerate(graph.edges)]
         self._how: dict[str, tuple[str, int | None]] = {}
         self._deps: dict[str, frozenset[str]] = {}
+        self._posterior: dict[str, bool] = {}  # is the dashed value a function of a posterior's draw?
         for v in graph.nodes:
             self._plan(v, frozenset())
+        self._data = [n for n in graph.nodes.values() if n.role is Role.data]
+        self._support_of: dict[str, str] = {}  # empirical latent -> the data node whose points it holds
+        self._check_empirical()
         self._factors = self._derive()
         self.groups: list[str] = list(graph.groups)
-        terms = [self._term(f) for f in self._factors if f.groups]
+        #: Σ_p log p − Σ_q log q per row, every factor included (constants too): the bound's tree
+        self._log_w = _LogWeight([(float(f.coef), f.expr) for f in self._factors], Sym(" + ", " + "))
+        self._exprs: dict[str, Expr] = {}
+        terms = self._terms()
         self.objective = Objective(terms, [Phase("model", tuple(self.groups))] if self.groups else [])
-        self._term_factor = {t.name: f for t, f in zip(terms, [f for f in self._factors if f.groups], strict=True)}
-        self._data = [n for n in graph.nodes.values() if n.role is Role.data]
-        self._exprs: dict[str, Any] = {}  # no factor-IR trees (yet): see docs/design.md rule 10
+        self._coef = {t.name: t.sign * t.weight for t in terms}
 
     # -- what is refused (for now) ---------------------------------------------------------------------------
     def _refuse(self) -> None:
@@ -141,84 +134,14 @@ class FlowModel(FlowSampling, CompiledModel):
                 source=g.source,
                 file=g.file,
             )
-        if g.options.importance_samples != 1 or g.options.beta != 1.0:
+        if g.options.importance_samples != 1 and g.options.beta != 1.0:
             raise SpecError(
-                "the options beta and importance_samples do not apply to a flow graph (its bound is evaluated by "
-                "`schemagm eval`)",
+                "beta weights the KL part of the one-sample bound; with importance_samples the bound is one term "
+                "that beta does not weight: set one of them",
+                span=self._option_span("beta"),
                 source=g.source,
                 file=g.file,
             )
-
-    # -- networks ---------------------------------------------------------------------------------------------
-    def _build(self, i: int, e: Edge) -> _E:
-        g = self.graph
-        inputs = e.inputs(g)
-        key = f"{e.label or e.key}_{e.group}" if e.group else e.key
-        target = g.nodes[e.target]
-        size = target.size
-        call_ = e.network
-        entry = registry.lookup("network", call_.name) if call_ is not None else None
-        sym = net_sym(e.label or "f", e.group)
-        if e.invertible:
-            assert call_ is not None and entry is not None
-            ctx = sum(g.nodes[s].size for s in inputs[1:])
-            module: nn.Module = self._make(e, entry, (size, ctx, *call_.args), call_.kw)
-            self._keep(key, module, e)
-            return _E(i, e, "flow", key, sym, inputs)
-        if call_ is not None and call_.name == "dequantize":
-            scale = float(call_.args[0] if call_.args else call_.kw["scale"])
-            self._keep(key, Dequantization(size, scale), e)
-            return _E(i, e, "dequantize", key, net_sym("q", None), inputs)
-        if e.output is not None and e.output.name == "dequantize":
-            assert call_ is not None and entry is not None
-            scale = float(e.output.args[0] if e.output.args else e.output.kw["scale"])
-            flow = self._make(e, entry, (size, size, *call_.args), call_.kw)
-            self._keep(key, Dequantization(size, scale, flow), e)  # type: ignore[arg-type]
-            return _E(i, e, "dequantize", key, sym, inputs)
-        if call_ is not None and call_.name in registry.CORRUPTIONS:
-            raise self._err(f"the corruption '{call_.name}' is not available in a flow graph (only dequantize)", e)
-        if entry is None:
-            raise self._err(f"unknown network '{call_.name if call_ else None}'", e)
-        head_name = (
-            e.output.name
-            if e.output is not None
-            else {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
-        )
-        if head_name.startswith("relaxed"):
-            raise self._err("relaxed heads are not available in a flow graph", e)
-        head = make_head(head_name, e.output.kw if e.output is not None else {}, g.options.temperature)
-        in_f = nets.feature_shape([_features(g.nodes[s]) for s in inputs])
-        tf = _features(target)
-        out_f = tuple([tf[0] * head.blocks, *tf[1:]]) if isinstance(tf, tuple) else tf * head.blocks
-        self._keep(key, self._make(e, entry, (in_f, out_f, *call_.args), call_.kw), e)  # type: ignore[union-attr]
-        return _E(i, e, "stochastic", key, sym, inputs, head)
-
-    def _make(self, e: Edge, entry: registry.Entry, args: tuple[Any, ...], kwargs: dict[str, Any]) -> nn.Module:
-        try:
-            return entry.resolve()(*args, **kwargs)  # type: ignore[no-any-return]
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise self._err(f"cannot build {entry.name}: {exc}", e) from None
-
-    def _keep(self, key: str, module: nn.Module, e: Edge) -> None:
-        if key in self.networks:
-            if repr(self.networks[key]) != repr(module):
-                raise self._err(f"the network {key} is used on two edges with different sizes or architectures", e)
-            return
-        self.networks[key] = module
-
-    def _net(self, key: str) -> Any:
-        return self.networks[key]
-
-    def parameters_of(self, group: str) -> list[nn.Parameter]:
-        seen: set[int] = set()
-        out: list[nn.Parameter] = []
-        for ei in self._edges:
-            if ei.edge.group == group:
-                for p in self._net(ei.key).parameters():
-                    if id(p) not in seen:
-                        seen.add(id(p))
-                        out.append(p)
-        return out
 
     # -- the dashed process: where each node's value comes from ---------------------------------------------
     def _plan(self, v: str, visiting: frozenset[str]) -> tuple[str, int | None] | None:
@@ -231,8 +154,13 @@ class FlowModel(FlowSampling, CompiledModel):
         visiting = visiting | {v}
         how: tuple[str, int | None] | None = None
         deps: frozenset[str] = frozenset()
+        post = False
         if node.role is Role.data:
             how = ("data", None)
+        elif node.prior == "empirical" and not any(
+            ei.edge.target == v and ei.edge.process is Process.inference for ei in self._edges
+        ):
+            how = ("support", None)
         else:
             for ei in self._edges:
                 e = ei.edge
@@ -240,6 +168,7 @@ class FlowModel(FlowSampling, CompiledModel):
                     if all(self._plan(s, visiting) is not None for s in ei.inputs):
                         how = ("edge", ei.index)
                         deps = self._group(e).union(*(self._deps[s] for s in ei.inputs))
+                        post = ei.kind == "stochastic" or any(self._posterior[s] for s in ei.inputs)
                         break
             if how is None:
                 for ei in self._edges:
@@ -249,12 +178,13 @@ class FlowModel(FlowSampling, CompiledModel):
                         if all(self._plan(s, visiting) is not None for s in needed):
                             how = ("inverse", ei.index)
                             deps = self._group(e).union(*(self._deps[s] for s in needed))
+                            post = any(self._posterior[s] for s in needed)
                             break
             if how is None and node.prior is not None:
                 how = ("prior", None)
         if how is None:
             return None
-        self._how[v], self._deps[v] = how, deps
+        self._how[v], self._deps[v], self._posterior[v] = how, deps, post
         return how
 
     @staticmethod
@@ -265,6 +195,7 @@ class FlowModel(FlowSampling, CompiledModel):
     def _derive(self) -> list[_Factor]:
         g = self.graph
         out: list[_Factor] = []
+        marginal: dict[str, list[tuple[_E, LogProb, Sym]]] = {}
         for ei in self._edges:
             e = ei.edge
             names = [s for s in (*ei.inputs, e.target) if s not in self._how]
@@ -273,36 +204,56 @@ class FlowModel(FlowSampling, CompiledModel):
                     f"'{names[0]}' has no value in the dashed (inference) process, which this edge needs", e
                 )
             t, srcs = node_sym(e.target), [node_sym(s) for s in ei.inputs]
+            post = self._posterior[e.target] and g.nodes[e.target].role is Role.latent
             if e.process is Process.inference:
                 if self._how[e.target] != ("edge", ei.index):
                     raise self._err(f"'{e.target}' gets its value from another edge in the dashed process", e)
+                groups = self._deps[e.target]
                 if ei.kind == "flow":
-                    body = _logdet(ei.sym, srcs[0], srcs[0])
-                    out.append(
-                        _Factor(f"logdet:{ei.key}", "q", ei.index, e.target, self._deps[e.target], body, flow=True)
+                    s = _logdet(ei.sym, srcs[0], srcs[0])
+                    expr: Expr = FlowLogDet(ei, False, ei.inputs[0], s)
+                    out.append(_Factor(f"logdet:{ei.key}", 1, e.target, groups, expr, "log_det", post))
+                elif ei.kind == "dequantize":
+                    expr = DequantLogQ(ei, ei.inputs[0], call(ei.sym, [t], srcs))
+                    out.append(_Factor(f"log_q:{ei.key}", -1, e.target, groups, expr, "log_q", post))
+                else:
+                    expr = LogProb(ei, e.target, call(ei.sym, [t], srcs))
+                    out.append(_Factor(f"log_q:{ei.key}", -1, e.target, groups, expr, "log_q", post))
+                continue
+            groups = self._group(e).union(*(self._deps[s] for s in (*ei.inputs, e.target)))
+            if ei.kind == "flow":
+                if self._how[ei.inputs[0]] != ("inverse", ei.index):
+                    raise self._err(
+                        f"the base '{ei.inputs[0]}' of this flow must be computed by its inverse in the dashed "
+                        "process, but it has another source",
+                        e,
                     )
-                else:
-                    body = LOG + call(ei.sym, [t], srcs)
-                    out.append(_Factor(f"log_q:{ei.key}", "q", ei.index, e.target, self._deps[e.target], body))
-            else:
-                groups = self._group(e).union(*(self._deps[s] for s in (*ei.inputs, e.target)))
-                if ei.kind == "flow":
-                    if self._how[ei.inputs[0]] != ("inverse", ei.index):
-                        raise self._err(
-                            f"the base '{ei.inputs[0]}' of this flow must be computed by its inverse in the dashed "
-                            "process, but it has another source",
-                            e,
-                        )
-                    body = _logdet(Sym(ei.sym.u + "⁻¹", ei.sym.tex + "^{-1}"), t, t)
-                    out.append(_Factor(f"logdet:{ei.key}", "p", ei.index, e.target, groups, body, flow=True))
-                else:
-                    out.append(_Factor(f"nll:{ei.key}", "p", ei.index, e.target, groups, LOG + call(ei.sym, [t], srcs)))
-        for v in self._priors:
+                s = _logdet(Sym(ei.sym.u + "⁻¹", ei.sym.tex + "^{-1}"), t, t)
+                expr = FlowLogDet(ei, True, e.target, s)
+                out.append(_Factor(f"logdet:{ei.key}", 1, e.target, groups, expr, "log_det", post))
+                continue
+            over = [s for s in ei.inputs if self._on_support(s)]
+            if over:
+                j = [node_sym(s) + Sym("_j", "_j") if s in over else node_sym(s) for s in ei.inputs]
+                marginal.setdefault(over[0], []).append((ei, LogProb(ei, e.target, call(ei.sym, [t], j)), t))
+                continue
+            expr = LogProb(ei, e.target, call(ei.sym, [t], srcs))
+            out.append(_Factor(f"nll:{ei.key}", 1, e.target, groups, expr, "log_p", post))
+        for v, parts in marginal.items():
+            body = Sum([(1.0, p) for _, p, _ in parts], Sym(" + ", " + "))
+            inner = Sym.join([p.s for _, p, _ in parts], " ", " \\, ")
+            s = Sym("log (1/N) Σ_j ", "\\log \\frac{1}{N} \\sum_{j} ") + inner
+            groups = frozenset().union(
+                *(self._group(ei.edge).union(*(self._deps[i] for i in ei.inputs if i != v)) for ei, _, _ in parts)
+            )
+            out.append(_Factor(f"marginal:{v}", 1, parts[0][0].edge.target, groups, Marginal(v, body, s), "marginal"))
+        for v, prior in self._priors.items():
             how = self._how.get(v)
-            if how is None or how[0] == "prior":
+            if how is None or how[0] in ("prior", "support"):
                 continue  # drawn from its prior in the dashed process too: the two factors cancel
-            out.append(_Factor(f"prior:{v}", "p", None, v, self._deps[v], LOG + call(Sym("p", "p"), [node_sym(v)])))
-        if not any(f.groups for f in out):
+            expr = LogPrior(v, prior, call(Sym("p", "p"), [node_sym(v)]))
+            out.append(_Factor(f"prior:{v}", 1, v, self._deps[v], expr, "prior", self._posterior[v]))
+        if not any(f.groups for f in out) and not marginal:
             raise SpecError(f"'{g.name}' has no factor with parameters: nothing to train", source=g.source, file=g.file)
         return out
 
@@ -317,153 +268,114 @@ class FlowModel(FlowSampling, CompiledModel):
                 parts.append(call(ei.sym, [node_sym(ei.edge.target)], [node_sym(s) for s in ei.inputs]))
         return expectation(parts)
 
-    def _term(self, f: _Factor) -> Term:
-        sign = -1 if (f.side == "p" or f.flow) else 1
-        formula = (MINUS if sign < 0 else Sym("", "")) + self._expectation() + f.body
-        # kinds of this module's factors (not the factor IR's score/kl/reconstruction trees: model._exprs is empty)
-        kind = {"nll": "log_p", "prior": "prior", "log_q": "log_q", "logdet": "log_det"}[f.name.split(":")[0]]
-        return Term(f.name, frozenset(f.groups), 1.0, sign, formula.u, formula.tex, "model", kind)
-
-    # -- one dashed pass ---------------------------------------------------------------------------------------
-    def _pass(self, batch: dict[str, Tensor], tile: int = 1) -> _Pass:
-        g = self.graph
-        p = _Pass()
-        for n in self._data:
-            if n.name not in batch:
-                raise SpecError(f"the batch has no data for '{n.name}' (it has {', '.join(batch) or 'nothing'})")
-            x = batch[n.name].to(self.device)
-            x = x.reshape(x.shape[0], *(n.shape or (1,))).to(
-                torch.get_default_dtype() if not x.is_floating_point() else x.dtype
+    def _terms(self) -> list[Term]:
+        """One term per factor with parameters (``−coef · w · 𝔼 factor``), or, with
+        ``importance_samples = k``, the one term −𝔼 log (1/k) Σ_i w_i of the k-sample bound."""
+        g, o = self.graph, self.graph.options
+        k = o.importance_samples
+        if k > 1:
+            if self.exact:
+                raise SpecError(
+                    f"importance_samples = {k} has nothing to weight: '{g.name}' has no stochastic dashed factor "
+                    "(its likelihood is exact)",
+                    span=self._option_span("importance_samples"),
+                    source=g.source,
+                    file=g.file,
+                    hint="remove the option",
+                )
+            groups = frozenset().union(*(f.groups for f in self._factors))
+            data = [call(Sym("p_data", "p_{\\mathrm{data}}"), [node_sym(n.name)]) for n in self._data]
+            top = Mean(self._iw(k), "y=1", expectation(data))
+            return [self._emit("iw_bound", groups, 1.0, -1, top, "iw_bound")] if groups else []
+        weighted = [f for f in self._factors if f.weighted]
+        if o.beta != 1.0 and not weighted:
+            raise SpecError(
+                f"beta = {o.beta:g} weights the factors of a posterior's latents, and '{g.name}' has no posterior "
+                "(no dashed edge with a distribution into a latent)",
+                span=self._option_span("beta"),
+                source=g.source,
+                file=g.file,
+                hint="remove the option",
             )
-            p.values[n.name] = x.repeat(tile, *([1] * (x.dim() - 1))) if tile > 1 else x
-            p.rows = p.values[n.name].shape[0]
-        self.last_draws = {}
-        for v in g.nodes:
-            self._value(p, v)
+        out = []
         for f in self._factors:
-            if f.name in p.logdens:
-                continue
-            if f.edge is None:
-                p.logdens[f.name] = self._priors[f.node].log_prob(p.values[f.node])
-            else:
-                ei = self._edges[f.edge]
-                if ei.kind == "stochastic":
-                    p.logdens[f.name] = self._edge_dist(ei, p.values).log_prob(p.values[f.node])
-        return p
-
-    def _value(self, p: _Pass, v: str) -> Tensor:
-        if v in p.values:
-            return p.values[v]
-        how, i = self._how[v]
-        node = self.graph.nodes[v]
-        if how == "prior":
-            p.values[v] = out = self._priors[v].sample(p.rows, device=self.device)
-            self.last_draws[f"prior:{v}"] = out.detach()
-            return out
-        assert i is not None
-        ei = self._edges[i]
-        if how == "inverse":
-            t = self._flat(self._value(p, ei.edge.target))
-            base, ladj = self._net(ei.key).inverse(t, self._context(p, ei))
-            p.logdens[f"logdet:{ei.key}"] = ladj  # log p(t | b) = −log|det ∂f/∂b| = log|det ∂f⁻¹/∂t|
-            p.values[v] = out = base.reshape(p.rows, *(node.shape or (1,)))
-            return out
-        if ei.kind == "flow":
-            b = self._flat(self._value(p, ei.inputs[0]))
-            t, ladj = self._net(ei.key)(b, self._context(p, ei))
-            p.logdens[f"logdet:{ei.key}"] = -ladj  # log q(t | b) = −log|det ∂f/∂b|
-            p.values[v] = out = t.reshape(p.rows, *(node.shape or (1,)))
-            return out
-        if ei.kind == "dequantize":
-            x = self._value(p, ei.inputs[0])
-            dq = self._net(ei.key)
-            noise = dq.noise(x)
-            self.last_draws[f"noise:{ei.key}"] = noise.detach()
-            out, log_q = dq.rsample_with(x, noise)
-            p.values[v] = out = out.reshape(p.rows, *(node.shape or (1,)))
-            p.logdens[f"log_q:{ei.key}"] = log_q
-            return out
-        d = self._edge_dist(
-            ei, p.values if all(s in p.values for s in ei.inputs) else {s: self._value(p, s) for s in ei.inputs}
-        )
-        noise = d.noise()
-        self.last_draws[f"eps:{ei.key}"] = noise.detach()
-        p.values[v] = out = d.rsample_with(noise) if d.has_rsample else d.sample()
+            if not f.groups:
+                continue  # a constant: no group to update (it stays in the bound)
+            w, wname, wsym = (
+                (o.beta, "beta", Sym("β·", "\\beta \\cdot ") if o.beta == 1.0 else None)
+                if f.weighted
+                else (1.0, None, None)
+            )
+            top = Mean(f.expr, "y=1", self._expectation())
+            out.append(self._emit(f.name, f.groups, w, -f.coef, top, f.kind, wname, wsym))
         return out
 
-    @staticmethod
-    def _flat(t: Tensor) -> Tensor:
-        return t.reshape(t.shape[0], -1)
+    def _emit(
+        self,
+        name: str,
+        groups: frozenset[str],
+        weight: float,
+        sign: int,
+        top: Expr,
+        kind: str,
+        wname: str | None = None,
+        wsym: Sym | None = None,
+    ) -> Term:
+        formula = _prefix(sign, weight, wsym) + top.sym()
+        self._exprs[name] = top
+        return Term(name, groups, float(weight), sign, formula.u, formula.tex, "model", kind, None, wname)
 
-    def _context(self, p: _Pass, ei: _E) -> Tensor | None:
-        rest = ei.inputs[1:]
-        if not rest:
-            return None
-        return torch.cat([self._flat(self._value(p, s)) for s in rest], 1)
+    def _iw(self, k: int) -> Expr:
+        """log (1/k) Σ_i exp(log w_i) over k dashed passes of each row."""
+        s = Sym(f"log (1/{k}) Σ_i exp(", f"\\log \\frac{{1}}{{{k}}} \\sum_i \\exp(") + self._log_w.sym() + Sym(")", ")")
+        return LogMeanExp(self._log_w, f"y=1*{k}", k, s)
 
-    def _edge_dist(self, ei: _E, values: dict[str, Tensor]) -> Any:
-        vals = [values[s] for s in ei.inputs]
-        x = vals[0] if len(vals) == 1 else torch.cat([self._flat(t) for t in vals], 1)
-        return ei.head(self._net(ei.key)(x))  # type: ignore[misc]
+    # -- one call ----------------------------------------------------------------------------------------------
+    def run(self, batch: dict[str, Tensor]) -> Any:
+        """A call's state: one dashed pass, shared by every term and phase evaluated on it."""
+        return FlowRun(self, batch)
 
-    # -- the objective ---------------------------------------------------------------------------------------
-    def _contributions(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        p = self._pass(batch)
-        out = {}
-        for t in self.objective.terms:
-            f = self._term_factor[t.name]
-            value = p.logdens[f.name]
-            value = -value if f.flow and f.side == "q" else value  # a dashed flow's term is its log-determinant
-            out[t.name] = t.sign * value.mean()
-        return out
+    def _contribution(self, run: Any, name: str) -> Tensor:
+        out = run.results.get(name)
+        if out is None:
+            out = run.results[name] = self._coef[name] * self._exprs[name].eval(run, "y=1")
+        return out  # type: ignore[no-any-return]
 
     def terms(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return self._contributions(batch)
+        run = self.run(batch)
+        return {t.name: self._contribution(run, t.name) for t in self.objective.terms}
 
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return self._losses_from(self._contributions(batch))
+        return self._losses_from(self.run(batch))
 
     def losses_and_terms(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """:meth:`losses` and :meth:`terms` from one pass (the same draws): a metrics line."""
-        c = self._contributions(batch)
-        return self._losses_from(c), c
+        run = self.run(batch)
+        return self._losses_from(run), {t.name: self._contribution(run, t.name) for t in self.objective.terms}
 
-    def _losses_from(self, c: dict[str, Tensor]) -> dict[str, Tensor]:
+    def _losses_from(self, run: Any) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         for g in self.groups:
-            parts = [c[t.name] for t in self.objective.terms if g in t.groups]
+            parts = [self._contribution(run, t.name) for t in self.objective.terms if g in t.groups]
             out[g] = torch.stack(parts).sum() if parts else torch.zeros((), device=self.device)
         return out
 
     def phase_loss(self, phase: str, batch: Any) -> Tensor:
         if phase != "model":
             raise SpecError(f"no phase named '{phase}' (phases: model)")
-        run = batch if isinstance(batch, _FlowRun) else self.run(batch)
+        run = batch if isinstance(batch, FlowRun) else self.run(batch)
         c = [self._contribution(run, t.name) for t in self.objective.terms]
         return torch.stack(c).sum() if c else torch.zeros((), device=self.device)
 
-    def run(self, batch: dict[str, Tensor]) -> Any:
-        """A call's state: one dashed pass, shared by every term and phase evaluated on it."""
-        return _FlowRun(batch)
-
-    def _contribution(self, run: Any, name: str) -> Tensor:
-        if run.results is None:
-            run.results = self._contributions(run.batch)
-        return run.results[name]  # type: ignore[no-any-return]
-
     # -- bounds and exact likelihood -----------------------------------------------------------------------------
-    def _log_weight(self, batch: Any, tile: int = 1) -> Tensor:
-        """Σ_solid log p − Σ_dashed log q per row, every factor included (constants too)."""
-        p = self._pass(self._as_batch(batch), tile)
-        total: Any = 0.0
-        for f in self._factors:
-            total = total + (p.logdens[f.name] if f.side == "p" else -p.logdens[f.name])
-        return total  # type: ignore[return-value]
-
     @property
     def exact(self) -> bool:
         """Is log p(x) exact (no stochastic dashed factor: the dashed process is a bijection of the data)?"""
         return not any(ei.edge.process is Process.inference and ei.kind != "flow" for ei in self._edges)
+
+    def log_likelihood_sym(self) -> Sym:
+        """The formula of the per-row log-weight (log p(x) itself when :attr:`exact`)."""
+        return self._log_w.sym()
 
     def data_dims(self) -> int:
         return sum(n.size for n in self._data)
@@ -471,13 +383,14 @@ class FlowModel(FlowSampling, CompiledModel):
     def elbo(self, batch: Tensor | dict[str, Tensor]) -> Tensor:
         """Per-row E_q[log p − log q] at one draw: log p(x) itself when :attr:`exact`, else the
         (dequantization or variational) lower bound."""
-        return self._log_weight(batch)
+        return self._log_w.eval(self.run(self._as_batch(batch)), "y=1")
 
     def iw_bound(self, batch: Tensor | dict[str, Tensor], k: int) -> Tensor:
         if k < 1:
             raise SpecError(f"k must be at least 1, got {k}")
-        lw = self._log_weight(batch, tile=k)
-        return torch.logsumexp(lw.reshape(k, -1), 0) - math.log(k)
+        if k == 1:
+            return self.elbo(batch)
+        return self._iw(k).eval(self.run(self._as_batch(batch)), "y=1")
 
     def log_likelihood(self, batch: Tensor | dict[str, Tensor]) -> Tensor:
         """Exact per-row log p(x) (nats); a SpecError for a model that has only a bound."""
@@ -486,10 +399,24 @@ class FlowModel(FlowSampling, CompiledModel):
                 f"'{self.graph.name}' has a stochastic dashed factor (a posterior or a dequantization): it has a "
                 "bound, not an exact likelihood"
             )
-        return self._log_weight(batch)
+        return self.elbo(batch)
 
     def extra_repr(self) -> str:
         return f"graph={self.graph.name!r}, groups={self.groups}, terms={[t.name for t in self.objective.terms]}"
+
+
+class _LogWeight(Sum):
+    """``Σ log p − Σ log q``: a :class:`~.ir_games.Sum` of ±1 parts, printed with its signs."""
+
+    def sym(self) -> Sym:
+        out = Sym("", "")
+        for i, (c, p) in enumerate(self.parts):
+            s = p.sym()
+            if c < 0:
+                out = out + (Sym(" − ", " - ") if i else Sym("−", "-")) + s
+            else:
+                out = out + (Sym(" + ", " + ") if i else Sym("", "")) + s
+        return out
 
 
 def _logdet(f: Sym, at: Sym, wrt: Sym) -> Sym:

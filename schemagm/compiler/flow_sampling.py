@@ -37,7 +37,7 @@ class FlowSampling:
     def _edge_dist(self, ei: Any, values: dict[str, Tensor]) -> Any:  # pragma: no cover - FlowModel's
         raise NotImplementedError
 
-    def _pass(self, batch: dict[str, Tensor], tile: int = 1) -> Any:  # pragma: no cover - FlowModel's
+    def run(self, batch: dict[str, Tensor]) -> Any:  # pragma: no cover - FlowModel's
         raise NotImplementedError
 
     @staticmethod
@@ -113,7 +113,7 @@ class FlowSampling:
     def encode(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """The code of data in the dashed process (the flow's inverse, or a draw of q)."""
         v = self._code_node()
-        return self._pass(self._as_batch(x)).values[v]
+        return self.run(self._as_batch(x)).value("y=1", v)
 
     def posterior(self, batch: Tensor | dict[str, Tensor]) -> torch.distributions.Distribution:
         raise SpecError(f"'{self.graph.name}' has no posterior in closed form (a flow or dequantization graph)")

@@ -144,17 +144,23 @@ class Dequantization(nn.Module):
         return torch.rand_like(x) if self.flow is None else torch.randn_like(x)
 
     def rsample_with(self, x: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """``v`` and ``log q(v | x)`` per row at the base draw ``noise``."""
         shape = x.shape
         xf = x.reshape(shape[0], -1)
+        u, log_q = self._u(xf, noise)
+        return (xf + u / self.scale).reshape(shape), log_q
+
+    def log_q(self, x: Tensor, noise: Tensor) -> Tensor:
+        """``log q(v | x)`` per row of the ``v`` drawn from the base draw ``noise``."""
+        return self._u(x.reshape(x.shape[0], -1), noise)[1]
+
+    def _u(self, xf: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
         const = self.features * math.log(self.scale)
         if self.flow is None:
-            u = noise
-            log_q = xf.new_full((shape[0],), const)
-        else:
-            s, ladj = self.flow(noise, xf)
-            u = torch.sigmoid(s)
-            log_q = standard_normal_log_prob(noise) - ladj - log_sigmoid_derivative(s).sum(-1) + const
-        return (xf + u / self.scale).reshape(shape), log_q
+            return noise, xf.new_full((xf.shape[0],), const)
+        s, ladj = self.flow(noise, xf)
+        log_q = standard_normal_log_prob(noise) - ladj - log_sigmoid_derivative(s).sum(-1) + const
+        return torch.sigmoid(s), log_q
 
     def quantize(self, v: Tensor) -> Tensor:
         return torch.floor(v * self.scale) / self.scale

@@ -31,6 +31,7 @@ edge, node and context).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,6 +111,13 @@ def namespace(run: Run) -> dict[str, Any]:
         "prior": run.plan.priors,
         "kl_closed": kl_closed,
         "reconstruction": reconstruction,
+        # the flow path's factors (compiler/ir_flows.py): a network itself, a flow's context, a base draw
+        "math": math,
+        "net": lambda i: run.nets[infos[i].net_key],
+        "flat": lambda t: t.reshape(t.shape[0], -1),
+        "context": lambda c, i: run.context(c, infos[i]),
+        "noise": lambda c, i: run.noise(c, infos[i]),
+        "support": lambda v: run.support(v),
     }
 
 

@@ -576,7 +576,14 @@ class _Checker:
                     f"use a filled arrow ({'->' if e.process is Process.generative else '-->'}) for a "
                     "stochastic edge, or an activation (`-> sigmoid`)",
                 )
-            if target.value not in dist.targets:
+            if target.value == "empirical":
+                self.error(
+                    f"'{target.name}' is an empirical latent (the training points), summed over exactly: no edge "
+                    "produces it",
+                    self.espan(i, "target"),
+                    f"let it generate the data instead (`{target.name} -> x : identity normal(std=0.05)`)",
+                )
+            elif target.value not in dist.targets:
                 fits = [n for n in registry.names("distribution") if target.value in registry.DISTRIBUTIONS[n].targets]
                 self.error(
                     f"the distribution '{head.name}' cannot describe '{target.name}', a {target.value} node",
@@ -660,6 +667,12 @@ class _Checker:
     def check_values(self) -> None:
         """Rule 4 of design section 3: a latent without prior needs a dashed producer."""
         for n in self.g.nodes.values():
+            if n.value == "empirical" and n.role is not Role.latent:
+                self.error(
+                    f"'empirical' is the prior of a latent node (the training points); '{n.name}' is {n.role.value}",
+                    self.nspan(n.name, "type"),
+                    f"declare the points as a latent: `latent m : empirical[...]` with `m -> {n.name} : ...`",
+                )
             if n.role is not Role.latent or n.prior is not None:
                 continue
             dashed = self._producers(n.name, Process.inference)

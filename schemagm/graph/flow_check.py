@@ -25,9 +25,10 @@ def _is_flow(name: str | None) -> bool:
 
 
 def uses_flows(graph: SchematicGraph) -> bool:
-    """Does the graph have an invertible edge or a dequantization edge?  Such a graph is compiled by
-    the factor-by-factor rule of ``schemagm.compiler.flow_model`` and checked here."""
-    return any(
+    """Does the graph have an invertible edge, a dequantization edge or an empirical latent (a
+    kernel density)?  Such a graph is compiled by the factor-by-factor rule of
+    ``schemagm.compiler.flow_model`` and checked here."""
+    return any(n.value == "empirical" and n.role is Role.latent for n in graph.nodes.values()) or any(
         e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output))
         for e in graph.edges
     )

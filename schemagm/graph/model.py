@@ -51,9 +51,10 @@ __all__ = [
 Scalar = bool | int | float | str
 
 #: the value types a node can be declared with; for a latent node every one but
-#: ``real`` is also its prior p(z).
-VALUE_TYPES = ("real", "normal", "uniform", "categorical", "bernoulli")
-PRIORS = ("normal", "uniform", "categorical", "bernoulli")
+#: ``real`` is also its prior p(z).  ``empirical`` (latents only): the points of the training set,
+#: each with probability 1/N, summed over exactly (a kernel density: specs/extra/kde.sgm).
+VALUE_TYPES = ("real", "normal", "uniform", "categorical", "bernoulli", "empirical")
+PRIORS = ("normal", "uniform", "categorical", "bernoulli", "empirical")
 
 
 class Role(str, Enum):
@@ -109,14 +110,14 @@ class Node(_Frozen):
       the indicator when the data come from two domains chosen by it (y = 1
       source, y = 0 target, as in adversarial domain adaptation).
     * ``latent``: ``value`` is its prior (``normal``, ``uniform``,
-      ``categorical``, ``bernoulli``) or ``real`` for a latent with no prior,
-      which must then have a producer.
+      ``categorical``, ``bernoulli``, ``empirical``: the training points) or ``real`` for a
+      latent with no prior, which must then have a producer.
     * ``indicator``: the binary switch y, p(y) uniform; no shape.
     """
 
     name: str
     role: Role
-    value: Literal["real", "normal", "uniform", "categorical", "bernoulli"] = "real"
+    value: Literal["real", "normal", "uniform", "categorical", "bernoulli", "empirical"] = "real"
     shape: tuple[int, ...] = ()
     range: tuple[float, float] | None = None
     given: str | None = None

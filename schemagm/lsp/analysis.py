@@ -168,7 +168,9 @@ def _node_markdown(d: NodeDecl, graph: SchematicGraph | None) -> str:
         head += f" : `{d.type}{dims}`"
     lines = [head, "", f"role: {ROLE_WORDS[d.role]}"]
     if d.role == "latent":
-        if d.type in ("normal", "uniform", "categorical", "bernoulli"):
+        if d.type == "empirical":
+            lines.append(f"prior: p({d.name}) = (1/N) Σ_j δ({d.name} − x_j), the training points, summed over exactly")
+        elif d.type in ("normal", "uniform", "categorical", "bernoulli"):
             lines.append(
                 f"prior: p({d.name}) = {d.type}" + (f" on [{d.range[0]:g}, {d.range[1]:g}]" if d.range else "")
             )

@@ -250,6 +250,9 @@ def _stream_problems(stream: Mapping[str, Any]) -> list[str]:
 
 def check_compatible(state: Mapping[str, torch.Tensor], model: torch.nn.Module, where: str | Path) -> None:
     """Raise a SpecError naming every parameter where the checkpoint and the model disagree."""
+    accept = getattr(model, "accept_state_shapes", None)  # buffers sized by the data (a kernel density's points)
+    if callable(accept):
+        accept(state)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -125,7 +125,7 @@ def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, tor
             optimizers[group] = torch.optim.RMSprop(params, lr=lr, foreach=True)
         else:
             optimizers[group] = torch.optim.SGD(params, lr=lr, foreach=True)
-    if not optimizers:
+    if not optimizers and not getattr(model, "nonparametric", False):
         raise SpecError("the model has no parameters to train (no edge has a parameter group)")
     return optimizers
 
@@ -350,6 +350,11 @@ class Trainer:
         )
 
     def fit(self) -> TrainResult:
+        if getattr(self.model, "nonparametric", False):
+            if not self.optimizers:
+                return self._memorise()
+            if self.step == 0:  # points and parameters (a learned kernel): the points first
+                self._note(str(self.model.fit(self.data.train)))  # type: ignore[attr-defined]
         start = time.perf_counter() - self.elapsed
         before = self.elapsed
         if self.step == 0:
@@ -409,6 +414,19 @@ class Trainer:
             where = f"'{self.run.last}'" if self.run is not None else "no checkpoint (no run directory)"
             message = f"interrupted after step {self.step} (epoch {self.stream.epoch}); the state is saved in {where}"
         return self._result(status, before, message)
+
+    def _memorise(self) -> TrainResult:
+        """A model without parameters (a kernel density) learns by keeping the training points: no
+        gradient step, one checkpoint with the points."""
+        start = time.perf_counter() - self.elapsed
+        before = self.elapsed
+        done = self.model.fit(self.data.train)  # type: ignore[attr-defined]
+        self.elapsed = time.perf_counter() - start
+        self.save()
+        self._commit()
+        self._picture("last.png", seed=10**6)
+        message = f"'{self.model_name}' has no parameters to train: {done} (no gradient steps)"
+        return self._result("finished", before, message)
 
     def _result(self, status: str, before: float, message: str) -> TrainResult:
         return TrainResult(

@@ -87,3 +87,43 @@ def variational_dequantization(maf: Any, flow: Any, x: Tensor, e: Tensor, scale:
 def dequantization_bound(log_p_v: Tensor, log_q: Tensor) -> Tensor:
     """log P(x) ≥ log p(v) − log q(v | x), per row."""
     return log_p_v - log_q
+
+
+def kernel_density(train: Tensor, x: Tensor, eps: float) -> Tensor:
+    """log (1/N) Σ_j N(x; x_j, ε² I) per row: a logsumexp of Gaussians over the training points."""
+    d = x.shape[1]
+    sq = ((x[:, None, :] - train[None, :, :]) ** 2).sum(-1)  # [n, N]
+    log_k = -0.5 * sq / eps**2 - d * math.log(eps) - 0.5 * d * LOG_2PI
+    return torch.logsumexp(log_k, 1) - math.log(train.shape[0])
+
+
+def vae_flow_prior_log_w(q: Callable, prior_flow: Any, p: Callable, x: Tensor, eps: Tensor) -> Tensor:
+    """log p(x | z) + log p(z) − log q(z | x) per row, log p(z) the flow's density."""
+    mean, std = gaussian(q, x)
+    z = mean + std * eps
+    return log_bernoulli(x, p(z)) + prior_flow().log_prob(z) - log_normal(z, mean, std)
+
+
+def iw_bound(log_w: Tensor, k: int) -> Tensor:
+    """log (1/k) Σ_i w_i per row from the log-weights of k draws, rows i·n + j (draw i of row j)."""
+    return torch.logsumexp(log_w.reshape(k, -1), 0) - math.log(k)
+
+
+def beta_vae_flow_prior(q: Callable, prior_flow: Any, p: Callable, x: Tensor, eps: Tensor, beta: float) -> dict:
+    """−E log p(x | z) + β·E[log q(z | x) − log p(z)], log p(z) the flow's density (a β-VAE)."""
+    mean, std = gaussian(q, x)
+    z = mean + std * eps
+    log_q = log_normal(z, mean, std)
+    log_pz = prior_flow().log_prob(z)
+    log_px = log_bernoulli(x, p(z))
+    return {"eta": (beta * (log_q - log_pz) - log_px).mean(), "theta": (-beta * log_pz - log_px).mean()}
+
+
+def beta_vae_iaf(q: Callable, maf: Any, p: Callable, x: Tensor, eps: Tensor, beta: float) -> dict:
+    mean, std = gaussian(q, x)
+    z0 = mean + std * eps
+    t = maf.transform(x)
+    z = t(z0)
+    log_q = log_normal(z0, mean, std) - t.log_abs_det_jacobian(z0, z)
+    log_px = log_bernoulli(x, p(z))
+    return {"eta": (beta * (log_q - log_std_normal(z)) - log_px).mean(), "theta": (-log_px).mean()}
