@@ -34,7 +34,7 @@ from ..errors import Span
 
 if TYPE_CHECKING:  # networkx is imported by the view that needs it (it costs start-up time)
     import networkx as nx
-from .options import Options
+from .options import AdversarialForm, Distance, Options
 
 __all__ = [
     "Role",
@@ -166,6 +166,10 @@ class Edge(_Frozen):
     kernel: Call | None = None
     branch: Literal[0, 1] | None = None
     reparameterize: bool = True
+    #: per-edge settings (None: not written, the model-wide option applies); see graph.options.EdgeSettings
+    weight: float | None = None
+    distance: Distance | None = None
+    form: AdversarialForm | None = None
     span: Span | None = Field(default=None, exclude=True, repr=False)
 
     @property
@@ -175,6 +179,11 @@ class Edge(_Frozen):
     @property
     def head(self) -> str:
         return "invertible" if self.invertible else "hollow" if self.deterministic else "filled"
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The per-edge settings written on this edge, in canonical order."""
+        return {k: getattr(self, k) for k in ("weight", "distance", "form") if getattr(self, k) is not None}
 
     @property
     def has_parameters(self) -> bool:

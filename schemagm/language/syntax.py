@@ -26,6 +26,7 @@ __all__ = [
     "CallSyntax",
     "NodeDecl",
     "SourceRef",
+    "SettingDecl",
     "EdgeBody",
     "EdgeDecl",
     "OptionDecl",
@@ -98,6 +99,16 @@ class SourceRef(_Syntax):
     value: int | float | None = None  # the indicator value written after '='
 
 
+class SettingDecl(_Syntax):
+    """``weight=10`` after an edge's flags: a per-edge setting."""
+
+    key: str
+    value: Value
+    bare: bool = False
+    key_span: Span | None = Field(default=None, repr=False)
+    value_span: Span | None = Field(default=None, repr=False)
+
+
 class EdgeBody(_Syntax):
     """What follows the ``:`` of an edge: ``G_theta = mlp(256) -> sigmoid adversarial``."""
 
@@ -108,6 +119,7 @@ class EdgeBody(_Syntax):
     head_arrow: str | None = None  # "->" when the head is an activation (``-> sigmoid``)
     flags: list[str] = Field(default_factory=list)  # adversarial, perfect, no_reparam, as written
     flag_spans: list[Span | None] = Field(default_factory=list, repr=False)
+    settings: list[SettingDecl] = Field(default_factory=list)  # ``weight=10 distance=l1``, as written
 
 
 class EdgeDecl(_Syntax):
