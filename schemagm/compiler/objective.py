@@ -150,7 +150,7 @@ class _Deriver(_Bounds, _Games):
                     )
                 continue
             producers = solid_into.get(v, [])
-            has_prior = node.role is Role.latent and node.prior is not None
+            has_prior = (node.role is Role.latent and node.prior is not None) or node.missing_prior is not None
             if not has_prior and not producers:
                 if ei.head is not None and ei.corruption is None and ei.edge.group and ei.edge.reparameterize:
                     raise self.err(

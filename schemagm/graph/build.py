@@ -145,6 +145,8 @@ class _Build:
                 range=rng,
                 given=d.given,
                 dataset=d.dataset,
+                partial=d.partial,
+                observed=None if d.observed is None else float(d.observed),
                 span=d.span,
             )
         except ValidationError as err:  # pragma: no cover - every field is checked above
@@ -468,6 +470,8 @@ def _node_syntax(n: Node) -> NodeDecl:
         range=n.range,
         given=n.given,
         dataset=n.dataset,
+        partial=n.partial,
+        observed=n.observed,
     )
 
 

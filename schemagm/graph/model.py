@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # networkx is imported by the view that needs it (it costs st
 from .options import AdversarialForm, Distance, Options
 
 __all__ = [
+    "observed_key",
     "Role",
     "Process",
     "Scalar",
@@ -54,6 +55,12 @@ Scalar = Union[bool, int, float, str]
 #: ``real`` is also its prior p(z).
 VALUE_TYPES = ("real", "normal", "uniform", "categorical", "bernoulli")
 PRIORS = ("normal", "uniform", "categorical", "bernoulli")
+
+
+def observed_key(node: str) -> str:
+    """The batch key of a partially observed node's mask (bool ``[n]``, True where observed); a
+    node name has no dot, so the key cannot collide with one."""
+    return f"{node}.observed"
 
 
 class Role(str, Enum):
@@ -121,12 +128,24 @@ class Node(_Frozen):
     range: tuple[float, float] | None = None
     given: str | None = None
     dataset: str | None = None
+    #: a data node observed on some rows only (``partial``): where missing, its dashed edge infers it
+    partial: bool = False
+    #: ``partial(f)``: the fraction of rows that keep their value (None: the mask comes with the data)
+    observed: float | None = None
     span: Span | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def prior(self) -> str | None:
         """The prior p(v) of a latent node, or None."""
         if self.role is Role.latent and self.value != "real":
+            return self.value
+        return None
+
+    @property
+    def missing_prior(self) -> str | None:
+        """The prior p(v) of a partially observed node where its value is missing (its value type:
+        uniform over the classes of a categorical, Bernoulli(1/2)), or None."""
+        if self.partial and self.value in ("categorical", "bernoulli"):
             return self.value
         return None
 

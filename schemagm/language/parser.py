@@ -337,6 +337,12 @@ class _Builder:
         if from_tree is not None:
             node.dataset = str(from_tree.children[0])
             node.dataset_span = self.span(from_tree.children[0])
+        partial_tree = parts.get("partial_expr")
+        if partial_tree is not None:
+            node.partial = True
+            node.partial_span = self.span(partial_tree)
+            if partial_tree.children and partial_tree.children[0] is not None:
+                node.observed = _number(partial_tree.children[0])
         return node
 
     def edge(self, tree: Tree) -> EdgeDecl:

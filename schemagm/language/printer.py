@@ -33,6 +33,7 @@ KEYWORDS = frozenset(
         "in",
         "given",
         "from",
+        "partial",
         "options",
         "adversarial",
         "perfect",
@@ -93,6 +94,8 @@ def _node_type(node: NodeDecl) -> str:
         text += f" given {node.given}"
     if node.dataset is not None:
         text += f" from {node.dataset}"
+    if node.partial:
+        text += " partial" if node.observed is None else f" partial({format_number(node.observed)})"
     return text
 
 

@@ -82,12 +82,15 @@ class NodeDecl(_Syntax):
     range: tuple[int | float, int | float] | None = None
     given: str | None = None
     dataset: str | None = None
+    partial: bool = False  # `partial`: observed on some rows only
+    observed: int | float | None = None  # `partial(0.1)`: the fraction of rows that keep their value
     name_span: Span | None = Field(default=None, repr=False)
     type_span: Span | None = Field(default=None, repr=False)
     dims_span: Span | None = Field(default=None, repr=False)
     range_span: Span | None = Field(default=None, repr=False)
     given_span: Span | None = Field(default=None, repr=False)
     dataset_span: Span | None = Field(default=None, repr=False)
+    partial_span: Span | None = Field(default=None, repr=False)
     comments: list[str] = Field(default_factory=list)
     comment: str | None = None
 
