@@ -91,6 +91,7 @@ def namespace(run: Run) -> dict[str, Any]:
         return out
 
     from .distributions import mmd2
+    from .partial import observed_mask, observed_value
     from .ir_games import grad_penalty, iw_log_d, kernel_side
     from .sampling import _ACTIVATIONS
 
@@ -110,7 +111,20 @@ def namespace(run: Run) -> dict[str, Any]:
         "prior": run.plan.priors,
         "kl_closed": kl_closed,
         "reconstruction": reconstruction,
+        # partially observed nodes (compiler/partial.py): the mask, the observed value, the k-th value
+        "observed": lambda node: observed_mask(run, node),
+        "observed_value": lambda node: observed_value(run, node),
+        "enum_value": lambda node, k: _enum_value(run, node, k),
+        "dtype": run.dtype,
     }
+
+
+def _enum_value(run: Run, node: str, k: int) -> Tensor:
+    from .distributions import support
+
+    n = run.plan.graph.nodes[node]
+    one = support(n.value, n.shape)[k].to(run.device, run.dtype)
+    return one.expand(run.n, *one.shape)
 
 
 def walk(e: Expr):

@@ -55,7 +55,7 @@ class CompiledModel(nn.Module):
             n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
             for n in graph.nodes.values()
             if n.prior is not None
-        }
+        } | {n.name: Prior(n.missing_prior, n.shape) for n in graph.nodes.values() if n.missing_prior is not None}
         self._planner = Planner(graph, self._infos, self._priors, self._err)
         compiled = derive(graph, self._planner, self._infos, self._priors, self._err, self._option_span)
         self.objective: Objective = compiled.objective

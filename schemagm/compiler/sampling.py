@@ -442,7 +442,12 @@ class Planner:
         key = (ctx_name, v)
         g = self.getters.get(key)
         if g is None:
-            g = self._make_getter(self.source(ctx_name, v))
+            src = self.source(ctx_name, v)
+            g = self._make_getter(src)
+            if self.graph.nodes[v].partial and src.kind in ("edge", "enum") and self.contexts[src.ctx].kind != "sample":
+                from .partial import mixed_getter  # observed rows keep their value
+
+                g = mixed_getter(v, g)
             self.getters[key] = g
         return g
 
