@@ -91,8 +91,8 @@ def namespace(run: Run) -> dict[str, Any]:
         return out
 
     from .distributions import mmd2
-    from .partial import observed_mask, observed_value
     from .ir_games import grad_penalty, iw_log_d, kernel_side
+    from .partial import observed_mask, observed_value
     from .sampling import _ACTIVATIONS
 
     return {

@@ -360,9 +360,12 @@ class _Deriver(_Bounds, _Games):
         ins = [self.p.source(ctx, i) for i in ei.inputs]
         groups = frozenset([ei.edge.group] if ei.edge.group else []) | frozenset().union(*(s.groups for s in ins))
         q = LogProb(ei, v, call(ei.sym, [node_sym(v)], [s.expr for s in ins]))
-        data = ", ".join([*(i for i, s_ in zip(ei.inputs, ins) if s_.from_data), f"{v}°"])
+        data = ", ".join([*(i for i, s_ in zip(ei.inputs, ins, strict=True) if s_.from_data), f"{v}°"])
         tex = data.replace("°", "^\\circ")
-        over = expectation([Sym(f"p_data({data})", f"p_{{\\mathrm{{data}}}}({tex})")] + [f for s_ in ins if not s_.from_data for f in s_.factors])
+        over = expectation(
+            [Sym(f"p_data({data})", f"p_{{\\mathrm{{data}}}}({tex})")]
+            + [f for s_ in ins if not s_.from_data for f in s_.factors]
+        )
         self.emit_expr(f"supervised:{ei.name}", groups, alpha, -1, ObservedMean(q, ctx, v, over), "supervised", b)
 
     def downstream_factors(self, ctx: str, v: str, nodes: tuple[str, ...]) -> list[Sym]:

@@ -80,10 +80,11 @@ def mixed_getter(node: str, inner: Callable[[Run], Tensor]) -> Callable[[Run], T
 
     def get(run: Run) -> Tensor:
         v = inner(run)
-        m = observed_mask(run, node)
-        if v.shape[0] != m.shape[0]:  # pragma: no cover - a tiled context (checked at compile time)
-            raise ValueError(f"the mask of '{node}' has {m.shape[0]} rows, its value {v.shape[0]}")
-        return torch.where(_expand(m, v), observed_value(run, node), v)
+        m, seen = observed_mask(run, node), observed_value(run, node)
+        if v.shape[0] != m.shape[0]:  # k copies of the rows (an importance-weighted bound)
+            k = v.shape[0] // max(m.shape[0], 1)
+            m, seen = m.repeat(k), seen.repeat(k, *([1] * (seen.dim() - 1)))
+        return torch.where(_expand(m, v), seen, v)
 
     return get
 

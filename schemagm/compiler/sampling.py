@@ -269,7 +269,7 @@ class Planner:
         options += [ei for ei in self.solid_in[v] if ei.edge.branch in (0, None)]
         if node.prior is not None:
             options.append("own")
-        if node.role is Role.data and (not visiting or not options):
+        if node.role is Role.data and (not visiting or not options or node.partial):  # partial: p(c) where missing
             options.append("given")
         problems = []
         for opt in options:
