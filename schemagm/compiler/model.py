@@ -451,6 +451,17 @@ class CompiledModel(nn.Module):
         run = Run(self, self._as_batch(x))
         return run.dist(ctx, ei).mean if ei.head is not None else run.value(ctx, v)
 
+    def infer(self, node: str, batch: Tensor | dict[str, Tensor]) -> Tensor:
+        """The mean of the dashed edge that infers the partially observed ``node`` (a categorical:
+        the class probabilities ``[n, K]``), from the batch's other nodes (``node`` itself unread)."""
+        nd = self.graph.nodes.get(node)
+        if nd is None or not nd.partial:
+            raise SpecError(f"'{node}' is not a partially observed node of '{self.graph.name}'")
+        data = {k: v for k, v in self._as_batch(batch).items() if k != node and not k.startswith(f"{node}.")}
+        ctx = "y=1"
+        ei = self._infos[self._planner.source(ctx, node).edge]  # type: ignore[index]
+        return Run(self, data).dist(ctx, ei).mean
+
     def posterior(self, batch: Tensor | dict[str, Tensor]) -> torch.distributions.Distribution:
         """q(z | x) as a ``torch.distributions`` object."""
         ctx, ei, v = self._code()

@@ -322,7 +322,9 @@ def _observed(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) 
     return mask, dataclasses.replace(raw, fields=fields)
 
 
-def _keep_fraction(mask: np.ndarray, values: np.ndarray, train_idx: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+def _keep_fraction(
+    mask: np.ndarray, values: np.ndarray, train_idx: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
     """``partial(f)``: keep the value on a fraction ``f`` of the observed training rows, the same
     fraction of each class (stratified), chosen by ``seed``; test rows stay as they are."""
     out = mask.copy()
