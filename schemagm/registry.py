@@ -304,6 +304,7 @@ ACTIVATIONS: dict[str, Entry] = {
             ("tanh", "to (-1, 1)"),
             ("relu", "to [0, inf)"),
             ("softplus", "to (0, inf)"),
+            ("softmax", "to probabilities over the last dimension (a soft categorical code)"),
         ]
     ]
 }

@@ -137,3 +137,50 @@ def test_partial_prints_and_parses_back() -> None:
         text = to_sgm(g)
         assert written in text
         assert parse(text) == g
+
+
+SSAAE = (
+    "model ssaae\n"
+    "data x : real[16] in [0, 1]\n"
+    "data c : categorical[4] partial\n"
+    "latent z : normal[3]\n"
+    "indicator y\n"
+    "x, y ==> z : E_eta = mlp(16)\n"
+    "x, y ==> c : C_eta = mlp(16) -> softmax weight=2\n"
+    "z -> y : Dz_phi = mlp(16) adversarial\n"
+    "c -> y : Dc_phi = mlp(16) adversarial\n"
+    "z, c, y -> x : p_theta = mlp(16) bernoulli\n"
+)
+
+
+@pytest.mark.parametrize("observed", [None, [True] * 12, [False] * 12], ids=["some", "every", "no row labelled"])
+def test_semi_supervised_aae_is_the_rule(observed) -> None:
+    model = compiled(SSAAE)
+    b = batch(observed=observed)
+    torch.manual_seed(1)
+    got = model.losses(b)
+    expected = ref.ssaae(
+        net(model, "E_eta"),
+        net(model, "C_eta"),
+        net(model, "Dz_phi"),
+        net(model, "Dc_phi"),
+        net(model, "p_theta"),
+        b["x"],
+        b["c"],
+        b[observed_key("c")],
+        draw(model, "prior:z:y=1"),
+        draw(model, "prior:c:y=1"),
+        2.0,
+    )
+    assert_same_losses_and_gradients(model, got, expected, "ssaae")
+
+
+def test_semi_supervised_aae_reconstructs_labelled_rows_from_their_label() -> None:
+    model = compiled(SSAAE)
+    b = batch(observed=[True] * 12)
+    x = model.reconstruct(b)
+    dec = net(model, "p_theta")
+    import torch.nn.functional as F
+
+    expected = torch.sigmoid(dec(net(model, "E_eta")(b["x"]), F.one_hot(b["c"], 4).float()))
+    torch.testing.assert_close(x, expected)

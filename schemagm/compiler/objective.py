@@ -21,7 +21,7 @@ from .distributions import Prior, support
 from .games import _Games
 from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Neg, Opaque, Pool, Recon, Score
 from .ir_games import iw_log_d
-from .partial import Observed, ObservedMean, PartialEnumSum, supervised_weight
+from .partial import CodeLogLik, Observed, ObservedMean, PartialEnumSum, supervised_weight
 from .sampling import _ACTIVATIONS, EdgeInfo, Planner, Source, Unresolved
 from .terms import LOG, Objective, Phase, Sym, call, expectation, node_sym
 
@@ -341,9 +341,11 @@ class _Deriver(_Bounds, _Games):
             else:
                 top = Mean(body, ctx, expectation(over))
             self.emit_expr(part.name, groups, part.weight, part.sign, top, part.kind, b, part.wname, part.wsym)
-        for v, ei, src, _ in pairs:
-            if node_of(v).partial:
-                self.supervised_term(ctx, b, v, ei, src, pool)
+        for v, node in self.g.nodes.items():
+            if node.partial:
+                src = p.source(ctx, v)
+                if src.kind == "edge" and self.infos[src.edge].edge.process is Process.inference:  # type: ignore[index]
+                    self.supervised_term(ctx, b, v, self.infos[src.edge], src, pool)  # type: ignore[index]
 
     def supervised_term(self, ctx: str, b: int, v: str, ei: EdgeInfo, src: Source, pool: EdgeInfo | None) -> None:
         """M2's α-weighted classification on the rows where the partially observed ``v`` is
@@ -355,11 +357,21 @@ class _Deriver(_Bounds, _Games):
                 ei.edge,
             )
         alpha = supervised_weight(ei.edge)
-        if alpha == 0.0:
+        if alpha == 0.0 or ei.index in self.supervised:
             return
+        self.supervised.add(ei.index)
         ins = [self.p.source(ctx, i) for i in ei.inputs]
         groups = frozenset([ei.edge.group] if ei.edge.group else []) | frozenset().union(*(s.groups for s in ins))
-        q = LogProb(ei, v, call(ei.sym, [node_sym(v)], [s.expr for s in ins]))
+        q: Expr
+        if ei.head is not None:
+            q = LogProb(ei, v, call(ei.sym, [node_sym(v)], [s.expr for s in ins]))
+        elif ei.activation in ("softmax", "sigmoid") and ei.net_key:
+            q = CodeLogLik(ei, v, call(ei.sym, [node_sym(v)], [s.expr for s in ins]))
+        else:
+            raise self.err(
+                f"the hollow edge into the partially observed '{v}' needs `-> softmax` (a categorical code) or `-> sigmoid` (a bernoulli one) for its supervised term",
+                ei.edge,
+            )
         data = ", ".join([*(i for i, s_ in zip(ei.inputs, ins, strict=True) if s_.from_data), f"{v}°"])
         tex = data.replace("°", "^\\circ")
         over = expectation(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..graph.model import Edge, observed_key
@@ -116,6 +117,34 @@ class Observed(Expr):
 
     def children(self) -> tuple[Expr, ...]:
         return (self.seen, self.missing)
+
+
+@dataclass(eq=False)
+class CodeLogLik(Expr):
+    """``log f(v | pa)`` of a hollow edge whose output is a soft code (``-> softmax``: the
+    categorical with those probabilities; ``-> sigmoid``: the Bernoulli), at v's value: the
+    cross-entropy of the semi-supervised AAE's classification phase (Makhzani et al. 2016)."""
+
+    edge: Any
+    target: str
+    s: Sym
+
+    def eval(self, run: Run, ctx: str) -> Tensor:
+        out = run.forward(ctx, self.edge)
+        v = run.value(ctx, self.target)
+        if self.edge.activation == "softmax":
+            return (torch.log_softmax(out, -1) * v).reshape(v.shape[0], -1).sum(1)
+        return -F.binary_cross_entropy_with_logits(out, v, reduction="none").reshape(v.shape[0], -1).sum(1)
+
+    def py(self, ctx: str) -> str:
+        out = f"forward({ctx!r}, {self.edge.index})"
+        v = f"value({ctx!r}, {self.target!r})"
+        if self.edge.activation == "softmax":
+            return f"(torch.log_softmax({out}, -1) * {v}).reshape({v}.shape[0], -1).sum(1)"
+        return f"(-F.binary_cross_entropy_with_logits({out}, {v}, reduction='none').reshape({v}.shape[0], -1).sum(1))"
+
+    def sym(self) -> Sym:
+        return Sym("log ", "\\log ") + self.s
 
 
 @dataclass(eq=False)

@@ -237,7 +237,7 @@ class _Build:
                     self.error(
                         f"'{head.name}' is a distribution; write it without the arrow: `{_call(head)}`",
                         head.span,
-                        "`-> name` is for activations (sigmoid, tanh, relu, softplus)",
+                        "`-> name` is for activations (sigmoid, tanh, relu, softplus, softmax)",
                     )
             elif is_act and not is_dist:
                 self.error(

@@ -61,3 +61,42 @@ def m2(
     rec = rec_rows.mean()
     eta = rec + klz_rows.mean() + prior_c.mean() + alpha * supervised
     return {"eta": eta, "theta": rec}
+
+
+def ssaae(
+    enc: Net,
+    cls: Net,
+    dz: Net,
+    dc: Net,
+    dec: Net,
+    x: Tensor,
+    label: Tensor,
+    observed: Tensor,
+    z_prior: Tensor,
+    c_prior: Tensor,
+    alpha: float,
+) -> dict[str, Tensor]:
+    """The semi-supervised AAE (Makhzani et al. 2016, Sec. 5) as the rule reads its graph: the
+    soft code s = softmax(C(x)) is the label where observed, ``c_code = m·onehot + (1 - m)·s``;
+    Dz tells N(0, I) samples from E(x), Dc tells ``m·onehot + (1 - m)·c_prior`` from ``c_code``;
+    the decoder reconstructs x from (E(x), c_code), labelled rows from their label; the encoders
+    fool both discriminators (non-saturating) and C_eta is trained by alpha times the cross-entropy
+    on the labelled rows."""
+    n, classes = x.shape[0], c_prior.shape[1]
+    onehot = F.one_hot(label, classes).to(x.dtype)
+    m = observed.reshape(n, 1)
+    raw = cls(x)
+    code_c = torch.where(m, onehot, torch.softmax(raw, -1))
+    real_c = torch.where(m, onehot, c_prior)
+    code_z = enc(x)
+
+    def d_loss(d: Net, real: Tensor, fake: Tensor) -> Tensor:
+        return F.softplus(-d(real).reshape(n)).mean() + F.softplus(d(fake.detach()).reshape(n)).mean()
+
+    phi = d_loss(dz, z_prior, code_z) + d_loss(dc, real_c, code_c)
+    rec = -log_bernoulli(x, dec(code_z, code_c)).mean()
+    adv = F.softplus(-dz(code_z).reshape(n)).mean() + F.softplus(-dc(code_c).reshape(n)).mean()
+    m_obs = observed.to(x.dtype)
+    ce = -(m_obs * torch.log_softmax(raw, -1).gather(1, label.reshape(n, 1)).reshape(n)).sum()
+    supervised = ce / m_obs.sum().clamp(min=1.0)
+    return {"phi": phi, "theta": rec, "eta": rec + adv + alpha * supervised}
