@@ -314,8 +314,18 @@ class _Checker:
                 where,
                 f"declare it `data {n.name} : categorical[K] ... partial`",
             )
-        if n.given is not None:
-            self.error(f"a partially observed node cannot also be `given {n.given}`", where)
+        given = next((m for m in self.g.nodes.values() if m.given is not None), None)
+        if given is not None:
+            self.error(
+                f"a partially observed node cannot be combined with data chosen by an indicator (`given {given.given}` on '{given.name}'): the branches split the rows, the mask does not",
+                where,
+            )
+        if self.g.options.discrete == "score":
+            self.error(
+                f"the partially observed '{n.name}' is summed over exactly where missing, but the options ask for `discrete = score`",
+                where,
+                "remove `discrete = score` (`auto` enumerates it)",
+            )
         if not any(e.target == n.name and e.process is Process.inference and not e.adversarial for e in self.g.edges):
             self.error(
                 f"'{n.name}' is partially observed, but no dashed edge infers it where it is missing",
