@@ -92,7 +92,8 @@ def test_partial_fraction_of_digits_is_stratified_and_deterministic() -> None:
     text = (
         "model m2\ndata x : real[64] in [0, 1] from digits\n"
         "data c : categorical[10] from digits.label partial(0.1)\nlatent z : normal[2]\n"
-        "x --> c : q_eta = mlp(8) categorical\nz, c -> x : p_theta = mlp(8) bernoulli\nx, c --> z : r_eta = mlp(8) normal\n"
+        "x --> c : q_eta = mlp(8) categorical\nz, c -> x : p_theta = mlp(8) bernoulli\n"
+        "x, c --> z : r_eta = mlp(8) normal\n"
     )
     g = parse(text)
     a = get_dataset(None, g, seed=0)
