@@ -184,3 +184,12 @@ def test_semi_supervised_aae_reconstructs_labelled_rows_from_their_label() -> No
 
     expected = torch.sigmoid(dec(net(model, "E_eta")(b["x"]), F.one_hot(b["c"], 4).float()))
     torch.testing.assert_close(x, expected)
+
+
+def test_infer_gives_the_label_probabilities_of_m2_and_of_the_ssaae() -> None:
+    for text, key in ((M2, "q_eta"), (SSAAE, "C_eta")):
+        model = compiled(text)
+        b = batch()
+        probs = model.infer("c", b)
+        expected = torch.softmax(net(model, key)(b["x"]), -1)
+        torch.testing.assert_close(probs, expected)

@@ -41,7 +41,7 @@ def test_train_pictures_reconstruct_and_eval(spec: Path, tmp_path: Path) -> None
     report = tmp_path / "r.json"
     res = cli("eval", out, "--metrics", "elbo,accuracy", "--json", report)
     assert res.exit_code in (0, 1), res.output
-    if spec.stem == "m2":
+    if spec.stem in ("m2", "ssaae"):  # the inferred label's accuracy on the 180 test rows
         m = json.loads(report.read_text())["metrics"]
         assert m["elbo"]["status"] == "ok", m
         acc = m["accuracy"]["value"]["c"]

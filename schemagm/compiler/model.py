@@ -458,9 +458,13 @@ class CompiledModel(nn.Module):
         if nd is None or not nd.partial:
             raise SpecError(f"'{node}' is not a partially observed node of '{self.graph.name}'")
         data = {k: v for k, v in self._as_batch(batch).items() if k != node and not k.startswith(f"{node}.")}
-        ctx = "y=1"
-        ei = self._infos[self._planner.source(ctx, node).edge]  # type: ignore[index]
-        return Run(self, data).dist(ctx, ei).mean
+        for ctx in ("y=1", "y=0") if self._planner.indicator else ("y=1",):
+            src = self._planner.source(ctx, node)
+            if src.kind == "edge":
+                ei = self._infos[src.edge]  # type: ignore[index]
+                run = Run(self, data)
+                return run.dist(ctx, ei).mean if ei.head is not None else run.value(ctx, node)
+        raise SpecError(f"no dashed edge infers '{node}' from the other nodes")
 
     def posterior(self, batch: Tensor | dict[str, Tensor]) -> torch.distributions.Distribution:
         """q(z | x) as a ``torch.distributions`` object."""
