@@ -193,3 +193,15 @@ def test_infer_gives_the_label_probabilities_of_m2_and_of_the_ssaae() -> None:
         probs = model.infer("c", b)
         expected = torch.softmax(net(model, key)(b["x"]), -1)
         torch.testing.assert_close(probs, expected)
+
+
+def test_the_bounds_infer_the_partial_node_on_every_row() -> None:
+    model = compiled(M2)
+    b = batch(observed=[True] * 12)
+    for bound in (model.elbo, lambda t: model.iw_bound(t, 3)):
+        torch.manual_seed(5)
+        with_labels = bound(b)
+        torch.manual_seed(5)
+        without = bound({"x": b["x"]})
+        torch.testing.assert_close(with_labels, without)
+        assert with_labels.shape == (12,) and torch.isfinite(with_labels).all()

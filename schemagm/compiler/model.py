@@ -445,6 +445,13 @@ class CompiledModel(nn.Module):
         data = [v for v, n in self.graph.nodes.items() if n.role is Role.data]
         return {data[0]: x}
 
+    def _unlabelled(self, batch: Tensor | dict[str, Tensor]) -> dict[str, Tensor]:
+        """The batch without the values of partially observed nodes: the bounds are bounds on the
+        other data, the partial nodes inferred (sampled from their dashed edge) on every row."""
+        out = self._as_batch(batch)
+        partial = [v for v, n in self.graph.nodes.items() if n.partial]
+        return {k: t for k, t in out.items() if k.split(".")[0] not in partial} if partial else out
+
     def encode(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """The code of data: the mean of q(z | x), or the encoder's value for a hollow edge."""
         ctx, ei, v = self._code()
@@ -543,7 +550,7 @@ class CompiledModel(nn.Module):
         sample, not enumerated)."""
         ctx, _, _ = self._code()
         scored, dashed = self._bound_parts(ctx)
-        run = Run(self, self._as_batch(batch))
+        run = Run(self, self._unlabelled(batch))
         total = 0.0
         for ei in scored:
             total = total + run.dist(ctx, ei).log_prob(run.value(ctx, ei.edge.target))
@@ -567,7 +574,7 @@ class CompiledModel(nn.Module):
         if tiled not in self._planner.contexts:
             base = self._planner.contexts[ctx]
             self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx))
-        run = Run(self, self._as_batch(batch))
+        run = Run(self, self._unlabelled(batch))
         log_w = 0.0
         for ei in scored:
             log_w = log_w + run.dist(tiled, ei).log_prob(run.value(tiled, ei.edge.target))
