@@ -50,6 +50,7 @@ KEYWORDS = frozenset(
         "in",
         "given",
         "from",
+        "partial",
         "options",
         "adversarial",
         "perfect",

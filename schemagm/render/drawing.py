@@ -118,6 +118,8 @@ def _describe_node(node: Node) -> str:
         text += f" in [{node.range[0]:g}, {node.range[1]:g}]"
     if node.given:
         text += f" given {node.given}"
+    if node.partial:
+        text += " partial" if node.observed is None else f" partial({node.observed:g})"
     return text
 
 
