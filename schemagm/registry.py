@@ -305,6 +305,7 @@ ACTIVATIONS: dict[str, Entry] = {
             ("tanh", "to (-1, 1)"),
             ("relu", "to [0, inf)"),
             ("softplus", "to (0, inf)"),
+            ("softmax", "to probabilities over the last dimension (a soft categorical code)"),
         ]
     ]
 }

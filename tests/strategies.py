@@ -50,6 +50,7 @@ KEYWORDS = frozenset(
         "in",
         "given",
         "from",
+        "partial",
         "options",
         "adversarial",
         "perfect",
@@ -530,6 +531,35 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         if not e.adversarial and e.process is Process.inference
     ):
         options = options.model_copy(update={"importance_samples": 1})
+    # a partially observed label inferred from a data node (M2's x --> c), where the rule can read it
+    # (no data chosen by the indicator, enumerated, not importance weighted)
+    if (
+        c.flip(0.3)
+        and not any(n.given for n in data)
+        and options.discrete != "score"
+        and options.importance_samples == 1
+    ):
+        name = c.name() + str(len(all_names))
+        while name in all_names:
+            name += "_"
+        all_names.append(name)
+        value = c.choice(["categorical", "bernoulli"])
+        shape = (c.int(2, 5),) if value == "categorical" else (c.int(1, 3),)
+        fraction = c.choice([None, 0.1, 0.5, 1.0])
+        data.append(Node(name=name, role=Role.data, value=value, shape=shape, partial=True, observed=fraction))
+        label, group = labels.fresh(c, ["eta"])
+        edges.append(
+            Edge(
+                sources=(c.choice(data[:-1]).name,),
+                target=name,
+                process=Process.inference,
+                label=label,
+                group=group,
+                network=Call(name="mlp", args=(c.int(1, 16),)),
+                output=Call(name=value),
+                weight=c.choice([None, 0.0, 0.5, 2.0]),
+            )
+        )
     nodes = data + latents + ([y] if y is not None else [])
     model = c.name()
     return SchematicGraph(model, c.perm(nodes), c.perm(edges), options, title=draw(_TITLES))

@@ -165,7 +165,8 @@ SYNTAX_ERRORS = [
         "model m\nx -> y : mlp(2) normal foo\n",
         2,
         24,
-        "expected 'adversarial', '(', 'no_reparam', 'perfect' or the end of the line; found 'foo'",
+        "expected a flag (adversarial, perfect, no_reparam), a setting (weight=..., distance=..., form=...) "
+        "or the end of the line; found 'foo'",
     ),
     ("model m\nx -> y -> z\n", 2, 8, "expected ':' or the end of the line; found the arrow '->'"),
     (

@@ -93,6 +93,7 @@ def test_completion_by_context():
         "tanh",
         "relu",
         "softplus",
+        "softmax",
     }
     assert {c.label for c in completions(typing, 4, len("z, "))} == {"x", "z", "y"}
     start = {c.label for c in completions(typing, 3, 0)}

@@ -92,6 +92,7 @@ class _DeriverBase:
             if ei.edge.adversarial and ei.edge.group and ei.edge.group not in self.owners:
                 self.owners.append(ei.edge.group)
         self.tested: set[str] = {s for ei in infos if ei.edge.adversarial for s in ei.inputs}
+        self.supervised: set[int] = set()  # the dashed edges whose supervised term is emitted (partial nodes)
         self.used_iw = False
         self.used_walkback = False
 

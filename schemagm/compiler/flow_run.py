@@ -52,6 +52,7 @@ class FlowRun:
         self.noises: dict[tuple[str, int], Tensor] = {}
         self.draws: dict[str, Tensor] = {}
         self.results: dict[str, Tensor] = {}
+        self.dtype = model._anchor.dtype  # the IR namespace reads it as the planner's Run does
         self._filled: set[str] = set()
         model.__dict__["last_draws"] = self.draws
 

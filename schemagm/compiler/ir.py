@@ -93,6 +93,7 @@ def namespace(run: Run) -> dict[str, Any]:
 
     from .distributions import mmd2
     from .ir_games import grad_penalty, iw_log_d, kernel_side
+    from .partial import observed_mask, observed_value
     from .sampling import _ACTIVATIONS
 
     return {
@@ -118,7 +119,20 @@ def namespace(run: Run) -> dict[str, Any]:
         "context": lambda c, i: run.context(c, infos[i]),
         "noise": lambda c, i: run.noise(c, infos[i]),
         "support": lambda v: run.support(v),
+        # partially observed nodes (compiler/partial.py): the mask, the observed value, the k-th value
+        "observed": lambda node: observed_mask(run, node),
+        "observed_value": lambda node: observed_value(run, node),
+        "enum_value": lambda node, k: _enum_value(run, node, k),
+        "dtype": run.dtype,
     }
+
+
+def _enum_value(run: Run, node: str, k: int) -> Tensor:
+    from .distributions import support
+
+    n = run.plan.graph.nodes[node]
+    one = support(n.value, n.shape)[k].to(run.device, run.dtype)
+    return one.expand(run.n, *one.shape)
 
 
 def walk(e: Expr):

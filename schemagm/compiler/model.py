@@ -57,7 +57,7 @@ class CompiledModel(nn.Module):
             n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
             for n in graph.nodes.values()
             if n.prior is not None
-        }
+        } | {n.name: Prior(n.missing_prior, n.shape) for n in graph.nodes.values() if n.missing_prior is not None}
         self._planner = Planner(graph, self._infos, self._priors, self._err)
         compiled = derive(graph, self._planner, self._infos, self._priors, self._err, self._option_span)
         self.objective: Objective = compiled.objective
@@ -449,11 +449,33 @@ class CompiledModel(nn.Module):
         data = [v for v, n in self.graph.nodes.items() if n.role is Role.data]
         return {data[0]: x}
 
+    def _unlabelled(self, batch: Tensor | dict[str, Tensor]) -> dict[str, Tensor]:
+        """The batch without the values of partially observed nodes: the bounds are bounds on the
+        other data, the partial nodes inferred (sampled from their dashed edge) on every row."""
+        out = self._as_batch(batch)
+        partial = [v for v, n in self.graph.nodes.items() if n.partial]
+        return {k: t for k, t in out.items() if k.split(".")[0] not in partial} if partial else out
+
     def encode(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """The code of data: the mean of q(z | x), or the encoder's value for a hollow edge."""
         ctx, ei, v = self._code()
         run = Run(self, self._as_batch(x))
         return run.dist(ctx, ei).mean if ei.head is not None else run.value(ctx, v)
+
+    def infer(self, node: str, batch: Tensor | dict[str, Tensor]) -> Tensor:
+        """The mean of the dashed edge that infers the partially observed ``node`` (a categorical:
+        the class probabilities ``[n, K]``), from the batch's other nodes (``node`` itself unread)."""
+        nd = self.graph.nodes.get(node)
+        if nd is None or not nd.partial:
+            raise SpecError(f"'{node}' is not a partially observed node of '{self.graph.name}'")
+        data = {k: v for k, v in self._as_batch(batch).items() if k != node and not k.startswith(f"{node}.")}
+        for ctx in ("y=1", "y=0") if self._planner.indicator else ("y=1",):
+            src = self._planner.source(ctx, node)
+            if src.kind == "edge":
+                ei = self._infos[src.edge]  # type: ignore[index]
+                run = Run(self, data)
+                return run.dist(ctx, ei).mean if ei.head is not None else run.value(ctx, node)
+        raise SpecError(f"no dashed edge infers '{node}' from the other nodes")
 
     def posterior(self, batch: Tensor | dict[str, Tensor]) -> torch.distributions.Distribution:
         """q(z | x) as a ``torch.distributions`` object."""
@@ -533,7 +555,7 @@ class CompiledModel(nn.Module):
         sample, not enumerated)."""
         ctx, _, _ = self._code()
         scored, dashed = self._bound_parts(ctx)
-        run = Run(self, self._as_batch(batch))
+        run = Run(self, self._unlabelled(batch))
         total: Tensor | float = 0.0
         for ei in scored:
             total = total + run.dist(ctx, ei).log_prob(run.value(ctx, ei.edge.target))
@@ -557,7 +579,7 @@ class CompiledModel(nn.Module):
         if tiled not in self._planner.contexts:
             base = self._planner.contexts[ctx]
             self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx))
-        run = Run(self, self._as_batch(batch))
+        run = Run(self, self._unlabelled(batch))
         log_w: Tensor | float = 0.0
         for ei in scored:
             log_w = log_w + run.dist(tiled, ei).log_prob(run.value(tiled, ei.edge.target))

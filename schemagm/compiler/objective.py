@@ -19,8 +19,9 @@ from .bounds import _Bounds
 from .derive_base import ADVERSARY, MODEL, Compiled, PerSample, Value, _DeriverBase, _factors, _Part, _prefix, _side  # noqa: F401 - public names stay here
 from .distributions import Prior, support
 from .games import _Games
-from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Opaque, Pool, Recon, Score
+from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Neg, Opaque, Pool, Recon, Score
 from .ir_games import iw_log_d
+from .partial import CodeLogLik, Observed, ObservedMean, PartialEnumSum, supervised_weight
 from .sampling import _ACTIVATIONS, EdgeInfo, Planner, Source, Unresolved
 from .terms import LOG, Objective, Phase, Sym, call, expectation, node_sym
 
@@ -155,7 +156,7 @@ class _Deriver(_Bounds, _Games):
                     )
                 continue
             producers = solid_into.get(v, [])
-            has_prior = node.role is Role.latent and node.prior is not None
+            has_prior = (node.role is Role.latent and node.prior is not None) or node.missing_prior is not None
             if not has_prior and not producers:
                 if ei.head is not None and ei.corruption is None and ei.edge.group and ei.edge.reparameterize:
                     raise self.err(
@@ -260,6 +261,7 @@ class _Deriver(_Bounds, _Games):
                     )
                 )
             density_terms.append(ei)
+        node_of = self.g.nodes.__getitem__
         kls: list[tuple[str, EdgeInfo, Source]] = []
         for v, ei, src, prod in pairs:
             kls.append((v, ei, src))
@@ -294,6 +296,8 @@ class _Deriver(_Bounds, _Games):
             else:
                 kbody = KL(q, pside, analytic=closed)
                 over = non_data
+            if node_of(v).partial:  # observed rows: the prior's factor; missing rows: the KL
+                kbody = Observed(v, Neg(LogPrior(v, self.priors[v], call(Sym("p", "p"), [src.expr]))), kbody)
             nodes = (*ei.inputs, *(prod.inputs if prod is not None else ())) + (() if closed else (v,))
             wsym = Sym("β·", "\\beta \\cdot ") if o.beta == 1.0 else None
             parts.append(
@@ -344,13 +348,52 @@ class _Deriver(_Bounds, _Games):
                 inner = self.downstream_factors(ctx, v, part.nodes)
                 if inner:
                     body = Expect(body, expectation(inner))
-                body = EnumSum(v, qe, special[v][2], body, p, qsym)
+                body = (PartialEnumSum if node_of(v).partial else EnumSum)(v, qe, special[v][2], body, p, qsym)
                 over = [f for f in over if f != qsym and f not in inner]  # summed exactly, not sampled
             if pool is not None:
                 top: Expr = self.pooled(body, pool)
             else:
                 top = Mean(body, ctx, expectation(over))
             self.emit_expr(part.name, groups, part.weight, part.sign, top, part.kind, b, part.wname, part.wsym)
+        for v, node in self.g.nodes.items():
+            if node.partial:
+                src = p.source(ctx, v)
+                if src.kind == "edge" and self.infos[src.edge].edge.process is Process.inference:  # type: ignore[index]
+                    self.supervised_term(ctx, b, v, self.infos[src.edge], src, pool)  # type: ignore[index]
+
+    def supervised_term(self, ctx: str, b: int, v: str, ei: EdgeInfo, src: Source, pool: EdgeInfo | None) -> None:
+        """M2's α-weighted classification on the rows where the partially observed ``v`` is
+        observed: α·𝔼_observed[−log q(v° | pa)] (compiler/partial.py)."""
+        if pool is not None or self.o.importance_samples > 1:
+            raise self.err(
+                f"the partially observed '{v}' cannot be combined with "
+                + ("a dashed red edge with a network" if pool is not None else "importance weighting"),
+                ei.edge,
+            )
+        alpha = supervised_weight(ei.edge)
+        if alpha == 0.0 or ei.index in self.supervised:
+            return
+        self.supervised.add(ei.index)
+        ins = [self.p.source(ctx, i) for i in ei.inputs]
+        groups = frozenset([ei.edge.group] if ei.edge.group else []) | frozenset().union(*(s.groups for s in ins))
+        q: Expr
+        if ei.head is not None:
+            q = LogProb(ei, v, call(ei.sym, [node_sym(v)], [s.expr for s in ins]))
+        elif ei.activation in ("softmax", "sigmoid") and ei.net_key:
+            q = CodeLogLik(ei, v, call(ei.sym, [node_sym(v)], [s.expr for s in ins]))
+        else:
+            raise self.err(
+                f"the hollow edge into the partially observed '{v}' needs `-> softmax` (a categorical code) "
+                "or `-> sigmoid` (a bernoulli one) for its supervised term",
+                ei.edge,
+            )
+        data = ", ".join([*(i for i, s_ in zip(ei.inputs, ins, strict=True) if s_.from_data), f"{v}°"])
+        tex = data.replace("°", "^\\circ")
+        over = expectation(
+            [Sym(f"p_data({data})", f"p_{{\\mathrm{{data}}}}({tex})")]
+            + [f for s_ in ins if not s_.from_data for f in s_.factors]
+        )
+        self.emit_expr(f"supervised:{ei.name}", groups, alpha, -1, ObservedMean(q, ctx, v, over), "supervised", b)
 
     def downstream_factors(self, ctx: str, v: str, nodes: tuple[str, ...]) -> list[Sym]:
         """The sampling factors of the nodes a term reads that are drawn after ``v`` (they print
@@ -378,6 +421,14 @@ class _Deriver(_Bounds, _Games):
         choice = self.o.discrete
         if choice == "auto":
             choice = "enumerate" if size is not None and size <= ENUMERATE_MAX else "score"
+        if node.partial and choice != "enumerate":
+            raise self.err(
+                f"the partially observed '{v}' is summed over where missing, but "
+                + (f"it takes {size} values, more than {ENUMERATE_MAX}" if choice == "auto" else "discrete = score"),
+                ei.edge,
+                hint="a partially observed node is enumerated: give it at most 64 values "
+                "(and `discrete = auto` or `enumerate`)",
+            )
         if choice == "enumerate":
             if size is None or size > ENUMERATE_MAX:
                 raise SpecError(

@@ -109,6 +109,7 @@ _ACTIVATIONS: dict[str | None, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
     "relu": torch.relu,
     "softplus": torch.nn.functional.softplus,
+    "softmax": lambda t: torch.softmax(t, -1),
 }
 
 
@@ -160,6 +161,11 @@ class Planner:
             given = f"|{node.given}={ctx.branch}" if node.given and ctx.branch is not None else ""
             given_tex = given.replace("|", " \\mid ")
             f = Sym(f"p_data({v}{given})", "p_{\\mathrm{data}}(" + node_sym(v).tex + given_tex + ")")
+            if node.partial:  # where missing, the prior p(v)
+                f = Sym(
+                    f"m_{v}·p_data({v}) + (1 − m_{v})·p({v})",
+                    f"m_{{{v}}} p_{{\\mathrm{{data}}}}({v}) + (1 - m_{{{v}}}) p({v})",
+                )
             b = ctx.branch if node.given else None
             return Source(
                 "data",
@@ -269,7 +275,7 @@ class Planner:
         options += [ei for ei in self.solid_in[v] if ei.edge.branch in (0, None)]
         if node.prior is not None:
             options.append("own")
-        if node.role is Role.data and (not visiting or not options):
+        if node.role is Role.data and (not visiting or not options or node.partial):  # partial: p(c) where missing
             options.append("given")
         problems = []
         for opt in options:
@@ -442,7 +448,15 @@ class Planner:
         key = (ctx_name, v)
         g = self.getters.get(key)
         if g is None:
-            g = self._make_getter(self.source(ctx_name, v))
+            src = self.source(ctx_name, v)
+            g = self._make_getter(src)
+            if self.graph.nodes[v].partial and self.contexts[src.ctx].kind != "sample":
+                from .partial import mixed_getter  # observed rows keep their value
+
+                if src.kind in ("edge", "enum"):  # missing rows: the dashed producer's value
+                    g = mixed_getter(v, g)
+                elif src.kind == "data":  # missing rows: the prior p(v)
+                    g = mixed_getter(v, self._prior_getter(self.contexts[src.ctx], v))
             self.getters[key] = g
         return g
 
@@ -456,6 +470,12 @@ class Planner:
                 self.add(Context(name, "sample", 0, tag="sample", mean_data=mean, overrides=given))
         return name
 
+    def _prior_getter(self, ctx: Context, v: str) -> Callable[[Run], Tensor]:
+        prior = self.priors[v]
+        key = f"prior:{v}:{ctx.tag}"
+        sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"  # structural: names do not seed
+        return lambda run: run.draw_prior(ctx, prior, key, sid)
+
     def _make_getter(self, src: Source) -> Callable[[Run], Tensor]:
         ctx = self.contexts[src.ctx]
         v = src.node
@@ -468,10 +488,7 @@ class Planner:
             tile = ctx.tile
             return lambda run: run.data(node, branch, tile)
         if src.kind == "prior":
-            prior = self.priors[v]
-            key = f"prior:{v}:{tag}"
-            sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"  # structural: names do not seed
-            return lambda run: run.draw_prior(ctx, prior, key, sid)
+            return self._prior_getter(ctx, v)
         if src.kind == "copy":
             parent, detach = cast(str, src.parent), src.detach  # a copy always names its context
             if detach:

@@ -51,7 +51,7 @@ __all__ = [
 METRICS = ("elbo", "iw", "mmd", "modes", "inception", "fid", "surgery")
 #: every metric a report can ask for; ``bpd`` joins the default set for models with an exact
 #: density or a dequantization bound (flows, the kde and mixture references: ``model.exact``)
-ALL_METRICS = ("elbo", "iw", "bpd", "mmd", "modes", "inception", "fid", "surgery")
+ALL_METRICS = ("elbo", "iw", "bpd", "mmd", "modes", "inception", "fid", "surgery", "accuracy")
 
 Batch = dict[str, torch.Tensor]
 
@@ -385,7 +385,34 @@ def _surgery(c: _Context) -> MetricResult:
     )
 
 
+def _accuracy(c: _Context) -> MetricResult:
+    """The accuracy of each partially observed node's inferred value (the argmax of its dashed
+    edge, from the other nodes) on the test rows where it is observed."""
+    from ..graph.model import observed_key
+
+    nodes = [n for n in c.graph.nodes.values() if n.partial and n.value == "categorical"]
+    if not nodes:
+        raise NotApplicable("the model has no partially observed categorical node")
+    out: dict[str, Any] = {}
+    parts = []
+    for n in nodes:
+        right, total = 0, 0
+        with torch.no_grad():
+            for b in _batches(c.test, c.s.batch_size):
+                probs = c.model.infer(n.name, b)
+                seen = b.get(observed_key(n.name), torch.ones(probs.shape[0], dtype=torch.bool)).bool()
+                right += int((probs.argmax(-1) == b[n.name].reshape(-1).long())[seen].sum())
+                total += int(seen.sum())
+        if total == 0:
+            raise NotApplicable(f"no test row has a value of '{n.name}' to compare with")
+        acc = right / total
+        out[n.name] = {"accuracy": acc, "n": total}
+        parts.append(f"{n.name}: {acc:.3f} ({right}/{total} test rows)")
+    return MetricResult("accuracy", "ok", out, summary="; ".join(parts))
+
+
 _RUNNERS: dict[str, Callable[[_Context], MetricResult]] = {
+    "accuracy": _accuracy,
     "elbo": _elbo,
     "iw": _iw,
     "bpd": _bpd,
@@ -414,6 +441,8 @@ def evaluate(
     names = tuple(metrics) if metrics else METRICS
     if names == METRICS and hasattr(model, "exact"):  # a flow (or a reference density): its bits/dim too
         names = ("elbo", "iw", "bpd", *METRICS[2:])
+    if names == METRICS and any(n.partial for n in graph.nodes.values()):  # the inferred label's accuracy too
+        names = (*names, "accuracy")
     c = _Context(model, graph, data, s)
     was_training = model.training
     model.eval()

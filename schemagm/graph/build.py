@@ -19,9 +19,10 @@ import contextlib
 import gc
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from .. import registry
@@ -36,12 +37,13 @@ from ..language.syntax import (
     NodeDecl,
     OptionDecl,
     OptionsBlock,
+    SettingDecl,
     SourceRef,
     Spec,
 )
 from .check import Locations, check, sort_diagnostics, suggest
 from .model import VALUE_TYPES, Call, Edge, Node, Process, Role, SchematicGraph
-from .options import Options
+from .options import EdgeSettings, Options
 
 __all__ = [
     "parse",
@@ -144,6 +146,8 @@ class _Build:
                 range=rng,
                 given=d.given,
                 dataset=d.dataset,
+                partial=d.partial,
+                observed=None if d.observed is None else float(d.observed),
                 span=d.span,
             )
         except ValidationError as err:  # pragma: no cover - every field is checked above
@@ -200,6 +204,7 @@ class _Build:
         kw["adversarial"] = "adversarial" in seen
         kw["perfect"] = "perfect" in seen
         kw["reparameterize"] = "no_reparam" not in seen
+        kw.update(self.settings(body))
         if body.label is not None:
             label, sep, group = body.label.rpartition("_")
             if not sep:
@@ -234,7 +239,7 @@ class _Build:
                     self.error(
                         f"'{head.name}' is a distribution; write it without the arrow: `{_call(head)}`",
                         head.span,
-                        "`-> name` is for activations (sigmoid, tanh, relu, softplus)",
+                        "`-> name` is for activations (sigmoid, tanh, relu, softplus, softmax)",
                     )
             elif is_act and not is_dist:
                 self.error(
@@ -279,39 +284,81 @@ class _Build:
             return Options(**good)
 
     def option_error(self, key: str, problem: ErrorDetails) -> None:
-        decl = self.locations.options.get(key)
-        fields = Options.model_fields
+        self.field_error("option", key, problem, self.locations.options.get(key), Options.model_fields)
+
+    def field_error(
+        self,
+        what: str,
+        key: str,
+        problem: ErrorDetails,
+        decl: OptionDecl | SettingDecl | None,
+        fields: dict[str, FieldInfo],
+    ) -> None:
+        """A validation problem of an option (``what = "option"``) or a per-edge setting, at its position."""
         if problem["type"] == "extra_forbidden":
             guess = suggest(key, fields)
             self.error(
-                f"unknown option '{key}'",
+                f"unknown {what} '{key}'",
                 decl.key_span if decl else None,
-                (f"did you mean '{guess}'? " if guess else "") + "the options are " + ", ".join(fields),
+                (f"did you mean '{guess}'? " if guess else "") + f"the {what}s are " + ", ".join(fields),
             )
             return
         info = fields[key]
+        annotation = info.annotation
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and get_origin(annotation) is not Literal:  # Optional[X] of a setting: X
+            annotation = args[0]
         shown = _show(decl.value) if decl else "?"
         ctx = problem.get("ctx") or {}
         if problem["type"] == "literal_error":
-            allowed = info.annotation.__args__  # type: ignore[union-attr]
-            message = f"option '{key}' must be one of {', '.join(allowed)}; got {shown}"
+            allowed = [a for a in _literal_values(annotation)]
+            message = f"{what} '{key}' must be one of {', '.join(allowed)}; got {shown}"
         elif "greater_than_equal" in problem["type"]:
-            message = f"option '{key}' must be at least {ctx.get('ge')}; got {shown}"
+            message = f"{what} '{key}' must be at least {ctx.get('ge')}; got {shown}"
         elif "greater_than" in problem["type"]:
-            message = f"option '{key}' must be greater than {ctx.get('gt')}; got {shown}"
+            message = f"{what} '{key}' must be greater than {ctx.get('gt')}; got {shown}"
         elif "less_than_equal" in problem["type"]:
-            message = f"option '{key}' must be at most {ctx.get('le')}; got {shown}"
+            message = f"{what} '{key}' must be at most {ctx.get('le')}; got {shown}"
         elif problem["type"] == "finite_number":
-            message = f"option '{key}' must be a finite number; got {shown}"
-        elif info.annotation is int:
-            message = f"option '{key}' must be a whole number; got {shown}"
-        elif info.annotation is float:
-            message = f"option '{key}' must be a number; got {shown}"
+            message = f"{what} '{key}' must be a finite number; got {shown}"
+        elif annotation is int:
+            message = f"{what} '{key}' must be a whole number; got {shown}"
+        elif annotation is float:
+            message = f"{what} '{key}' must be a number; got {shown}"
         else:
-            message = f"option '{key}' has a bad value {shown}: {problem['msg']}"
-        self.error(
-            message, decl.value_span if decl else None, f"{key}: {info.description} (default {_show(info.default)})"
-        )
+            message = f"{what} '{key}' has a bad value {shown}: {problem['msg']}"
+        default = "" if info.default is None else f" (default {_show(info.default)})"
+        self.error(message, decl.value_span if decl else None, f"{key}: {info.description}{default}")
+
+    def settings(self, body: EdgeBody) -> dict[str, Any]:
+        """The per-edge settings of an edge body, validated: unknown, repeated or ill-typed ones are errors."""
+        written: dict[str, SettingDecl] = {}
+        for st in body.settings:
+            if st.key in written:
+                self.error(f"the setting '{st.key}' is written twice", st.key_span, "write it once")
+                continue
+            written[st.key] = st
+        values = {k: st.value for k, st in written.items()}
+        try:
+            EdgeSettings(**values)
+        except ValidationError as err:
+            for problem in err.errors():
+                key = str(problem["loc"][0]) if problem["loc"] else ""
+                self.field_error("setting", key, problem, written.get(key), EdgeSettings.model_fields)
+                values.pop(key, None)
+        return dict(EdgeSettings(**values).model_dump(exclude_none=True))
+
+
+def _whole(value: Any) -> Any:
+    """``10.0`` prints as ``10`` (a weight is a float; ``weight=10`` reads better and parses back equal)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _literal_values(annotation: Any) -> list[str]:
+    """The allowed values of a ``Literal`` (possibly inside ``X | None``)."""
+    if get_origin(annotation) is Literal:
+        return [str(a) for a in get_args(annotation)]
+    return [v for a in get_args(annotation) for v in _literal_values(a)]
 
 
 def _show(value: Any) -> str:
@@ -425,6 +472,8 @@ def _node_syntax(n: Node) -> NodeDecl:
         range=n.range,
         given=n.given,
         dataset=n.dataset,
+        partial=n.partial,
+        observed=n.observed,
     )
 
 
@@ -437,7 +486,16 @@ def _edge_syntax(e: Edge, graph: SchematicGraph) -> EdgeDecl:
         sources.append(SourceRef(name=s, value=value))
     body = None
     call = e.network or e.kernel
-    if call is not None or e.output is not None or e.adversarial or e.perfect or not e.reparameterize or e.label:
+    settings = e.settings
+    if (
+        call is not None
+        or e.output is not None
+        or e.adversarial
+        or e.perfect
+        or not e.reparameterize
+        or e.label
+        or settings
+    ):
         head_arrow = None
         if e.output is not None:
             is_act = registry.lookup("activation", e.output.name) is not None
@@ -458,6 +516,7 @@ def _edge_syntax(e: Edge, graph: SchematicGraph) -> EdgeDecl:
             head=_call_syntax(e.output) if e.output is not None else None,
             head_arrow=head_arrow,
             flags=flags,
+            settings=[SettingDecl(key=k, value=_whole(v), bare=isinstance(v, str)) for k, v in settings.items()],
         )
     return EdgeDecl(sources=sources, arrow=e.glyph, target=e.target, body=body)
 

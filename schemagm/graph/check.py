@@ -291,6 +291,53 @@ class _Checker:
                 self.nspan(n.name, "dataset"),
                 f"declare it as `data {n.name} : ...` or remove `from {n.dataset}`",
             )
+        if n.partial:
+            self.check_partial(n)
+
+    def check_partial(self, n: Node) -> None:
+        """A partially observed node: a data node with a discrete value, a dashed producer to infer
+        it where missing, and a kept fraction in (0, 1]."""
+        where = self.nspan(n.name, "partial")
+        if n.role is not Role.data:
+            self.error(
+                f"only a data node can be partially observed; '{n.name}' is {n.role.value}",
+                where,
+                "remove `partial` (a latent node is never observed)",
+            )
+            return
+        if n.observed is not None and not 0.0 < n.observed <= 1.0:
+            self.error(
+                f"partial({n.observed:g}): the fraction of rows that keep their value must be in (0, 1]",
+                where,
+                "e.g. `partial(0.1)` keeps the value on 10% of the rows",
+            )
+        if n.value not in ("categorical", "bernoulli"):
+            self.error(
+                f"the partially observed node '{n.name}' is {n.value}: "
+                "only a categorical or bernoulli node can be summed over where missing",
+                where,
+                f"declare it `data {n.name} : categorical[K] ... partial`",
+            )
+        given = next((m for m in self.g.nodes.values() if m.given is not None), None)
+        if given is not None:
+            self.error(
+                "a partially observed node cannot be combined with data chosen by an indicator "
+                f"(`given {given.given}` on '{given.name}'): the branches split the rows, the mask does not",
+                where,
+            )
+        if self.g.options.discrete == "score":
+            self.error(
+                f"the partially observed '{n.name}' is summed over exactly where missing, "
+                "but the options ask for `discrete = score`",
+                where,
+                "remove `discrete = score` (`auto` enumerates it)",
+            )
+        if not any(e.target == n.name and e.process is Process.inference and not e.adversarial for e in self.g.edges):
+            self.error(
+                f"'{n.name}' is partially observed, but no dashed edge infers it where it is missing",
+                where,
+                f"add its inference edge, e.g. `x --> {n.name} : q_eta = mlp(256) categorical`",
+            )
 
     # -- edges ---------------------------------------------------------------------------------
     def check_endpoints(self, i: int, e: Edge) -> bool:
@@ -438,7 +485,7 @@ class _Checker:
                     f"make the arrow filled (-->) with a distribution head (normal), or test '{e.target}' with a "
                     f"red edge (`{e.target} -> y : D_phi = mlp(256) adversarial`) as the AAE does",
                 )
-            if target.role is Role.data and not indicators:
+            if target.role is Role.data and not indicators and not target.partial:
                 y = self.indicator.name if self.indicator is not None else "y"
                 inputs = ", ".join(e.sources)
                 self.error(

@@ -36,9 +36,16 @@ ACTIVATION_RANGES: dict[str, tuple[float, float]] = {
     "tanh": (-1.0, 1.0),
     "relu": (0.0, INF),
     "softplus": (0.0, INF),
+    "softmax": (0.0, 1.0),
 }
 #: the open or closed ends, for printing: sigmoid (0, 1), relu [0, inf)
-_WRITTEN = {"sigmoid": "(0, 1)", "tanh": "(-1, 1)", "relu": "[0, ∞)", "softplus": "(0, ∞)"}
+_WRITTEN = {
+    "sigmoid": "(0, 1)",
+    "tanh": "(-1, 1)",
+    "relu": "[0, ∞)",
+    "softplus": "(0, ∞)",
+    "softmax": "(0, 1), summing to 1",
+}
 
 UNIFORM_DEFAULT = (-1.0, 1.0)  # as schemagm.graph.build.UNIFORM_DEFAULT_RANGE (build imports this stage's model only)
 
@@ -123,6 +130,8 @@ def _activation_mismatch(act: str, target: Node) -> tuple[str, str] | None:
     lo, hi = ACTIVATION_RANGES[act]
     gives = f"'{act}' gives values in {_WRITTEN[act]}"
     drop = "drop the activation (a linear output)"
+    if target.value == "categorical" and act == "softmax":
+        return None  # a soft code: probabilities over the classes, a one-hot vector's relaxation
     if target.value == "categorical":
         return (
             f"{gives}, but {_what(target)} is categorical (one-hot values)",

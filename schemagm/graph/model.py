@@ -34,9 +34,10 @@ from ..errors import Span
 
 if TYPE_CHECKING:  # networkx is imported by the view that needs it (it costs start-up time)
     import networkx as nx
-from .options import Options
+from .options import AdversarialForm, Distance, Options
 
 __all__ = [
+    "observed_key",
     "Role",
     "Process",
     "Scalar",
@@ -55,6 +56,12 @@ Scalar = bool | int | float | str
 #: each with probability 1/N, summed over exactly (a kernel density: specs/extra/kde.sgm).
 VALUE_TYPES = ("real", "normal", "uniform", "categorical", "bernoulli", "empirical")
 PRIORS = ("normal", "uniform", "categorical", "bernoulli", "empirical")
+
+
+def observed_key(node: str) -> str:
+    """The batch key of a partially observed node's mask (bool ``[n]``, True where observed); a
+    node name has no dot, so the key cannot collide with one."""
+    return f"{node}.observed"
 
 
 class Role(str, Enum):
@@ -122,12 +129,24 @@ class Node(_Frozen):
     range: tuple[float, float] | None = None
     given: str | None = None
     dataset: str | None = None
+    #: a data node observed on some rows only (``partial``): where missing, its dashed edge infers it
+    partial: bool = False
+    #: ``partial(f)``: the fraction of rows that keep their value (None: the mask comes with the data)
+    observed: float | None = None
     span: Span | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def prior(self) -> str | None:
         """The prior p(v) of a latent node, or None."""
         if self.role is Role.latent and self.value != "real":
+            return self.value
+        return None
+
+    @property
+    def missing_prior(self) -> str | None:
+        """The prior p(v) of a partially observed node where its value is missing (its value type:
+        uniform over the classes of a categorical, Bernoulli(1/2)), or None."""
+        if self.partial and self.value in ("categorical", "bernoulli"):
             return self.value
         return None
 
@@ -167,6 +186,10 @@ class Edge(_Frozen):
     kernel: Call | None = None
     branch: Literal[0, 1] | None = None
     reparameterize: bool = True
+    #: per-edge settings (None: not written, the model-wide option applies); see graph.options.EdgeSettings
+    weight: float | None = None
+    distance: Distance | None = None
+    form: AdversarialForm | None = None
     span: Span | None = Field(default=None, exclude=True, repr=False)
 
     @property
@@ -176,6 +199,11 @@ class Edge(_Frozen):
     @property
     def head(self) -> str:
         return "invertible" if self.invertible else "hollow" if self.deterministic else "filled"
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The per-edge settings written on this edge, in canonical order."""
+        return {k: getattr(self, k) for k in ("weight", "distance", "form") if getattr(self, k) is not None}
 
     @property
     def has_parameters(self) -> bool:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..limits import MAX_REPEATS
 
-__all__ = ["Options", "ADVERSARIAL_FORMS"]
+__all__ = ["Options", "EdgeSettings", "AdversarialForm", "Distance", "ADVERSARIAL_FORMS", "DISTANCES"]
 
-ADVERSARIAL_FORMS = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
+AdversarialForm = Literal["minimax", "non_saturating", "least_squares", "hinge", "wasserstein"]
+Distance = Literal["l1", "l2", "bce"]
+ADVERSARIAL_FORMS: tuple[str, ...] = get_args(AdversarialForm)
+#: reconstruction distances a hollow solid edge may name: l1 = Σ|x − x̂|, l2 = Σ(x − x̂)², bce = binary cross-entropy
+DISTANCES: tuple[str, ...] = get_args(Distance)
 
 
 class Options(BaseModel):
@@ -18,7 +22,7 @@ class Options(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    adversarial: Literal["minimax", "non_saturating", "least_squares", "hinge", "wasserstein"] = Field(
+    adversarial: AdversarialForm = Field(
         "non_saturating", description="form of the adversarial game on every red edge with a network"
     )
     gradient_penalty: float = Field(10.0, ge=0, description="weight of the gradient penalty (wasserstein form)")
@@ -50,6 +54,25 @@ class Options(BaseModel):
         description="gradient of a discrete dashed sample: exact enumeration (auto: supports of at most 64 "
         "values) or the score function with a baseline",
     )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return list(cls.model_fields)
+
+
+class EdgeSettings(BaseModel):
+    """Per-edge settings, written after an edge's flags: ``F_theta = mlp(64) weight=10 distance=l1``.
+
+    Each is ``None`` when not written (the model-wide option applies).  Unknown names and
+    ill-typed values are spec errors at the setting's position; a setting the edge's terms do
+    not use is a check warning.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    weight: float | None = Field(None, ge=0, description="factor on every term the edge contributes (cycle λ, α)")
+    distance: Distance | None = Field(None, description="reconstruction distance of a hollow solid edge (l1, l2, bce)")
+    form: AdversarialForm | None = Field(None, description="adversarial form of this red edge's game")
 
     @classmethod
     def names(cls) -> list[str]:

@@ -126,7 +126,7 @@ class _Rule:
             head = head_name(e, g.nodes[v])
             density = _DENSITY.get(head, head) if head is not None else None
             producers = [(j, p) for j, p in self.solid_in[v] if p.branch in (b, None)]
-            has_prior = node.role is Role.latent and node.prior is not None
+            has_prior = (node.role is Role.latent and node.prior is not None) or node.missing_prior is not None
             if v in self.tested:
                 if head in ("categorical", "bernoulli") and e.reparameterize and e.group:
                     self.error(

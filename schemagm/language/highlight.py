@@ -43,7 +43,7 @@ class SgmLexer(RegexLexer):
             (r"(model)(\s+)(" + NAME + ")", bygroups(Keyword.Namespace, Whitespace, Name.Class)),
             (r"(data|latent|indicator)(\s+)(" + NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Variable)),
             (words(("options",), suffix=r"\b"), Keyword),
-            (words(("given", "from", "in"), suffix=r"\b"), Keyword),
+            (words(("given", "from", "partial", "in"), suffix=r"\b"), Keyword),
             (words(("adversarial", "perfect", "no_reparam"), suffix=r"\b"), Keyword.Pseudo),
             (words(("true", "false"), suffix=r"\b"), Keyword.Constant),
             (r"<-->|<->|-->|==>|->|=>", Operator),

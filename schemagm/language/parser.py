@@ -25,7 +25,18 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import Diagnostic, Span, SpecError, printable
 from ..limits import MAX_INT_DIGITS
-from .syntax import Argument, CallSyntax, EdgeBody, EdgeDecl, NodeDecl, OptionDecl, OptionsBlock, SourceRef, Spec
+from .syntax import (
+    Argument,
+    CallSyntax,
+    EdgeBody,
+    EdgeDecl,
+    NodeDecl,
+    OptionDecl,
+    OptionsBlock,
+    SettingDecl,
+    SourceRef,
+    Spec,
+)
 
 __all__ = ["parse_spec", "grammar_text", "describe_expected"]
 
@@ -163,6 +174,15 @@ def _error_span(err: UnexpectedInput, text: str, file: str | None) -> Span:
     return Span(line, column, None, None, file)
 
 
+def _dangling_name(err: UnexpectedToken) -> Token | None:
+    """The name before the parser's failure when only '=' could follow it (a setting without its value)."""
+    expected = set(err.accepts or err.expected or ())
+    history = getattr(err, "token_history", None) or []
+    if expected == {"EQUAL"} and history and history[-1].type == "NAME":
+        return history[-1]
+    return None
+
+
 def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecError:
     span = _error_span(err, text, file)
     hint = None
@@ -179,6 +199,16 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str | None) -> SpecErro
             hint = 'a string needs its closing quote on the same line: "..."'
         elif char in "-=":
             hint = "the arrows are ->, =>, -->, ==>, <-> and <--> (written without spaces inside)"
+    elif isinstance(err, UnexpectedToken) and _dangling_name(err) is not None:
+        # `... normal foo`: a name after an edge's head is a flag or a setting (`weight=10`) that lacks its '='
+        name = _dangling_name(err)
+        assert name is not None
+        span = _span(name, file) or span
+        message = (
+            "expected a flag (adversarial, perfect, no_reparam), a setting (weight=..., distance=..., form=...) "
+            f"or the end of the line; found {_found(name)}"
+        )
+        hint = f"a setting is written `name=value`, e.g. `weight=10`; '{name}' is not a flag"
     elif isinstance(err, UnexpectedToken):
         expected = set(err.accepts or err.expected or ())
         message = f"{describe_expected(expected)}; found {_found(err.token)}"
@@ -322,6 +352,13 @@ class _Builder:
         if from_tree is not None:
             node.dataset = str(from_tree.children[0])
             node.dataset_span = self.span(from_tree.children[0])
+        partial_tree = parts.get("partial_expr")
+        if partial_tree is not None:
+            node.partial = True
+            node.partial_span = self.span(partial_tree)
+            fraction = partial_tree.children[0] if partial_tree.children else None
+            if isinstance(fraction, Token):
+                node.observed = _number(fraction)
         return node
 
     def edge(self, tree: Tree) -> EdgeDecl:
@@ -372,6 +409,19 @@ class _Builder:
                 tok = part.children[0]
                 body.flags.append(str(tok))
                 body.flag_spans.append(self.span(tok))
+            elif part.data == "setting":
+                key_tok, value_tree = part.children
+                value, bare = _value(value_tree)
+                body.settings.append(
+                    SettingDecl(
+                        key=str(key_tok),
+                        value=value,
+                        bare=bare,
+                        span=self.span(part),
+                        key_span=self.span(key_tok),
+                        value_span=self.span(value_tree),
+                    )
+                )
         return body
 
     def call(self, tree: Tree) -> CallSyntax:

@@ -18,6 +18,9 @@ import re
 
 from .syntax import Argument, CallSyntax, EdgeDecl, NodeDecl, OptionDecl, OptionsBlock, Spec, Value
 
+#: the order in which per-edge settings print (the graph stage validates them)
+EDGE_SETTING_ORDER = ("weight", "distance", "form")
+
 __all__ = ["print_spec", "format_value", "format_number", "format_call", "KEYWORDS"]
 
 #: words the lexer reads as keywords (a bare name equal to one of them must be quoted)
@@ -30,6 +33,7 @@ KEYWORDS = frozenset(
         "in",
         "given",
         "from",
+        "partial",
         "options",
         "adversarial",
         "perfect",
@@ -90,6 +94,8 @@ def _node_type(node: NodeDecl) -> str:
         text += f" given {node.given}"
     if node.dataset is not None:
         text += f" from {node.dataset}"
+    if node.partial:
+        text += " partial" if node.observed is None else f" partial({format_number(node.observed)})"
     return text
 
 
@@ -120,6 +126,10 @@ def _edge_body(edge: EdgeDecl, label_width: int) -> str:
     for flag in ("perfect", "adversarial", "no_reparam"):
         if flag in flags:
             parts.append(flag)
+    # per-edge settings in the canonical order of EDGE_SETTINGS, unknown ones (an error later) as written
+    order = {key: i for i, key in enumerate(EDGE_SETTING_ORDER)}
+    for setting in sorted(body.settings, key=lambda st: order.get(st.key, len(order))):
+        parts.append(f"{setting.key}={format_value(setting.value)}")
     return " ".join(parts)
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "CallSyntax",
     "NodeDecl",
     "SourceRef",
+    "SettingDecl",
     "EdgeBody",
     "EdgeDecl",
     "OptionDecl",
@@ -81,12 +82,15 @@ class NodeDecl(_Syntax):
     range: tuple[int | float, int | float] | None = None
     given: str | None = None
     dataset: str | None = None
+    partial: bool = False  # `partial`: observed on some rows only
+    observed: int | float | None = None  # `partial(0.1)`: the fraction of rows that keep their value
     name_span: Span | None = Field(default=None, repr=False)
     type_span: Span | None = Field(default=None, repr=False)
     dims_span: Span | None = Field(default=None, repr=False)
     range_span: Span | None = Field(default=None, repr=False)
     given_span: Span | None = Field(default=None, repr=False)
     dataset_span: Span | None = Field(default=None, repr=False)
+    partial_span: Span | None = Field(default=None, repr=False)
     comments: list[str] = Field(default_factory=list)
     comment: str | None = None
 
@@ -96,6 +100,16 @@ class SourceRef(_Syntax):
 
     name: str
     value: int | float | None = None  # the indicator value written after '='
+
+
+class SettingDecl(_Syntax):
+    """``weight=10`` after an edge's flags: a per-edge setting."""
+
+    key: str
+    value: Value
+    bare: bool = False
+    key_span: Span | None = Field(default=None, repr=False)
+    value_span: Span | None = Field(default=None, repr=False)
 
 
 class EdgeBody(_Syntax):
@@ -108,6 +122,7 @@ class EdgeBody(_Syntax):
     head_arrow: str | None = None  # "->" when the head is an activation (``-> sigmoid``)
     flags: list[str] = Field(default_factory=list)  # adversarial, perfect, no_reparam, as written
     flag_spans: list[Span | None] = Field(default_factory=list, repr=False)
+    settings: list[SettingDecl] = Field(default_factory=list)  # ``weight=10 distance=l1``, as written
 
 
 class EdgeDecl(_Syntax):

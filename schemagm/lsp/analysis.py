@@ -32,7 +32,7 @@ from ..language.syntax import EdgeDecl, NodeDecl, Spec
 __all__ = ["Range", "Problem", "Completion", "diagnostics", "hover", "completions", "definition", "formatted"]
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-KEYWORDS = ("model", "data", "latent", "indicator", "options", "given", "from", "in")
+KEYWORDS = ("model", "data", "latent", "indicator", "options", "given", "from", "partial", "in")
 FLAGS = ("adversarial", "perfect", "no_reparam")
 GREEK = {"theta": "θ", "eta": "η", "phi": "φ", "lambda": "λ", "psi": "ψ", "omega": "ω", "gamma": "γ", "alpha": "α"}
 ROLE_WORDS = {
@@ -183,6 +183,9 @@ def _node_markdown(d: NodeDecl, graph: SchematicGraph | None) -> str:
             lines.append(f"data: from `{d.dataset}`")
         if d.given:
             lines.append(f"two domains chosen by `{d.given}`")
+        if d.partial:
+            kept = "" if d.observed is None else f" (kept on a fraction {d.observed:g} of the rows)"
+            lines.append(f"partially observed{kept}: inferred by its dashed edge where missing")
     if graph is not None and d.name in graph.nodes:
         made = [e for e in graph.edges if e.target == d.name]
         if made:

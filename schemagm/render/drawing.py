@@ -6,7 +6,8 @@ dict of panels, nodes, arcs, legend entries and an optional caption, each with
 a backend-neutral style looked up in two tables:
 
 * :data:`NODE_STYLES`: role -> node style (data: shaded circle; latent: plain
-  circle; indicator: small circle; a data node ``given y`` gets a double ring);
+  circle; indicator: small circle; a data node ``given y`` gets a double ring, a
+  partially observed one is half shaded: ``style["partial"]``);
 * :func:`edge_style`: (line, head, kind) -> arc style, where ``kind`` is
   ``plain``, ``adversarial`` (a red edge with a network), ``perfect`` (the
   perfect adversary q_*, red, drawn thin with the label q_*) or ``kernel``
@@ -93,6 +94,8 @@ def _node(node: Node, prefix: str) -> dict[str, Any]:
     style = dict(NODE_STYLES[node.role])
     if node.given is not None:
         style["peripheries"] = 2
+    if node.partial:  # observed on some rows only: half shaded
+        style["partial"] = True
     label = node_label(node.name)
     return {
         "id": prefix + node.name,
@@ -115,6 +118,8 @@ def _describe_node(node: Node) -> str:
         text += f" in [{node.range[0]:g}, {node.range[1]:g}]"
     if node.given:
         text += f" given {node.given}"
+    if node.partial:
+        text += " partial" if node.observed is None else f" partial({node.observed:g})"
     return text
 
 
@@ -239,9 +244,10 @@ LEGEND_ENTRIES: tuple[tuple[str, str, str, str, str], ...] = (
 def _legend(graphs: Sequence[SchematicGraph]) -> list[dict[str, Any]]:
     """The legend entries for the styles that occur in these graphs, in a fixed order."""
     used: set[str] = set()
-    data = False
+    data = partial = False
     for g in graphs:
         data = data or any(n.role is Role.data for n in g.nodes.values())
+        partial = partial or any(n.partial for n in g.nodes.values())
         for e in g.edges:
             used.add(e.line)
             if e.deterministic:
@@ -263,6 +269,9 @@ def _legend(graphs: Sequence[SchematicGraph]) -> list[dict[str, Any]]:
             )
     if data:
         entries.append({"key": "data", "text": "data ~ p_data", "node_style": dict(NODE_STYLES[Role.data])})
+    if partial:
+        style = dict(NODE_STYLES[Role.data], partial=True)
+        entries.append({"key": "partial", "text": "partially observed", "node_style": style})
     return entries
 
 

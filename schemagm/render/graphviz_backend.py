@@ -55,6 +55,9 @@ def _node_attrs(node: dict[str, Any]) -> dict[str, str]:
     if style.get("fill"):
         attrs["style"] = "filled"
         attrs["fillcolor"] = style["fill"]
+    if style.get("partial"):  # half shaded: observed on some rows, inferred on the others
+        attrs["style"] = "wedged"
+        attrs["fillcolor"] = f"{style['fill']};0.5:#ffffff"
     if style.get("peripheries", 1) != 1:
         attrs["peripheries"] = str(style["peripheries"])
     if node["role"] == "indicator":
@@ -174,8 +177,8 @@ def _legend(g: graphviz.Digraph, entries: list[dict[str, Any]], after: str | Non
                     f"legend.mark{i}",
                     label="",
                     shape=st["shape"],
-                    style="filled",
-                    fillcolor=st["fill"],
+                    style="wedged" if st.get("partial") else "filled",
+                    fillcolor=f"{st['fill']};0.5:#ffffff" if st.get("partial") else st["fill"],
                     width="0.2",
                     height="0.2",
                     fixedsize="true",

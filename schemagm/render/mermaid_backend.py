@@ -59,7 +59,7 @@ def to_mermaid(d: dict[str, Any]) -> str:
     lines = [f"flowchart {d.get('direction', 'LR')}"]
     links: list[str] = []
     styles: list[tuple[int, dict[str, Any]]] = []
-    classes: dict[str, list[str]] = {"data": [], "indicator": []}
+    classes: dict[str, list[str]] = {"data": [], "partial": [], "indicator": []}
     panels = d["panels"]
     nested = len(panels) > 1 or bool(panels[0].get("title"))
     for panel in panels:
@@ -68,7 +68,9 @@ def to_mermaid(d: dict[str, Any]) -> str:
             lines.append(f"    subgraph panel_{panel['id']}[{_text(panel.get('title') or panel['id'])}]")
         for node in panel["nodes"]:
             lines.append(indent + _node(node))
-            if node["role"] in classes:
+            if node["style"].get("partial"):  # Mermaid cannot half-shade: a lighter fill, a dashed ring
+                classes["partial"].append(_id(node["id"]))
+            elif node["role"] in classes:
                 classes[node["role"]].append(_id(node["id"]))
         for arc in panel["edges"]:
             label = arc["label"]
@@ -86,7 +88,7 @@ def to_mermaid(d: dict[str, Any]) -> str:
         for i, entry in enumerate(d["legend"]):
             if "node_style" in entry:
                 lines.append(f"        legend_n{i}(({_text('&nbsp;')})) ~~~ legend_t{i}[{_text(entry['text'])}]")
-                classes["data"].append(f"legend_n{i}")
+                classes["partial" if entry["node_style"].get("partial") else "data"].append(f"legend_n{i}")
                 links.append(f"legend{i}")
                 continue
             lines.append(f"        legend_s{i}[{_text(' ')}]")
@@ -102,6 +104,8 @@ def to_mermaid(d: dict[str, Any]) -> str:
             f"stroke:{style['color']},stroke-width:{style['penwidth']:.1f}px,color:{style['fontcolor']}"
         )
     lines.append("    classDef data fill:#d9d9d9,stroke:#000000")
+    if classes["partial"]:
+        lines.append("    classDef partial fill:#eeeeee,stroke:#000000,stroke-dasharray:3 2")
     lines.append("    classDef indicator font-size:11px")
     for name, members in classes.items():
         if members:

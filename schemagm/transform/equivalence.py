@@ -9,7 +9,8 @@ by other means:
   adversary q_* (no network) or a fixed kernel test -- since degenerating or
   activating an adversary changes the objective (rule 5);
 * whether a latent node has a prior (its own source; rule 3 regularises towards
-  it) and whether a data node is chosen by the indicator (``given y``);
+  it) and whether a data node is chosen by the indicator (``given y``) or partially observed
+  (``partial``);
 * the branch an edge serves (``y`` or ``y=1``).
 
 Networks, sizes, the prior's family and size, labels, groups, hollow heads,
@@ -59,6 +60,8 @@ def _node_label(graph: SchematicGraph, name: str, declarations: bool = True) -> 
         label += ":prior" if n.prior is not None else ":no-prior"
     if n.role is Role.data and n.given is not None:
         label += ":given"
+    if n.partial:
+        label += ":partial"
     return label
 
 
@@ -233,6 +236,8 @@ def _node_words(graph: SchematicGraph, name: str) -> str:
     if n.role is Role.latent:
         return "a latent node with a prior" if n.prior is not None else "a latent node without a prior"
     if n.role is Role.data:
+        if n.partial:
+            return "a partially observed data node"
         return f"a data node chosen by {n.given}" if n.given else "a data node"
     return "the indicator"
 

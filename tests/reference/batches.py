@@ -49,6 +49,8 @@ def batch_for(graph: Any, n: int = 16) -> dict[str, Tensor]:
             batch[node.given] = y
         elif node.value == "categorical":
             batch[node.name] = digit_labels(n)
+            if node.partial:  # observed on every other row
+                batch[f"{node.name}.observed"] = torch.arange(n) % 2 == 0
         elif node.size == 64:
             batch[node.name] = digits(n, image=node.is_image)
         else:  # a small real vector: standard normal rows with a fixed seed

@@ -12,6 +12,7 @@ categorical node: long ``[n]`` class indices), plus ``batch[y]`` (long ``[n]``,
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from ...errors import Diagnostic, SpecError
-from ...graph.model import Node, Role, SchematicGraph
+from ...graph.model import Node, Role, SchematicGraph, observed_key
 from ...suggest import did_you_mean
 from .files import is_data_path, load_file
 from .sources import BUILTIN, RawData, load_builtin
@@ -131,7 +132,12 @@ def get_dataset(
         raw = cache.get(where)
         if raw is None:
             raw = cache[where] = _load(where, node)
-        arrays[node.name] = _bind(node, raw, fld, graph)
+        if node.partial:
+            mask, filled = _observed(node, raw, fld, graph)
+            arrays[node.name] = _bind(node, filled, fld, graph)
+            arrays[observed_key(node.name)] = mask
+        else:
+            arrays[node.name] = _bind(node, raw, fld, graph)
         if node.given:
             arrays[node.given] = _domain(node, raw, graph)
     lengths = {k: len(a) for k, a in arrays.items()}
@@ -144,6 +150,10 @@ def get_dataset(
         raise SpecError(f"the data have {n} rows, too few for a training split")
     order = np.random.default_rng(seed).permutation(n)
     test_idx, train_idx = order[:n_test], order[n_test:]
+    for node in nodes:
+        if node.partial and node.observed is not None:
+            key = observed_key(node.name)
+            arrays[key] = _keep_fraction(arrays[key], arrays[node.name], train_idx, node.observed, seed)
     train = {k: _tensor(a[train_idx]) for k, a in arrays.items()}
     test = {k: _tensor(a[test_idx]) for k, a in arrays.items()}
     first = cache[per_node[nodes[0].name][0]]
@@ -280,6 +290,60 @@ def _bind(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) -> n
                 hint=hint,
             )
     return values
+
+
+def _observed(node: Node, raw: RawData, fld: str | None, graph: SchematicGraph) -> tuple[np.ndarray, RawData]:
+    """The mask of a partially observed node (True where observed) and the source with its missing
+    values filled with 0 (a valid class, never read: the mask hides it).  Missing: the rows where
+    the array ``<field>_mask`` (or ``<node>_mask``) is 0, and NaN values (empty CSV cells)."""
+    arr = _pick(node, raw, fld, graph)
+    if arr.ndim == 0 or len(arr) == 0:
+        raise _error(f"data source '{raw.name}' holds no samples for data node '{node.name}'", node, graph)
+    flat = arr.reshape(len(arr), -1)
+    mask = np.ones(len(arr), dtype=np.bool_)
+    if np.issubdtype(flat.dtype, np.floating):
+        mask &= ~np.isnan(flat).any(1)
+    key = f"{fld or node.name}_mask"
+    if key in raw.fields:
+        m = raw.fields[key]
+        if m.shape != (len(arr),) or not np.all(np.isin(m, (0, 1))):
+            raise _error(
+                f"data source '{raw.name}': array '{key}' must hold 1 (observed) or 0 (missing) per row, "
+                f"{len(arr)} rows; found shape {_fmt(m.shape)}",
+                node,
+                graph,
+            )
+        mask &= m.astype(np.bool_)
+    if not mask.any():
+        raise _error(
+            f"data source '{raw.name}': data node '{node.name}' is partially observed but observed on no row",
+            node,
+            graph,
+            hint=f"mark the observed rows with 1 in '{key}' (an .npz array) "
+            "or leave only the missing cells empty (CSV)",
+        )
+    filled = np.where(mask.reshape(-1, *([1] * (arr.ndim - 1))), arr, 0)
+    fields = dict(raw.fields)
+    fields[fld or node.name] = filled.astype(arr.dtype if not np.issubdtype(arr.dtype, np.floating) else np.float64)
+    return mask, dataclasses.replace(raw, fields=fields)
+
+
+def _keep_fraction(
+    mask: np.ndarray, values: np.ndarray, train_idx: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """``partial(f)``: keep the value on a fraction ``f`` of the observed training rows, the same
+    fraction of each class (stratified), chosen by ``seed``; test rows stay as they are."""
+    out = mask.copy()
+    rng = np.random.default_rng([seed, 7])
+    seen = train_idx[mask[train_idx]]
+    keys = values[seen].reshape(len(seen), -1)
+    _, cls = np.unique(keys, axis=0, return_inverse=True)
+    for k in np.unique(cls):
+        rows = seen[cls.reshape(-1) == k]
+        keep = max(1, int(round(fraction * len(rows))))
+        drop = rng.permutation(rows)[keep:]
+        out[drop] = False
+    return out
 
 
 def _domain(node: Node, raw: RawData, graph: SchematicGraph) -> np.ndarray:

@@ -10,7 +10,8 @@ the file and what is wrong with it -- never a NumPy or PIL traceback.
   gives it to any node.
 * ``.csv``: numbers separated by commas, an optional header line.  Header
   columns named like a field a node asks for (``label``, the indicator ``y`` or
-  ``domain``) become that field; the remaining columns are the main array.
+  ``domain``) become that field; the remaining columns are the main array.  An
+  empty cell of a field column is a missing value (a ``partial`` node's mask).
 * a folder of images (PNG, JPEG, BMP, GIF): pixels scaled to [0, 1], converted to
   grayscale or RGB as the node's shape asks; sizes are never changed (a clear
   error instead).  Sub-folders are classes: field ``label`` is the index of the
@@ -154,7 +155,7 @@ def _load_csv(p: Path) -> RawData:
             raise SpecError(f"{p}:{line}: expected {width} values, found {len(cells)}")
         for c, cell in enumerate(cells):
             try:
-                values[r, c] = float(cell)
+                values[r, c] = float(cell) if cell else np.nan  # an empty cell: a missing value
             except ValueError:
                 raise SpecError(
                     f"{p}:{line}: column {c + 1} is '{cell}', not a number",
@@ -170,6 +171,13 @@ def _load_csv(p: Path) -> RawData:
                 col = values[:, c]
                 fields[name] = col.astype(np.int64) if np.all(col == np.round(col)) else col
                 main_cols.remove(c)
+    if np.isnan(values[:, main_cols]).any():
+        r, c = np.argwhere(np.isnan(values[:, main_cols]))[0]
+        raise SpecError(
+            f"{p}:{numbered[r][0]}: column {main_cols[c] + 1} is empty",
+            hint="only a label column (header `label`) may have empty cells: "
+            "the rows where a partially observed node is missing",
+        )
     return RawData(str(p), values[:, main_cols].astype(np.float32), fields)
 
 
