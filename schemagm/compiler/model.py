@@ -208,6 +208,14 @@ class CompiledModel(nn.Module):
             self.networks[key] = module
             made[key] = spec
             ei.net_key = key
+        count: dict[str, int] = {}
+        for ei in infos:  # the edges of a tied network name their draws apart: G_theta[1], G_theta[2]
+            count[ei.name] = count.get(ei.name, 0) + 1
+        seen: dict[str, int] = {}
+        for ei in infos:
+            if count[ei.name] > 1 and ei.net_key is not None:
+                seen[ei.name] = seen.get(ei.name, 0) + 1
+                ei.draw = f"{ei.name}[{seen[ei.name]}]"
         return infos
 
     # -- parameters and device -------------------------------------------------------------------------------
@@ -551,7 +559,7 @@ class CompiledModel(nn.Module):
         tiled = f"{ctx}*{k}"
         if tiled not in self._planner.contexts:
             base = self._planner.contexts[ctx]
-            self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx))
+            self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx, indicator=base.indicator))
         run = Run(self, self._as_batch(batch))
         log_w = 0.0
         for ei in scored:
