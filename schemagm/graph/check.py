@@ -196,12 +196,13 @@ class _Checker:
             if self.sound[i]:
                 self.check_edge(i, edge)
         self.check_labels()
-        self.check_games()
         self.check_unused()
         self.check_values()
         self.check_producers()
         self.check_cycles()
-        if not self.out:  # the rule's pairing presupposes an otherwise valid graph
+        if not self.out:  # the games and the rule's pairing presuppose an otherwise valid graph
+            self.check_games()
+        if not self.out:
             check_rule(self)
         return sort_diagnostics(self.out)
 
