@@ -349,6 +349,21 @@ class CompiledModel(nn.Module):
             out[v] = run.value(ctx, v)
         return out
 
+    def needs_data(self) -> list[str]:
+        """The real-valued data nodes that the generative process takes as given (they have no
+        producer in it): :meth:`sample` needs ``given`` for them (CycleGAN translates given rows)."""
+        ctx = self._planner.sample_context(True)
+        out = []
+        for v, nd in self.graph.nodes.items():
+            if nd.role is not Role.data or nd.value in ("categorical", "bernoulli") or self._chain(v) is not None:
+                continue
+            try:
+                if self._planner.source(ctx, v).kind == "inject":
+                    out.append(v)
+            except Unresolved:
+                continue
+        return out
+
     def decode(
         self, z: Tensor | dict[str, Tensor], mean: bool = True, given: dict[str, Tensor] | None = None
     ) -> Tensor:

@@ -643,7 +643,10 @@ class _Checker:
         fin, ein = sizes(f.inputs(g)), sizes(e.inputs(g))
         images = any(len(s) == 3 for s in (*fin, *ein))
         if (fin != ein) if images else (sum(math.prod(s) for s in fin) != sum(math.prod(s) for s in ein)):
-            words = lambda s: " + ".join(f"[{', '.join(map(str, x))}]" for x in s) or "nothing"
+
+            def words(shapes: list[tuple[int, ...]]) -> str:
+                return " + ".join(f"[{', '.join(map(str, x))}]" for x in shapes) or "nothing"
+
             return (
                 f"its inputs differ: {words(fin)} on the first edge, {words(ein)} here",
                 "source",
@@ -670,8 +673,9 @@ class _Checker:
                 e.output.kw if e.output else {},
             )
         if not same:
+            fh, eh = (x.output.name if x.output else "none" for x in (f, e))
             return (
-                f"its output heads differ ('{f.output.name if f.output else 'none'}' and '{e.output.name if e.output else 'none'}')",
+                f"its output heads differ ('{fh}' and '{eh}')",
                 "head" if e.output is not None else "network",
                 "write the same head on every edge of a tied network",
             )

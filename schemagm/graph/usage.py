@@ -143,11 +143,17 @@ class _Usage:
         if key == "distance":
             if e.process is Process.generative and e.deterministic and not e.adversarial and not e.invertible:
                 return None
-            return "`distance=` is the reconstruction distance of a hollow solid edge (=>); this edge has no reconstruction term"
+            return (
+                "`distance=` is the reconstruction distance of a hollow solid edge (=>); "
+                "this edge has no reconstruction term"
+            )
         if key == "form":
             if _game(e):
                 return None
-            return "`form=` is the adversarial form of a red edge with a discriminator network; this edge plays no such game"
+            return (
+                "`form=` is the adversarial form of a red edge with a discriminator network; "
+                "this edge plays no such game"
+            )
         if key == "weight":
             if e.adversarial:
                 if e.perfect:
@@ -200,8 +206,9 @@ def unused_settings(graph: SchematicGraph, locations: Locations | None = None) -
                 continue
             span = None
             if locations is not None and i < len(locations.edges) and locations.edges[i].body is not None:
-                decl = next((st for st in locations.edges[i].body.settings if st.key == key), None)  # type: ignore[union-attr]
-                span = decl.key_span if decl is not None else None
+                body = locations.edges[i].body
+                setting = next((st for st in body.settings if st.key == key), None) if body is not None else None
+                span = setting.key_span if setting is not None else None
             out.append(
                 Diagnostic(
                     f"the setting '{key}' is not used: {why}",
