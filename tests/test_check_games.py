@@ -46,43 +46,50 @@ def test_the_cycle_checks() -> None:
             "x_b, u => x_a  : F_theta = mlp(8) weight=10",
             "x_b, u => x_a  : F_theta = mlp(16) weight=10",
             (10, 28),
-            "F_theta is one network on several edges (line 7 and line 10), but the edges write different networks ('mlp(8)' and 'mlp(16)')",
+            "F_theta is one network on several edges (line 7 and line 10), but the edges write "
+            "different networks ('mlp(8)' and 'mlp(16)')",
         ),
         (
             "x_b, u => x_a  : F_theta = mlp(8) weight=10",
             "x_b, u => x_a  : F_theta = mlp(8) -> sigmoid weight=10",
             (10, 35),
-            "F_theta is one network on several edges (line 7 and line 10), but its output heads differ ('none' and 'sigmoid')",
+            "F_theta is one network on several edges (line 7 and line 10), but its output heads differ "
+            "('none' and 'sigmoid')",
         ),
         (
             "x_b, u => x_a  : F_theta = mlp(8) weight=10",
             "x_b, u -> x_a  : F_theta = mlp(8) normal weight=10",
             (10, 8),
-            "F_theta is one network on several edges (line 7 and line 10), but one edge is hollow (deterministic) and the other filled (stochastic)",
+            "F_theta is one network on several edges (line 7 and line 10), but one edge is hollow "
+            "(deterministic) and the other filled (stochastic)",
         ),
         (
             "x_b, u => x_a  : F_theta = mlp(8) weight=10",
             "x_b, x_a, u => x_a  : F_theta = mlp(8)",
             (10, 1),
-            "F_theta is one network on several edges (line 7 and line 10), but its inputs differ: [2] on the first edge, [2] + [2] here",
+            "F_theta is one network on several edges (line 7 and line 10), but its inputs differ: [2] "
+            "on the first edge, [2] + [2] here",
         ),
         (
             "x_a -> v       : E_psi = mlp(8) adversarial",
             "x_a -> v       : D_phi = mlp(8) adversarial",
             (9, 18),
-            "D_phi is one network on several edges (line 8 and line 9), but a discriminator belongs to one red edge (one game)",
+            "D_phi is one network on several edges (line 8 and line 9), but a discriminator belongs to "
+            "one red edge (one game)",
         ),
         (
             "x_a -> v       : E_psi = mlp(8) adversarial",
             "x_a -> v       : E_phi = mlp(8) adversarial",
             (9, 18),
-            "the group 'phi' owns red edges into 'u' (line 8) and 'v': each indicator's game has its own adversary group",
+            "the group 'phi' owns red edges into 'u' (line 8) and 'v': each indicator's game has its "
+            "own adversary group",
         ),
         (
             "x_a -> v       : E_psi = mlp(8) adversarial",
             "x_a --> v      : perfect adversarial",
             (9, 5),
-            "a dashed red edge re-weights the generated branch; with several indicators only solid red edges (one game per indicator) are supported",
+            "a dashed red edge re-weights the generated branch; with several indicators only solid red "
+            "edges (one game per indicator) are supported",
         ),
     ],
 )
@@ -130,7 +137,8 @@ def warnings_of(text: str) -> list[tuple[int, int, str]]:
 
 def test_unused_options_are_warnings_with_their_position() -> None:
     text = GAN2D.replace("adversarial\n", "adversarial form=hinge\n") + (
-        "options {\n  gradient_penalty = 5\n  beta = 2\n  mi_weight = 0.5\n  adversarial = minimax\n  temperature = 0.3\n}\n"
+        "options {\n  gradient_penalty = 5\n  beta = 2\n  mi_weight = 0.5\n  adversarial = "
+        "minimax\n  temperature = 0.3\n}\n"
     )
     got = warnings_of(text)
     assert [(line, col) for line, col, _ in got] == [(8, 3), (9, 3), (10, 3), (11, 3), (12, 3)]
@@ -163,17 +171,20 @@ def test_used_options_give_no_warning() -> None:
         (
             ("mlp(8)\nx -> y", "mlp(8) distance=l1\nx -> y"),
             (5, 31),
-            "the setting 'distance' is not used: `distance=` is the reconstruction distance of a hollow solid edge (=>); this edge has no reconstruction term",
+            "the setting 'distance' is not used: `distance=` is the reconstruction distance of a "
+            "hollow solid edge (=>); this edge has no reconstruction term",
         ),
         (
             ("mlp(8)\nx -> y", "mlp(8) form=hinge\nx -> y"),
             (5, 31),
-            "the setting 'form' is not used: `form=` is the adversarial form of a red edge with a discriminator network; this edge plays no such game",
+            "the setting 'form' is not used: `form=` is the adversarial form of a red edge with a "
+            "discriminator network; this edge plays no such game",
         ),
         (
             ("mlp(8)\nx -> y", "mlp(8) weight=2\nx -> y"),
             (5, 31),
-            "the setting 'weight' is not used: a dashed edge's factor is paired with its p-side (a KL term), which `weight=` does not scale",
+            "the setting 'weight' is not used: a dashed edge's factor is paired with its p-side (a KL "
+            "term), which `weight=` does not scale",
         ),
     ],
 )
