@@ -210,3 +210,31 @@ def test_schemagm_check_prints_warnings_and_exits_0(tmp_path) -> None:
     assert f"{spec}: ok" in out.stdout
     assert f"{spec}:8:3: warning: the option 'beta' is not used" in out.stderr
     assert "  8 |   beta = 2" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- transformations, equivalence, rendering, fmt keep ties, games and settings --------------------------
+def test_cyclegan_through_the_transformations_and_back() -> None:
+    from schemagm.graph.build import to_sgm
+    from schemagm.render.drawing import drawing
+    from schemagm.transform.equivalence import equivalent
+    from schemagm.transform.nodes import swap_nodes
+    from schemagm.transform.processes import swap_processes
+
+    g = parse((SPECS / "extra" / "cyclegan.sgm").read_text())
+    assert parse(to_sgm(g)) == g  # ties, two indicators and settings survive the round trip
+    assert "weight=10 distance=l1" in to_sgm(g)
+    swapped = swap_processes(g, check=False)
+    assert swap_processes(swapped, check=False) == g
+    assert [e.settings for e in swapped.edges] == [e.settings for e in g.edges]
+    assert [f"{e.label}_{e.group}" for e in swapped.edges] == [f"{e.label}_{e.group}" for e in g.edges]
+    mirrored = swap_nodes(g, "x_a", "x_b", check=False)
+    assert swap_nodes(mirrored, "x_a", "x_b", check=False) == g
+    assert equivalent(g, g) and not equivalent(g, swapped)
+    d = drawing(g)
+    tied = {a["tied"] for a in d["panels"][0]["edges"]} - {None}
+    assert tied == {"G_theta", "F_theta"}
+    assert (
+        d["caption"]
+        == "tied networks: G_θ on 2 edges, F_θ on 2 edges (a label drawn twice is one network, the same parameters)"
+    )
+    assert drawing(parse((SPECS / "gan.sgm").read_text()))["caption"] is None  # no tie, no note
