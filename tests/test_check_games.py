@@ -238,3 +238,37 @@ def test_cyclegan_through_the_transformations_and_back() -> None:
         == "tied networks: G_θ on 2 edges, F_θ on 2 edges (a label drawn twice is one network, the same parameters)"
     )
     assert drawing(parse((SPECS / "gan.sgm").read_text()))["caption"] is None  # no tie, no note
+
+
+# -- properties over random multi-game graphs (tests/strategies.py) --------------------------------------
+from hypothesis import HealthCheck, given  # noqa: E402
+from hypothesis import settings as hyp_settings  # noqa: E402
+from strategies import multi_game_graphs  # noqa: E402
+
+
+@hyp_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(multi_game_graphs())
+def test_random_games_check_print_back_and_compile(graph) -> None:
+    import torch
+
+    from schemagm.compiler import compile as compile_graph
+    from schemagm.graph.build import to_sgm
+    from schemagm.graph.check import check
+    from schemagm.transform.processes import swap_processes
+
+    assert check(graph) == []
+    assert parse(to_sgm(graph)) == graph
+    assert swap_processes(swap_processes(graph, check=False), check=False) == graph
+    model = compile_graph(graph)
+    games = [p for p in model.objective.phases if p.name.startswith("adversary:")]
+    assert len(games) == len(graph.nodes_by_role(graph.nodes["u0"].role))  # one phase per indicator
+    batch = {v: torch.randn(8, *n.shape) for v, n in graph.nodes.items() if n.role.value == "data"}
+    losses = model.losses(batch)
+    assert set(losses) == set(model.groups) and all(torch.isfinite(v) for v in losses.values())
+    # every cycle edge is one reconstruction term, weighted by its edge's weight
+    cycles = sorted(
+        1.0 if e.weight is None else e.weight
+        for e in graph.edges
+        if e.process.value == "generative" and e.deterministic
+    )
+    assert sorted(t.weight for t in model.objective.terms if t.kind == "reconstruction") == cycles
