@@ -554,7 +554,8 @@ def _tie(c: _Choices, edges: list[Edge], nodes: dict[str, Node]) -> list[Edge]:
         if any(n.is_image for n in ins) or not e.group or e.network is None or e.adversarial or e.invertible:
             return ()
         t = nodes[e.target]
-        return (sum(n.size for n in ins), t.shape, t.value == "categorical", e.deterministic, e.output)
+        kinds = tuple(n.value == "categorical" for n in ins)  # embedding reads categorical inputs only
+        return (sum(n.size for n in ins), kinds, t.shape, t.value == "categorical", e.deterministic, e.output)
 
     pairs = [
         (i, j)
