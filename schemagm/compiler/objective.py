@@ -379,7 +379,7 @@ class _Deriver(_Bounds, _Games):
         return ("score", ei, [])
 
     def recon_kind(self, e: Edge, ei: EdgeInfo) -> str:
-        kind = self.o.reconstruction
+        kind: str = self.o.reconstruction
         if e.distance is not None:  # the edge's own setting: l1, l2 (printed mse: a sum of squares) or bce
             kind = {"l1": "l1", "l2": "mse", "bce": "bce"}[e.distance]
         if kind == "auto":
