@@ -352,6 +352,8 @@ class CompiledModel(nn.Module):
     def needs_data(self) -> list[str]:
         """The real-valued data nodes that the generative process takes as given (they have no
         producer in it): :meth:`sample` needs ``given`` for them (CycleGAN translates given rows)."""
+        if "_planner" not in self.__dict__:  # a flow model samples by its own walk
+            return []
         ctx = self._planner.sample_context(True)
         out = []
         for v, nd in self.graph.nodes.items():
