@@ -43,7 +43,11 @@ def _seed(seed: int | None) -> None:
 
 
 def _needs(model: Any) -> list[str]:
-    return list(model.needs_data()) if hasattr(model, "needs_data") else []
+    """The data the generative process starts from, where it then makes another data node (else none:
+    a model that cannot sample says so, as before)."""
+    needs = list(model.needs_data()) if hasattr(model, "needs_data") else []
+    others = [v for v, n in model.graph.nodes.items() if n.role.value == "data" and v not in needs]
+    return needs if others else []
 
 
 def sampled_node(model: Any, data: DataSource) -> str:
