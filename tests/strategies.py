@@ -18,6 +18,11 @@ with and without priors, all four arrows, several sources, indicator branches
 output heads (distributions and activations) and non-default options.  Spans
 are None (the graphs are built in Python).
 
+A fraction of them tie two edges that agree in sizes and head to one network (the same label)
+and write per-edge settings where the edge's terms read them (``weight``, ``distance``,
+``form``).  ``multi_game_graphs()`` draws CycleGAN-like graphs with two or three indicators
+(one game each, its own adversary group) and weighted cycles through tied translators.
+
 ``graphs(indicator=True)`` forces an indicator, ``graphs(indicator=False)``
 forbids one.  ``specs_text()`` draws the canonical text of such a graph.
 
@@ -561,8 +566,125 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
             )
         )
     nodes = data + latents + ([y] if y is not None else [])
+    by_name = {n.name: n for n in nodes}
+    if c.flip(0.3):
+        edges = _tie(c, edges, by_name)
+    if c.flip(0.4):
+        edges = [_settings(c, e, by_name, options) for e in edges]
     model = c.name()
     return SchematicGraph(model, c.perm(nodes), c.perm(edges), options, title=draw(_TITLES))
+
+
+def _tie(c: _Choices, edges: list[Edge], nodes: dict[str, Node]) -> list[Edge]:
+    """Make one edge use another's network (the same label: one tied network) where the two agree on
+    what a network is: sizes of the inputs and the output, the kind of the output, the head."""
+
+    def shape_of(e: Edge) -> tuple:
+        ins = [nodes[s] for s in e.sources if nodes[s].role is not Role.indicator]
+        if any(n.is_image for n in ins) or not e.group or e.network is None or e.adversarial or e.invertible:
+            return ()
+        t = nodes[e.target]
+        kinds = tuple(n.value == "categorical" for n in ins)  # embedding reads categorical inputs only
+        return (sum(n.size for n in ins), kinds, t.shape, t.value == "categorical", e.deterministic, e.output)
+
+    pairs = [
+        (i, j)
+        for i, a in enumerate(edges)
+        for j, b in enumerate(edges)
+        if i < j and shape_of(a) and shape_of(a) == shape_of(b) and (a.label, a.group) != (b.label, b.group)
+    ]
+    if not pairs:
+        return edges
+    i, j = c.choice(pairs)
+    out = list(edges)
+    a = edges[i]
+    out[j] = edges[j].model_copy(update={"label": a.label, "group": a.group, "network": a.network})
+    return out
+
+
+def _settings(c: _Choices, e: Edge, nodes: dict[str, Node], options: Options) -> Edge:
+    """Per-edge settings where the edge's terms read them (weight, distance, form)."""
+    update: dict = {}
+    solid = e.process is Process.generative and not e.adversarial and not e.invertible
+    if (solid or (e.adversarial and not e.perfect)) and c.flip():
+        update["weight"] = c.choice([0.5, 2.0, 10.0, c.r.uniform(0, 20)])
+    if solid and e.deterministic and c.flip():
+        act = e.output.name if e.output is not None else None
+        update["distance"] = c.choice(["l1", "l2"] + (["bce"] if act in (None, "sigmoid") else []))
+    if e.adversarial and e.network is not None and not e.perfect and e.kernel is None and c.flip():
+        # importance weighting of the generator's loss needs the non-saturating form
+        update["form"] = c.choice(ADVERSARIAL_FORMS) if options.importance_samples == 1 else "non_saturating"
+    return e.model_copy(update=update) if update else e
+
+
+@st.composite
+def multi_game_graphs(draw: st.DrawFn) -> SchematicGraph:
+    """CycleGAN-like graphs: two or three domains of one size, one indicator per game; each game
+    translates one domain into another (a dashed hollow edge serving its indicator's branch 0),
+    tests the result with its own discriminator group and may close a weighted cycle with a tied
+    network (a solid hollow edge back, serving the same branch)."""
+    c = _Choices(draw(st.randoms(use_true_random=False)))
+    size = c.int(1, 6)
+    domains = [Node(name=f"x{i}", role=Role.data, shape=(size,)) for i in range(c.int(2, 3))]
+    games = c.int(2, 3)
+    ys = [Node(name=f"u{k}", role=Role.indicator) for k in range(games)]
+    groups = ["phi", "psi", "omega"]
+    edges: list[Edge] = []
+    targets: list[str] = []
+    for k, u in enumerate(ys):
+        a, b = c.subset(domains, 2, 2)
+        if b.name in targets:  # one translator into a domain per branch is enough; keep them apart
+            a, b = b, a
+        targets.append(b.name)
+        hidden = c.choice([4, 8])
+        g = Call(name="mlp", args=(hidden,))
+        edges.append(
+            Edge(
+                sources=(a.name, u.name),
+                target=b.name,
+                process=Process.inference,
+                deterministic=True,
+                label=f"G{k}",
+                group="theta",
+                network=g,
+                branch=0,
+            )
+        )
+        edges.append(
+            Edge(
+                sources=(b.name,),
+                target=u.name,
+                process=Process.generative,
+                adversarial=True,
+                label=f"D{k}",
+                group=groups[k],
+                network=Call(name="linear"),
+                form=c.choice([None, *ADVERSARIAL_FORMS]),
+            )
+        )
+        if c.flip():
+            back = [
+                e for e in edges if e.process is Process.inference and e.sources[0] == b.name and e.target == a.name
+            ]
+            label = back[0].label if back and c.flip() else f"F{k}"
+            net = back[0].network if back and label == back[0].label else Call(name="mlp", args=(hidden,))
+            edges.append(
+                Edge(
+                    sources=(b.name, u.name),
+                    target=a.name,
+                    process=Process.generative,
+                    deterministic=True,
+                    label=label,
+                    group="theta",
+                    network=net,
+                    branch=0,
+                    weight=c.choice([None, 10.0, c.r.uniform(0, 20)]),
+                    distance=c.choice([None, "l1", "l2"]),
+                )
+            )
+    used = {s for e in edges for s in (*e.sources, e.target)}
+    nodes = [n for n in domains if n.name in used] + ys
+    return SchematicGraph(c.name(), nodes, c.perm(edges), Options(), title=None)
 
 
 @dataclass(frozen=True)

@@ -272,10 +272,17 @@ def test_activation_written_without_arrow_and_distribution_with_one():
     assert (5, 27, "'normal' is a distribution; write it without the arrow: `normal`") in got
 
 
-def test_duplicate_network_name():
+def test_a_label_on_two_edges_is_one_network_that_must_agree():
+    # issue 10: the same label on several edges is one (tied) network; its edges must agree
+    assert spec_errors(vae(Q, P, R, "z -> x : p_theta = mlp(8) bernoulli")) == []
     expect(
-        vae(Q, P, R, "z -> x : p_theta = mlp(8) bernoulli"),
-        (9, 10, "two networks are named p_theta (line 7 and line 9)"),
+        vae(Q, P, R, "z -> x : p_theta = mlp(16) bernoulli"),
+        (
+            9,
+            20,
+            "p_theta is one network on several edges (line 7 and line 9), but the edges write different "
+            "networks ('mlp(8)' and 'mlp(16)')",
+        ),
     )
 
 

@@ -16,6 +16,10 @@ For an invalid one it prints each problem with its file, line and column, the
 line with a caret under the culprit and a hint.  A directory stands for the
 .sgm files in it.
 
+An option or a per-edge setting that the model does not use (`beta` on a
+GAN, `gradient_penalty` with the hinge form, `distance=` on a stochastic
+edge) is a warning with its position; it does not change the exit status.
+
 Exit status: 0 when every file is valid, 1 when any spec has an error or a
 file is missing (all files are still checked), 2 for a usage error.
 
@@ -74,6 +78,8 @@ def register(app: typer.Typer) -> None:
                 failed = True
                 print_error(err)
                 continue
+            for warning in graph.warnings:  # options and settings the model does not use (exit status 0)
+                typer.echo(warning.render(graph.source, str(path)), err=True)
             if not quiet:
                 echo(f"{path}: ok ({summary(graph)})")
         if not found and not missing:

@@ -103,12 +103,17 @@ def show(model: Any, latex: bool = False) -> None:
     nets.add_column("edge")
     nets.add_column("architecture")
     nets.add_column("parameters", justify="right")
-    edges = {f"{e.label}_{e.group}": e for e in graph.edges if e.group}
+    edges: dict[str, list] = {}
+    for e in graph.edges:
+        if e.group:  # a tied network (one label on several edges) lists every edge it sits on
+            edges.setdefault(f"{e.label}_{e.group}", []).append(e)
     for group in model.groups:
-        members = [(name, net) for name, net in model.networks.items() if name in edges and edges[name].group == group]
+        members = [
+            (name, net) for name, net in model.networks.items() if name in edges and edges[name][0].group == group
+        ]
         for name, net in members:
-            e = edges[name]
-            arrow = f"{', '.join(e.sources)} {e.glyph} {e.target}"
+            e = edges[name][0]
+            arrow = "; ".join(f"{', '.join(t.sources)} {t.glyph} {t.target}" for t in edges[name])
             arch = str(e.network) + (f" {e.output}" if e.output else "")
             nets.add_row(group, name, arrow, arch, f"{count(net.parameters()):,}")
         nets.add_row(

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             from ..train.checkpoint import atomic_write_bytes
             from ..train.pictures import save_png
             from ..train.run import load_run
-            from ..train.sampling import draw_interpolations, draw_reconstructions, draw_samples
+            from ..train.sampling import draw_interpolations, draw_reconstructions, draw_samples, sampled_node
 
             kind = "reconstruct" if reconstruct else "interpolate" if interpolate else "sample"
             picture_path = (
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
                 array, picture = draw_interpolations(loaded.model, loaded.data, pairs, steps, seed)
             else:
                 array, picture = draw_samples(loaded.model, loaded.data, n, seed)
-            node = loaded.data.primary
+            node = sampled_node(loaded.model, loaded.data) if kind == "sample" else loaded.data.primary
             written = []
             if picture_path is not None:
                 if picture is None:

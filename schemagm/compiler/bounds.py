@@ -43,7 +43,9 @@ class _Bounds(_DeriverBase):
             name = f"{ctx}:r={r}"
             if name not in self.p.contexts:
                 src = Source("inject", a, name, expr=Sym(a, a), signature=("chain", a, r))
-                self.p.add(Context(name, "round", b, parent=ctx, overrides={a: src}))
+                self.p.add(
+                    Context(name, "round", b, parent=ctx, overrides={a: src}, indicator=self.p.contexts[ctx].indicator)
+                )
             rounds.append(name)
         score = self.score_fn(ei, target_ctx=ctx)
         key = f"sample:{ei.name}:"
@@ -91,7 +93,7 @@ class _Bounds(_DeriverBase):
         self.used_iw = True
         tiled = f"{ctx}*{k}"
         if tiled not in self.p.contexts:
-            self.p.add(Context(tiled, "branch", b, tile=k, tag=ctx))
+            self.p.add(Context(tiled, "branch", b, tile=k, tag=ctx, indicator=self.p.contexts[ctx].indicator))
         groups = frozenset().union(*(t.groups for t in parts))
         density_terms = density_terms + p_sides
         dashed = [(v, ei) for v, ei, _ in kls]

@@ -88,9 +88,14 @@ class _DeriverBase:
         self.values: dict[str, Value] = {}
         self.exprs: dict[str, Expr] = {}
         self.owners: list[str] = []
+        #: the phase of each adversary group: "adversary", or with several indicators one phase per
+        #: indicator's game, "adversary:<u>" (the checker keeps each group in one game)
+        self.owner_phase: dict[str, str] = {}
+        several = len(planner.branches) > 2
         for ei in infos:
             if ei.edge.adversarial and ei.edge.group and ei.edge.group not in self.owners:
                 self.owners.append(ei.edge.group)
+                self.owner_phase[ei.edge.group] = f"{ADVERSARY}:{ei.edge.target}" if several else ADVERSARY
         self.tested: set[str] = {s for ei in infos if ei.edge.adversarial for s in ei.inputs}
         self.supervised: set[int] = set()  # the dashed edges whose supervised term is emitted (partial nodes)
         self.used_iw = False
@@ -113,7 +118,8 @@ class _DeriverBase:
         if not groups:
             return  # a constant: no group to update
         f = _prefix(sign, weight, weight_sym) + body
-        phase = ADVERSARY if groups & set(self.owners) else MODEL
+        owner = next((gr for gr in self.owners if gr in groups), None)
+        phase = self.owner_phase[owner] if owner is not None else MODEL
         base, i = name, 2
         while name in self.values:
             name, i = f"{base}#{i}", i + 1

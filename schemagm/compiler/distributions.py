@@ -420,13 +420,16 @@ def mmd2(a: Tensor, b: Tensor, *bandwidths: float) -> Tensor:
 # -- reconstruction distances of a deterministic (hollow) solid edge -----------------------------------
 def reconstruction(prediction: Tensor, target: Tensor, kind: str, logits: bool = False) -> Tensor:
     """Per-row distance, summed over dimensions: ``bce`` (of probabilities, or of logits when the
-    edge has no output activation) or ``mse`` (the sum of squared differences)."""
+    edge has no output activation), ``mse`` (the sum of squared differences: the setting
+    ``distance=l2``) or ``l1`` (the sum of absolute differences)."""
     if kind == "bce":
         if logits:
             return flat_sum(F.binary_cross_entropy_with_logits(prediction, target, reduction="none"))
         return flat_sum(F.binary_cross_entropy(prediction, target, reduction="none"))
     if kind == "mse":
         return flat_sum((prediction - target) ** 2)
+    if kind == "l1":
+        return flat_sum((prediction - target).abs())
     raise ValueError(f"unknown reconstruction '{kind}'")  # pragma: no cover
 
 

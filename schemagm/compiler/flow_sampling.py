@@ -119,6 +119,11 @@ class FlowSampling:
         raise SpecError(f"'{self.graph.name}' has no posterior in closed form (a flow or dequantization graph)")
 
     def reconstruct(self, x: Tensor | dict[str, Tensor]) -> Tensor:
-        if self.exact:
+        if self.exact and not any(n.value == "empirical" for n in self.graph.nodes.values()):
             raise SpecError(f"'{self.graph.name}' is a bijection of its data: a reconstruction is the data itself")
+        if self.exact:
+            raise SpecError(
+                f"'{self.graph.name}' has no encoder: its latent is the memorised training set, "
+                "so there is nothing to reconstruct with"
+            )
         raise SpecError(f"'{self.graph.name}' has no reconstruction here (a flow or dequantization graph)")

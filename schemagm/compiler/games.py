@@ -43,11 +43,23 @@ class _Games(_DeriverBase):
                 return None
 
         sig1 = signatures(real)
-        for generated in ("y=0", "gen"):  # a dashed producer for y = 0, else the ancestral sample
+        gen0 = self.p.branch_context(e.target, 0)  # the branch where this red edge's indicator is 0
+        several = len(self.p.branches) > 2
+        for generated in (
+            (gen0,) if several else (gen0, "gen")
+        ):  # a dashed producer for y = 0, else the ancestral sample
             sig = signatures(generated)
             if sig is not None and sig != sig1:
                 return real, generated
         tested = ", ".join(ei.inputs)
+        if several:
+            raise self.err(
+                f"this red edge compares {tested} in the real branch and in the branch {gen0}, "
+                f"but {tested} has the same value in both",
+                e,
+                hint=f"give '{tested}' a dashed producer for the branch {gen0} "
+                f"(`..., {e.target} ==> {tested} : G_theta = ...`)",
+            )
         raise self.err(
             f"this red edge compares the real and the generated branch of {tested}, but {tested} has the same "
             "value in both branches",
@@ -70,7 +82,8 @@ class _Games(_DeriverBase):
                 "nothing learns from this adversary: neither the real nor the generated side depends on parameters",
                 ei.edge,
             )
-        form = self.o.adversarial
+        form = ei.edge.form or self.o.adversarial
+        w = ei.edge.weight if ei.edge.weight is not None else 1.0
         k = self.o.importance_samples
         iw = k > 1
         if iw:
@@ -100,7 +113,8 @@ class _Games(_DeriverBase):
             else:
                 parts.append((1.0, Side(gform, ei, gen, False, True, gpart(eg, dg))))
         joiner = Sym(" − ", " - ") if sign < 0 else Sym(" + ", " + ")
-        self.emit_expr(f"reversed:{ei.name}", groups, 1.0, sign, Sum(parts, joiner), "reversed")
+        top = _weighted(Sum(parts, joiner), w, sign)
+        self.emit_expr(f"reversed:{ei.name}", groups, w, sign, top, "reversed", None, _wname(ei))
 
     def adversary_term(self, ei: EdgeInfo, real: str, gen: str) -> None:
         """phi's term: -[E_real log D(v) + E_gen log(1 - D(v))] at detached samples (or another form)."""
@@ -108,7 +122,8 @@ class _Games(_DeriverBase):
         g_srcs, g_groups = _side(self.p, gen, ei.inputs)
         dr, dg = self.d_sym(ei, r_srcs), self.d_sym(ei, g_srcs)
         er, eg = expectation(_factors(r_srcs)), expectation(_factors(g_srcs))
-        form = self.o.adversarial
+        form = ei.edge.form or self.o.adversarial
+        w = ei.edge.weight if ei.edge.weight is not None else 1.0
         sign, (rform, gform, joiner, gen_coef) = _ADVERSARY[form]
         detach_r, detach_g = bool(r_groups), bool(g_groups)
         real_side = Side(rform, ei, real, detach_r, False, _ADVERSARY_SYM[form][0](er, dr))
@@ -118,7 +133,7 @@ class _Games(_DeriverBase):
         else:
             top = Sum([(1.0, real_side), (gen_coef, gen_side)], joiner)
         group = frozenset([ei.edge.group]) if ei.edge.group else frozenset()
-        self.emit_expr(f"adversary:{ei.name}", group, 1.0, sign, top, "adversary")
+        self.emit_expr(f"adversary:{ei.name}", group, w, sign, _weighted(top, w, sign), "adversary", None, _wname(ei))
         if form == "wasserstein" and self.o.gradient_penalty > 0:
             hat = call(ei.sym, [Sym("x̂", "\\hat{x}")])
             body = Sym("𝔼_{x̂} (‖∇ ", "\\mathbb{E}_{\\hat{x}} (\\|\\nabla ") + hat + Sym("‖ − 1)²", "\\| - 1)^2")
@@ -126,13 +141,13 @@ class _Games(_DeriverBase):
             self.emit_expr(
                 f"gradient_penalty:{ei.name}",
                 group,
-                gp,
+                gp * w,
                 1,
                 GradPenalty(ei, real, gen, body),
                 "gradient_penalty",
                 None,
                 "gradient_penalty",
-                Sym(f"{gp:g}·", f"{gp:g} \\cdot "),
+                Sym(f"{gp * w:g}·", f"{gp * w:g} \\cdot "),
             )
 
     def pool_adversary(self, ei: EdgeInfo) -> None:
@@ -174,7 +189,8 @@ class _Games(_DeriverBase):
             + dist(g_srcs)
             + Sym(")", ")")
         )
-        self.emit_expr(f"mmd:{ei.name}", groups, 1.0, 1, MMD2(ei, real, gen, bw, body), "mmd")
+        w = ei.edge.weight if ei.edge.weight is not None else 1.0
+        self.emit_expr(f"mmd:{ei.name}", groups, w, 1, MMD2(ei, real, gen, bw, body), "mmd", None, _wname(ei))
 
     # -- rule 7 ---------------------------------------------------------------------------------------------------
     def sleep_term(self, ei: EdgeInfo) -> None:
@@ -190,6 +206,25 @@ class _Games(_DeriverBase):
         factors = expectation(tgt.factors + tuple(_factors(ins)))
         top = Mean(LogProb(ei, e.target, call(ei.sym, [tgt.expr], [s.expr for s in ins])), "sleep", factors)
         self.emit_expr(f"sleep:{ei.name}", frozenset([e.group]) if e.group else frozenset(), 1.0, -1, top, "sleep")
+
+
+class _Bracketed(Sum):
+    """A game's parts under a weight, in brackets: ``−10·[𝔼 log D(x) + 𝔼 log(1 − D(G(z)))]``."""
+
+    def sym(self) -> Sym:
+        return Sym("[", "\\left[") + super().sym() + Sym("]", "\\right]")
+
+
+def _weighted(top: Sum, w: float, sign: int) -> Sum:
+    """The game's sum as printed under a weight ``w`` (its sign no longer distributed over the parts)."""
+    if w == 1.0 or len(top.parts) < 2:
+        return top
+    return _Bracketed(top.parts, Sym(" + ", " + ") if sign < 0 else top.joiner)
+
+
+def _wname(ei: EdgeInfo) -> str | None:
+    """The weight's name on a red edge's terms: ``weight`` where the edge sets one."""
+    return "weight" if ei.edge.weight is not None else None
 
 
 # -- adversarial forms -------------------------------------------------------------------------------------------

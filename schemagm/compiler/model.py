@@ -212,6 +212,14 @@ class CompiledModel(nn.Module):
             self.networks[key] = module
             made[key] = spec
             ei.net_key = key
+        count: dict[str, int] = {}
+        for ei in infos:  # the edges of a tied network name their draws apart: G_theta[1], G_theta[2]
+            count[ei.name] = count.get(ei.name, 0) + 1
+        seen: dict[str, int] = {}
+        for ei in infos:
+            if count[ei.name] > 1 and ei.net_key is not None:
+                seen[ei.name] = seen.get(ei.name, 0) + 1
+                ei.draw = f"{ei.name}[{seen[ei.name]}]"
         return infos
 
     # -- parameters and device -------------------------------------------------------------------------------
@@ -343,6 +351,23 @@ class CompiledModel(nn.Module):
                     raise SpecError(f"cannot sample '{v}': {exc}") from None
                 continue
             out[v] = run.value(ctx, v)
+        return out
+
+    def needs_data(self) -> list[str]:
+        """The real-valued data nodes that the generative process takes as given (they have no
+        producer in it): :meth:`sample` needs ``given`` for them (CycleGAN translates given rows)."""
+        if "_planner" not in self.__dict__:  # a flow model samples by its own walk
+            return []
+        ctx = self._planner.sample_context(True)
+        out = []
+        for v, nd in self.graph.nodes.items():
+            if nd.role is not Role.data or nd.value in ("categorical", "bernoulli") or self._chain(v) is not None:
+                continue
+            try:
+                if self._planner.source(ctx, v).kind == "inject":
+                    out.append(v)
+            except Unresolved:
+                continue
         return out
 
     def decode(
@@ -578,7 +603,7 @@ class CompiledModel(nn.Module):
         tiled = f"{ctx}*{k}"
         if tiled not in self._planner.contexts:
             base = self._planner.contexts[ctx]
-            self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx))
+            self._planner.add(Context(tiled, "branch", base.branch, tile=k, tag=ctx, indicator=base.indicator))
         run = Run(self, self._unlabelled(batch))
         log_w: Tensor | float = 0.0
         for ei in scored:

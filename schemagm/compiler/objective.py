@@ -34,7 +34,6 @@ class _Deriver(_Bounds, _Games):
     # -- the rule --------------------------------------------------------------------------------------------
     def derive(self) -> Compiled:
         g, p = self.g, self.p
-        branches = (1, 0) if p.indicator else (1,)
         dashed_red = [ei for ei in self.infos if ei.edge.adversarial and ei.edge.process is Process.inference]
         solid_red = [ei for ei in self.infos if ei.edge.adversarial and ei.edge.process is Process.generative]
         pool: EdgeInfo | None = None
@@ -58,12 +57,12 @@ class _Deriver(_Bounds, _Games):
                     "only one dashed red edge with a network can re-weight the generated branch", with_net[1].edge
                 )
             pool = with_net[0] if with_net else None
-            scored: tuple[int, ...] = (0,)
+            scored = [br.name for br in p.branches if br.value == 0]
         else:
-            scored = branches
+            scored = [br.name for br in p.branches]
         solid = [ei for ei in self.infos if ei.edge.process is Process.generative and not ei.edge.adversarial]
-        for b in scored:
-            self.branch_terms(b, solid, len(scored) > 1, pool)
+        for ctx in scored:
+            self.branch_terms(ctx, solid, scored, pool)
         for ei in solid_red:
             if ei.edge.kernel is not None:
                 self.kernel_terms(ei)
@@ -100,8 +99,9 @@ class _Deriver(_Bounds, _Games):
             )
         phases = []
         model_groups = [gr for gr in g.groups if gr not in self.owners]
-        if self.owners:
-            phases.append(Phase(ADVERSARY, tuple(self.owners), self.o.discriminator_steps))
+        for phase_name in dict.fromkeys(self.owner_phase.values()):  # one adversary phase per game
+            owners = tuple(gr for gr in self.owners if self.owner_phase[gr] == phase_name)
+            phases.append(Phase(phase_name, owners, self.o.discriminator_steps))
         if model_groups:
             phases.append(Phase(MODEL, tuple(model_groups), 1))
         obj = Objective(self.terms, phases)
@@ -109,20 +109,22 @@ class _Deriver(_Bounds, _Games):
         return Compiled(obj, self.values, self.exprs, coefs)
 
     # -- rules 1, 2, 8, 9 (+ 4, 5: the pool of a dashed red edge) ----------------------------------------------
-    def branch_terms(self, b: int, solid: list[EdgeInfo], multi: bool, pool: EdgeInfo | None) -> None:
+    def branch_terms(self, ctx: str, solid: list[EdgeInfo], scored: list[str], pool: EdgeInfo | None) -> None:
         """The terms of one branch (SEMANTICS §2, rule 2): every dashed stochastic factor
         +𝔼 log q(v | pa) paired with v's p-side (its prior or its solid producer) into one term
         KL(q ‖ p), every other solid factor −𝔼 log p(v | pa); or the importance-weighted bound."""
-        ctx = f"y={b}"
         o = self.o
         p = self.p
-        serving = [ei for ei in solid if ei.edge.branch in (b, None)]
+        b = p.contexts[ctx].branch
+        assert b is not None
+        multi = len(scored) > 1
+        serving = [ei for ei in solid if p.serves(ei.edge, p.contexts[ctx])]
         solid_into: dict[str, list[EdgeInfo]] = {}
         for ei in serving:
             solid_into.setdefault(ei.edge.target, []).append(ei)
 
-        def several(ei: EdgeInfo) -> bool:
-            return multi and ei.edge.branch is None
+        def several(ei: EdgeInfo) -> bool:  # scored in more than one branch: its terms name the branch
+            return sum(p.serves(ei.edge, p.contexts[c]) for c in scored) > 1
 
         # the dashed stochastic factors of the branch and their p-sides
         pairs: list[
@@ -223,8 +225,10 @@ class _Deriver(_Bounds, _Games):
             tgt = self.resolve(ctx, e.target, e)
             ins = [self.resolve(ctx, i, e) for i in ei.inputs]
             groups = frozenset([e.group] if e.group else []) | tgt.groups | frozenset().union(*(s.groups for s in ins))
-            suffix = f":y={b}" if several(ei) else ""
+            suffix = f":{ctx}" if several(ei) else ""
             weight, wname = (1.0, None) if tgt.from_data else (o.mi_weight, "mi_weight")
+            if e.weight is not None:  # the edge's own setting: a factor on its term (CycleGAN's λ)
+                weight, wname = weight * e.weight, "weight" if wname is None else "weight·mi_weight"
             over = list(tgt.factors) + _factors(ins)
             nodes = (e.target, *ei.inputs)
             if ei.corruption is not None:
@@ -302,7 +306,7 @@ class _Deriver(_Bounds, _Games):
             wsym = Sym("β·", "\\beta \\cdot ") if o.beta == 1.0 else None
             parts.append(
                 _Part(
-                    f"kl:{ei.name}" + (f":y={b}" if several(ei) else ""),
+                    f"kl:{ei.name}" + (f":{ctx}" if several(ei) else ""),
                     groups,
                     o.beta,
                     1,
@@ -441,7 +445,9 @@ class _Deriver(_Bounds, _Games):
         return ("score", ei, [])
 
     def recon_kind(self, e: Edge, ei: EdgeInfo) -> str:
-        kind = self.o.reconstruction
+        kind: str = self.o.reconstruction
+        if e.distance is not None:  # the edge's own setting: l1, l2 (printed mse: a sum of squares) or bce
+            kind = {"l1": "l1", "l2": "mse", "bce": "bce"}[e.distance]
         if kind == "auto":
             node = self.g.nodes[e.target]
             lo_hi = node.range

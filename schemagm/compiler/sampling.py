@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from ..errors import SpecError
+from ..graph.branches import branches as graph_branches
 from ..graph.model import Edge, Process, Role, SchematicGraph
 from .distributions import Dist, Head, Prior, one_hot
 from .terms import Sym, call, node_sym
@@ -61,6 +62,7 @@ class EdgeInfo:
     corruption: Any = None  # a networks.Corruption
     logits_out: bool = False  # bce read on logits (a hollow edge without activation)
     name: str = ""  # net_key or the edge key: used in term names and draw keys
+    draw: str = ""  # the name in draw keys: ``name``, or ``name[k]`` on the k-th edge of a tied network
     sym: Sym = field(default_factory=lambda: Sym("f", "f"))
 
     @property
@@ -98,6 +100,8 @@ class Context:
     tile: int = 1
     tag: str = ""
     mean_data: bool = False
+    #: the indicator that takes ``branch`` (the others are 1); None: every indicator takes it
+    indicator: str | None = None
 
     def __post_init__(self) -> None:
         self.tag = self.tag or self.name
@@ -138,9 +142,11 @@ class Planner:
             if e.adversarial:
                 continue
             (self.dashed_in if e.process is Process.inference else self.solid_in)[e.target].append(ei)
-        branches = (1, 0) if self.indicator else (1,)
-        for b in branches:
-            self.add(Context(f"y={b}", "branch", b))
+        #: the branch contexts (docs/semantics.md §2.1): y=1 and y=0, or with several indicators the
+        #: real branch y=1 and one branch <u>=0 per indicator u
+        self.branches = graph_branches(graph)
+        for br in self.branches:
+            self.add(Context(br.name, "branch", br.value, indicator=br.indicator))
         self.add(Context("gen", "gen", 0))
         self.add(Context("sleep", "sleep", 0))
         self.add(Context("sample", "sample", 0))
@@ -234,16 +240,30 @@ class Planner:
                     return True
         return False
 
+    def serves(self, e: Edge, ctx: Context) -> bool:
+        """Does ``e`` take part in the branch of ``ctx`` (its indicator's value there is the one it is written with)?"""
+        if e.branch is None:
+            return True
+        ind = e.indicator(self.graph)
+        value = ctx.branch if ctx.indicator in (None, ind) else 1
+        return e.branch == value
+
+    def branch_context(self, indicator: str, value: int) -> str:
+        """The name of the branch context in which ``indicator`` takes ``value`` (the others 1)."""
+        if value == 1 or len(self.branches) <= 2:
+            return f"y={value}"
+        return f"{indicator}={value}"
+
     def _branch_rule(self, ctx: Context, v: str) -> Source:
         b = ctx.branch
-        serving = [ei for ei in self.dashed_in[v] if ei.edge.branch in (b, None)]
+        serving = [ei for ei in self.dashed_in[v] if self.serves(ei.edge, ctx)]
         if len(serving) > 1:
             raise self.err(f"'{v}' has two dashed producers in the branch y={b}", serving[1].edge)
         if serving:
             return self._edge_source(ctx, serving[0], "branch")
         if self.has_own_source(v):
             return self.own(ctx, v)
-        other = [ei for ei in self.dashed_in[v] if ei.edge.branch is not None and ei.edge.branch != b]
+        other = [ei for ei in self.dashed_in[v] if not self.serves(ei.edge, ctx)]
         if other:
             return self._edge_source(ctx, other[0], "branch")
         raise Unresolved(f"'{v}' has no value in the branch y={b}")
@@ -384,7 +404,11 @@ class Planner:
         if name not in self.contexts:
             base = self.contexts[parent]
             src = Source("enum", v, name, expr=node_sym(v), signature=("enum", v, k), value=value)
-            self.add(Context(name, "round", base.branch, parent=parent, overrides={v: src}, tag=name))
+            self.add(
+                Context(
+                    name, "round", base.branch, parent=parent, overrides={v: src}, tag=name, indicator=base.indicator
+                )
+            )
         return name
 
     def depends(self, ctx_name: str, v: str) -> frozenset[str]:
@@ -505,7 +529,7 @@ class Planner:
         sid = f"{mode}:{ei.index}:{ctx.name}"
         if mode == "corrupt":
             corruption = ei.corruption
-            key = f"noise:{ei.name}:{tag}"
+            key = f"noise:{ei.draw or ei.name}:{tag}"
 
             def corrupt(run: Run) -> Tensor:
                 x = run.value(name, ei.inputs[0])
@@ -522,7 +546,7 @@ class Planner:
         if mode == "mean":
             return lambda run: run.dist(name, ei).mean
         if mode == "rsample":
-            key = f"eps:{ei.name}:{tag}"
+            key = f"eps:{ei.draw or ei.name}:{tag}"
 
             def rsample(run: Run) -> Tensor:
                 d = run.dist(name, ei)
@@ -531,7 +555,7 @@ class Planner:
                 return d.rsample_with(eps)
 
             return rsample
-        key = f"sample:{ei.name}:{tag}"
+        key = f"sample:{ei.draw or ei.name}:{tag}"
 
         def sample(run: Run) -> Tensor:
             d = run.dist(name, ei)

@@ -105,6 +105,11 @@ def sum_of_squares(prediction, target):
     """Squared distance, summed over the dimensions of a row."""
     return ((prediction - target) ** 2).flatten(1).sum(1)
 ''',
+    "sum_of_absolutes": '''
+def sum_of_absolutes(prediction, target):
+    """L1 distance, summed over the dimensions of a row."""
+    return (prediction - target).abs().flatten(1).sum(1)
+''',
     "frozen": '''
 def frozen(net, x):
     """net(x) with the network's parameters held fixed: the gradient reaches x only."""

@@ -494,7 +494,9 @@ class _Rewrite(ast.NodeTransformer):
         if name == "reconstruction":
             pred, target, kind = node.args[0], node.args[1], _const(node.args[2])
             logits = _const(node.keywords[0].value) if node.keywords else False
-            fn = {"bce": "bce_with_logits" if logits else "bce", "mse": "sum_of_squares"}[kind]
+            fn = {"bce": "bce_with_logits" if logits else "bce", "mse": "sum_of_squares", "l1": "sum_of_absolutes"}[
+                kind
+            ]
             low.helpers.add(fn)
             return _name(f"{fn}({ast.unparse(self.visit(pred))}, {ast.unparse(self.visit(target))})")
         if name == "side":

@@ -48,9 +48,24 @@ class Noise:
 '''
 
 
+def _ident(phase: str) -> str:
+    """A phase's name as a Python name: ``adversary:u`` (one game of several) is ``adversary_u``."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in phase)
+
+
 def refuse(model: Any) -> None:
     """A SpecError where the model has a part the emitter cannot print yet."""
     g = model.graph
+    partial = next((n for n in g.nodes.values() if n.partial), None)
+    if partial is not None:
+        raise SpecError(
+            f"eject cannot print '{g.name}' yet: the partially observed node '{partial.name}' "
+            "(its mask, and the sum over its values where missing) has no emitted form",
+            span=partial.span,
+            source=g.source,
+            file=g.file,
+            hint="train it with `schemagm train`; eject prints graphs whose data nodes are observed on every row",
+        )
     needs = ("_exprs", "_planner", "_infos", "_phase_terms", "_group_terms", "_coef")
     if not all(hasattr(model, a) for a in needs) or any(t.name not in model._exprs for t in model.objective.terms):
         from ..graph.flow_check import uses_flows
@@ -172,11 +187,11 @@ def loss_source(model: Any) -> tuple[str, set[str]]:
     single = len(phases) == 1
     for ph in phases:
         groups = ", ".join(greek(g).u for g in ph.groups)
-        name = "terms" if single else f"{ph.name}_terms"
+        name = "terms" if single else f"{_ident(ph.name)}_terms"
         doc = f"The terms of the {ph.name} phase (groups {groups}), as they enter the loss."
         fns.append(_terms_function(model, name, doc, model._phase_terms[ph.name], helpers))
     if not single:
-        calls = ", ".join(f"**{ph.name}_terms(nets, batch, noise)" for ph in phases)
+        calls = ", ".join(f"**{_ident(ph.name)}_terms(nets, batch, noise)" for ph in phases)
         fns.append(
             "def terms(nets, batch, noise):\n"
             '    """Every term\'s contribution on one batch (one draw of the noise for all)."""\n'
@@ -241,7 +256,7 @@ def _train_step(model: Any, groups: dict[str, list[str]]) -> str:
         '    """One step: every phase in the compiler\'s order, each on a fresh batch."""',
     ]
     for ph in phases:
-        fn = "terms" if len(phases) == 1 else f"{ph.name}_terms"
+        fn = "terms" if len(phases) == 1 else f"{_ident(ph.name)}_terms"
         trained = [g for g in ph.groups if g in groups]
         indent = "    "
         if ph.steps > 1:

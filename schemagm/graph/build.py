@@ -44,6 +44,7 @@ from ..language.syntax import (
 from .check import Locations, check, sort_diagnostics, suggest
 from .model import VALUE_TYPES, Call, Edge, Node, Process, Role, SchematicGraph
 from .options import EdgeSettings, Options
+from .usage import unused_settings
 
 __all__ = [
     "parse",
@@ -412,6 +413,10 @@ def _parse_with_tree(text: str, file: str | None) -> tuple[SchematicGraph, Spec]
         raise SpecError(sort_diagnostics(problems), source=text, file=file)
     graph.source = text
     graph.file = file
+    graph.warnings = [
+        Diagnostic(d.message, d.span.with_file(d.span.file or file) if d.span else None, d.hint, d.severity)
+        for d in sort_diagnostics(unused_settings(graph, locations))
+    ]
     return graph, spec
 
 

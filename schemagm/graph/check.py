@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING
 from .. import registry
 from ..errors import Diagnostic, Span
 from ..limits import MAX_NODE_SIZE, MAX_WIDTH
+from .branches import Branch, branches, serves
 from .flow_check import flow_problems, is_flow_base
 from .heads import head_mismatch
 from .model import Edge, Node, Process, Role, SchematicGraph
-from .rule_check import check_rule
+from .rule_check import check_rule, head_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..language.syntax import EdgeDecl, NodeDecl, OptionDecl
@@ -149,8 +150,8 @@ _ARROW_WORDS = {
 }
 
 
-def _branch_words(b: int | None) -> str:
-    return "every branch" if b is None else f"branch y = {b}"
+def _branch_words(b: Branch | None) -> str:
+    return "every branch" if b is None else b.words
 
 
 # -- the checker --------------------------------------------------------------------------------
@@ -200,7 +201,9 @@ class _Checker:
         self.check_values()
         self.check_producers()
         self.check_cycles()
-        if not self.out:  # the rule's pairing presupposes an otherwise valid graph
+        if not self.out:  # the games and the rule's pairing presuppose an otherwise valid graph
+            self.check_games()
+        if not self.out:
             check_rule(self)
         return sort_diagnostics(self.out)
 
@@ -663,19 +666,118 @@ class _Checker:
             )
 
     def check_labels(self) -> None:
-        seen: dict[str, int] = {}
+        """The same label on several edges is one network (tied): the edges must agree on what the
+        network is (its call, the size of its input, the size of its output, its head)."""
+        first: dict[str, int] = {}
         for i, e in enumerate(self.g.edges):
-            if e.label is None or e.group is None:
+            if e.label is None or e.group is None or not self.sound[i]:
                 continue
             key = f"{e.label}_{e.group}"
-            if key in seen:
+            if key not in first:
+                first[key] = i
+                continue
+            j = first[key]
+            problem = self._tie_problem(self.g.edges[j], e)
+            if problem is not None:
+                what, part, hint = problem
                 self.error(
-                    f"two networks are named {key} ({self.line_of(seen[key])} and {self.line_of(i)})",
-                    self.espan(i, "label"),
-                    "give each network its own letter, e.g. G_theta and F_theta",
+                    f"{key} is one network on several edges ({self.line_of(j)} and {self.line_of(i)}), but {what}",
+                    self.espan(i, part, 0 if part == "source" else None),
+                    hint,
                 )
-            else:
-                seen[key] = i
+
+    def _tie_problem(self, f: Edge, e: Edge) -> tuple[str, str, str] | None:
+        """Why the edges ``f`` (first) and ``e`` cannot share one network, or None."""
+        g = self.g
+        other = "give each network its own letter, e.g. G_theta and F_theta"
+        if f.adversarial or e.adversarial:
+            return "a discriminator belongs to one red edge (one game)", "label", other
+        if f.invertible or e.invertible:
+            return "a flow belongs to one edge", "label", other
+        if f.network != e.network:
+            return (
+                f"the edges write different networks ('{f.network}' and '{e.network}')",
+                "network",
+                f"write the same call on every edge of the network: `{e.label}_{e.group} = {f.network}`",
+            )
+
+        def sizes(names: Iterable[str]) -> list[tuple[int, ...]]:
+            return [g.nodes[s].shape for s in names]
+
+        fin, ein = sizes(f.inputs(g)), sizes(e.inputs(g))
+        images = any(len(s) == 3 for s in (*fin, *ein))
+        if (fin != ein) if images else (sum(math.prod(s) for s in fin) != sum(math.prod(s) for s in ein)):
+
+            def words(shapes: list[tuple[int, ...]]) -> str:
+                return " + ".join(f"[{', '.join(map(str, x))}]" for x in shapes) or "nothing"
+
+            return (
+                f"its inputs differ: {words(fin)} on the first edge, {words(ein)} here",
+                "source",
+                "a tied network reads inputs of the same size on every edge",
+            )
+        ft, et = g.nodes[f.target], g.nodes[e.target]
+        if ft.shape != et.shape or (ft.value == "categorical") != (et.value == "categorical"):
+            return (
+                f"its outputs differ: '{ft.name}' is {_shape_words(ft)}, '{et.name}' is {_shape_words(et)}",
+                "target",
+                "a tied network produces a node of the same size and kind on every edge",
+            )
+        if f.deterministic != e.deterministic:
+            return (
+                "one edge is hollow (deterministic) and the other filled (stochastic)",
+                "arrow",
+                "draw every edge of a tied network with the same head: all hollow or all filled",
+            )
+        if f.deterministic:
+            same = f.output == e.output
+        else:
+            same = (head_name(f, ft), f.output.kw if f.output else {}) == (
+                head_name(e, et),
+                e.output.kw if e.output else {},
+            )
+        if not same:
+            fh, eh = (x.output.name if x.output else "none" for x in (f, e))
+            return (
+                f"its output heads differ ('{fh}' and '{eh}')",
+                "head" if e.output is not None else "network",
+                "write the same head on every edge of a tied network",
+            )
+        return None
+
+    def check_games(self) -> None:
+        """Several indicators: each is its own game, with its own adversary group."""
+        ys = [n.name for n in self.g.nodes.values() if n.role is Role.indicator]
+        if len(ys) < 2:
+            return
+        owner: dict[str, tuple[str, int]] = {}
+        for i, e in enumerate(self.g.edges):
+            if not self.sound[i] or not e.adversarial:
+                continue
+            if e.process is Process.inference:
+                self.error(
+                    "a dashed red edge re-weights the generated branch; with several indicators only solid red "
+                    "edges (one game per indicator) are supported",
+                    self.espan(i, "arrow"),
+                    f"draw it solid (`{', '.join(e.sources)} -> {e.target}`) or keep one indicator",
+                )
+            if e.group is not None:
+                seen = owner.setdefault(e.group, (e.target, i))
+                if seen[0] != e.target:
+                    self.error(
+                        f"the group '{e.group}' owns red edges into '{seen[0]}' ({self.line_of(seen[1])}) and "
+                        f"'{e.target}': each indicator's game has its own adversary group",
+                        self.espan(i, "label"),
+                        f"name this discriminator's group differently, e.g. `{e.label}_psi`",
+                    )
+        for n in self.g.nodes.values():
+            if n.given is not None:
+                self.error(
+                    f"'{n.name}' is given the indicator '{n.given}'; data chosen by an indicator is supported "
+                    "only in a model with one indicator",
+                    self.nspan(n.name, "given"),
+                    "give each domain its own data node (`data x_a : ... from moons`, `data x_b : ... from swissroll`)",
+                )
 
     # -- graph-wide rules ------------------------------------------------------------------------
     def check_unused(self) -> None:
@@ -691,12 +793,11 @@ class _Checker:
                     "connect it with an edge, or remove its declaration",
                 )
 
-    def _branches(self) -> tuple[int | None, ...]:
-        return (1, 0) if self.indicator is not None else (None,)
+    def _branches(self) -> tuple[Branch | None, ...]:
+        return branches(self.g) if self.indicator is not None else (None,)
 
-    @staticmethod
-    def _serves(e: Edge, b: int | None) -> bool:
-        return b is None or e.branch is None or e.branch == b
+    def _serves(self, e: Edge, b: Branch | None) -> bool:
+        return b is None or serves(self.g, e, b)
 
     def _into(self, name: str) -> list[int]:
         """The indices of the sound edges into ``name``, in order (an index built once)."""
@@ -745,12 +846,12 @@ class _Checker:
     def check_producers(self) -> None:
         """At most one dashed producer per node and branch."""
         for n in self.g.nodes.values():
-            served: dict[int | None, int] = {}
+            served: dict[Branch | None, int] = {}
             for i in self._into(n.name):
                 e = self.g.edges[i]
                 if e.process is not Process.inference:
                     continue
-                branches = self._branches() if e.branch is None else (e.branch,)
+                branches = [b for b in self._branches() if self._serves(e, b)]
                 clash = [b for b in branches if b in served]
                 if clash:
                     first = served[clash[0]]

@@ -268,6 +268,9 @@ class SchematicGraph:
         #: the text and file the graph was parsed from (for error carets), if any
         self.source = source
         self.file = file
+        #: the check warnings of a parsed graph (graph.usage: options and settings it does not use);
+        #: not part of the meaning
+        self.warnings: list[Any] = []
 
     # -- queries -------------------------------------------------------------------
     def node(self, name: str) -> Node:

@@ -20,6 +20,7 @@ import math
 from typing import TYPE_CHECKING
 
 from .. import registry
+from .branches import Branch, branches, serves
 from .flow_check import uses_flows
 from .model import Edge, Node, Process, Role, SchematicGraph
 
@@ -86,14 +87,14 @@ class _Rule:
         node = self.g.nodes[v]
         return node.role is Role.data or node.prior is not None
 
-    def source(self, v: str, b: int) -> tuple[int, Edge] | None:
+    def source(self, v: str, b: Branch) -> tuple[int, Edge] | None:
         """The dashed edge that gives ``v`` its value in branch ``b`` (None: its own: data or prior)."""
-        serving = [(i, e) for i, e in self.dashed_in[v] if e.branch in (b, None)]
+        serving = [(i, e) for i, e in self.dashed_in[v] if serves(self.g, e, b)]
         if serving:
             return serving[0]
         if self.own(v):
             return None
-        other = [(i, e) for i, e in self.dashed_in[v] if e.branch is not None and e.branch != b]
+        other = [(i, e) for i, e in self.dashed_in[v] if not serves(self.g, e, b)]
         return other[0] if other else None
 
     def sampled(self, e: Edge) -> bool:
@@ -101,7 +102,7 @@ class _Rule:
         head = head_name(e, self.g.nodes[e.target])
         return head is not None and not (head in _REPARAMETERISED and e.reparameterize)
 
-    def groups(self, v: str, b: int, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+    def groups(self, v: str, b: Branch, seen: frozenset[str] = frozenset()) -> frozenset[str]:
         """The parameter groups ``v``'s value depends on in branch ``b``."""
         src = self.source(v, b)
         if src is None or v in seen:
@@ -113,7 +114,7 @@ class _Rule:
         return inner if is_corruption(e) else inner | ({e.group} if e.group else set())
 
     # -- the pairing walk of one branch -------------------------------------------------------------------
-    def branch(self, b: int) -> None:
+    def branch(self, b: Branch) -> None:
         g, c = self.g, self.c
         o = g.options
         pairs: list[tuple[str, int, Edge]] = []
@@ -125,7 +126,7 @@ class _Rule:
             i, e = src
             head = head_name(e, g.nodes[v])
             density = _DENSITY.get(head, head) if head is not None else None
-            producers = [(j, p) for j, p in self.solid_in[v] if p.branch in (b, None)]
+            producers = [(j, p) for j, p in self.solid_in[v] if serves(g, p, b)]
             has_prior = (node.role is Role.latent and node.prior is not None) or node.missing_prior is not None
             if v in self.tested:
                 if head in ("categorical", "bernoulli") and e.reparameterize and e.group:
@@ -184,7 +185,7 @@ class _Rule:
                 j, _ = producers[1]
                 self.error(
                     ("two", j),
-                    f"'{v}' has two solid producers in the branch y={b}",
+                    f"'{v}' has two solid producers in the branch {b.name}",
                     c.espan(j, "arrow"),
                     "a node has one p-side per branch: give the edges different branches (`y=1`, `y`) or remove one",
                 )
@@ -226,10 +227,8 @@ class _Rule:
     def run(self) -> None:
         g = self.g
         dashed_red = any(e.adversarial and e.process is Process.inference for _, e in self.live)
-        if dashed_red:
-            scored: tuple[int, ...] = (0,)
-        else:
-            scored = (1, 0) if g.indicator is not None else (1,)
+        every = branches(g)
+        scored = tuple(b for b in every if b.value == 0) if dashed_red else every
         for b in scored:
             self.branch(b)
 

@@ -103,10 +103,10 @@ def _problem(d: Diagnostic, text: str) -> Problem:
 def diagnostics(text: str) -> list[Problem]:
     """Every problem the parser and the checker find (an empty list for a valid spec)."""
     try:
-        parse(text)
+        graph = parse(text)
     except SpecError as err:
         return [_problem(d, text) for d in err.diagnostics]
-    return []
+    return [_problem(d, text) for d in graph.warnings]
 
 
 # -- the document's structure ------------------------------------------------------------------------------

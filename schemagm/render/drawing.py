@@ -163,9 +163,30 @@ def _label_source(graph: SchematicGraph, edge: Edge) -> str:
     return edge.sources[0]
 
 
+def tied_networks(graph: SchematicGraph) -> dict[str, list[int]]:
+    """The networks on several edges (one label: one set of parameters): ``label_group`` -> edge indices."""
+    on: dict[str, list[int]] = {}
+    for i, e in enumerate(graph.edges):
+        if e.label and e.group:
+            on.setdefault(f"{e.label}_{e.group}", []).append(i)
+    return {k: v for k, v in on.items() if len(v) > 1}
+
+
+def tied_note(graph: SchematicGraph) -> str | None:
+    """A line saying which labels are one network on several edges (drawn under the figure)."""
+    tied = tied_networks(graph)
+    if not tied:
+        return None
+    names = ", ".join(
+        f"{key.rsplit('_', 1)[0]}_{greek(key.rsplit('_', 1)[1])} on {len(v)} edges" for key, v in tied.items()
+    )
+    return f"tied networks: {names} (a label drawn twice is one network, the same parameters)"
+
+
 def _panel(graph: SchematicGraph, title: str | None, prefix: str) -> dict[str, Any]:
     nodes = [_node(n, prefix) for n in graph.nodes.values()]
     edges = []
+    tied = {i: key for key, idx in tied_networks(graph).items() for i in idx}
     for i, e in enumerate(graph.edges):
         kind = edge_kind(e)
         label = _edge_label(e)
@@ -187,7 +208,9 @@ def _panel(graph: SchematicGraph, title: str | None, prefix: str) -> dict[str, A
                     "group": e.group,
                     "label": label.to_dict() if (label is not None and s == carrier) else None,
                     "branch": branch.to_dict() if branch else None,
-                    "tooltip": _describe_edge(e),
+                    "tooltip": _describe_edge(e)
+                    + (f" (tied: {tied[i]} is one network on several edges)" if i in tied else ""),
+                    "tied": tied.get(i),
                     "style": edge_style(e.line, e.head, kind),
                 }
             )
@@ -344,8 +367,14 @@ def drawing(
         "direction": direction,
         "panels": [_panel(graph, title, "")],
         "legend": _legend([graph]) if legend else [],
-        "caption": _caption(graph, caption),
+        "caption": _with_note(_caption(graph, caption), tied_note(graph)),
     }
+
+
+def _with_note(caption: str | None, note: str | None) -> str | None:
+    if note is None:
+        return caption
+    return note if not caption else f"{caption}\n{note}"
 
 
 def compare_drawing(
@@ -367,6 +396,8 @@ def compare_drawing(
         text: str | None = "\n\n".join(f"{t}:\n{objective_text(g)}" for g, t in zip(graphs, titles, strict=True))
     else:
         text = caption or None
+    notes = [f"{t}: {n}" for g, t in zip(graphs, titles, strict=True) if (n := tied_note(g)) is not None]
+    text = _with_note(text, "\n".join(notes) or None)
     return {
         "kind": "schemagm.drawing",
         "version": 1,

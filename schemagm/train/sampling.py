@@ -19,7 +19,7 @@ from ..errors import SpecError
 from .data import DataSource
 from .pictures import as_images, image_grid, scatter
 
-__all__ = ["draw_samples", "draw_reconstructions", "draw_interpolations"]
+__all__ = ["draw_samples", "draw_reconstructions", "draw_interpolations", "sampled_node"]
 
 
 def _is_points(x: torch.Tensor) -> bool:
@@ -33,7 +33,9 @@ def _picture_or_none(x: torch.Tensor, ncol: int | None = None) -> Image.Image | 
 def _test_rows(model: Any, data: DataSource, n: int) -> dict[str, torch.Tensor]:
     split = "test" if len(next(iter(data.test.values()))) else "train"
     batch = data.take(n, split)
-    device = next(model.parameters()).device
+    device = getattr(model, "device", None)
+    if device is None:  # a model with no device property: its first parameter or buffer tells
+        device = next(iter([*model.parameters(), *model.buffers()]), torch.zeros(())).device
     return {k: v.to(device) for k, v in batch.items()}
 
 
@@ -42,13 +44,36 @@ def _seed(seed: int | None) -> None:
         torch.manual_seed(seed)
 
 
+def _needs(model: Any) -> list[str]:
+    """The data the generative process starts from, where it then makes another data node (else none:
+    a model that cannot sample says so, as before)."""
+    needs = list(model.needs_data()) if hasattr(model, "needs_data") else []
+    others = [v for v, n in model.graph.nodes.items() if n.role.value == "data" and v not in needs]
+    return needs if others else []
+
+
+def sampled_node(model: Any, data: DataSource) -> str:
+    """The data node a sample shows: the first, or, where the generative process takes it as given
+    (it has no producer: CycleGAN's x_a), the first data node that the process makes from it."""
+    needs = _needs(model)
+    if data.primary not in needs:
+        return data.primary
+    return next((v for v in data.train if v not in needs and v in model.graph.nodes), data.primary)
+
+
 def draw_samples(
     model: Any, data: DataSource, n: int, seed: int | None = None
 ) -> tuple[torch.Tensor, Image.Image | None]:
-    node = data.primary
+    node = sampled_node(model, data)
+    needs = _needs(model)
+    given: dict[str, torch.Tensor] = {}
+    if needs:  # data the generative process starts from (CycleGAN translates test rows): show what it makes
+        rows = _test_rows(model, data, n)
+        given = {v: rows[v] for v in needs}
+        n = len(next(iter(given.values())))
     _seed(seed)
     with torch.no_grad():
-        drawn = model.sample(n)
+        drawn = model.sample(n, given=given) if given else model.sample(n)
     if node not in drawn:
         raise SpecError(
             f"model '{model.graph.name}' does not generate its data node '{node}' (it samples "
