@@ -178,6 +178,23 @@ def test_the_loss_function_alone_runs_on_the_compiled_models_networks(tmp_path: 
         torch.testing.assert_close(mine[g], got[g], **TOL)
 
 
+@pytest.mark.parametrize("name", ["dequant_flow", "vdequant_flow"])
+def test_the_loss_function_alone_runs_on_a_flow_models_networks(name: str, tmp_path: Path) -> None:
+    """A flow graph's loss functions over ``model.networks`` itself (its network keys are not all
+    identifiers: the uniform dequantization is ``x->v``), on the compiled model's draws."""
+    from schemagm.eject import loss_function
+
+    model = _compiled(SPECS / "extra" / f"{name}.sgm")
+    module = load_script(loss_function(model), tmp_path, f"{name}_loss")
+    batch = batch_for(model.graph, n=8)
+    torch.manual_seed(6)
+    got = model.losses(batch)
+    mine = module.losses(model.networks, batch, module.Noise(dict(model.last_draws)))
+    assert set(mine) == set(got) == set(model.groups)
+    for g in model.groups:
+        torch.testing.assert_close(mine[g], got[g], **TOL)
+
+
 def test_an_unknown_layer_is_a_clear_error() -> None:
     from torch import nn
 

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import SpecError
-from .lower import Lowering, _const, _name, _Rewrite, ident
+from .lower import Lowering, _const, _name, _Rewrite
 
-__all__ = ["FLOW_CLASSES", "FlowLowering", "FlowView", "flow_network_class", "flow_refusal"]
+__all__ = ["FLOW_CLASSES", "FlowLowering", "FlowView", "flow_network_class", "flow_refusal", "net_ref"]
 
 FLOW_CLASSES = {
     "Flow": '''
@@ -89,7 +89,11 @@ def flow_refusal(model: Any) -> tuple[str, Any] | None:
     g = model.graph
     for v, (how, _) in model._how.items():
         if how == "support":
-            return f"its empirical latent '{v}' (memorised training points) has no emitted form yet", g.nodes[v]
+            return (
+                f"its empirical latent '{v}' is learnt by memorising the training points (no loss, no "
+                f"optimiser) and measured by the exact sum over them, log (1/N) Σ_j p(x | {v}_j); eject has "
+                "no form for that fit and that measure yet"
+            ), g.nodes[v]
         if how == "prior" and model._priors[v].kind != "normal":
             return f"the prior of '{v}' ({model._priors[v].kind}) has no emitted form in a flow graph", g.nodes[v]
     for ei in model._edges:
@@ -103,6 +107,11 @@ def flow_refusal(model: Any) -> tuple[str, Any] | None:
         if t.kind == "iw_bound":
             return "its importance-weighted bound has no emitted form yet", None
     return None
+
+
+def net_ref(key: str) -> str:
+    """The script's reference to the network ``key`` (an attribute of ``nets``, however named)."""
+    return f"nets.{key}" if key.isidentifier() else f"getattr(nets, {key!r})"
 
 
 def _hidden(call: Any) -> tuple[int, ...]:
@@ -210,7 +219,7 @@ class FlowLowering(Lowering):
             return name
         assert i is not None
         ei = m._edges[i]
-        net = f"nets.{ident(ei.key)}"
+        net = net_ref(ei.key)
         if how == "inverse":
             t = ei.edge.target
             x = self.flat(self.value(ctx_name, t), t)
@@ -251,7 +260,7 @@ class FlowLowering(Lowering):
         key = (ctx_name, ei.index)
         if key not in self.outputs:
             name = self.fresh(f"out_{ei.key}")
-            self.emit(f"{name} = nets.{ident(ei.key)}({self.net_input(ctx_name, ei)})")
+            self.emit(f"{name} = {net_ref(ei.key)}({self.net_input(ctx_name, ei)})")
             self.outputs[key] = name
         return self.outputs[key]
 

@@ -223,7 +223,10 @@ def _networks(model: Any) -> tuple[str, list[str]]:
             edge = next(i.edge for i in model._infos if i.net_key == key)
             raise _located(model, err, f"the network {key}", edge) from None
     buffers = [name for name, _ in model.named_buffers() if name.startswith("score_baseline")]
-    init = [f"        self.{ident(k)} = {ident(k)}()" for k in keys]
+    init = [
+        f"        self.{k} = {k}()" if k.isidentifier() else f"        self.add_module({k!r}, {ident(k)}())"
+        for k in keys
+    ]
     init += [f"        self.register_buffer({b!r}, torch.zeros(2))  # NVIL baseline: (b, set)" for b in buffers]
     container = (
         "class Networks(nn.Module):\n"
@@ -241,8 +244,8 @@ def _groups(model: Any) -> dict[str, list[str]]:
     for g in model.groups:
         keys: list[str] = []
         for ei in model._infos:
-            if ei.edge.group == g and ei.net_key is not None and ident(ei.net_key) not in keys:
-                keys.append(ident(ei.net_key))
+            if ei.edge.group == g and ei.net_key is not None and ei.net_key not in keys:
+                keys.append(ei.net_key)
         if keys:
             out[g] = keys
     return out
