@@ -205,8 +205,13 @@ class FlowLowering(Lowering):
         if key in self.values:
             return self.values[key]
         m = self.flow_model
+        if ctx_name not in self.seen:  # the whole dashed pass, in declaration order (the draws' order)
+            self.enter(ctx_name)
+            for u in self.graph.nodes:
+                if m._how.get(u, ("",))[0] != "support":
+                    self.value(ctx_name, u)
+            return self.values[key]
         how, i = m._how[v]
-        self.enter(ctx_name)
         name = self.fresh(v)
         if how == "data":
             self.emit(f"{name} = batch[{v!r}]")
