@@ -57,18 +57,22 @@ def test_eject_never_writes_over_its_spec(tmp_path: Path) -> None:
 
 
 def test_a_refused_spec_is_an_error_with_its_position_and_no_file(tmp_path: Path) -> None:
-    from schemagm.graph.build import parse_file
-    from schemagm.graph.flow_check import uses_flows
-
-    spec = SPECS / "extra" / "flow2d.sgm"
-    out = tmp_path / "flow.py"
+    spec = SPECS / "extra" / "kde.sgm"
+    out = tmp_path / "kde.py"
     res = invoke("eject", str(spec), "-o", str(out))
-    if not uses_flows(parse_file(spec)) or res.exit_code == 0:  # pragma: no cover - flows in the IR (issue 11)
-        return
     assert res.exit_code == 1
-    assert f"{spec}:6:1: error: eject cannot print 'flow2d' yet" in res.stderr
+    assert f"{spec}:9:1: error: eject cannot print 'kde' yet: its empirical latent 'm'" in res.stderr
     assert "^^^" in res.stderr and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_a_flow_spec_ejects_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "flow.py"
+    res = invoke("eject", str(SPECS / "extra" / "flow2d.sgm"), "-o", str(out))
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "import zuko" in text and "zuko.flows.RealNVP(2, 0, transforms=6" in text
+    assert "nets.f_theta.inverse(x)" in text
 
 
 def test_a_spec_error_and_a_missing_spec(tmp_path: Path) -> None:

@@ -32,18 +32,11 @@ def _compiled(path: Path, seed: int = 0):
     return compile_spec(path)
 
 
-def _refusable(path: Path) -> bool:
-    """A spec eject may refuse: a flow graph, or one with a partially observed node."""
-    from schemagm.graph.build import parse_file
-
-    return _uses_flows(path) or any(n.partial for n in parse_file(path).nodes.values())
-
-
-def _uses_flows(path: Path) -> bool:
-    from schemagm.graph.build import parse_file
-    from schemagm.graph.flow_check import uses_flows
-
-    return uses_flows(parse_file(path))
+#: the specs eject refuses (each with a position): the kernel density's empirical latent,
+REFUSED = {"kde"}
+#: and the graphs with a partially observed node (issue 10), refused at that node
+PARTIAL = {"m2", "ssaae"}
+FLOW_SPECS = ["flow2d", "dequant_flow", "vdequant_flow", "vae_flow_prior", "vae_iaf"]
 
 
 def _assert_same(model, got, mine, module, nets, label: str) -> None:
@@ -69,11 +62,10 @@ def test_the_ejected_losses_and_gradients_are_the_compiled_models(path: Path, tm
     try:
         text = eject(model)
     except SpecError as err:
-        # only the flow graphs (compiled outside the IR until issue 11) may be refused, with a position
-        # and the graphs with a partially observed node (issue 10), refused at that node
-        assert _refusable(path), f"{path.stem} refused: {err}"
-        assert ("flows" in err.message or "partially observed" in err.message) and err.span is not None
-        assert err.span.line >= 1
+        # only the kernel density (its memorised points) and the partially observed graphs may be refused
+        assert path.stem in REFUSED | PARTIAL, f"{path.stem} refused: {err}"
+        why = "partially observed" if path.stem in PARTIAL else "empirical latent"
+        assert why in err.message and err.span is not None and err.span.line >= 1
         assert "Traceback" not in str(err)
         pytest.skip(f"refused, with a position: {err.message}")
     module = load_script(text, tmp_path, path.stem)
@@ -117,12 +109,12 @@ def test_every_ejected_script_is_ruff_clean(tmp_path: Path) -> None:
         try:
             text = eject(path)
         except SpecError:
-            assert _refusable(path)
+            assert path.stem in REFUSED | PARTIAL
             continue
         out = tmp_path / f"{path.stem}.py"
         out.write_text(text, encoding="utf-8")
         written.append(out)
-    assert len(written) == len([p for p in SPEC_FILES if not _refusable(p)])
+    assert len(written) == len(SPEC_FILES) - len(REFUSED | PARTIAL)
     check = subprocess.run(
         [ruff, "check", "--isolated", "--select", "E,F,W,I,UP,B", *map(str, written)], capture_output=True, text=True
     )
@@ -148,19 +140,20 @@ def test_the_script_reads_like_the_paper(tmp_path: Path) -> None:
     assert "value(" not in text and "dist(" not in text  # the IR's namespace is gone: plain variables
 
 
-def test_a_flow_spec_is_refused_with_its_position() -> None:
+def test_the_flow_specs_eject_and_the_kernel_density_is_refused_at_its_latent() -> None:
     from schemagm.eject import eject
 
-    path = SPECS / "extra" / "flow2d.sgm"
-    if not _uses_flows(path):  # pragma: no cover - the graph changed
-        pytest.skip("flow2d has no flow")
-    try:
-        eject(path)
-    except SpecError as err:
-        assert err.span is not None and err.span.line == 6 and err.span.column == 1
-        assert "flows" in err.message and "objective IR" in err.message
-    else:  # pragma: no cover - the flows are in the IR (issue 11)
-        pytest.skip("flow2d ejects: the equality test above covers it")
+    for name in FLOW_SPECS:
+        text = eject(SPECS / "extra" / f"{name}.sgm")
+        assert "import zuko" in text and "class Networks" in text, name
+    text = eject(SPECS / "extra" / "vdequant_flow.sgm")
+    assert "class q_eta(Dequantization):" in text and "zuko.flows.LazyInverse(" in text
+    assert 'noise.take("noise:q_eta"' in text and "class f_theta(Flow):" in text
+    with pytest.raises(SpecError) as info:
+        eject(SPECS / "extra" / "kde.sgm")
+    err = info.value
+    assert err.span is not None and err.span.line == 9 and err.span.column == 1
+    assert "empirical latent 'm'" in err.message and "Traceback" not in str(err)
 
 
 def test_ejecting_leaves_the_callers_random_stream_alone() -> None:
@@ -184,6 +177,23 @@ def test_the_loss_function_alone_runs_on_the_compiled_models_networks(tmp_path: 
     torch.manual_seed(2)
     got = model.losses(batch)
     mine = module.losses(model.networks, batch, module.Noise(dict(model.last_draws)))
+    for g in model.groups:
+        torch.testing.assert_close(mine[g], got[g], **TOL)
+
+
+@pytest.mark.parametrize("name", ["dequant_flow", "vdequant_flow"])
+def test_the_loss_function_alone_runs_on_a_flow_models_networks(name: str, tmp_path: Path) -> None:
+    """A flow graph's loss functions over ``model.networks`` itself (its network keys are not all
+    identifiers: the uniform dequantization is ``x->v``), on the compiled model's draws."""
+    from schemagm.eject import loss_function
+
+    model = _compiled(SPECS / "extra" / f"{name}.sgm")
+    module = load_script(loss_function(model), tmp_path, f"{name}_loss")
+    batch = batch_for(model.graph, n=8)
+    torch.manual_seed(6)
+    got = model.losses(batch)
+    mine = module.losses(model.networks, batch, module.Noise(dict(model.last_draws)))
+    assert set(mine) == set(got) == set(model.groups)
     for g in model.groups:
         torch.testing.assert_close(mine[g], got[g], **TOL)
 

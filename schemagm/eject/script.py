@@ -12,8 +12,9 @@ from ..compiler.terms import greek
 from ..errors import SpecError
 from ..graph.model import Process
 from .data_source import data_source
+from .flow_lower import FLOW_CLASSES, FlowLowering, FlowView, flow_network_class, flow_refusal
 from .helpers import HELPERS, ORDER
-from .lower import Lowering
+from .lower import Lowering, ident
 from .modules import EXTRA_CLASSES, network_class
 
 __all__ = ["eject_script", "loss_source", "refuse"]
@@ -66,27 +67,30 @@ def refuse(model: Any) -> None:
             file=g.file,
             hint="train it with `schemagm train`; eject prints graphs whose data nodes are observed on every row",
         )
+    if hasattr(model, "_edges"):  # a flow graph
+        why = flow_refusal(model)
+        if why is not None:
+            raise SpecError(
+                f"eject cannot print '{g.name}' yet: {why[0]}",
+                span=why[1].span if why[1] is not None else None,
+                source=g.source,
+                file=g.file,
+                hint="eject prints flow graphs of zuko flows, dequantizations, normal priors and registry networks",
+            )
+        return
     needs = ("_exprs", "_planner", "_infos", "_phase_terms", "_group_terms", "_coef")
     if not all(hasattr(model, a) for a in needs) or any(t.name not in model._exprs for t in model.objective.terms):
-        from ..graph.flow_check import uses_flows
-
-        flow = next(
-            (
-                e
-                for e in g.edges
-                if e.invertible or any(c is not None and c.name == "dequantize" for c in (e.network, e.output))
-            ),
-            None,
-        )
         raise SpecError(
-            f"eject cannot print '{g.name}' yet: its flows and dequantization are compiled outside the objective IR"
-            if uses_flows(g)
-            else f"eject cannot print '{g.name}': its terms are not expression trees",
-            span=flow.span if flow is not None else None,
+            f"eject cannot print '{g.name}': its terms are not expression trees",
             source=g.source,
             file=g.file,
             hint="eject prints every spec whose terms are expression trees of the objective IR",
         )
+
+
+def _view(model: Any) -> Any:
+    """The model as the printer reads it (a flow graph through :class:`FlowView`)."""
+    return FlowView(model) if hasattr(model, "_edges") and not isinstance(model, FlowView) else model
 
 
 def _edge_of(e: Any) -> Any:
@@ -131,7 +135,7 @@ def _scaled(coef: float, src: str) -> str:
 
 
 def _terms_function(model: Any, name: str, doc: str, term_names: list[str], helpers: set[str]) -> str:
-    low = Lowering(model, helpers)
+    low = FlowLowering(model, helpers) if isinstance(model, FlowView) else Lowering(model, helpers)
     out = [f"def {name}(nets, batch, noise):", f'    """{doc}"""']
     returned = []
     for t in model.objective.terms:
@@ -163,6 +167,11 @@ def _terms_function(model: Any, name: str, doc: str, term_names: list[str], help
 def _network_doc(model: Any, key: str) -> str:
     ei = next(i for i in model._infos if i.net_key == key)
     e = ei.edge
+    if getattr(ei, "kind", None) == "flow":
+        return f"{ei.sym.u}: {', '.join(ei.inputs)} <-> {e.target}, {e.network} (zuko)."
+    if getattr(ei, "kind", None) == "dequantize":
+        what = f"{e.network} {e.output}" if e.output is not None else str(e.network)
+        return f"{ei.sym.u}: {ei.inputs[0]} --> {e.target}, {what}."
     arrow = f"{', '.join(ei.inputs)} {'-->' if e.process is Process.inference else '->'} {e.target}"
     what = str(e.network) if e.network is not None else "mlp()"
     if e.adversarial:
@@ -181,6 +190,7 @@ def _network_doc(model: Any, key: str) -> str:
 def loss_source(model: Any) -> tuple[str, set[str]]:
     """The terms functions (one per phase) and ``losses``; the helper names they use."""
     refuse(model)
+    model = _view(model)
     helpers: set[str] = set()
     phases = list(model.objective.phases)
     fns = []
@@ -219,13 +229,19 @@ def _networks(model: Any) -> tuple[str, list[str]]:
     classes = []
     keys = list(model.networks.keys())
     for key in keys:
+        ei = next(i for i in model._infos if i.net_key == key)
         try:
-            classes.append(network_class(key, model.networks[key], _network_doc(model, key), extra))
+            doc = _network_doc(model, key)
+            flow = flow_network_class(ident(key), model.networks[key], ei, doc, extra) if hasattr(ei, "kind") else None
+            classes.append(flow or network_class(ident(key), model.networks[key], doc, extra))
         except SpecError as err:
             edge = next(i.edge for i in model._infos if i.net_key == key)
             raise _located(model, err, f"the network {key}", edge) from None
     buffers = [name for name, _ in model.named_buffers() if name.startswith("score_baseline")]
-    init = [f"        self.{k} = {k}()" for k in keys]
+    init = [
+        f"        self.{k} = {k}()" if k.isidentifier() else f"        self.add_module({k!r}, {ident(k)}())"
+        for k in keys
+    ]
     init += [f"        self.register_buffer({b!r}, torch.zeros(2))  # NVIL baseline: (b, set)" for b in buffers]
     container = (
         "class Networks(nn.Module):\n"
@@ -233,7 +249,8 @@ def _networks(model: Any) -> tuple[str, list[str]]:
         "    def __init__(self):\n"
         "        super().__init__()\n" + "\n".join(init) + "\n"
     )
-    parts = [textwrap.dedent(EXTRA_CLASSES[c]).strip() + "\n" for c in EXTRA_CLASSES if c in extra]
+    known = {**EXTRA_CLASSES, **FLOW_CLASSES}
+    parts = [textwrap.dedent(known[c]).strip() + "\n" for c in known if c in extra]
     return "\n\n".join([*parts, *classes, container]), keys
 
 
@@ -362,12 +379,15 @@ if __name__ == "__main__":
 def eject_script(model: Any, spec_name: str) -> str:
     """The whole script, formatted (ruff's default style where ruff is installed)."""
     body, helpers = loss_source(model)
+    model = _view(model)
     g = model.graph
     nets, _ = _networks(model)
     groups = _groups(model)
     data, default_data = data_source(g)
     title = f"{g.name}: {g.title}" if g.title else g.name
     head = [f'"""{title}, as plain PyTorch.', ""]
+    if len(head[0]) > WIDTH:  # a long title: the name, then the title wrapped
+        head = [f'"""{g.name}, as plain PyTorch.', "", *textwrap.wrap(g.title, WIDTH), ""]
     head.append(f"Ejected by `schemagm eject {spec_name}` from the objective schemagm derived from")
     head.append("its graph; it does not import schemagm.  Each group's loss:")
     head.append("")
@@ -424,15 +444,16 @@ def format_source(text: str) -> str:
 
 
 def _imports(text: str, helpers: set[str], extra: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
-    needs_log2pi = bool({"normal_log_prob", "standard_normal_log_prob"} & helpers)
-    std = sorted(
-        {*extra, "import zlib"} | ({"import math"} if needs_log2pi or "kl_bernoulli_prior" in helpers else set())
-    )
+    needs_log2pi = bool({"normal_log_prob", "standard_normal_log_prob"} & helpers) or "LOG_2PI" in text
+    needs_math = needs_log2pi or "kl_bernoulli_prior" in helpers or "math." in text
+    std = sorted({*extra, "import zlib"} | ({"import math"} if needs_math else set()))
     std = [s for s in std if s.startswith("import ")] + [s for s in std if s.startswith("from ")]
     third = ["import numpy as np"] if "np." in text else []
     third.append("import torch")
     if "F." in text:
         third.append("import torch.nn.functional as F")
+    if "zuko." in text:
+        third.append("import zuko")
     if "nn." in text:
         third.append("from torch import nn")
     consts = ["LOG_2PI = math.log(2 * math.pi)"] if needs_log2pi else []
