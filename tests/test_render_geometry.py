@@ -21,17 +21,9 @@ pytestmark = pytest.mark.skipif(not dot_available(), reason="needs Graphviz's do
 SPECS = sorted((ROOT / "specs").glob("*.sgm")) + sorted((ROOT / "specs" / "extra").glob("*.sgm"))
 
 
-#: figures whose labels Graphviz still crosses with arcs (a known defect, tracked in the issue notes):
-#: CycleGAN's two games, where the cycle arcs and v's input arc cross DA_psi's label
-CROSSED_LABELS = {"cyclegan"}
-
-
-def figures(crossed: bool = False):
+def figures():
     for path in SPECS:
-        marks = ()
-        if crossed and path.stem in CROSSED_LABELS:
-            marks = (pytest.mark.xfail(strict=True, reason="two-game layout: DA_psi's label is crossed"),)
-        yield pytest.param(path, None, id=path.stem, marks=marks)
+        yield pytest.param(path, None, id=path.stem)
     for name, spec, steps, _ in gen_catalog.COMPARISONS:
         yield pytest.param(ROOT / "specs" / f"{spec}.sgm", steps, id=name)
 
@@ -55,7 +47,7 @@ def test_the_geometry_helpers_see_a_crossing():
     assert label_collisions(layout(bad))
 
 
-@pytest.mark.parametrize("path, steps", list(figures(crossed=True)))
+@pytest.mark.parametrize("path, steps", list(figures()))
 def test_labels_are_clear_of_every_arc(path, steps):
     assert label_collisions(laid_out(path, steps)) == []
 
