@@ -43,27 +43,9 @@ from schemagm.graph.build import to_sgm
 from schemagm.graph.heads import head_mismatch
 from schemagm.graph.model import Call, Edge, Node, Process, Role, SchematicGraph
 from schemagm.graph.options import ADVERSARIAL_FORMS, Options
+from schemagm.language.printer import KEYWORDS  # the lexer's keywords: a generated name avoids them
 
 __all__ = ["graphs", "specs_text", "names", "KEYWORDS", "hierarchies", "Hierarchy"]
-
-KEYWORDS = frozenset(
-    {
-        "model",
-        "data",
-        "latent",
-        "indicator",
-        "in",
-        "given",
-        "from",
-        "partial",
-        "options",
-        "adversarial",
-        "perfect",
-        "no_reparam",
-        "true",
-        "false",
-    }
-)
 
 names = st.from_regex(r"[a-z][a-z0-9]{0,5}(_[a-z0-9]{1,3})?", fullmatch=True).filter(lambda s: s not in KEYWORDS)
 _LETTERS = ["G", "E", "D", "Q", "F", "H", "P", "R", "S", "T", "enc", "dec"]

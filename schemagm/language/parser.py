@@ -18,7 +18,7 @@ import re
 import threading
 from functools import lru_cache
 from importlib import resources
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -242,6 +242,9 @@ def _span(item: Any, file: str | None) -> Span | None:
     return Span(meta.line, meta.column, meta.end_line, meta.end_column, file)
 
 
+#: a ``key = value`` declaration (an option or a per-edge setting)
+_Keyed = TypeVar("_Keyed", OptionDecl, SettingDecl)
+
 _INT = re.compile(r"[+-]?\d+$")
 
 
@@ -410,18 +413,7 @@ class _Builder:
                 body.flags.append(str(tok))
                 body.flag_spans.append(self.span(tok))
             elif part.data == "setting":
-                key_tok, value_tree = part.children
-                value, bare = _value(value_tree)
-                body.settings.append(
-                    SettingDecl(
-                        key=str(key_tok),
-                        value=value,
-                        bare=bare,
-                        span=self.span(part),
-                        key_span=self.span(key_tok),
-                        value_span=self.span(value_tree),
-                    )
-                )
+                body.settings.append(self.keyed(SettingDecl, part))
         return body
 
     def call(self, tree: Tree) -> CallSyntax:
@@ -445,19 +437,21 @@ class _Builder:
         block = OptionsBlock(span=self.span(tree))
         for opt in tree.children:
             if isinstance(opt, Tree) and opt.data == "option":
-                key_tok, value_tree = opt.children
-                value, bare = _value(value_tree)
-                block.options.append(
-                    OptionDecl(
-                        key=str(key_tok),
-                        value=value,
-                        bare=bare,
-                        span=self.span(opt),
-                        key_span=self.span(key_tok),
-                        value_span=self.span(value_tree),
-                    )
-                )
+                block.options.append(self.keyed(OptionDecl, opt))
         return block
+
+    def keyed(self, cls: type[_Keyed], tree: Tree) -> _Keyed:
+        """``key = value``: an option of the options block, or a per-edge setting."""
+        key_tok, value_tree = tree.children
+        value, bare = _value(value_tree)
+        return cls(
+            key=str(key_tok),
+            value=value,
+            bare=bare,
+            span=self.span(tree),
+            key_span=self.span(key_tok),
+            value_span=self.span(value_tree),
+        )
 
 
 # -- comments -----------------------------------------------------------------------------------
