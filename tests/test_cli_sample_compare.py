@@ -16,7 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from schemagm.cli.app import _register_all, app
-from schemagm.train.pictures import COLOURS
+from schemagm.train.pictures import COLOURS, image_grid
 from schemagm.train.run import load_run
 
 if not app.registered_commands:
@@ -122,3 +122,33 @@ def test_compare_is_in_the_help_with_its_array_shape() -> None:
     assert "--compare" in out and "[directions, 2, n, ...]" in out
     assert "schemagm sample runs/cyclegan --compare -n 500 -o translation.png" in out
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_compare_of_image_domains_sets_the_source_grid_beside_the_translated_grid(tmp_path) -> None:
+    """CycleGAN between two image domains (8x8 digits each): a row per direction, two grids of one width."""
+    text = SPEC.read_text().replace("real[2] from moons", "real[64] in [0, 1] from digits")
+    spec = tmp_path / "digits_cyclegan.sgm"
+    spec.write_text(text.replace("real[2] from swissroll", "real[64] in [0, 1] from digits"))
+    out = tmp_path / "run"
+    code, _, err = run("train", spec, "--out", out, "--steps", "3", "--batch-size", "16", "--no-progress")
+    assert code == 0, err
+    picture, array_path = tmp_path / "d.png", tmp_path / "d.npy"
+    code, stdout, err = run("sample", out, "--compare", "-n", "16", "-o", picture, "--npy", array_path)
+    assert code == 0, err
+    assert "(array [2, 2, 16, 64])" in stdout
+    side = 4 * (4 * 9 + 1)  # 4 x 4 cells of 8 + 1 pixels and a border, enlarged 4 times
+    with Image.open(picture) as im:
+        assert im.format == "PNG" and im.size == (2 * side + GAP, 2 * (side + TITLE) + GAP)
+        pixels = np.asarray(im.convert("RGB"))
+    loaded = load_run(out)
+    rows = loaded.data.take(16, "test")
+    got = np.load(array_path)
+    g, f = loaded.model.networks["G_theta"], loaded.model.networks["F_theta"]
+    with torch.no_grad():
+        np.testing.assert_allclose(got[0, 1], g(rows["x_a"]).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[1, 1], f(rows["x_b"]).numpy(), rtol=1e-5, atol=1e-6)
+    for d, (source, made) in enumerate(got):
+        top = d * (side + TITLE + GAP) + TITLE
+        for x, left in ((source, 0), (made, side + GAP)):
+            expected = np.asarray(image_grid(torch.from_numpy(x), ncol=4).convert("RGB"))
+            np.testing.assert_array_equal(pixels[top : top + side, left : left + side], expected)

@@ -165,11 +165,13 @@ def picture_of(samples: torch.Tensor, data: torch.Tensor | None = None, ncol: in
 
 
 def titled(image: Image.Image, title: str, height: int = 20) -> Image.Image:
-    """``image`` under a white strip ``height`` pixels tall with ``title`` in it (left-aligned)."""
-    out = Image.new("RGB", (image.width, image.height + height), "white")
+    """``image`` under a white strip ``height`` pixels tall with ``title`` in it (left-aligned); a
+    title wider than the image widens the picture (white on the right)."""
+    font = ImageFont.load_default()
+    text = math.ceil(ImageDraw.Draw(image).textlength(title, font=font)) + 12
+    out = Image.new("RGB", (max(image.width, text), image.height + height), "white")
     out.paste(image.convert("RGB"), (0, height))
-    draw = ImageDraw.Draw(out)
-    draw.text((6, (height - 11) // 2), title, fill=(30, 30, 30), font=ImageFont.load_default())
+    ImageDraw.Draw(out).text((6, (height - 11) // 2), title, fill=(30, 30, 30), font=font)
     return out
 
 
