@@ -169,6 +169,8 @@ def draw_translations(
     for target, made in _made(model, {v: rows[v] for v in needs}, n, seed):
         found.append((needs[0], target, made))
     for _, target, _ in list(found):
+        if target not in rows:  # a data node the data do not hold: nothing to translate back
+            continue
         for source in needs:
             given = {target: rows[target], **{v: rows[v] for v in needs if v != source}}
             try:
