@@ -9,9 +9,13 @@ objective's order) and reports on the test split, per direction:
   it two references measured in the same run: no translation at all (a against b) and the noise
   floor of the statistic (the domain's training points against its test points).
 
-Writes docs/figures/cyclegan_translation.png: G(a) over domain B and F(b) over domain A.
-
     nice -n 10 python benchmarks/cyclegan.py [--steps 3000] [--seeds 0 1 2]
+
+The translation figure docs/figures/cyclegan_translation.png is drawn by the command line from
+a run trained with the same settings (benchmarks/cyclegan.toml; docs/quality.md section 7):
+
+    schemagm train -c benchmarks/cyclegan.toml --out runs/cyclegan
+    schemagm sample runs/cyclegan --compare -n 500 -o docs/figures/cyclegan_translation.png --force
 """
 
 from __future__ import annotations
@@ -26,15 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from schemagm.compiler import compile as compile_spec  # noqa: E402
 from schemagm.evaluate.two_sample import mmd2  # noqa: E402
 from schemagm.train.data import get_dataset  # noqa: E402
-from schemagm.train.pictures import scatter  # noqa: E402
 
 SPEC = ROOT / "specs" / "extra" / "cyclegan.sgm"
-FIGURE = ROOT / "docs" / "figures" / "cyclegan_translation.png"
 
 
 def train(seed: int, steps: int, batch: int = 128) -> tuple[object, object]:
@@ -81,19 +82,6 @@ def measure(model, data, n: int = 1000) -> dict[str, float]:
         }
 
 
-def picture(model, data, path: Path) -> None:
-    test = data.take(500, "test")
-    g, f = model.networks["G_theta"], model.networks["F_theta"]
-    with torch.no_grad():
-        left = scatter(g(test["x_a"]), test["x_b"])
-        right = scatter(f(test["x_b"]), test["x_a"])
-    both = Image.new("RGB", (left.width + right.width, max(left.height, right.height)), "white")
-    both.paste(left, (0, 0))
-    both.paste(right, (left.width, 0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    both.save(path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=3000)
@@ -109,14 +97,11 @@ def main() -> None:
         print(
             f"seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()) + f" ({time.perf_counter() - t:.0f} s)"
         )
-        if seed == args.seeds[0]:
-            picture(model, data, FIGURE)
     print(f"\n{args.steps} steps, {len(rows)} seeds (mean ± std):")
     for k in rows[0]:
         vals = [r[k] for r in rows]
         sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
         print(f"  {k:9s} {statistics.mean(vals):.4f} ± {sd:.4f}")
-    print(f"wrote {FIGURE.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -217,3 +217,19 @@ def indicator_crossings(lay: Layout, indicator: str, margin: float = 3.0, cleara
                     f"the arc {a.tail} -> {a.head} runs along the red arc {r.tail} -> {r.head} ({apart:.1f} pt apart)"
                 )
     return out
+
+
+def indicator_arc_crossings(lay: Layout, indicators: set[str], margin: float = 3.0) -> list[str]:
+    """Each arc into or out of one of the ``indicators`` (not red) that crosses another arc of the
+    drawing: a red arc of any indicator, another indicator's arc or an arc between two other nodes
+    (CycleGAN's cycle arcs), away from the nodes (``margin`` points around each node are left out)."""
+    circles = list(lay.nodes.values())
+    out = []
+    for a in lay.arcs:
+        if a.color == RED or not indicators & {a.tail, a.head}:
+            continue
+        ap = outside(a.points, circles, margin)
+        for b in lay.arcs:
+            if b is not a and polylines_cross(ap, outside(b.points, circles, margin)):
+                out.append(f"the arc {a.tail} -> {a.head} crosses the arc {b.tail} -> {b.head}")
+    return out

@@ -164,6 +164,22 @@ def test_sample_takes_given_data_nodes() -> None:
     assert ada.sample(3, given={"z": torch.randn(3, 2)})["x"].shape == (3, 8)
 
 
+def test_a_given_data_node_replaces_its_producer_and_runs_the_process_from_it() -> None:
+    """CycleGAN's process takes x_a and makes x_b = G(x_a); given x_b instead it makes x_a = F(x_b)."""
+    torch.manual_seed(0)
+    cyclegan = compile_spec(SPECS / "extra" / "cyclegan.sgm")
+    a, b = torch.randn(5, 2), torch.randn(5, 2)
+    g, f = cyclegan.networks["G_theta"], cyclegan.networks["F_theta"]
+    forward = cyclegan.sample(5, given={"x_a": a})
+    torch.testing.assert_close(forward["x_b"], g(a))
+    reverse = cyclegan.sample(5, given={"x_b": b})
+    torch.testing.assert_close(reverse["x_a"], f(b))
+    torch.testing.assert_close(reverse["x_b"], b)
+    assert not torch.allclose(f(b), g(b))  # the two translators differ: the reverse really is F
+    with pytest.raises(SpecError, match="needs a value for the data node 'x_a'"):
+        cyclegan.sample(5)
+
+
 def test_decode_runs_the_generative_process_from_given_codes() -> None:
     m = vae()
     z = torch.randn(6, 8)

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from render_support import RED, drawable_graphs, drawn_arcs, drawn_nodes, expected_arcs, graphviz_json
@@ -256,6 +257,14 @@ def test_layout_columns_follow_the_transformations():
     assert layout_columns(swapped) == [["x"], ["z", "y"]]  # the AAE: x and z trade places
     no_y = SchematicGraph("ae", [Node(name="x", role=Role.data), Node(name="z", role=Role.latent)], [])
     assert layout_columns(no_y) == [["x"], ["z"]]
+
+
+def test_several_indicators_share_a_column_between_the_domains():
+    from schemagm.graph.build import parse_file
+
+    cyclegan = parse_file(Path(__file__).resolve().parent.parent / "specs" / "extra" / "cyclegan.sgm")
+    # x_b is tested first (x_b -> u), so it comes first; u and v, in declaration order, between the domains
+    assert layout_columns(cyclegan) == [["x_b"], ["u", "v"], ["x_a"]]
 
 
 def test_legend_lists_only_the_styles_used():

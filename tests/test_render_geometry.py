@@ -7,9 +7,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from layout_geometry import indicator_crossings, label_collisions, layout, polyline_hits_box, segments_cross
+from layout_geometry import (
+    indicator_arc_crossings,
+    indicator_crossings,
+    label_collisions,
+    layout,
+    polyline_hits_box,
+    segments_cross,
+)
 
 from schemagm.graph.build import parse_file
+from schemagm.graph.model import Role
 from schemagm.render import dot_available, drawing, to_dot
 from schemagm.render.panels import panel_layout_dot
 
@@ -70,3 +78,38 @@ def test_compare_panels_place_y_under_x_as_a_single_figure_does(name, spec, step
         # the host: the node of y's column (same x), which y is under (smaller y: Graphviz's y axis points up)
         host = [v for n, v in lay.nodes.items() if n.startswith(p + "__") and n != f"{p}__y" and abs(v[0] - y[0]) < 1]
         assert len(host) == 1 and host[0][1] > y[1], (name, p)
+
+
+def _indicators(path: Path) -> set[str]:
+    return {v for v, n in parse_file(path).nodes.items() if n.role is Role.indicator}
+
+
+SEVERAL_GAMES = [p for p in SPECS if len(_indicators(p)) > 1]
+
+
+def test_cyclegan_is_among_the_specs_with_several_indicators():
+    assert ROOT / "specs" / "extra" / "cyclegan.sgm" in SEVERAL_GAMES
+
+
+@pytest.mark.parametrize("legend", [True, False], ids=["legend", "no-legend"])
+@pytest.mark.parametrize("path", SEVERAL_GAMES, ids=[p.stem for p in SEVERAL_GAMES])
+def test_with_several_indicators_no_indicator_arc_crosses_a_red_or_cycle_arc(path, legend):
+    """Each indicator's arcs stay on its side of the arcs between the domains (drawing.layout_columns):
+    none crosses a red arc, another indicator's arc or a cycle arc, none runs along its own red arc,
+    and every label stays clear of every arc."""
+    ys = _indicators(path)
+    lay = layout(to_dot(drawing(parse_file(path), legend=legend)))
+    assert indicator_arc_crossings(lay, ys) == []
+    assert [p for y in sorted(ys) for p in indicator_crossings(lay, y)] == []
+    assert label_collisions(lay) == []
+
+
+def test_the_crossing_check_sees_cyclegan_with_each_indicator_under_its_node():
+    """The layout before: u under x_b and v under x_a, so u -> x_a and v -> x_b cross (an X) and cross
+    the cycle arcs; the check above would fail on it."""
+    path = ROOT / "specs" / "extra" / "cyclegan.sgm"
+    d = drawing(parse_file(path), legend=True)
+    d["panels"][0]["columns"] = [["x_b", "u"], ["x_a", "v"]]
+    problems = indicator_arc_crossings(layout(to_dot(d)), {"u", "v"})
+    assert "the arc u -> x_a crosses the arc v -> x_b" in problems
+    assert any(p.startswith("the arc u -> x_a crosses the arc x_a -> x_b") for p in problems)

@@ -317,7 +317,9 @@ class CompiledModel(nn.Module):
         y = 0, else its solid producer, else its own source (prior); data nodes as the mean of
         their distribution when ``mean``.  A data node with no producer takes ``given[name]``
         (labels are drawn uniformly when not given); a latent node in ``given`` takes that value
-        in place of its prior or producer (the process runs from it: :meth:`decode`).  A
+        in place of its prior or producer (the process runs from it: :meth:`decode`), and so does
+        a data node that the process would otherwise make (CycleGAN given x_b makes x_a = F(x_b),
+        the reverse of its translation from x_a: :meth:`needs_data`).  A
         denoising graph (a corruption x --> x~ and a denoiser x~ -> x) samples by a Markov chain
         of ``steps`` corrupt/denoise rounds."""
         given = given or {}
@@ -327,7 +329,7 @@ class CompiledModel(nn.Module):
                 f"sample: given names no node of '{self.graph.name}': {', '.join(unknown)}",
                 hint="nodes: " + ", ".join(self.graph.nodes),
             )
-        latents = tuple(sorted(v for v in given if self.graph.nodes[v].role is Role.latent))
+        latents = tuple(sorted(v for v in given if self._replaces_producer(v, mean)))
         ctx = self._planner.sample_context(mean, latents)
         run = Run(self, None, n=n, device=self.device, given=given)
         out: dict[str, Tensor] = {}
@@ -352,6 +354,19 @@ class CompiledModel(nn.Module):
                 continue
             out[v] = run.value(ctx, v)
         return out
+
+    def _replaces_producer(self, v: str, mean: bool) -> bool:
+        """Does a value given for ``v`` replace how the generative process makes it?  A latent's always
+        does; a data node's where the process would not take it as given anyway."""
+        role = self.graph.nodes[v].role
+        if role is Role.latent:
+            return True
+        if role is not Role.data:
+            return False
+        try:
+            return self._planner.source(self._planner.sample_context(mean), v).kind != "inject"
+        except Unresolved:
+            return True
 
     def needs_data(self) -> list[str]:
         """The real-valued data nodes that the generative process takes as given (they have no

@@ -485,7 +485,8 @@ class Planner:
         return g
 
     def sample_context(self, mean: bool, latents: tuple[str, ...] = ()) -> str:
-        """The context of the generative process, with the ``latents`` taken from the caller."""
+        """The context of the generative process, with the ``latents`` (and data nodes that it would
+        otherwise make) taken from the caller."""
         name = "sample:mean" if mean else "sample"
         if latents:
             name += "|" + ",".join(latents)

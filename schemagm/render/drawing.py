@@ -227,6 +227,12 @@ def layout_columns(graph: SchematicGraph) -> list[list[str]]:
     edge tests (or under the last column when no red edge reaches it).  So
     InfoGAN and its swap_processes (the VAE) put every node in the same place,
     and swap_nodes (the AAE) trades the places of x and z.
+
+    With several indicators (one game each, CycleGAN) every indicator reaches nodes of
+    several columns: the indicators then share one column of their own, in declaration
+    order, right after the column of the node the first red edge tests (between the two
+    domains), so that each indicator's arcs stay on its side of the arcs between the
+    domains and cross none of them (tests/test_render_geometry.py).
     """
     tested: list[str] = []
     under: dict[str, str] = {}
@@ -240,6 +246,11 @@ def layout_columns(graph: SchematicGraph) -> list[list[str]]:
     order = [n.name for n in graph.nodes.values() if n.role is not Role.indicator and n.name not in tested]
     order += [t for t in tested if graph.nodes[t].role is not Role.indicator]
     columns: list[list[str]] = [[name] for name in order]
+    indicators = [n.name for n in graph.nodes.values() if n.role is Role.indicator]
+    if len(indicators) > 1:
+        host = under.get(indicators[0])
+        at = next((i + 1 for i, c in enumerate(columns) if host in c), len(columns))
+        return [*columns[:at], indicators, *columns[at:]]
     for n in graph.nodes.values():
         if n.role is Role.indicator:
             host = under.get(n.name)

@@ -212,8 +212,8 @@ def _caption_label(text: str) -> str:
 
 def to_dot(d: dict[str, Any]) -> str:
     """DOT source of a drawing description (deterministic)."""
-    # with several indicators (one game each) twice the arcs run between the same two columns, the
-    # cycle arcs curving deep between them: a wider gap between the columns keeps their labels clear
+    # with several indicators (one game each) the indicators' column sits between the domains, and
+    # the arcs between the domains span two gaps: wider gaps keep their labels clear of the arcs
     games = max(sum(n["role"] == "indicator" for n in p["nodes"]) for p in d["panels"]) if d["panels"] else 0
     g = graphviz.Digraph(
         name=d["name"],
@@ -221,7 +221,7 @@ def to_dot(d: dict[str, Any]) -> str:
             "rankdir": d.get("direction", "LR"),
             "fontname": FONT,
             "nodesep": "0.25",
-            "ranksep": "1.6" if games > 1 else "0.8",
+            "ranksep": "1.2" if games > 1 else "0.8",
             "newrank": "true",
         },
         node_attr={"fontname": FONT, "fontsize": "14"},

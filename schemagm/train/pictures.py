@@ -6,6 +6,7 @@
 * :func:`scatter`: 2-D points over the data (grey), up to three coloured sets, on axes with
   round tick values; every finite point is inside the frame.
 * :func:`picture_of`: chooses one of them from the data node's shape.
+* :func:`titled` and :func:`tile`: a title strip over a picture, and pictures set in rows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .checkpoint import atomic_write_bytes
 
-__all__ = ["image_grid", "scatter", "nice_ticks", "picture_of", "save_png", "as_images", "can_picture"]
+__all__ = [
+    "image_grid",
+    "scatter",
+    "nice_ticks",
+    "picture_of",
+    "save_png",
+    "as_images",
+    "can_picture",
+    "titled",
+    "tile",
+]
 
 COLOURS = [(214, 39, 40), (31, 119, 180), (44, 160, 44)]
 
@@ -91,11 +102,13 @@ def scatter(
     data: torch.Tensor | None = None,
     size: int = 480,
     margin: int = 16,
+    colour: int = 0,
 ) -> Image.Image:
     """Points (one tensor or several, each ``[n, 2]``) in colour over ``data`` in grey, on axes.
 
     The plotted square holds every finite point (samples and data; none is clipped), with
-    round tick values along the bottom (first coordinate) and the left (second)."""
+    round tick values along the bottom (first coordinate) and the left (second). The sets take
+    the colours red, blue, green in turn, the first set the one of index ``colour``."""
     sets = [points] if isinstance(points, torch.Tensor) else list(points)
     sets = [s.detach().float().cpu().reshape(-1, 2) for s in sets]
     everything = torch.cat(([data.detach().float().cpu().reshape(-1, 2)] if data is not None else []) + sets)
@@ -137,9 +150,9 @@ def scatter(
         for x, y in to_px(data.detach().float().cpu().reshape(-1, 2)):
             draw.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(170, 170, 170))
     for k, s in enumerate(sets):
-        colour = COLOURS[k % len(COLOURS)]
+        fill = COLOURS[(colour + k) % len(COLOURS)]
         for x, y in to_px(s[torch.isfinite(s).all(dim=1)]):
-            draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=colour)
+            draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=fill)
     return image
 
 
@@ -149,6 +162,32 @@ def picture_of(samples: torch.Tensor, data: torch.Tensor | None = None, ncol: in
     if flat.shape[1] == 2:
         return scatter(flat, data)
     return image_grid(samples, ncol=ncol)
+
+
+def titled(image: Image.Image, title: str, height: int = 20) -> Image.Image:
+    """``image`` under a white strip ``height`` pixels tall with ``title`` in it (left-aligned); a
+    title wider than the image widens the picture (white on the right)."""
+    font = ImageFont.load_default()
+    text = math.ceil(ImageDraw.Draw(image).textlength(title, font=font)) + 12
+    out = Image.new("RGB", (max(image.width, text), image.height + height), "white")
+    out.paste(image.convert("RGB"), (0, height))
+    ImageDraw.Draw(out).text((6, (height - 11) // 2), title, fill=(30, 30, 30), font=font)
+    return out
+
+
+def tile(rows: Sequence[Sequence[Image.Image]], gap: int = 8) -> Image.Image:
+    """Pictures set in rows, left to right and top to bottom, ``gap`` white pixels apart."""
+    heights = [max(im.height for im in row) for row in rows]
+    width = max(sum(im.width for im in row) + gap * (len(row) - 1) for row in rows)
+    out = Image.new("RGB", (width, sum(heights) + gap * (len(rows) - 1)), "white")
+    y = 0
+    for row, h in zip(rows, heights, strict=True):
+        x = 0
+        for im in row:
+            out.paste(im.convert("RGB"), (x, y))
+            x += im.width + gap
+        y += h + gap
+    return out
 
 
 def save_png(image: Image.Image, path: str | Path) -> None:

@@ -2,7 +2,9 @@
 
 Each function takes a model and its :class:`DataSource` and returns the raw
 array (for ``--npy``) and a picture (an image grid, or a scatter over the test
-data for 2-D nodes; None where the node is neither) of the first data node.
+data for 2-D nodes; None where the node is neither) of the first data node;
+:func:`draw_translations` (``--compare``) does so for each direction of a model
+whose generative process starts from given data rows (CycleGAN).
 With a ``seed``, random draws start from ``torch.manual_seed(seed)``, so the
 same seed gives the same picture.
 """
@@ -17,9 +19,9 @@ from PIL import Image
 
 from ..errors import SpecError
 from .data import DataSource
-from .pictures import as_images, image_grid, scatter
+from .pictures import as_images, image_grid, scatter, tile, titled
 
-__all__ = ["draw_samples", "draw_reconstructions", "draw_interpolations", "sampled_node"]
+__all__ = ["draw_samples", "draw_reconstructions", "draw_interpolations", "draw_translations", "sampled_node"]
 
 
 def _is_points(x: torch.Tensor) -> bool:
@@ -138,3 +140,83 @@ def draw_interpolations(
     if _is_points(decoded.reshape(pairs * steps, -1)):
         return shaped, scatter(decoded.reshape(-1, 2), batch[node].cpu())
     return shaped, _picture_or_none(decoded.reshape(pairs * steps, *batch[node].shape[1:]), ncol=steps)
+
+
+def draw_translations(
+    model: Any, data: DataSource, n: int, seed: int | None = None
+) -> tuple[list[tuple[str, str]], torch.Tensor | None, Image.Image | None]:
+    """Each direction of a translation model: ``n`` test rows of the source and what the generative
+    process makes of them, from ``torch.manual_seed(seed)`` for each direction.
+
+    The forward direction starts from the data the process takes as given (CycleGAN's x_a, making
+    x_b = G(x_a)); the reverse one gives the target's test rows in its place, where the process
+    then makes the source from them (x_a = F(x_b)).  Returns the directions ``(source, target)``,
+    the array ``[directions, 2, n, ...]`` (the source rows, their translation; None where the
+    shapes differ) and a picture with a row per direction: the source rows beside their
+    translation, in colour over the target's test rows in grey for 2-D points, or as two image
+    grids of one width (cell by cell) for images; None where a node is neither."""
+    needs = _needs(model)
+    if not needs:
+        raise SpecError(
+            f"--compare draws translations, and the generative process of '{model.graph.name}' starts from "
+            "no given data rows",
+            hint="it applies to translation models, whose generative process makes a data node from the given "
+            "rows of another (specs/extra/cyclegan.sgm); draw this model's samples without --compare",
+        )
+    rows = _test_rows(model, data, n)
+    n = len(rows[needs[0]])
+    found: list[tuple[str, str, torch.Tensor]] = []
+    for target, made in _made(model, {v: rows[v] for v in needs}, n, seed):
+        found.append((needs[0], target, made))
+    for _, target, _ in list(found):
+        if target not in rows:  # a data node the data do not hold: nothing to translate back
+            continue
+        for source in needs:
+            given = {target: rows[target], **{v: rows[v] for v in needs if v != source}}
+            try:
+                back = dict(_made(model, given, n, seed))
+            except SpecError:  # the process cannot make the source from the target: one direction only
+                continue
+            if source in back:
+                found.append((target, source, back[source]))
+    if not found:
+        raise SpecError(f"the generative process of '{model.graph.name}' makes no data node from {', '.join(needs)}")
+    pairs = [(rows[s].detach().cpu(), made) for s, _, made in found]
+    same = len({tuple(t.shape) for pair in pairs for t in pair}) == 1
+    array = torch.stack([torch.stack(pair) for pair in pairs]) if same else None
+    panels: list[list[Image.Image]] = []
+    for (s, t, made), (src, _) in zip(found, pairs, strict=True):
+        left, right = _panel(src, None, 1), _panel(made, _domain(data, t), 0)
+        if left is None or right is None:
+            return [(s, t) for s, t, _ in found], array, None
+        points = _is_points(made)
+        over = f" (red) over the test rows of {t} (grey)" if points else ""
+        panels.append(
+            [titled(left, f"{s}: {len(src)} test rows"), titled(right, f"{s} -> {t}: their translation{over}")]
+        )
+    return [(s, t) for s, t, _ in found], array, tile(panels)
+
+
+def _made(model: Any, given: dict[str, torch.Tensor], n: int, seed: int | None) -> list[tuple[str, torch.Tensor]]:
+    """The data nodes (not labels) that the generative process makes from ``given`` rows."""
+    _seed(seed)
+    with torch.no_grad():
+        drawn = model.sample(n, given=given)
+    nodes = model.graph.nodes
+    return [
+        (v, x.detach().cpu())
+        for v, x in drawn.items()
+        if v not in given and nodes[v].role.value == "data" and nodes[v].value != "categorical"
+    ]
+
+
+def _domain(data: DataSource, node: str) -> torch.Tensor | None:
+    if node not in data.test:
+        return None
+    return data.test[node] if len(data.test[node]) else data.train[node][:2000]
+
+
+def _panel(x: torch.Tensor, over: torch.Tensor | None, colour: int) -> Image.Image | None:
+    if _is_points(x):
+        return scatter(x, over, colour=colour)
+    return image_grid(x, ncol=max(1, math.ceil(math.sqrt(len(x))))) if as_images(x) is not None else None
