@@ -11,10 +11,11 @@ and the initialisation):
   training rows ``partial(0.1)`` keeps the label on 10% of each class (159 to 162 rows);
 * a validation split of ``--val`` rows is drawn from the unlabelled training rows; neither model
   trains on them, and both choose their best epoch on them (the accuracy of q_eta(c | x) there);
-* M2 trains on every other training row with the objective the compiler derives from the spec.
-  Each step reads a batch of ``--batch-size`` unlabelled rows together with ``--labelled-batch``
+* M2 trains on every other training row with the objective the compiler derives from the spec,
+  through schemagm's Trainer with ``labelled_batch`` (``schemagm train --labelled-batch 64``):
+  each step reads a batch of ``--batch-size`` unlabelled rows together with ``--labelled-batch``
   labelled rows (the labelled rows cycle, reshuffled each pass), as Kingma et al. balance the two
-  kinds of batch; an epoch is one pass over the unlabelled rows;
+  kinds of batch; an epoch is one pass over the unlabelled rows (the tail of a pass is dropped);
 * the classifier alone is M2's own q_eta(c | x) network (``mlp(256) categorical``), freshly
   initialised, trained by cross-entropy on the same labelled rows, batch ``--labelled-batch``,
   the same Adam, for ``--clf-epochs`` passes over them (it overfits long before that), its best
@@ -26,10 +27,10 @@ and the initialisation):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 from schemagm.compiler import compile as compile_spec  # noqa: E402
 from schemagm.graph.model import observed_key  # noqa: E402
+from schemagm.train.config import TrainConfig  # noqa: E402
 from schemagm.train.data import get_dataset  # noqa: E402
+from schemagm.train.trainer import Trainer  # noqa: E402
 
 SPEC = ROOT / "specs" / "extra" / "m2.sgm"
 Batch = dict[str, torch.Tensor]
@@ -101,14 +104,6 @@ def rows(data: Batch, idx: torch.Tensor) -> Batch:
     return {k: v[idx] for k, v in data.items()}
 
 
-def cycle(idx: torch.Tensor, size: int, g: torch.Generator) -> Iterator[torch.Tensor]:
-    """Batches of ``size`` of ``idx``, reshuffled at each pass, forever."""
-    while True:
-        order = idx[torch.randperm(len(idx), generator=g)]
-        for start in range(0, len(order) - size + 1 if len(order) >= size else 1, size):
-            yield order[start : start + size]
-
-
 def splits(seed: int, n_val: int, fraction: float | None) -> tuple[Batch, torch.Tensor, torch.Tensor, Batch, Batch]:
     """The training rows, the labelled and unlabelled row indices, the validation and test rows."""
     graph = compile_spec(spec_text(fraction=fraction)).graph
@@ -121,22 +116,31 @@ def splits(seed: int, n_val: int, fraction: float | None) -> tuple[Batch, torch.
 
 
 def run_m2(seed: int, args: argparse.Namespace) -> tuple[Result, int]:
+    """M2 trained by schemagm's Trainer with ``labelled_batch`` (``train --labelled-batch``), one
+    epoch at a time so that each epoch is scored on the validation rows."""
     train, lab, unl, val, test = splits(seed, args.val, args.fraction)
     torch.manual_seed(seed)
     model = compile_spec(spec_text(args.alpha, args.z, args.fraction))
-    opts = {g: torch.optim.Adam(model.parameters_of(g), lr=args.lr) for g in model.groups}
-    g = torch.Generator().manual_seed(seed * 1000 + 1)
-    labelled = cycle(lab, min(args.labelled_batch, len(lab)), g)
+    data = get_dataset(None, model.graph, seed=seed)  # the same split as splits(): data_seed = seed
+    keep = torch.cat([lab, unl]).sort().values  # every training row but the validation rows
+    source = dataclasses.replace(data, train=rows(train, keep))
+    config = TrainConfig(
+        spec=str(SPEC),
+        batch_size=args.batch_size,
+        labelled_batch=args.labelled_batch,
+        lr=args.lr,
+        seed=seed,
+        progress=False,
+        samples=0,
+        log_every=10**9,
+        checkpoint_every=10**9,
+    )
+    trainer = Trainer(model, source, config, run=None, spec_text="", model_name="m2")
     track = Tracker(val, test)
-    for _ in range(args.epochs):
+    for epoch in range(1, args.epochs + 1):
+        trainer.config = config.model_copy(update={"epochs": epoch})
         model.train()
-        for chunk in torch.randperm(len(unl), generator=g).split(args.batch_size):
-            batch = rows(train, torch.cat([next(labelled), unl[chunk]]))
-            for o in opts.values():
-                o.zero_grad(set_to_none=True)
-            model.phase_loss("model", batch).backward()
-            for o in opts.values():
-                o.step()
+        trainer.fit()
         model.eval()
         track(lambda b: model.infer("c", b))
     return track.result(), len(lab)
