@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -59,6 +61,13 @@ def register(app: typer.Typer) -> None:
         ),
         batch_size: int | None = typer.Option(
             None, "--batch-size", "-b", min=1, help="global batch size [default: 64]"
+        ),
+        labelled_batch: int | None = typer.Option(
+            None,
+            "--labelled-batch",
+            min=0,
+            help="for a spec with a `partial` node: N labelled rows added to each batch of --batch-size "
+            "unlabelled rows, cycling through the labelled rows; 0 for plain batches [default: 0]",
         ),
         lr: list[str] | None = typer.Option(
             None, "--lr", help="learning rate: NUMBER for every group, or GROUP=NUMBER (repeatable) [default: 1e-3]"
@@ -142,6 +151,7 @@ def register(app: typer.Typer) -> None:
             "epochs": epochs,
             "steps": steps,
             "batch_size": batch_size,
+            "labelled_batch": labelled_batch,
             "lr": default_lr,
             "group_lr": group_lr or None,
             "optimizer": optimizer,
@@ -158,7 +168,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         console = Console(stderr=True, highlight=False, soft_wrap=True)
-        with user_errors():
+        with user_errors(), _labelled_batch_usage():
             from ..train import distributed
             from ..train.launch import repeat_config, resume_config, train
 
@@ -219,6 +229,18 @@ def summary(what: str, result, resumed_from: int | None) -> str:  # noqa: ANN001
     else:
         losses = ", ".join(f"{p} phase={v:.4g}" for p, v in result.last_losses.items()) or "none"
     return f"trained {what} for {result.step} steps ({epochs}) {time}; losses per group: {losses}"
+
+
+@contextmanager
+def _labelled_batch_usage() -> Iterator[None]:
+    """``--labelled-batch`` on a spec without a partially observed node is a usage error (exit 2)."""
+    from ..train.data.labelled import NoPartialNode
+
+    try:
+        yield
+    except NoPartialNode as err:
+        hint = err.diagnostics[0].hint
+        raise typer.BadParameter(err.message + (f"; {hint}" if hint else ""), param_hint="--labelled-batch") from None
 
 
 def _is_main() -> bool:

@@ -9,6 +9,8 @@ Every key, with its default (the TOML file uses the same names)::
     epochs           = 10               # passes over the training split (default when steps is unset)
     steps            = 1000             # updates of the model phase; training stops at whichever comes first
     batch_size       = 64
+    labelled_batch   = 0                # N > 0: each batch also gets N labelled rows, cycling (a spec
+                                        # with a `partial` node; batch_size counts unlabelled rows)
     optimizer        = "adam"           # adam | sgd | rmsprop, one optimiser per parameter group
     lr               = 1e-3             # learning rate of every group ...
     betas            = [0.9, 0.999]     # Adam's betas
@@ -60,6 +62,7 @@ class TrainConfig(BaseModel):
     epochs: int | None = Field(None, ge=1)
     steps: int | None = Field(None, ge=1)
     batch_size: int = Field(64, ge=1)
+    labelled_batch: int = Field(0, ge=0)
     optimizer: Literal["adam", "sgd", "rmsprop"] = "adam"
     lr: float = Field(1e-3, gt=0)
     group_lr: dict[str, float] = Field(default_factory=dict)

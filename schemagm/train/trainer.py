@@ -152,6 +152,20 @@ def _side_rng(device: torch.device, seed: int) -> Iterator[None]:
         yield
 
 
+def _stream(model: TrainableModel, data: DataSource, config: TrainConfig, dist: DistInfo) -> Any:
+    """The batches: plain ones, or with ``labelled_batch`` labelled rows added to each (data/labelled.py)."""
+    if not config.labelled_batch:
+        return BatchStream(data.train, config.batch_size, config.seed, dist.rank, dist.world_size)
+    from ..graph.model import observed_key
+    from .data.labelled import LabelledBatchStream
+
+    graph = getattr(model, "graph", None)
+    masks = [observed_key(n.name) for n in (graph.nodes.values() if graph is not None else ()) if n.partial]
+    masks = [k for k in masks if k in data.train]
+    args = (config.batch_size, config.labelled_batch, config.seed, dist.rank, dist.world_size)
+    return LabelledBatchStream(data.train, masks, *args)
+
+
 class Trainer:
     def __init__(
         self,
@@ -181,7 +195,7 @@ class Trainer:
         # are cleared before each backward pass: what each optimiser's zero_grad(set_to_none=True) does)
         self._phase_groups = {p.name: [g for g in p.groups if g in self.optimizers] for p in self.phases}
         self._params = [p for opt in self.optimizers.values() for grp in opt.param_groups for p in grp["params"]]
-        self.stream = BatchStream(data.train, config.batch_size, config.seed, self.dist.rank, self.dist.world_size)
+        self.stream = _stream(model, data, config, self.dist)
         self.step = 0
         self.elapsed = 0.0
         self.last_phase_losses: dict[str, float] = {}
