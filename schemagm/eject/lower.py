@@ -18,6 +18,7 @@ from typing import Any
 
 from ..compiler.ir import Expr, Opaque, Score
 from ..errors import SpecError
+from ..graph.model import observed_key
 from .helpers import HELPERS
 
 __all__ = ["EjectError", "Lowering", "ident"]
@@ -25,7 +26,14 @@ __all__ = ["EjectError", "Lowering", "ident"]
 EjectError = SpecError
 
 # the output activations of a deterministic edge, as source
-ACT = {None: None, "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "relu": "torch.relu", "softplus": "F.softplus"}
+ACT = {
+    None: None,
+    "sigmoid": "torch.sigmoid({})",
+    "tanh": "torch.tanh({})",
+    "relu": "torch.relu({})",
+    "softplus": "F.softplus({})",
+    "softmax": "torch.softmax({}, -1)",
+}
 
 
 def ident(text: str) -> str:
@@ -166,6 +174,14 @@ class Lowering:
         if key in self.values:
             return self.values[key]
         src = self.plan.source(ctx_name, v)
+        if self.graph.nodes[v].partial and src.kind != "copy" and self.plan.contexts[src.ctx].kind != "sample":
+            return self.mixed(ctx_name, v, src)
+        return self.computed(ctx_name, v, src)
+
+    def computed(self, ctx_name: str, v: str, src: Any) -> str:
+        """The value of ``v`` in the context from its planned source (:meth:`value` without the
+        mixing of a partially observed node)."""
+        key = (ctx_name, v)
         if src.kind == "copy":
             parent = self.value(src.parent, v)
             if src.detach:
@@ -196,25 +212,15 @@ class Lowering:
         name = self.fresh(f"{v}{self.slug(ctx_name)}")
         self.values[key] = name
         if src.kind == "prior":
-            prior = self.plan.priors[v]
-            sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"
-            shape = ", ".join([self.rows(ctx_name), *map(str, prior.shape)])
-            base = f"noise.base({sid!r}, {prior.base_kind!r}, ({shape}))"
-            if prior.kind == "normal":
-                fresh = base
-            elif prior.kind == "uniform":
-                fresh = f"{prior.low!r} + {prior.high - prior.low!r} * {base}"
-            elif prior.kind == "categorical":
-                self.helpers.update(("gumbel", "one_hot"))
-                fresh = f"one_hot(gumbel({base}).argmax(-1), {prior.shape[-1]})"
-            else:
-                fresh = f"({base} < 0.5).float()"
-            self.emit(f"{name} = {self.take(ctx_name, f'prior:{v}:{ctx.tag}', fresh)}")
+            self.prior_draw(ctx_name, v, name)
             return name
         if src.kind == "enum":
-            vals = src.value.reshape(-1).tolist()
+            if ctx.tile == 1 and not (self.plan.given and ctx.branch is not None):
+                self.taken.discard(name)
+                name = self.values[key] = self.enum_value(v, self._enum_index(v, src.value))
+                return name
             shape = ", ".join(map(str, src.value.shape))
-            self.emit(f"{name} = torch.tensor({vals!r}).reshape({shape}).expand({self.rows(ctx_name)}, {shape})")
+            self.emit(f"{name} = {self.constant(src.value)}.expand({self.rows(ctx_name)}, {shape})")
             return name
         if src.kind == "inject":
             raise EjectError(f"the value of '{v}' in {ctx_name} is injected by the caller: it has no emitted form")
@@ -241,7 +247,7 @@ class Lowering:
         if mode == "det":
             out = self.forward(ctx_name, ei)
             act = ACT[ei.activation]
-            expr = f"{act}({out})" if act else out
+            expr = act.format(out) if act else out
             self.emit(f"{name} = {expr}" + (".detach()" if src.detach else ""))
             return name
         d = self.dist(ctx_name, ei)
@@ -268,6 +274,138 @@ class Lowering:
         # a sample without gradient (recorded as the value itself)
         fresh = self.sample_fresh(d, sid, v)
         self.emit(f"{name} = {self.take(ctx_name, f'sample:{ei.name}:{ctx.tag}', fresh)}")
+        return name
+
+    def prior_draw(self, ctx_name: str, v: str, name: str) -> None:
+        """``name = `` a draw of v's prior in the context (keyed as the compiler keys it)."""
+        ctx = self.plan.contexts[ctx_name]
+        prior = self.plan.priors[v]
+        sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"
+        shape = ", ".join([self.rows(ctx_name), *map(str, prior.shape)])
+        base = f"noise.base({sid!r}, {prior.base_kind!r}, ({shape}))"
+        if prior.kind == "normal":
+            fresh = base
+        elif prior.kind == "uniform":
+            fresh = f"{prior.low!r} + {prior.high - prior.low!r} * {base}"
+        elif prior.kind == "categorical":
+            self.helpers.update(("gumbel", "one_hot"))
+            fresh = f"one_hot(gumbel({base}).argmax(-1), {prior.shape[-1]})"
+        else:
+            fresh = f"({base} < 0.5).float()"
+        self.emit(f"{name} = {self.take(ctx_name, f'prior:{v}:{ctx.tag}', fresh)}")
+
+    @staticmethod
+    def constant(value: Any) -> str:
+        """A small constant tensor as source (one value of an enumerated node)."""
+        vals = value.reshape(-1).tolist()
+        if value.dim() == 1:
+            return f"torch.tensor({vals!r})"
+        return f"torch.tensor({vals!r}).reshape({', '.join(map(str, value.shape))})"
+
+    def all_rows(self) -> str:
+        """The number of rows of the batch (a variable, emitted once)."""
+        name = self.rows_of.get((None, 1))
+        if name is None:
+            name = self.fresh("n")
+            self.emit(f"{name} = batch[{self.plan.data_nodes[0]!r}].shape[0]")
+            self.rows_of[(None, 1)] = name
+        return name
+
+    def _enum_index(self, v: str, value: Any) -> int:
+        import torch
+
+        from ..compiler.distributions import support
+
+        node = self.graph.nodes[v]
+        values = support(node.value, node.shape)
+        return next(k for k, one in enumerate(values) if torch.equal(one.to(value.dtype), value))
+
+    # -- partially observed nodes (compiler/partial.py) -----------------------------------------------------
+    def _partial_rows(self, ctx_name: str, v: str) -> int:
+        ctx = self.plan.contexts[ctx_name]
+        if self.plan.given and ctx.branch is not None:
+            raise EjectError(
+                f"the partially observed '{v}' in a graph whose data is split by a given indicator has no emitted form",
+                span=self.graph.nodes[v].span,
+            )
+        return int(ctx.tile)
+
+    def observed(self, v: str, tile: int = 1, dims: int = 0) -> str:
+        """The mask of ``v`` (True where observed), bool ``[n]``; ``tile`` copies of the rows, and
+        ``dims`` trailing axes of size 1 (to select whole values)."""
+        key = ("observed", f"{v}:{tile}:{dims}")
+        if key in self.values:
+            return self.values[key]
+        if tile == 1 and dims == 0:
+            name = self.fresh(f"m_{v}")
+            self.emit(f"# m_{v}: the rows where {v} is observed")
+            self.emit(f"{name} = batch[{observed_key(v)!r}].bool()")
+        else:
+            base = self.observed(v)
+            name = self.fresh(f"m_{v}" + (f"_k{tile}" if tile > 1 else "") + ("_rows" if dims else ""))
+            expr = base if tile == 1 else f"{base}.repeat({tile})"
+            if dims:
+                expr = f"{expr}[:, None]" if dims == 1 else f"{expr}.reshape(-1, {', '.join(['1'] * dims)})"
+            self.emit(f"{name} = {expr}")
+        self.values[key] = name
+        return name
+
+    def observed_value(self, v: str, tile: int = 1) -> str:
+        """The batch's value of ``v`` on every row (one-hot for a categorical; 0 where missing)."""
+        key = ("observed_value", f"{v}:{tile}")
+        if key in self.values:
+            return self.values[key]
+        node = self.graph.nodes[v]
+        if tile == 1:
+            expr = f"batch[{v!r}]"
+            if node.value == "categorical":
+                self.helpers.add("one_hot")
+                expr = f"one_hot({expr}, {node.shape[-1] if node.shape else 2})"
+            name = self.fresh(f"{v}_observed")
+        else:
+            ones = ", ".join(["1"] * len(node.shape or (1,)))
+            expr = f"{self.observed_value(v)}.repeat({tile}, {ones})"
+            name = self.fresh(f"{v}_observed_k{tile}")
+        self.emit(f"{name} = {expr}")
+        self.values[key] = name
+        return name
+
+    def enum_value(self, v: str, k: int) -> str:
+        """The k-th value of the enumerated ``v`` on every row."""
+        key = ("enum_value", f"{v}:{k}")
+        if key in self.values:
+            return self.values[key]
+        from ..compiler.distributions import support
+
+        node = self.graph.nodes[v]
+        one = support(node.value, node.shape)[k]
+        name = self.fresh(f"{v}_is_{k}")
+        rows = self.all_rows()
+        if node.value == "categorical" and one.dim() == 1:  # one class: a one-hot row per row
+            self.helpers.add("one_hot")
+            self.emit(f"{name} = one_hot(torch.full(({rows},), {k}), {one.shape[0]})")
+        else:
+            self.emit(f"{name} = {self.constant(one)}.expand({rows}, {', '.join(map(str, one.shape))})")
+        self.values[key] = name
+        return name
+
+    def mixed(self, ctx_name: str, v: str, src: Any) -> str:
+        """A partially observed node's value in a branch: the batch's where observed, its planned
+        source (the dashed producer's value, an enumerated value, or a prior draw) where missing."""
+        tile = self._partial_rows(ctx_name, v)
+        if src.kind == "data":  # missing rows: a draw of the prior p(v)
+            inner = self.fresh(f"{v}_prior{self.slug(ctx_name)}")
+            self.enter(ctx_name)
+            self.prior_draw(ctx_name, v, inner)
+        else:
+            inner = self.computed(ctx_name, v, src)
+            del self.values[(ctx_name, v)]
+        dims = len(self.graph.nodes[v].shape or (1,))
+        mask, seen = self.observed(v, tile, dims), self.observed_value(v, tile)
+        name = self.fresh(f"{v}{self.slug(ctx_name)}_mixed")
+        self.emit(f"# {v}: the batch's where observed, else {'its prior' if src.kind == 'data' else 'inferred'}")
+        self.emit(f"{name} = torch.where({mask}, {seen}, {inner})")
+        self.values[(ctx_name, v)] = name
         return name
 
     def sample_fresh(self, d: DistVars, sid: str, v: str) -> str:
@@ -462,7 +600,11 @@ class _Rewrite(ast.NodeTransformer):
         if isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "act":
             act = ACT[low.infos[_const(f.args[0])].activation]
             arg = self.visit(node.args[0])
-            return _name(f"{act}({ast.unparse(arg)})") if act else arg
+            return _name(act.format(ast.unparse(arg))) if act else arg
+        if isinstance(f, ast.Attribute) and f.attr == "to" and len(node.args) == 1:
+            arg = node.args[0]
+            if isinstance(arg, ast.Name) and arg.id == "dtype":  # the model's float type: the script's float32
+                return _name(f"{ast.unparse(self.visit(f.value))}.float()")
         if isinstance(f, ast.Lambda):  # (lambda t: t)(x): the identity
             return self.visit(node.args[0])
         if not isinstance(f, ast.Name):
@@ -508,6 +650,12 @@ class _Rewrite(ast.NodeTransformer):
             return _name("torch.cat([" + ", ".join(f"{v}.flatten(1)" for v in vals) + "], 1)")
         if name == "grad_penalty":
             return _name(self.grad_penalty(_const(node.args[0]), _const(node.args[1]), low.infos[_const(node.args[2])]))
+        if name == "observed":
+            return _name(low.observed(_const(node.args[0])))
+        if name == "observed_value":
+            return _name(low.observed_value(_const(node.args[0])))
+        if name == "enum_value":
+            return _name(low.enum_value(_const(node.args[0]), _const(node.args[1])))
         if name in ("mmd2", "iw_log_d"):
             low.helpers.add(name)
             return self.generic_visit(node)
@@ -518,7 +666,7 @@ class _Rewrite(ast.NodeTransformer):
         raise EjectError(f"the emitter has no form for '{name}' (a name of the objective's source form)")
 
     def visit_Name(self, node: ast.Name) -> Any:
-        if node.id not in ("F", "torch", "mmd2", "iw_log_d"):
+        if node.id not in ("F", "torch", "math", "mmd2", "iw_log_d"):
             raise EjectError(f"the emitter has no form for '{node.id}' (a name of the objective's source form)")
         return node
 
