@@ -104,7 +104,8 @@ def read_file(path):
     with open(path) as f:
         header = f.readline().strip().split(",")
     named = not all(c.strip().lstrip("-+").replace(".", "", 1).isdigit() for c in header)
-    table = np.genfromtxt(path, delimiter=",", ndmin=2, skip_header=int(named))  # empty cell: NaN
+    # an empty cell is NaN: a missing value (of a partially observed label column)
+    table = np.genfromtxt(path, delimiter=",", ndmin=2, skip_header=int(named))
     if not named:
         return {"main": table}
     fields = {"label", "domain", "y"} & set(header)
@@ -124,8 +125,9 @@ def pick(arrays, *names):
 
 _PARTIAL = '''
 def observed_rows(arrays, name):
-    """A partially observed field: its values (0 where missing) and the mask of the rows where
-    it is observed; missing: where the array `<name>_mask` is 0, and NaN (an empty CSV cell)."""
+    """A partially observed field: its values (0 where missing) and the mask of the
+    rows where it is observed.  Missing: where the array `<name>_mask` is 0, and NaN
+    (an empty CSV cell)."""
     values = pick(arrays, name)
     mask = np.ones(len(values), dtype=bool)
     if np.issubdtype(values.dtype, np.floating):
@@ -137,8 +139,8 @@ def observed_rows(arrays, name):
 
 
 def keep_fraction(mask, values, train_rows, fraction, seed):
-    """partial(f): the value kept on a fraction f of the observed training rows of each class,
-    chosen by the seed (schemagm's choice, stratified); the test rows keep theirs."""
+    """partial(f): the value kept on a fraction f of the observed training rows of
+    each class, chosen by the seed (schemagm's choice); the test rows keep theirs."""
     out = mask.copy()
     rng = np.random.default_rng([seed, 7])
     seen = train_rows[mask[train_rows]]

@@ -43,12 +43,7 @@ def _fit(model: Any) -> str:
         shape = ", ".join(map(str, model.graph.nodes[v].shape or (1,)))
         lines.append(f"    nets.support_{v} = data[{x!r}].float().reshape(-1, {shape}).clone()")
     kept = ", ".join(f"{v} (the rows of {x})" for v, x in model._support_of.items())
-    return (
-        "def fit(nets, data):\n"
-        f'    """Memorise the training points of {kept}: an empirical latent learns them."""\n'
-        + "\n".join(lines)
-        + "\n"
-    )
+    return f'def fit(nets, data):\n    """Memorise the training points of {kept}."""\n' + "\n".join(lines) + "\n"
 
 
 def _log_likelihood(model: Any, helpers: set[str]) -> str:
@@ -116,8 +111,8 @@ def _sample(model: Any) -> str | None:
     return (
         "@torch.no_grad()\n"
         "def sample(nets, n, noise):\n"
-        '    """n ancestral samples of the solid process, every node (torch\'s stream: a seed gives\n'
-        '    the compiled model\'s `sample(n, mean=False)`)."""\n'
+        '    """n ancestral samples of the solid process, every node (from torch\'s stream:\n'
+        '    a seed gives the compiled model\'s `sample(n, mean=False)`)."""\n'
         f"{body}\n"
         f"    return {{{returned}}}\n"
     )

@@ -325,7 +325,7 @@ def _inferred(model: Any, helpers: set[str]) -> tuple[str, str]:
             f"{body}\n    return {probs}\n"
         )
         report.append(
-            f"    # the accuracy of the inferred {v} (its most probable class) on the rows where it is observed\n"
+            f"    # the accuracy of the inferred {v} (its most probable class) where it is observed\n"
             "    with torch.no_grad():\n"
             f"        guess = infer_{ident(v)}(nets, batch, Noise()).argmax(-1)\n"
             f"        seen = batch[{observed_key(v)!r}].bool()\n"
