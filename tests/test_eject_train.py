@@ -85,7 +85,7 @@ def _schemagm_objective(spec: Path, out: Path, epochs: int, seed: int) -> float:
     return float(sum(run.model.terms(run.data.test).values()).detach())
 
 
-@pytest.mark.parametrize("name", ["vae", "gan", "extra/flow2d", "extra/vae_iaf"])
+@pytest.mark.parametrize("name", ["vae", "gan", "extra/flow2d", "extra/vae_iaf", "extra/ssaae"])
 def test_the_script_trains_without_schemagm_and_follows_schemagm_train(name: str, tmp_path: Path) -> None:
     script = _eject(name, tmp_path)
     res = _run_script(script, tmp_path, "--epochs", "2", "--seed", "0", "--out", str(tmp_path / "run"))
