@@ -14,8 +14,9 @@ from ..graph.model import Process
 from .data_source import data_source
 from .flow_lower import FLOW_CLASSES, FlowLowering, FlowView, flow_network_class, flow_refusal
 from .helpers import HELPERS, ORDER
-from .lower import ACT, Lowering, ident
+from .lower import Lowering, ident
 from .modules import EXTRA_CLASSES, network_class
+from .partial_lower import inferred_functions
 from .points import LOAD_POINTS, points_buffers, points_functions
 
 __all__ = ["eject_script", "loss_source", "refuse"]
@@ -290,51 +291,6 @@ def update(optimizers, loss, groups):
 '''
 
 
-def _inferred(model: Any, helpers: set[str]) -> tuple[str, str]:
-    """For each partially observed categorical node: ``infer_<v>``, its class probabilities from
-    the other data (the mean of the dashed edge that infers it, as ``model.infer``), and the
-    lines of ``evaluate`` that report its accuracy on the test rows where it is observed."""
-    from ..graph.model import observed_key
-
-    fns, report = [], []
-    if isinstance(model, FlowView):
-        return "", ""
-    for v, node in model.graph.nodes.items():
-        if not (node.partial and node.value == "categorical"):
-            continue
-        for ctx in ("y=1", "y=0") if model._planner.indicator else ("y=1",):
-            src = model._planner.source(ctx, v)
-            if src.kind == "edge":
-                break
-        else:
-            continue
-        ei = model._infos[src.edge]
-        low = Lowering(model, helpers)
-        if ei.head is not None:
-            probs = low.mean(low.dist(ctx, ei))
-            what = f"the mean of {ei.sym.u}"
-        else:
-            out = low.forward(ctx, ei)
-            act = ACT[ei.activation]
-            probs = act.format(out) if act else out
-            what = f"{ei.sym.u}"
-        body = "\n".join(f"    {line}" for line in low.lines if not line.startswith("#"))
-        fns.append(
-            f"def infer_{ident(v)}(nets, batch, noise):\n"
-            f'    """The class probabilities of {v} from the other data: {what}."""\n'
-            f"{body}\n    return {probs}\n"
-        )
-        report.append(
-            f"    # the accuracy of the inferred {v} (its most probable class) where it is observed\n"
-            "    with torch.no_grad():\n"
-            f"        guess = infer_{ident(v)}(nets, batch, Noise()).argmax(-1)\n"
-            f"        seen = batch[{observed_key(v)!r}].bool()\n"
-            f"        right = (guess == batch[{v!r}].reshape(-1))[seen]\n"
-            f'    result["accuracy_{ident(v)}"] = float(right.float().mean())\n'
-        )
-    return "\n\n".join(fns), "".join(report)
-
-
 def _main(model: Any, default_data: str, groups: dict[str, list[str]], report: str = "") -> str:
     names = ", ".join(groups)
     has_terms = bool(model.objective.terms)
@@ -454,7 +410,7 @@ def eject_script(model: Any, spec_name: str) -> str:
     nets, _ = _networks(model)
     groups = _groups(model)
     data, default_data = data_source(g)
-    inferred, report = _inferred(model, helpers)
+    inferred, report = inferred_functions(model, helpers)
     points = points_functions(model, helpers)
     title = f"{g.name}: {g.title}" if g.title else g.name
     head = [f'"""{title}, as plain PyTorch.', ""]
