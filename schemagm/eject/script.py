@@ -417,17 +417,26 @@ def eject_script(model: Any, spec_name: str) -> str:
     if len(head[0]) > WIDTH:  # a long title: the name, then the title wrapped
         head = [f'"""{g.name}, as plain PyTorch.', "", *textwrap.wrap(g.title, WIDTH), ""]
     head.append(f"Ejected by `schemagm eject {spec_name}` from the objective schemagm derived from")
-    head.append("its graph; it does not import schemagm.  Each group's loss:")
-    head.append("")
-    for gr in model.groups:
-        loss = f"loss({greek(gr).u}) = {model.objective.loss_formula(gr)}"
-        head += textwrap.wrap(loss, WIDTH, initial_indent="    ", subsequent_indent="        ")
-    head.append("")
-    phases = ", ".join(f"{p.name} ({', '.join(p.groups)}) x{p.steps}" for p in model.objective.phases)
-    head += textwrap.wrap(f"Phases, in order: {phases}.", WIDTH)
+    if model.groups:
+        head.append("its graph; it does not import schemagm.  Each group's loss:")
+        head.append("")
+        for gr in model.groups:
+            loss = f"loss({greek(gr).u}) = {model.objective.loss_formula(gr)}"
+            head += textwrap.wrap(loss, WIDTH, initial_indent="    ", subsequent_indent="        ")
+        head.append("")
+        phases = ", ".join(f"{p.name} ({', '.join(p.groups)}) x{p.steps}" for p in model.objective.phases)
+        head += textwrap.wrap(f"Phases, in order: {phases}.", WIDTH)
+    else:  # a kernel density: no parameters, no loss
+        head.append("its graph; it does not import schemagm.  It has no parameters and no loss: fit()")
+        head.append("memorises the training points, and its measure is the exact log-likelihood")
+        head.append("")
+        head.append(f"    log p(x) = {model.log_likelihood_sym().u}")
     head.append("")
     head.append("Run: python model.py --epochs 2 [--data FILE.npz] [--out DIR]")
-    head.append("Hook: losses(nets, batch, Noise(draws)) gives every group's loss on the given draws.")
+    if model.groups:
+        head.append("Hook: losses(nets, batch, Noise(draws)) gives every group's loss on the given draws.")
+    else:
+        head.append("Hook: log_likelihood(nets, batch, Noise()) gives log p(x) per row.")
     head.append('"""')
     code = "\n".join(
         [
