@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from reference.compare import TOL
 
 
 def load_script(text: str, where: Path, name: str = "ejected") -> Any:
@@ -31,3 +33,28 @@ def networks_like(module: Any, model: Any) -> Any:
 
 def group_parameters(module: Any, nets: Any, group: str) -> list[torch.nn.Parameter]:
     return module.parameters(nets, group)
+
+
+def _said(what: str) -> Callable[[str], str]:
+    """A message for assert_close: what differs, then torch's account of how."""
+    return lambda detail: f"{what}: {detail}"
+
+
+def assert_same(model: Any, got: dict, mine: dict, module: Any, nets: Any, label: str) -> None:
+    """Per-group losses and their gradients (to every parameter of the group) equal to 1e-5."""
+    assert set(mine) == set(got) == set(model.groups), label
+    for g in model.groups:
+        torch.testing.assert_close(
+            mine[g], got[g], rtol=TOL["rtol"], atol=TOL["atol"], msg=_said(f"{label}: loss of {g}")
+        )
+        pa, pb = model.parameters_of(g), module.parameters(nets, g)
+        assert [p.shape for p in pa] == [p.shape for p in pb], label
+        ga = torch.autograd.grad(got[g], pa, retain_graph=True, allow_unused=True)
+        gb = torch.autograd.grad(mine[g], pb, retain_graph=True, allow_unused=True)
+        for p, a, b in zip(pa, ga, gb, strict=True):
+            a = torch.zeros_like(p) if a is None else a
+            b = torch.zeros_like(p) if b is None else b
+            torch.testing.assert_close(
+                b, a, rtol=TOL["rtol"], atol=TOL["atol"], msg=_said(f"{label}: gradient of {g}'s loss")
+            )
+        assert any(gr is not None and torch.count_nonzero(gr) for gr in gb), f"{label}: {g}'s loss trains nothing"

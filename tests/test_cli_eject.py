@@ -57,13 +57,26 @@ def test_eject_never_writes_over_its_spec(tmp_path: Path) -> None:
 
 
 def test_a_refused_spec_is_an_error_with_its_position_and_no_file(tmp_path: Path) -> None:
-    spec = SPECS / "extra" / "kde.sgm"
-    out = tmp_path / "kde.py"
+    """A flow graph's importance-weighted bound: the one construct eject cannot print."""
+    spec = tmp_path / "iw_iaf.sgm"
+    spec.write_text((SPECS / "extra" / "vae_iaf.sgm").read_text() + "options {\n  importance_samples = 4\n}\n")
+    line = len((SPECS / "extra" / "vae_iaf.sgm").read_text().splitlines()) + 2
+    out = tmp_path / "iw.py"
     res = invoke("eject", str(spec), "-o", str(out))
     assert res.exit_code == 1
-    assert f"{spec}:9:1: error: eject cannot print 'kde' yet: its empirical latent 'm'" in res.stderr
+    assert f"{spec}:{line}:3: error: eject cannot print 'vae_iaf' yet: its importance-weighted bound" in res.stderr
     assert "^^^" in res.stderr and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_the_partial_and_kernel_density_specs_eject_to_files(tmp_path: Path) -> None:
+    for name, expect in (("m2", 'batch["c.observed"]'), ("kde", "def fit(nets, data):")):
+        out = tmp_path / f"{name}.py"
+        res = invoke("eject", str(SPECS / "extra" / f"{name}.sgm"), "-o", str(out))
+        assert res.exit_code == 0, res.output
+        text = out.read_text()
+        ast.parse(text)
+        assert expect in text and "Traceback" not in res.output
 
 
 def test_a_flow_spec_ejects_to_a_file(tmp_path: Path) -> None:

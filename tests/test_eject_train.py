@@ -85,7 +85,7 @@ def _schemagm_objective(spec: Path, out: Path, epochs: int, seed: int) -> float:
     return float(sum(run.model.terms(run.data.test).values()).detach())
 
 
-@pytest.mark.parametrize("name", ["vae", "gan", "extra/flow2d", "extra/vae_iaf"])
+@pytest.mark.parametrize("name", ["vae", "gan", "extra/flow2d", "extra/vae_iaf", "extra/ssaae"])
 def test_the_script_trains_without_schemagm_and_follows_schemagm_train(name: str, tmp_path: Path) -> None:
     script = _eject(name, tmp_path)
     res = _run_script(script, tmp_path, "--epochs", "2", "--seed", "0", "--out", str(tmp_path / "run"))
@@ -135,3 +135,56 @@ def test_help_data_files_checkpoints_and_resume(tmp_path: Path) -> None:
     assert resumed["step"] == straight["step"] == 2 * per_epoch
     for k, v in straight["networks"].items():
         torch.testing.assert_close(resumed["networks"][k], v, rtol=1e-5, atol=1e-6)
+
+
+def test_m2_trains_without_schemagm_and_reports_the_inferred_labels_accuracy(tmp_path: Path) -> None:
+    """The semi-supervised VAE on digits with 10% labels (the same labelled rows as schemagm's):
+    the same test objective as `schemagm train`, and the accuracy of the inferred label on the test
+    rows, as `schemagm eval` computes it (model.infer's argmax where the label is observed)."""
+    script = _eject("extra/m2", tmp_path)
+    res = _run_script(script, tmp_path, "--epochs", "2", "--seed", "0", "--out", str(tmp_path / "run"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "schemagm is not importable" in res.stdout and "accuracy_c=" in res.stdout
+    mine = json.loads((tmp_path / "run" / "test.json").read_text())
+    theirs = _schemagm_objective(SPECS / "extra" / "m2.sgm", tmp_path / "schemagm_run", 2, 0)
+    assert abs(mine["objective"] - theirs) <= 0.01 * abs(theirs), (mine, theirs)
+    from schemagm.train.run import load_run
+
+    run = load_run(tmp_path / "schemagm_run")
+    run.model.eval()
+    with torch.no_grad():
+        guess = run.model.infer("c", run.data.test).argmax(-1)
+    seen = run.data.test["c.observed"]
+    accuracy = float((guess == run.data.test["c"])[seen].float().mean())
+    assert abs(mine["accuracy_c"] - accuracy) <= 0.01, (mine["accuracy_c"], accuracy)
+    assert mine["accuracy_c"] > 0.3  # two epochs with 10% labels already beat chance (0.1) by far
+
+
+def test_the_kernel_density_memorises_its_points_without_schemagm(tmp_path: Path) -> None:
+    """kde: no parameters, no step; the script memorises the training points (the buffer in
+    last.pt), reports the exact test log-likelihood of `schemagm train`'s model, and resumes from
+    its checkpoint with the same points."""
+    script = _eject("extra/kde", tmp_path)
+    res = _run_script(script, tmp_path, "--epochs", "2", "--seed", "0", "--out", str(tmp_path / "run"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["step"] == 0 and state["networks"]["support_m"].shape == (9000, 2)
+    mine = json.loads((tmp_path / "run" / "test.json").read_text())
+    from schemagm.cli.app import _register_all, app
+
+    _register_all()
+    from typer.testing import CliRunner
+
+    out = tmp_path / "schemagm_run"
+    args = ["train", str(SPECS / "extra" / "kde.sgm"), "--epochs", "2", "--out", str(out), "--no-progress"]
+    done = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    from schemagm.train.run import load_run
+
+    run = load_run(out)
+    torch.testing.assert_close(state["networks"]["support_m"], run.model.support_m, rtol=0, atol=0)
+    theirs = float(run.model.log_likelihood(run.data.test).mean())
+    assert mine == {"log_likelihood": pytest.approx(theirs, rel=1e-6)}
+    res = _run_script(script, tmp_path, "--resume", str(tmp_path / "run" / "last.pt"), "--out", str(tmp_path / "again"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads((tmp_path / "again" / "test.json").read_text()) == mine

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..graph.model import Role
+from ..graph.model import Role, observed_key
 from ..train.data.dataset import split_source_name
 from ..train.data.sources import BUILTIN, DATA_SEED, N_POINTS
+from .lower import ident
 
 __all__ = ["data_source"]
 
@@ -103,7 +104,8 @@ def read_file(path):
     with open(path) as f:
         header = f.readline().strip().split(",")
     named = not all(c.strip().lstrip("-+").replace(".", "", 1).isdigit() for c in header)
-    table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=int(named))
+    # an empty cell is NaN: a missing value (of a partially observed label column)
+    table = np.genfromtxt(path, delimiter=",", ndmin=2, skip_header=int(named))
     if not named:
         return {"main": table}
     fields = {"label", "domain", "y"} & set(header)
@@ -119,6 +121,35 @@ def pick(arrays, *names):
         if name in arrays:
             return arrays[name]
     return arrays["main"]
+'''
+
+_PARTIAL = '''
+def observed_rows(arrays, name):
+    """A partially observed field: its values (0 where missing) and the mask of the
+    rows where it is observed.  Missing: where the array `<name>_mask` is 0, and NaN
+    (an empty CSV cell)."""
+    values = pick(arrays, name)
+    mask = np.ones(len(values), dtype=bool)
+    if np.issubdtype(values.dtype, np.floating):
+        mask &= ~np.isnan(values.reshape(len(values), -1)).any(1)
+    if f"{name}_mask" in arrays:
+        mask &= arrays[f"{name}_mask"].astype(bool)
+    keep = mask.reshape(-1, *([1] * (values.ndim - 1)))
+    return np.where(keep, values, 0), mask
+
+
+def keep_fraction(mask, values, train_rows, fraction, seed):
+    """partial(f): the value kept on a fraction f of the observed training rows of
+    each class, chosen by the seed (schemagm's choice); the test rows keep theirs."""
+    out = mask.copy()
+    rng = np.random.default_rng([seed, 7])
+    seen = train_rows[mask[train_rows]]
+    _, cls = np.unique(values[seen].reshape(len(seen), -1), axis=0, return_inverse=True)
+    for k in np.unique(cls):
+        rows = seen[cls.reshape(-1) == k]
+        keep = max(1, round(fraction * len(rows)))
+        out[rng.permutation(rows)[keep:]] = False
+    return out
 '''
 
 _STREAM = '''
@@ -153,12 +184,26 @@ def data_source(graph: Any) -> tuple[str, str]:
     nodes = graph.nodes_by_role(Role.data)
     wheres = []
     lines = []
+    kept: list[str] = []  # the masks of partially observed nodes, after the split
     for node in nodes:
         where, fld = split_source_name(node.dataset, allow_path=False) if node.dataset else ("digits", None)
         wheres.append(where)
         names = [n for n in (fld or node.name,) if n]
         args = ", ".join(repr(n) for n in names)
         arr = f"pick(read(source or {where!r}), {args})"
+        if node.partial:
+            mask = ident(observed_key(node.name))
+            lines.append(f"    {node.name}, {mask} = observed_rows(read(source or {where!r}), {args})")
+            arr = node.name
+            if node.observed is not None:
+                kept.append(
+                    f"    # partial({node.observed!r}): {node.name} is kept on {node.observed:.0%} of the observed "
+                    "training rows of each class\n"
+                    f"    arrays[{observed_key(node.name)!r}] = keep_fraction({mask}, {node.name}, split['train'], "
+                    f"{node.observed!r}, seed)\n"
+                )
+            else:
+                kept.append(f"    arrays[{observed_key(node.name)!r}] = {mask}\n")
         if node.value == "categorical":
             lines.append(f"    {node.name} = {arr}.reshape(-1).astype(np.int64)")
         else:
@@ -191,9 +236,9 @@ def load_data(source=None, seed=0, test_fraction=0.1):
     order = np.random.default_rng(seed).permutation(len({first}))
     n_test = round(len({first}) * test_fraction)
     split = {{"test": order[:n_test], "train": order[n_test:]}}
-    return {{
+{"".join(kept)}    return {{
         part: {{name: torch.as_tensor(a[rows]) for name, a in arrays.items()}}
         for part, rows in split.items()
     }}
 '''
-    return "".join(parts) + _FILES + read + load + _STREAM, used[0]
+    return "".join(parts) + _FILES + (_PARTIAL if kept else "") + read + load + _STREAM, used[0]

@@ -88,12 +88,6 @@ def flow_refusal(model: Any) -> tuple[str, Any] | None:
     """Why a flow graph cannot be printed yet (and the edge or node to point at), or None."""
     g = model.graph
     for v, (how, _) in model._how.items():
-        if how == "support":
-            return (
-                f"its empirical latent '{v}' is learnt by memorising the training points (no loss, no "
-                f"optimiser) and measured by the exact sum over them, log (1/N) Σ_j p(x | {v}_j); eject has "
-                "no form for that fit and that measure yet"
-            ), g.nodes[v]
         if how == "prior" and model._priors[v].kind != "normal":
             return f"the prior of '{v}' ({model._priors[v].kind}) has no emitted form in a flow graph", g.nodes[v]
     for ei in model._edges:
@@ -105,7 +99,8 @@ def flow_refusal(model: Any) -> tuple[str, Any] | None:
             return f"the dashed sample of '{ei.edge.target}' ({ei.head.kind}) has no emitted form", ei.edge
     for t in model.objective.terms:
         if t.kind == "iw_bound":
-            return "its importance-weighted bound has no emitted form yet", None
+            where = SimpleNamespace(span=model._option_span("importance_samples"))
+            return "its importance-weighted bound (importance_samples) has no emitted form yet", where
     return None
 
 
@@ -198,7 +193,37 @@ class FlowLowering(Lowering):
         c = self.context(ctx_name, ei)
         return x if c == "None" else f"{x}, {c}"
 
+    def points(self, v: str) -> str:
+        """The memorised points of the empirical latent ``v`` (the buffer ``support_<v>``)."""
+        return f"nets.support_{v}"
+
+    def marginal_value(self, ctx_name: str, v: str) -> str:
+        """A value in ``<ctx>|<v>=support``: row i·N + j is row i of ctx with the empirical latent
+        at its j-th point (:class:`schemagm.compiler.ir_flows.Marginal`)."""
+        key = (ctx_name, v)
+        if key in self.values:
+            return self.values[key]
+        base, _, rest = ctx_name.partition("|")
+        over, _, part = rest.partition("=")
+        if part != "support" or base != "y=1":
+            raise SpecError(f"the context {ctx_name} of a flow graph has no emitted form")
+        pts = self.points(over)
+        if v == over:
+            ones = ", ".join(["1"] * len(self.graph.nodes[v].shape or (1,)))
+            name = self.fresh(f"{v}_j")
+            self.emit(f"# each row with every point {v}_j of {v} in turn: row i·N + j")
+            self.emit(f"{name} = {pts}.repeat({self.rows(base)}, {ones})")
+        elif self.flow_model._on_support(v):
+            raise SpecError(f"'{v}' summed with '{over}' over their points has no emitted form")
+        else:
+            name = self.fresh(f"{v}_each")
+            self.emit(f"{name} = {self.value(base, v)}.repeat_interleave({pts}.shape[0], 0)")
+        self.values[key] = name
+        return name
+
     def value(self, ctx_name: str, v: str) -> str:
+        if "|" in ctx_name:
+            return self.marginal_value(ctx_name, v)
         if ctx_name != "y=1":
             raise SpecError(f"the context {ctx_name} of a flow graph has no emitted form")
         key = (ctx_name, v)
@@ -316,6 +341,8 @@ class _FlowRewrite(_Rewrite):
 
     def visit_Call(self, node: ast.Call) -> Any:
         f = node.func
+        if isinstance(f, ast.Name) and f.id == "support":
+            return _name(self.low.points(str(_const(node.args[0]))))
         if isinstance(f, ast.Attribute) and f.attr == "log_q":
             i = _net_index(f.value)
             if i is not None:

@@ -19,13 +19,21 @@ from typing import Any
 from ..compiler.ir import Expr, Opaque, Score
 from ..errors import SpecError
 from .helpers import HELPERS
+from .partial_lower import PartialLowering
 
 __all__ = ["EjectError", "Lowering", "ident"]
 
 EjectError = SpecError
 
 # the output activations of a deterministic edge, as source
-ACT = {None: None, "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "relu": "torch.relu", "softplus": "F.softplus"}
+ACT = {
+    None: None,
+    "sigmoid": "torch.sigmoid({})",
+    "tanh": "torch.tanh({})",
+    "relu": "torch.relu({})",
+    "softplus": "F.softplus({})",
+    "softmax": "torch.softmax({}, -1)",
+}
 
 
 def ident(text: str) -> str:
@@ -74,7 +82,7 @@ def _substitute(e: Expr, holes: list[Expr]) -> Expr:
     return out
 
 
-class Lowering:
+class Lowering(PartialLowering):
     """One function body: the lines computing the values its terms need, and the terms."""
 
     def __init__(self, model: Any, helpers: set[str]) -> None:
@@ -166,6 +174,14 @@ class Lowering:
         if key in self.values:
             return self.values[key]
         src = self.plan.source(ctx_name, v)
+        if self.graph.nodes[v].partial and src.kind != "copy" and self.plan.contexts[src.ctx].kind != "sample":
+            return self.mixed(ctx_name, v, src)
+        return self.computed(ctx_name, v, src)
+
+    def computed(self, ctx_name: str, v: str, src: Any) -> str:
+        """The value of ``v`` in the context from its planned source (:meth:`value` without the
+        mixing of a partially observed node)."""
+        key = (ctx_name, v)
         if src.kind == "copy":
             parent = self.value(src.parent, v)
             if src.detach:
@@ -196,25 +212,15 @@ class Lowering:
         name = self.fresh(f"{v}{self.slug(ctx_name)}")
         self.values[key] = name
         if src.kind == "prior":
-            prior = self.plan.priors[v]
-            sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"
-            shape = ", ".join([self.rows(ctx_name), *map(str, prior.shape)])
-            base = f"noise.base({sid!r}, {prior.base_kind!r}, ({shape}))"
-            if prior.kind == "normal":
-                fresh = base
-            elif prior.kind == "uniform":
-                fresh = f"{prior.low!r} + {prior.high - prior.low!r} * {base}"
-            elif prior.kind == "categorical":
-                self.helpers.update(("gumbel", "one_hot"))
-                fresh = f"one_hot(gumbel({base}).argmax(-1), {prior.shape[-1]})"
-            else:
-                fresh = f"({base} < 0.5).float()"
-            self.emit(f"{name} = {self.take(ctx_name, f'prior:{v}:{ctx.tag}', fresh)}")
+            self.prior_draw(ctx_name, v, name)
             return name
         if src.kind == "enum":
-            vals = src.value.reshape(-1).tolist()
+            if ctx.tile == 1 and not (self.plan.given and ctx.branch is not None):
+                self.taken.discard(name)
+                name = self.values[key] = self.enum_value(v, self._enum_index(v, src.value))
+                return name
             shape = ", ".join(map(str, src.value.shape))
-            self.emit(f"{name} = torch.tensor({vals!r}).reshape({shape}).expand({self.rows(ctx_name)}, {shape})")
+            self.emit(f"{name} = {self.constant(src.value)}.expand({self.rows(ctx_name)}, {shape})")
             return name
         if src.kind == "inject":
             raise EjectError(f"the value of '{v}' in {ctx_name} is injected by the caller: it has no emitted form")
@@ -241,7 +247,7 @@ class Lowering:
         if mode == "det":
             out = self.forward(ctx_name, ei)
             act = ACT[ei.activation]
-            expr = f"{act}({out})" if act else out
+            expr = act.format(out) if act else out
             self.emit(f"{name} = {expr}" + (".detach()" if src.detach else ""))
             return name
         d = self.dist(ctx_name, ei)
@@ -269,6 +275,24 @@ class Lowering:
         fresh = self.sample_fresh(d, sid, v)
         self.emit(f"{name} = {self.take(ctx_name, f'sample:{ei.name}:{ctx.tag}', fresh)}")
         return name
+
+    def prior_draw(self, ctx_name: str, v: str, name: str) -> None:
+        """``name = `` a draw of v's prior in the context (keyed as the compiler keys it)."""
+        ctx = self.plan.contexts[ctx_name]
+        prior = self.plan.priors[v]
+        sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"
+        shape = ", ".join([self.rows(ctx_name), *map(str, prior.shape)])
+        base = f"noise.base({sid!r}, {prior.base_kind!r}, ({shape}))"
+        if prior.kind == "normal":
+            fresh = base
+        elif prior.kind == "uniform":
+            fresh = f"{prior.low!r} + {prior.high - prior.low!r} * {base}"
+        elif prior.kind == "categorical":
+            self.helpers.update(("gumbel", "one_hot"))
+            fresh = f"one_hot(gumbel({base}).argmax(-1), {prior.shape[-1]})"
+        else:
+            fresh = f"({base} < 0.5).float()"
+        self.emit(f"{name} = {self.take(ctx_name, f'prior:{v}:{ctx.tag}', fresh)}")
 
     def sample_fresh(self, d: DistVars, sid: str, v: str) -> str:
         """A sample of ``d`` without gradient, from the base draw ``sid``."""
@@ -462,7 +486,11 @@ class _Rewrite(ast.NodeTransformer):
         if isinstance(f, ast.Call) and isinstance(f.func, ast.Name) and f.func.id == "act":
             act = ACT[low.infos[_const(f.args[0])].activation]
             arg = self.visit(node.args[0])
-            return _name(f"{act}({ast.unparse(arg)})") if act else arg
+            return _name(act.format(ast.unparse(arg))) if act else arg
+        if isinstance(f, ast.Attribute) and f.attr == "to" and len(node.args) == 1:
+            arg = node.args[0]
+            if isinstance(arg, ast.Name) and arg.id == "dtype":  # the model's float type: the script's float32
+                return _name(f"{ast.unparse(self.visit(f.value))}.float()")
         if isinstance(f, ast.Lambda):  # (lambda t: t)(x): the identity
             return self.visit(node.args[0])
         if not isinstance(f, ast.Name):
@@ -508,6 +536,12 @@ class _Rewrite(ast.NodeTransformer):
             return _name("torch.cat([" + ", ".join(f"{v}.flatten(1)" for v in vals) + "], 1)")
         if name == "grad_penalty":
             return _name(self.grad_penalty(_const(node.args[0]), _const(node.args[1]), low.infos[_const(node.args[2])]))
+        if name == "observed":
+            return _name(low.observed(_const(node.args[0])))
+        if name == "observed_value":
+            return _name(low.observed_value(_const(node.args[0])))
+        if name == "enum_value":
+            return _name(low.enum_value(_const(node.args[0]), _const(node.args[1])))
         if name in ("mmd2", "iw_log_d"):
             low.helpers.add(name)
             return self.generic_visit(node)
@@ -518,7 +552,7 @@ class _Rewrite(ast.NodeTransformer):
         raise EjectError(f"the emitter has no form for '{name}' (a name of the objective's source form)")
 
     def visit_Name(self, node: ast.Name) -> Any:
-        if node.id not in ("F", "torch", "mmd2", "iw_log_d"):
+        if node.id not in ("F", "torch", "math", "mmd2", "iw_log_d"):
             raise EjectError(f"the emitter has no form for '{node.id}' (a name of the objective's source form)")
         return node
 

@@ -16,6 +16,8 @@ from .flow_lower import FLOW_CLASSES, FlowLowering, FlowView, flow_network_class
 from .helpers import HELPERS, ORDER
 from .lower import Lowering, ident
 from .modules import EXTRA_CLASSES, network_class
+from .partial_lower import inferred_functions
+from .points import LOAD_POINTS, points_buffers, points_functions
 
 __all__ = ["eject_script", "loss_source", "refuse"]
 
@@ -57,16 +59,6 @@ def _ident(phase: str) -> str:
 def refuse(model: Any) -> None:
     """A SpecError where the model has a part the emitter cannot print yet."""
     g = model.graph
-    partial = next((n for n in g.nodes.values() if n.partial), None)
-    if partial is not None:
-        raise SpecError(
-            f"eject cannot print '{g.name}' yet: the partially observed node '{partial.name}' "
-            "(its mask, and the sum over its values where missing) has no emitted form",
-            span=partial.span,
-            source=g.source,
-            file=g.file,
-            hint="train it with `schemagm train`; eject prints graphs whose data nodes are observed on every row",
-        )
     if hasattr(model, "_edges"):  # a flow graph
         why = flow_refusal(model)
         if why is not None:
@@ -211,10 +203,11 @@ def loss_source(model: Any) -> tuple[str, set[str]]:
     for g in model.groups:
         names = model._group_terms[g]
         entries.append(f"{g!r}: " + (" + ".join(f"t[{n!r}]" for n in names) if names else "torch.zeros(())"))
+    call = "    t = terms(nets, batch, noise)\n" if entries else ""  # no group: nothing to train (a kernel density)
     fns.append(
         "def losses(nets, batch, noise):\n"
         '    """Every group\'s loss: the sum of the terms that update it."""\n'
-        "    t = terms(nets, batch, noise)\n"
+        f"{call}"
         "    return {" + ", ".join(entries) + "}\n"
     )
     return "\n\n".join(fns), helpers
@@ -243,12 +236,15 @@ def _networks(model: Any) -> tuple[str, list[str]]:
         for k in keys
     ]
     init += [f"        self.register_buffer({b!r}, torch.zeros(2))  # NVIL baseline: (b, set)" for b in buffers]
+    points = points_buffers(model)
     container = (
         "class Networks(nn.Module):\n"
         '    """Every network, in the compiler\'s order (a seed gives schemagm\'s weights)."""\n\n'
         "    def __init__(self):\n"
-        "        super().__init__()\n" + "\n".join(init) + "\n"
+        "        super().__init__()\n" + "\n".join(init + points) + "\n"
     )
+    if points:
+        container += "\n" + textwrap.dedent(LOAD_POINTS).strip("\n").replace("\n", "\n    ").join(["    ", "\n"])
     known = {**EXTRA_CLASSES, **FLOW_CLASSES}
     parts = [textwrap.dedent(known[c]).strip() + "\n" for c in known if c in extra]
     return "\n\n".join([*parts, *classes, container]), keys
@@ -295,8 +291,45 @@ def update(optimizers, loss, groups):
 '''
 
 
-def _main(model: Any, default_data: str, groups: dict[str, list[str]]) -> str:
+def _main(model: Any, default_data: str, groups: dict[str, list[str]], report: str = "") -> str:
     names = ", ".join(groups)
+    has_terms = bool(model.objective.terms)
+    points = bool(getattr(model, "_support_of", None))
+    if has_terms:
+        scores = (
+            "    noise = Noise()\n"
+            '    result = {"objective": float(sum(terms(nets, batch, noise).values()).detach())}\n'
+            "    replay = losses(nets, batch, Noise(noise.drawn))\n"
+            '    result.update({f"L_{g}": float(v.detach()) for g, v in replay.items()})\n'
+        )
+    else:
+        scores = "    result = {}\n"
+    if points:  # the model's own measure: the exact test log-likelihood
+        scores += (
+            "    rows = len(next(iter(batch.values())))\n"
+            "    with torch.no_grad():  # 256 rows at a time: each row meets every point\n"
+            "        parts = [\n"
+            "            log_likelihood(nets, {k: v[i : i + 256] for k, v in batch.items()}, Noise())\n"
+            "            for i in range(0, rows, 256)\n"
+            "        ]\n"
+            '    result["log_likelihood"] = float(torch.cat(parts).mean())\n'
+        )
+    doc = (
+        "Every group's loss and the whole objective on a batch, with seeded noise."
+        if has_terms
+        else "The mean log-likelihood of the rows of a batch."
+    )
+    fit = (
+        "    if step == 0:  # the empirical latent's points: memorised before any step\n"
+        '        fit(nets, data["train"])\n'
+        if points
+        else ""
+    )
+    loop = (
+        "    while batches.epoch < args.epochs:\n        train_step(nets, optimizers, batches)\n        step += 1\n"
+        if model.objective.phases
+        else ""
+    )
     return f'''
 def parameters(nets, group):
     """The parameters of one group, each once."""
@@ -313,14 +346,10 @@ def noise_seed(seed):
 
 
 def evaluate(nets, batch, seed):
-    """Every group's loss and the whole objective on a batch, with seeded noise."""
+    """{doc}"""
     nets.eval()
     torch.manual_seed(seed)
-    noise = Noise()
-    result = {{"objective": float(sum(terms(nets, batch, noise).values()).detach())}}
-    replay = losses(nets, batch, Noise(noise.drawn))
-    result.update({{f"L_{{g}}": float(v.detach()) for g, v in replay.items()}})
-    nets.train()
+{scores}{report}    nets.train()
     return result
 
 
@@ -339,7 +368,7 @@ def main(argv=None):
     nets = Networks()
     optimizers = {{
         g: torch.optim.Adam(parameters(nets, g), lr=args.lr, betas=(0.9, 0.999))
-        for g in GROUPS  # {names}
+        for g in GROUPS{f"  # {names}" if names else ""}
     }}
     data = load_data(args.data)
     torch.manual_seed(noise_seed(args.seed))
@@ -352,10 +381,7 @@ def main(argv=None):
             optimizer.load_state_dict(state["optimizers"][g])
         step, batches.epoch, batches.index = state["step"], state["epoch"], state["index"]
         torch.set_rng_state(state["rng"])
-    while batches.epoch < args.epochs:
-        train_step(nets, optimizers, batches)
-        step += 1
-    args.out.mkdir(parents=True, exist_ok=True)
+{fit}{loop}    args.out.mkdir(parents=True, exist_ok=True)
     state = {{
         "networks": nets.state_dict(),
         "optimizers": {{g: o.state_dict() for g, o in optimizers.items()}},
@@ -384,22 +410,33 @@ def eject_script(model: Any, spec_name: str) -> str:
     nets, _ = _networks(model)
     groups = _groups(model)
     data, default_data = data_source(g)
+    inferred, report = inferred_functions(model, helpers)
+    points = points_functions(model, helpers)
     title = f"{g.name}: {g.title}" if g.title else g.name
     head = [f'"""{title}, as plain PyTorch.', ""]
     if len(head[0]) > WIDTH:  # a long title: the name, then the title wrapped
         head = [f'"""{g.name}, as plain PyTorch.', "", *textwrap.wrap(g.title, WIDTH), ""]
     head.append(f"Ejected by `schemagm eject {spec_name}` from the objective schemagm derived from")
-    head.append("its graph; it does not import schemagm.  Each group's loss:")
-    head.append("")
-    for gr in model.groups:
-        loss = f"loss({greek(gr).u}) = {model.objective.loss_formula(gr)}"
-        head += textwrap.wrap(loss, WIDTH, initial_indent="    ", subsequent_indent="        ")
-    head.append("")
-    phases = ", ".join(f"{p.name} ({', '.join(p.groups)}) x{p.steps}" for p in model.objective.phases)
-    head += textwrap.wrap(f"Phases, in order: {phases}.", WIDTH)
+    if model.groups:
+        head.append("its graph; it does not import schemagm.  Each group's loss:")
+        head.append("")
+        for gr in model.groups:
+            loss = f"loss({greek(gr).u}) = {model.objective.loss_formula(gr)}"
+            head += textwrap.wrap(loss, WIDTH, initial_indent="    ", subsequent_indent="        ")
+        head.append("")
+        phases = ", ".join(f"{p.name} ({', '.join(p.groups)}) x{p.steps}" for p in model.objective.phases)
+        head += textwrap.wrap(f"Phases, in order: {phases}.", WIDTH)
+    else:  # a kernel density: no parameters, no loss
+        head.append("its graph; it does not import schemagm.  It has no parameters and no loss: fit()")
+        head.append("memorises the training points, and its measure is the exact log-likelihood")
+        head.append("")
+        head.append(f"    log p(x) = {model.log_likelihood_sym().u}")
     head.append("")
     head.append("Run: python model.py --epochs 2 [--data FILE.npz] [--out DIR]")
-    head.append("Hook: losses(nets, batch, Noise(draws)) gives every group's loss on the given draws.")
+    if model.groups:
+        head.append("Hook: losses(nets, batch, Noise(draws)) gives every group's loss on the given draws.")
+    else:
+        head.append("Hook: log_likelihood(nets, batch, Noise()) gives log p(x) per row.")
     head.append('"""')
     code = "\n".join(
         [
@@ -409,10 +446,11 @@ def eject_script(model: Any, spec_name: str) -> str:
             "",
             body,
             "",
-            _train_step(model, groups),
-            textwrap.dedent(UPDATE).strip() + "\n",
+            *([inferred] if inferred else []),
+            *([points] if points else []),
+            *([_train_step(model, groups), textwrap.dedent(UPDATE).strip() + "\n"] if model.objective.phases else []),
             data,
-            _main(model, default_data, groups),
+            _main(model, default_data, groups, report),
         ]
     )
     imports, consts = _imports(code, helpers, ("import argparse", "import json", "from pathlib import Path"))
