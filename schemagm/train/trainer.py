@@ -14,8 +14,9 @@ gives each group of the phase its own gradient; the other groups' gradients are
 cleared before every backward and their optimisers are not stepped.
 
 What is written (rank 0 only): ``metrics.jsonl`` every ``log_every`` steps
-(phase losses averaged over ranks, per-group losses and per-term values on the
-last batch after its update), a picture of samples at the end of epochs 1, 2, 5, 10, 20, 50, ... and
+(phase losses of the last step averaged over ranks; per-group losses and per-term
+values as means over the steps since the previous line, read off the steps'
+own computations: :mod:`.interval`), a picture of samples at the end of epochs 1, 2, 5, 10, 20, 50, ... and
 of the run (of test rows and their reconstructions where the model cannot sample),
 ``checkpoints/last.pt`` and ``step-N.pt`` every ``checkpoint_every`` steps and at
 the end.  Pictures and logged values are computed under a forked RNG, so they
@@ -46,6 +47,7 @@ from .checkpoint import check_compatible, nonfinite_entries, rng_state, save_che
 from .config import TrainConfig
 from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
+from .interval import IntervalMeans
 from .loggers.base import RunLogger, scalars_of
 from .pictures import save_png
 from .rundir import RunDir
@@ -196,6 +198,12 @@ class Trainer:
         self.kept_step: int | None = None  # step of the checkpoint in place (last.pt)
         self.last_group_losses: dict[str, float] = {}
         self.logger = RunLogger()  # an experiment tracker (--logger); metrics.jsonl is written regardless
+        # the metrics lines' means over their interval, from the steps' own term values (rank 0, with a run
+        # directory); a model without ``run`` (one call's state and its ``results``) is evaluated afresh instead
+        self.interval: IntervalMeans | None = None
+        if self.dist.is_main and run is not None and callable(getattr(model, "run", None)):
+            interval = IntervalMeans(model.objective, list(model.groups))
+            self.interval = interval if interval.complete else None
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -203,7 +211,7 @@ class Trainer:
         ranks = gather_objects(rng["torch"], self.dist)
         if self.dist.enabled:
             rng["ranks"] = [r for r in ranks]  # every rank's torch RNG, to resume each rank exactly
-        return {
+        state = {
             "model_name": self.model_name,
             "spec": self.spec_text,
             "config": self.config.to_dict(),
@@ -215,6 +223,9 @@ class Trainer:
             "rng": rng,
             "elapsed": self.elapsed,
         }
+        if self.interval is not None:  # the sums of the metrics line in progress (a resume goes on with them)
+            state["metrics_interval"] = self.interval.state_dict()
+        return state
 
     def load_state(self, ckpt: dict[str, Any], where: str) -> None:
         """Continue from a checkpoint: weights, optimisers, data position, RNG, counters."""
@@ -235,6 +246,8 @@ class Trainer:
         self.saved_step = self.step
         self.kept_step = self.step
         self.elapsed = float(ckpt.get("elapsed", 0.0))
+        if self.interval is not None:
+            self.interval.load_state_dict(ckpt.get("metrics_interval"), self.device)
         rng = dict(ckpt["rng"])
         if self.dist.enabled and "ranks" in rng and len(rng["ranks"]) == self.dist.world_size:
             rng["torch"] = rng["ranks"][self.dist.rank]
@@ -319,7 +332,10 @@ class Trainer:
             groups = self._phase_groups[phase.name]
             for _ in range(phase.steps):
                 batch = self._to_device(self.stream.next())
-                loss = self.model.phase_loss(phase.name, batch)
+                call: Any = batch if self.interval is None else self.model.run(batch)  # type: ignore[attr-defined]
+                loss = self.model.phase_loss(phase.name, call)
+                if self.interval is not None and not self.interval.add(phase.name, call.results):
+                    self.interval = None  # a term the call did not keep: metrics lines evaluate afresh
                 value = float(mean_across(loss, self.dist))
                 if not math.isfinite(value):
                     self._discard()
@@ -502,12 +518,16 @@ class Trainer:
             "epoch": self.stream.epoch,
             "phase_losses": dict(self.last_phase_losses),
         }
-        with _side_rng(self.device, self.config.seed + self.step):
-            both = getattr(self.model, "losses_and_terms", None)  # one evaluation for both (same draws)
-            losses, terms = both(batch) if both is not None else (self.model.losses(batch), self.model.terms(batch))
-            record["losses"] = {g: float(v.detach()) for g, v in losses.items()}
-            self.last_group_losses = record["losses"]
-            record["terms"] = {t: float(v.detach()) for t, v in terms.items()}
+        if self.interval is not None and self.interval.ready():
+            record["losses"], record["terms"] = self.interval.read()  # means over the steps since the last line
+            self.interval.reset()
+        else:  # a model without per-call results: its losses on the last batch after the update
+            with _side_rng(self.device, self.config.seed + self.step):
+                both = getattr(self.model, "losses_and_terms", None)  # one evaluation for both (same draws)
+                losses, terms = both(batch) if both is not None else (self.model.losses(batch), self.model.terms(batch))
+                record["losses"] = {g: float(v.detach()) for g, v in losses.items()}
+                record["terms"] = {t: float(v.detach()) for t, v in terms.items()}
+        self.last_group_losses = record["losses"]
         record["time"] = round(self.elapsed, 4)
         self.run.append_metrics(record)
         self.logger.log_scalars(self.step, scalars_of(record))
