@@ -198,10 +198,10 @@ class Trainer:
         self.kept_step: int | None = None  # step of the checkpoint in place (last.pt)
         self.last_group_losses: dict[str, float] = {}
         self.logger = RunLogger()  # an experiment tracker (--logger); metrics.jsonl is written regardless
-        # the metrics lines' means over their interval, from the steps' own term values (rank 0, with a run
-        # directory); a model without ``run`` (one call's state and its ``results``) is evaluated afresh instead
+        # the metrics lines' means over their interval, from the steps' own term values (rank 0, which writes
+        # them); a model without ``run`` (one call's state and its ``results``) is evaluated afresh instead
         self.interval: IntervalMeans | None = None
-        if self.dist.is_main and run is not None and callable(getattr(model, "run", None)):
+        if self.dist.is_main and callable(getattr(model, "run", None)):
             interval = IntervalMeans(model.objective, list(model.groups))
             self.interval = interval if interval.complete else None
 
