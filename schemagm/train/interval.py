@@ -72,7 +72,12 @@ class IntervalMeans:
         except KeyError:
             return False
         with torch.no_grad():
-            step = torch.stack([v.reshape(()) for v in values])
+            try:
+                step = torch.stack(values)  # 0-dim contributions (the usual case): one call
+            except RuntimeError:  # of mixed shapes, e.g. [] and [1]
+                step = torch.stack([v.reshape(()) for v in values])
+            if step.dim() != 1:
+                step = step.reshape(len(values))
             total = self.sums[phase]
             if total is None:
                 self.sums[phase] = step.to(torch.float64)
