@@ -49,6 +49,7 @@ from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
 from .interval import IntervalMeans
 from .loggers.base import RunLogger, scalars_of
+from .phase_optim import PhaseOptimizer
 from .pictures import save_png
 from .rundir import RunDir
 from .sampling import draw_reconstructions, draw_samples
@@ -183,6 +184,19 @@ class Trainer:
         # are cleared before each backward pass: what each optimiser's zero_grad(set_to_none=True) does)
         self._phase_groups = {p.name: [g for g in p.groups if g in self.optimizers] for p in self.phases}
         self._params = [p for opt in self.optimizers.values() for grp in opt.param_groups for p in grp["params"]]
+        # what each phase steps: its groups' optimisers as one torch optimiser where they allow it (bitwise the
+        # same update, one call's overhead instead of one per group: phase_optim.py), else each in turn
+        self._steppers: dict[str, list[Any]] = {}
+        self._merged: dict[str, PhaseOptimizer] = {}  # group -> the phase optimiser that steps it
+        phases_of = [g for groups in self._phase_groups.values() for g in groups]
+        for name, groups in self._phase_groups.items():
+            alone = all(phases_of.count(g) == 1 for g in groups)
+            if len(groups) > 1 and alone and PhaseOptimizer.fits(groups, self.optimizers):
+                merged = PhaseOptimizer(groups, self.optimizers)
+                self._steppers[name] = [merged]
+                self._merged.update(dict.fromkeys(groups, merged))
+            else:
+                self._steppers[name] = [self.optimizers[g] for g in groups]
         self.stream = BatchStream(data.train, config.batch_size, config.seed, self.dist.rank, self.dist.world_size)
         self.step = 0
         self.elapsed = 0.0
@@ -219,13 +233,20 @@ class Trainer:
             "epoch": self.stream.epoch,
             "stream": self.stream.state_dict(),
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},  # type: ignore[attr-defined]
-            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "optimizers": self._optimizer_states(),
             "rng": rng,
             "elapsed": self.elapsed,
         }
         if self.interval is not None:  # the sums of the metrics line in progress (a resume goes on with them)
             state["metrics_interval"] = self.interval.state_dict()
         return state
+
+    def _optimizer_states(self) -> dict[str, Any]:
+        """Each group's optimiser state, in the per-group format whether or not its phase steps it with others."""
+        merged: dict[str, Any] = {}
+        for m in {id(m): m for m in self._merged.values()}.values():
+            merged.update(m.group_states())
+        return {g: merged[g] if g in merged else o.state_dict() for g, o in self.optimizers.items()}
 
     def load_state(self, ckpt: dict[str, Any], where: str) -> None:
         """Continue from a checkpoint: weights, optimisers, data position, RNG, counters."""
@@ -234,7 +255,11 @@ class Trainer:
         missing = sorted(set(self.optimizers) - set(ckpt["optimizers"]))
         if missing:
             raise SpecError(f"checkpoint '{where}' has no optimiser state for group(s) {', '.join(missing)}")
+        for merged in {id(m): m for m in self._merged.values()}.values():
+            merged.load_group_states(ckpt["optimizers"], where)
         for group, opt in self.optimizers.items():
+            if group in self._merged:
+                continue
             try:
                 opt.load_state_dict(ckpt["optimizers"][group])
             except (ValueError, KeyError, RuntimeError) as exc:
@@ -348,8 +373,8 @@ class Trainer:
                 if self.dist.enabled:
                     params = [p for g in groups for p in self.model.parameters_of(g)]
                     average_gradients(params, self.dist.world_size)
-                for g in groups:
-                    self.optimizers[g].step()
+                for opt in self._steppers[phase.name]:
+                    opt.step()
                 self.last_phase_losses[phase.name] = value
         self.step += 1
         return batch
