@@ -178,7 +178,7 @@ class Trainer:
         self.device = device or torch.device("cpu")
         self.dist = dist or DistInfo()
         self.console = console
-        self.optimizers = make_optimizers(model, config)
+        self.optimizers = make_optimizers(model, config)  # per group; a merged phase's states live in _merged
         self.phases = list(model.objective.phases)
         # per phase: its groups that have parameters, and every trained parameter (their gradients
         # are cleared before each backward pass: what each optimiser's zero_grad(set_to_none=True) does)
