@@ -71,3 +71,64 @@ def test_side_stream_restores_the_training_stream_after_an_error():
         torch.rand(10)
         raise RuntimeError("a picture failed")
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("name", ["vae", "aae"])
+def test_a_phase_steps_its_groups_as_one_optimiser_bitwise_as_each_group_its_own(name, tmp_path):
+    import copy
+
+    from conftest import SPECS
+
+    from schemagm.compiler import compile as compile_spec
+    from schemagm.train.checkpoint import load_checkpoint
+    from schemagm.train.config import load_config
+    from schemagm.train.data import get_dataset
+    from schemagm.train.data.stream import BatchStream
+    from schemagm.train.rundir import create_run_dir
+    from schemagm.train.trainer import Trainer
+
+    torch.manual_seed(0)
+    model = compile_spec(SPECS / f"{name}.sgm")
+    twin = copy.deepcopy(model)
+    data = get_dataset(None, model.graph)
+    config = load_config(None, {"spec": "x.sgm", "batch_size": 16, "group_lr": {"eta": 3e-3}})
+    run, _ = create_run_dir(tmp_path / "run")
+    trainer = Trainer(model, data, config, run=run, spec_text="", model_name=name)
+    assert set(trainer._merged) == {"eta", "theta"}  # the model phase's two groups are stepped as one
+    plain = {g: torch.optim.Adam(twin.parameters_of(g), lr=config.lr_of(g), betas=config.betas) for g in twin.groups}
+    stream = BatchStream(data.train, 16, config.seed)
+    torch.manual_seed(1)
+    for _ in range(6):
+        trainer.train_step()
+    torch.manual_seed(1)
+    for _ in range(6):
+        for phase in twin.objective.phases:
+            for _ in range(phase.steps):
+                loss = twin.phase_loss(phase.name, stream.next())
+                for opt in plain.values():
+                    opt.zero_grad(set_to_none=True)
+                loss.backward()
+                for g in phase.groups:
+                    plain[g].step()
+    for (k, p), q in zip(model.state_dict().items(), twin.state_dict().values(), strict=True):
+        assert torch.equal(p, q), k
+    # the checkpoint holds each group's state as its own optimiser gives it
+    trainer.save()
+    saved = load_checkpoint(run.last)["optimizers"]
+    for g, opt in plain.items():
+        theirs = opt.state_dict()
+        assert saved[g]["state"].keys() == theirs["state"].keys()
+        for i, s in theirs["state"].items():
+            for key, v in s.items():
+                assert torch.equal(saved[g]["state"][i][key], v), (g, i, key)
+        mine_groups = [{k: v for k, v in pg.items() if k != "foreach"} for pg in saved[g]["param_groups"]]
+        assert mine_groups == [{k: v for k, v in pg.items() if k != "foreach"} for pg in theirs["param_groups"]]
+    # and loads it back into the phase's optimiser: a fresh trainer goes on exactly as this one
+    torch.manual_seed(0)
+    other = Trainer(compile_spec(SPECS / f"{name}.sgm"), data, config, run=None, spec_text="", model_name=name)
+    other.load_state(load_checkpoint(run.last), "last.pt")
+    assert other._optimizer_states().keys() == saved.keys()
+    for g in saved:
+        for i, s in saved[g]["state"].items():
+            for key, v in s.items():
+                assert torch.equal(other._optimizer_states()[g]["state"][i][key], v)

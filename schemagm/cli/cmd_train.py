@@ -92,7 +92,10 @@ def register(app: typer.Typer) -> None:
             help="CPU threads per process [default: 1 below 30M parameters, else torch's choice]",
         ),
         log_every: int | None = typer.Option(
-            None, "--log-every", min=1, help="steps between lines of metrics.jsonl [default: 10]"
+            None,
+            "--log-every",
+            min=1,
+            help="steps between lines of metrics.jsonl (losses: means over them) [default: 10]",
         ),
         checkpoint_every: int | None = typer.Option(
             None, "--checkpoint-every", min=1, help="steps between checkpoints [default: 500]"

@@ -20,7 +20,7 @@ Every key, with its default (the TOML file uses the same names)::
     device           = "cpu"            # cpu | cuda | cuda:N
     threads          = 1                # CPU threads per process (default: 1, or torch's choice for a
                                         # model of 30M parameters or more; see schemagm/train/threads.py)
-    log_every        = 10               # steps between metrics.jsonl lines
+    log_every        = 10               # steps between metrics.jsonl lines (losses and terms: means over them)
     checkpoint_every = 500              # steps between checkpoints/step-N.pt (and last.pt)
     samples          = 64               # samples in the pictures of epochs 1, 2, 5, 10, 20, 50, ...; 0 for none
     progress         = true             # live progress bar

@@ -14,8 +14,9 @@ gives each group of the phase its own gradient; the other groups' gradients are
 cleared before every backward and their optimisers are not stepped.
 
 What is written (rank 0 only): ``metrics.jsonl`` every ``log_every`` steps
-(phase losses averaged over ranks, per-group losses and per-term values on the
-last batch after its update), a picture of samples at the end of epochs 1, 2, 5, 10, 20, 50, ... and
+(phase losses of the last step averaged over ranks; per-group losses and per-term
+values as means over the steps since the previous line, read off the steps'
+own computations: :mod:`.interval`), a picture of samples at the end of epochs 1, 2, 5, 10, 20, 50, ... and
 of the run (of test rows and their reconstructions where the model cannot sample),
 ``checkpoints/last.pt`` and ``step-N.pt`` every ``checkpoint_every`` steps and at
 the end.  Pictures and logged values are computed under a forked RNG, so they
@@ -46,7 +47,9 @@ from .checkpoint import check_compatible, nonfinite_entries, rng_state, save_che
 from .config import TrainConfig
 from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
+from .interval import IntervalMeans
 from .loggers.base import RunLogger, scalars_of
+from .phase_optim import PhaseOptimizer
 from .pictures import save_png
 from .rundir import RunDir
 from .sampling import draw_reconstructions, draw_samples
@@ -189,12 +192,25 @@ class Trainer:
         self.device = device or torch.device("cpu")
         self.dist = dist or DistInfo()
         self.console = console
-        self.optimizers = make_optimizers(model, config)
+        self.optimizers = make_optimizers(model, config)  # per group; a merged phase's states live in _merged
         self.phases = list(model.objective.phases)
         # per phase: its groups that have parameters, and every trained parameter (their gradients
         # are cleared before each backward pass: what each optimiser's zero_grad(set_to_none=True) does)
         self._phase_groups = {p.name: [g for g in p.groups if g in self.optimizers] for p in self.phases}
         self._params = [p for opt in self.optimizers.values() for grp in opt.param_groups for p in grp["params"]]
+        # what each phase steps: its groups' optimisers as one torch optimiser where they allow it (bitwise the
+        # same update, one call's overhead instead of one per group: phase_optim.py), else each in turn
+        self._steppers: dict[str, list[Any]] = {}
+        self._merged: dict[str, PhaseOptimizer] = {}  # group -> the phase optimiser that steps it
+        phases_of = [g for groups in self._phase_groups.values() for g in groups]
+        for name, groups in self._phase_groups.items():
+            alone = all(phases_of.count(g) == 1 for g in groups)
+            if len(groups) > 1 and alone and PhaseOptimizer.fits(groups, self.optimizers):
+                merged = PhaseOptimizer(groups, self.optimizers)
+                self._steppers[name] = [merged]
+                self._merged.update(dict.fromkeys(groups, merged))
+            else:
+                self._steppers[name] = [self.optimizers[g] for g in groups]
         self.stream = _stream(model, data, config, self.dist)
         self.step = 0
         self.elapsed = 0.0
@@ -210,6 +226,12 @@ class Trainer:
         self.kept_step: int | None = None  # step of the checkpoint in place (last.pt)
         self.last_group_losses: dict[str, float] = {}
         self.logger = RunLogger()  # an experiment tracker (--logger); metrics.jsonl is written regardless
+        # the metrics lines' means over their interval, from the steps' own term values (rank 0, which writes
+        # them); a model without ``run`` (one call's state and its ``results``) is evaluated afresh instead
+        self.interval: IntervalMeans | None = None
+        if self.dist.is_main and callable(getattr(model, "run", None)):
+            interval = IntervalMeans(model.objective, list(model.groups))
+            self.interval = interval if interval.complete else None
 
     # -- state -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -217,7 +239,7 @@ class Trainer:
         ranks = gather_objects(rng["torch"], self.dist)
         if self.dist.enabled:
             rng["ranks"] = [r for r in ranks]  # every rank's torch RNG, to resume each rank exactly
-        return {
+        state = {
             "model_name": self.model_name,
             "spec": self.spec_text,
             "config": self.config.to_dict(),
@@ -225,10 +247,20 @@ class Trainer:
             "epoch": self.stream.epoch,
             "stream": self.stream.state_dict(),
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},  # type: ignore[attr-defined]
-            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "optimizers": self._optimizer_states(),
             "rng": rng,
             "elapsed": self.elapsed,
         }
+        if self.interval is not None:  # the sums of the metrics line in progress (a resume goes on with them)
+            state["metrics_interval"] = self.interval.state_dict()
+        return state
+
+    def _optimizer_states(self) -> dict[str, Any]:
+        """Each group's optimiser state, in the per-group format whether or not its phase steps it with others."""
+        merged: dict[str, Any] = {}
+        for m in {id(m): m for m in self._merged.values()}.values():
+            merged.update(m.group_states())
+        return {g: merged[g] if g in merged else o.state_dict() for g, o in self.optimizers.items()}
 
     def load_state(self, ckpt: dict[str, Any], where: str) -> None:
         """Continue from a checkpoint: weights, optimisers, data position, RNG, counters."""
@@ -237,7 +269,11 @@ class Trainer:
         missing = sorted(set(self.optimizers) - set(ckpt["optimizers"]))
         if missing:
             raise SpecError(f"checkpoint '{where}' has no optimiser state for group(s) {', '.join(missing)}")
+        for merged in {id(m): m for m in self._merged.values()}.values():
+            merged.load_group_states(ckpt["optimizers"], where)
         for group, opt in self.optimizers.items():
+            if group in self._merged:
+                continue
             try:
                 opt.load_state_dict(ckpt["optimizers"][group])
             except (ValueError, KeyError, RuntimeError) as exc:
@@ -249,6 +285,8 @@ class Trainer:
         self.saved_step = self.step
         self.kept_step = self.step
         self.elapsed = float(ckpt.get("elapsed", 0.0))
+        if self.interval is not None:
+            self.interval.load_state_dict(ckpt.get("metrics_interval"), self.device)
         rng = dict(ckpt["rng"])
         if self.dist.enabled and "ranks" in rng and len(rng["ranks"]) == self.dist.world_size:
             rng["torch"] = rng["ranks"][self.dist.rank]
@@ -333,7 +371,10 @@ class Trainer:
             groups = self._phase_groups[phase.name]
             for _ in range(phase.steps):
                 batch = self._to_device(self.stream.next())
-                loss = self.model.phase_loss(phase.name, batch)
+                call: Any = batch if self.interval is None else self.model.run(batch)  # type: ignore[attr-defined]
+                loss = self.model.phase_loss(phase.name, call)
+                if self.interval is not None and not self.interval.add(phase.name, call.results):
+                    self.interval = None  # a term the call did not keep: metrics lines evaluate afresh
                 value = float(mean_across(loss, self.dist))
                 if not math.isfinite(value):
                     self._discard()
@@ -346,8 +387,8 @@ class Trainer:
                 if self.dist.enabled:
                     params = [p for g in groups for p in self.model.parameters_of(g)]
                     average_gradients(params, self.dist.world_size)
-                for g in groups:
-                    self.optimizers[g].step()
+                for opt in self._steppers[phase.name]:
+                    opt.step()
                 self.last_phase_losses[phase.name] = value
         self.step += 1
         return batch
@@ -516,12 +557,16 @@ class Trainer:
             "epoch": self.stream.epoch,
             "phase_losses": dict(self.last_phase_losses),
         }
-        with _side_rng(self.device, self.config.seed + self.step):
-            both = getattr(self.model, "losses_and_terms", None)  # one evaluation for both (same draws)
-            losses, terms = both(batch) if both is not None else (self.model.losses(batch), self.model.terms(batch))
-            record["losses"] = {g: float(v.detach()) for g, v in losses.items()}
-            self.last_group_losses = record["losses"]
-            record["terms"] = {t: float(v.detach()) for t, v in terms.items()}
+        if self.interval is not None and self.interval.ready():
+            record["losses"], record["terms"] = self.interval.read()  # means over the steps since the last line
+            self.interval.reset()
+        else:  # a model without per-call results: its losses on the last batch after the update
+            with _side_rng(self.device, self.config.seed + self.step):
+                both = getattr(self.model, "losses_and_terms", None)  # one evaluation for both (same draws)
+                losses, terms = both(batch) if both is not None else (self.model.losses(batch), self.model.terms(batch))
+                record["losses"] = {g: float(v.detach()) for g, v in losses.items()}
+                record["terms"] = {t: float(v.detach()) for t, v in terms.items()}
+        self.last_group_losses = record["losses"]
         record["time"] = round(self.elapsed, 4)
         self.run.append_metrics(record)
         self.logger.log_scalars(self.step, scalars_of(record))

@@ -64,8 +64,9 @@ class BatchStream:
             self._order = self._permutation(self.epoch)
         start = self.index * self.batch_size
         idx = self._order[start : start + self.batch_size]
-        shard = self.batch_size // self.world_size
-        idx = idx[self.rank * shard : (self.rank + 1) * shard]
+        if self.world_size > 1:
+            shard = self.batch_size // self.world_size
+            idx = idx[self.rank * shard : (self.rank + 1) * shard]
         self.index += 1
         if self.index == self.per_epoch:
             self.epoch += 1

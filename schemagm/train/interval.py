@@ -1,0 +1,131 @@
+"""The values of a metrics line: means over the steps since the previous line, from the steps themselves.
+
+Every training step already computes each term's contribution ``sign * weight * value`` on its
+batch (a phase's loss is their sum).  :class:`IntervalMeans` keeps, per phase, the running sum of
+the contributions of that phase's terms, detached and on the model's device: one ``torch.stack``
+and one in-place add per phase step, no host synchronisation.  A metrics line reads the sums once
+and divides by the number of phase steps:
+
+* ``terms[t]``: the mean of term ``t``'s contribution over the interval's steps of its own phase
+  (an adversary term over the ``discriminator_steps`` updates of every step);
+* ``losses[g]``: the mean of group ``g``'s loss (the sum of its terms' contributions) over the
+  interval's steps of the phase that updates ``g``; 0 for a group without terms.
+
+The values are those the optimiser saw, before each update: no second forward pass, so a metrics
+line costs no model evaluation and leaves every buffer a forward pass may update (NVIL's
+baselines, BatchNorm's running statistics) to the training steps alone.  The sums travel in the
+checkpoint (:meth:`state_dict`), so a resumed run writes the lines the uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+__all__ = ["IntervalMeans"]
+
+
+class IntervalMeans:
+    """Running sums of each phase's term contributions since the last metrics line."""
+
+    def __init__(self, objective: Any, groups: Sequence[str]) -> None:
+        phases = list(objective.phases)
+        # per phase, the terms its loss sums (those that update any of its groups), in objective order
+        self.names: dict[str, list[str]] = {
+            p.name: [t.name for t in objective.terms if set(t.groups) & set(p.groups)] for p in phases
+        }
+        self.sums: dict[str, torch.Tensor | None] = {p.name: None for p in phases}
+        self.counts: dict[str, int] = {p.name: 0 for p in phases}
+        # where each term's mean is read: its own phase where that phase sums it, else the first that does
+        self.term_at: dict[str, tuple[str, int]] = {}
+        for t in objective.terms:
+            owners = [p for p in self.names if t.name in self.names[p]]
+            if getattr(t, "phase", None) in owners:
+                owners.insert(0, t.phase)
+            if owners:
+                self.term_at[t.name] = (owners[0], self.names[owners[0]].index(t.name))
+        # where each group's loss is read: the phase that updates it, its terms' positions there
+        self.group_at: dict[str, tuple[str, list[int]] | None] = {}
+        self.complete = len(self.term_at) == len(objective.terms)
+        for g in groups:
+            terms = [t.name for t in objective.terms if g in t.groups]
+            phase = next((p.name for p in phases if g in p.groups), None)
+            if not terms:
+                self.group_at[g] = None  # no terms: its loss is 0
+            elif phase is None:
+                self.complete = False  # a group no phase updates: its loss is not computed by any step
+            else:
+                self.group_at[g] = (phase, [self.names[phase].index(n) for n in terms])
+        self.terms = [t.name for t in objective.terms]
+
+    def add(self, phase: str, results: Mapping[str, torch.Tensor]) -> bool:
+        """Add one phase step's contributions (``results``: term name -> contribution, as computed for
+        the step's loss); False (and nothing added) when one of the phase's terms is missing."""
+        names = self.names[phase]
+        if not names:
+            self.counts[phase] += 1
+            return True
+        try:
+            values = [results[n] for n in names]
+        except KeyError:
+            return False
+        with torch.no_grad():
+            try:
+                step = torch.stack(values)  # 0-dim contributions (the usual case): one call
+            except RuntimeError:  # of mixed shapes, e.g. [] and [1]
+                step = torch.stack([v.reshape(()) for v in values])
+            if step.dim() != 1:
+                step = step.reshape(len(values))
+            total = self.sums[phase]
+            if total is None:
+                self.sums[phase] = step.to(torch.float64)
+            else:
+                total.add_(step)
+        self.counts[phase] += 1
+        return True
+
+    def ready(self) -> bool:
+        """Whether every phase has at least one step in the interval (a line can be read)."""
+        return self.complete and all(self.counts[p] > 0 for p in self.counts)
+
+    def read(self) -> tuple[dict[str, float], dict[str, float]]:
+        """The interval's mean per-group losses and per-term contributions (one host read per phase)."""
+        means: dict[str, list[float]] = {}
+        for p, total in self.sums.items():
+            means[p] = [] if total is None else (total / self.counts[p]).tolist()
+        losses: dict[str, float] = {}
+        for g, where in self.group_at.items():
+            if where is None:
+                losses[g] = 0.0
+            else:
+                phase, idx = where
+                losses[g] = float(sum(means[phase][i] for i in idx))
+        terms = {name: float(means[p][i]) for name, (p, i) in self.term_at.items()}
+        return losses, {name: terms[name] for name in self.terms}
+
+    def reset(self) -> None:
+        for p in self.sums:
+            self.sums[p] = None
+            self.counts[p] = 0
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "sums": {p: (t.detach().cpu().clone() if t is not None else None) for p, t in self.sums.items()},
+            "counts": dict(self.counts),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any] | None, device: torch.device) -> None:
+        """Continue the interval of a checkpoint; one that does not fit (or none: an older checkpoint)
+        starts a new interval."""
+        self.reset()
+        if not state or set(state.get("counts", {})) != set(self.counts):
+            return
+        for p, t in state["sums"].items():
+            if t is not None and (not isinstance(t, torch.Tensor) or t.shape != (len(self.names[p]),)):
+                self.reset()
+                return
+            self.sums[p] = None if t is None else t.to(device=device, dtype=torch.float64)
+            self.counts[p] = int(state["counts"][p])
