@@ -206,6 +206,18 @@ class Edge(_Frozen):
         return {k: getattr(self, k) for k in ("weight", "distance", "form") if getattr(self, k) is not None}
 
     @property
+    def label_group(self) -> str | None:
+        """``G_theta``: the network's name in the model (one name on several edges is one network)."""
+        return f"{self.label}_{self.group}" if self.label and self.group else None
+
+    @property
+    def trunk(self) -> str | None:
+        """``Q_eta = head(D_phi)``: the network (``D_phi``) whose trunk this edge's network shares, or None."""
+        if self.network is not None and self.network.name == "head" and self.network.args:
+            return str(self.network.args[0])
+        return None
+
+    @property
     def has_parameters(self) -> bool:
         return self.group is not None
 
