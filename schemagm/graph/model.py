@@ -95,6 +95,8 @@ class Call(_Frozen):
         return dict(self.kwargs)
 
     def __str__(self) -> str:
+        if self.name == "head" and len(self.args) == 1 and isinstance(self.args[0], str) and not self.kwargs:
+            return f"head({self.args[0]})"  # a network's name, written bare: head(D_phi)
         parts = [_fmt_scalar(a) for a in self.args] + [f"{k}={_fmt_scalar(v)}" for k, v in self.kwargs]
         return self.name if not parts else f"{self.name}({', '.join(parts)})"
 
