@@ -246,14 +246,13 @@ class CompiledModel(nn.Module):
         if owner is None or registry.HEAD == (owner.edge.network.name if owner.edge.network else None):
             raise self._err(f"'{e.network}' names no network with a trunk on another edge", e)
         try:
-            cut = nets.trunk_cut(self.networks[trunk_key])
+            cut, width = nets.trunk_cut(self.networks[trunk_key])
         except ValueError as exc:
             raise self._err(f"cannot share the trunk of {trunk_key}: {exc}", e) from None
-        width = self.networks[trunk_key][cut].in_features
         module = nets.head(width, out_f)
         live = owner.edge.group == e.group
         module.trunk = functools.partial(self._trunk, trunk_key, cut, live)
-        self.networks[ei.net_key] = module
+        self.networks[str(ei.net_key)] = module
         ei.trunk = (trunk_key, cut, live)
 
     def _trunk(self, key: str, cut: int, live: bool) -> nn.Module:
@@ -261,7 +260,7 @@ class CompiledModel(nn.Module):
         net = self.networks[key] if live else self._frozen(key)
         entry = self._trunks.get((key, live))
         if entry is None or entry[0] is not net:
-            entry = self._trunks[(key, live)] = (net, nn.Sequential(*list(net)[:cut]))
+            entry = self._trunks[(key, live)] = (net, nets.trunk_layers(net, cut))
         return entry[1]
 
     # -- parameters and device -------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ __all__ = [
     "head",
     "OnTrunk",
     "trunk_cut",
+    "trunk_layers",
 ]
 
 Features = int | tuple[int, ...]
@@ -107,16 +108,23 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-def trunk_cut(net: nn.Module) -> int:
-    """How many leading layers of ``net`` are its trunk: every layer before its last affine map
-    (``nn.Linear``), which must be preceded by at least one layer with parameters (a body)."""
+def trunk_cut(net: nn.Module) -> tuple[int, int]:
+    """(how many leading layers of ``net`` are its trunk, the trunk's width): every layer before its
+    last affine map (``nn.Linear``), which must follow at least one layer with parameters (a body)."""
     if not isinstance(net, nn.Sequential):
         raise ValueError(f"a head shares the trunk of a sequence of layers, not of a {type(net).__name__}")
-    layers = list(net)
+    layers = list(net.children())
     last = max((i for i, m in enumerate(layers) if isinstance(m, nn.Linear)), default=None)
     if last is None or not any(p.numel() for m in layers[:last] for p in m.parameters()):
         raise ValueError("the network has no trunk: no layer with parameters before its last affine map")
-    return last
+    final = layers[last]
+    assert isinstance(final, nn.Linear)
+    return last, final.in_features
+
+
+def trunk_layers(net: nn.Module, cut: int) -> nn.Sequential:
+    """The trunk of ``net``: its first ``cut`` layers, the same modules (the same parameters)."""
+    return nn.Sequential(*list(net.children())[:cut])
 
 
 class OnTrunk(nn.Sequential):

@@ -174,6 +174,9 @@ def _network_doc(model: Any, key: str) -> str:
         return f"{ei.sym.u}: {ei.inputs[0]} --> {e.target}, {what}."
     arrow = f"{', '.join(ei.inputs)} {'-->' if e.process is Process.inference else '->'} {e.target}"
     what = str(e.network) if e.network is not None else "mlp()"
+    if getattr(ei, "trunk", None) is not None:  # a head: its own layer after the trunk it shares
+        key, cut, live = ei.trunk
+        what += f" (own layers on {key}'s first {cut}" + (")" if live else ", held fixed)")
     if e.adversarial:
         tail = "outputs the logit of D"
     elif ei.head is not None:
