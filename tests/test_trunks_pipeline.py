@@ -148,3 +148,39 @@ def test_sharing_a_trunk_is_decoration_for_structural_equivalence() -> None:
     a, b = parse_file(SPECS / "infogan.sgm"), parse_file(SHARED)
     assert equivalent(a, b) and structural_hash(a) == structural_hash(b)
     assert a != b  # but not the same graph
+
+
+# -- eject -----------------------------------------------------------------------------------------------
+def test_the_ejected_script_builds_one_shared_trunk(tmp_path: Path) -> None:
+    """The script's Q_eta runs its own layer on D_phi's module (the same parameters, not a copy), and
+    `compile --emit python` runs over the compiled model's own networks too."""
+    from eject_support import load_script, networks_like
+    from reference.batches import batch_for
+    from reference.compare import TOL
+
+    from schemagm.compiler import compile as c
+    from schemagm.eject import eject, loss_function
+
+    torch.manual_seed(0)
+    model = c(SHARED)
+    module = load_script(eject(model), tmp_path, "shared")
+    nets = module.Networks()
+    assert nets.Q_eta.shared[0] is nets.D_phi
+    assert {id(p) for p in nets.Q_eta.parameters()}.isdisjoint(id(p) for p in nets.D_phi.parameters())
+    assert [k for k in nets.state_dict() if k.startswith("Q_eta")] == ["Q_eta.0.weight", "Q_eta.0.bias"]
+    nets = networks_like(module, model)
+    loss_only = load_script(loss_function(model), tmp_path, "shared_loss")
+    batch = batch_for(model.graph, n=8)
+    torch.manual_seed(5)
+    got = model.losses(batch)
+    draws = dict(model.last_draws)
+    for mine in (
+        module.losses(nets, batch, module.Noise(draws)),
+        loss_only.losses(model.networks, batch, loss_only.Noise(draws)),
+    ):
+        for g in model.groups:
+            torch.testing.assert_close(mine[g], got[g], **TOL)
+    # the script's trunk is phi's only: eta's loss leaves it without a gradient
+    mine = module.losses(nets, batch, module.Noise(draws))
+    grads = torch.autograd.grad(mine["eta"], list(nets.D_phi.parameters()), allow_unused=True)
+    assert all(gr is None for gr in grads)

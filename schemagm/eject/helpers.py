@@ -118,8 +118,8 @@ def frozen(net, x):
 ''',
     "trunk": '''
 def trunk(net, layers, x, fixed):
-    """The first ``layers`` layers of ``net`` (its trunk, shared by a head) at x; ``fixed``: with the
-    network's parameters held fixed, so that the gradient reaches x only."""
+    """The first ``layers`` layers of ``net`` (its trunk, shared by a head) at x;
+    ``fixed``: with the weights held fixed, so that the gradient reaches x only."""
     body = nn.Sequential(*list(net.children())[:layers])
     if not fixed:
         return body(x)

@@ -322,12 +322,7 @@ class Lowering:
             self.emit(f"{name} = {base}.repeat({untiled[1]}, {ones})")
         else:
             name = self.fresh(f"out_{ei.name}{self.slug(ctx_name)}")
-            x = self.net_input(ctx_name, ei)
-            if getattr(ei, "trunk", None) is not None:  # head(D_phi): its own layers on D_phi's trunk
-                key, cut, live = ei.trunk
-                self.helpers.add("trunk")
-                x = f"trunk(nets.{key}, {cut}, {x}, fixed={not live})"
-            self.emit(f"{name} = nets.{ei.net_key}({x})")
+            self.emit(f"{name} = nets.{ei.net_key}({self.net_input(ctx_name, ei)})")
         self.outputs[key] = name
         return name
 
