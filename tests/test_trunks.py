@@ -173,3 +173,57 @@ def test_the_trainer_steps_phi_with_the_gradient_of_phis_loss_alone() -> None:
     for got, want in zip(seen, expected, strict=True):
         for a, b in zip(got, want, strict=True):
             torch.testing.assert_close(a, b, **TOL)
+
+
+def test_a_head_in_the_trunks_group_trains_the_trunk_with_its_term() -> None:
+    """`Q_phi = head(D_phi)` (openai/InfoGAN's convention): the MI term updates phi and theta, phi's
+    loss adds λ·MI through the live trunk; against the same reference with Q's layer in phi."""
+    from schemagm.compiler import compile as c
+
+    torch.manual_seed(0)
+    model = c(SHARED.read_text().replace("Q_eta   = head(D_phi)", "Q_phi   = head(D_phi)"))
+    assert model.groups == ["theta", "phi"] and model.networks["Q_phi"].trunk is not None
+    batch = batch_for(model.graph, n=16)
+    torch.manual_seed(1)
+    got = model.losses(batch)
+    d1, d2 = linears(model.networks["D_phi"])
+    (q,) = linears(model.networks["Q_phi"])
+    expected = ref.infogan_shared(
+        sigmoid_of(model.networks["G_theta"]),
+        (d1.weight, d1.bias),
+        (d2.weight, d2.bias),
+        (q.weight, q.bias),
+        batch["x"],
+        draw(model, "prior:z:y=0"),
+        q_in_phi=True,
+    )
+    assert_same_losses_and_gradients(model, got, expected, "Q_phi = head(D_phi)")
+    phases = {p.name: p.groups for p in model.objective.phases}
+    assert phases == {"adversary": ("phi",), "model": ("theta",)}
+    # the MI term is in both phases: it trains D (and the trunk) and G
+    assert "nll:Q_phi" in model._phase_terms["adversary"] and "nll:Q_phi" in model._phase_terms["model"]
+
+
+def test_a_convolutional_trunk_is_shared_too() -> None:
+    """conv_encoder's trunk: its convolutions and the flatten; Q's own layer reads the flattened features."""
+    from schemagm.compiler import compile as c
+
+    torch.manual_seed(0)
+    model = c(
+        "model m\n"
+        "data x : real[1, 8, 8] in [0, 1]\n"
+        "latent z : normal[4]\n"
+        "indicator y\n"
+        "z, y ==> x : G_theta = conv_decoder(8) -> sigmoid\n"
+        "x -> y : D_phi = conv_encoder(8, 16) adversarial\n"
+        "x, y -> z : Q_eta = head(D_phi) normal\n"
+    )
+    (q,) = linears(model.networks["Q_eta"])
+    (last,) = [m for m in model.networks["D_phi"] if isinstance(m, nn.Linear)]
+    assert q.in_features == last.in_features == 16 * 2 * 2 and q.out_features == 8
+    x = torch.rand(4, 1, 8, 8)
+    h = model.networks["D_phi"][:-1](x)  # by hand: every layer of D but its last
+    torch.testing.assert_close(model.networks["Q_eta"](x), q(h), **TOL)
+    losses = model.losses({"x": x})
+    grads = torch.autograd.grad(losses["eta"], model.parameters_of("phi"), allow_unused=True)
+    assert all(g is None for g in grads)

@@ -49,8 +49,12 @@ def infogan_shared(
     x: Tensor,
     z: Tensor,
     mi_weight: float = 1.0,
+    q_in_phi: bool = False,
 ) -> dict[str, Tensor]:
-    """Per-group losses of InfoGAN whose Q is (W_q, b_q) on D's trunk (W₁, b₁); D's logit is (W₂, b₂)."""
+    """Per-group losses of InfoGAN whose Q is (W_q, b_q) on D's trunk (W₁, b₁); D's logit is (W₂, b₂).
+
+    ``q_in_phi``: Q's own layer belongs to D's group (``Q_phi = head(D_phi)``, openai/InfoGAN): the
+    MI term is then also D's (phi's loss adds λ · MI, through the live trunk), and there is no eta."""
     xg = gen(z)
 
     def d_logit(v: Tensor, w1: Weights, w2: Weights) -> Tensor:
@@ -58,7 +62,9 @@ def infogan_shared(
 
     phi = F.softplus(-d_logit(x, trunk, d_last)).mean() + F.softplus(d_logit(xg.detach(), trunk, d_last)).mean()
     adv = F.softplus(-d_logit(xg, _fixed(trunk), _fixed(d_last))).mean()
-    out = F.linear(_trunk(xg, _fixed(trunk)), *q_last)
+    out = F.linear(_trunk(xg, trunk if q_in_phi else _fixed(trunk)), *q_last)
     d = out.shape[1] // 2
     mi = -_log_normal(z, out[:, :d], out[:, d:]).mean()
+    if q_in_phi:
+        return {"phi": phi + mi_weight * mi, "theta": adv + mi_weight * mi}
     return {"phi": phi, "theta": adv + mi_weight * mi, "eta": mi_weight * mi}
