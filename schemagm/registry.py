@@ -35,6 +35,8 @@ __all__ = [
     "ACTIVATIONS",
     "KERNELS",
     "register_network",
+    "HEAD",
+    "has_trunk",
     "lookup",
     "validate_call",
     "network_names",
@@ -99,6 +101,9 @@ class Entry:
     produces: str = "any"
     #: for distributions: which node values they can describe
     targets: tuple[str, ...] = field(default_factory=tuple)
+    #: for networks: whether a head (``Q_eta = head(D_phi)``) can share its trunk, every layer but the
+    #: final affine map: "always", "hidden" (when it has at least one hidden width) or "none"
+    trunk: str = "none"
 
     def resolve(self) -> Callable[..., Any]:
         """Import (or return) the implementation."""
@@ -132,6 +137,9 @@ FLOW_DOCS = {
 }
 _DIST = "schemagm.compiler.distributions"
 
+#: the network that shares another's trunk: ``Q_eta = head(D_phi)`` (InfoGAN's Q on D's body)
+HEAD = "head"
+
 _ACT_CHOICES = ("relu", "leaky_relu", "elu", "tanh", "gelu", "silu")
 
 NETWORKS: dict[str, Entry] = {
@@ -149,6 +157,7 @@ NETWORKS: dict[str, Entry] = {
                 Arg("batchnorm", bool, False),
             ),
             "multi-layer perceptron with the given hidden widths",
+            trunk="hidden",
         ),
         Entry("linear", "network", f"{_NET}:linear", True, (), "one affine map"),
         Entry("identity", "network", f"{_NET}:identity", False, (), "the input itself (sizes must match)"),
@@ -169,6 +178,16 @@ NETWORKS: dict[str, Entry] = {
             (_i("channels", variadic=True, minimum=1), Arg("activation", str, "leaky_relu", choices=_ACT_CHOICES)),
             "strided 3x3 convolutions (one per width), then an affine map",
             accepts="image",
+            trunk="always",
+        ),
+        Entry(
+            HEAD,
+            "network",
+            f"{_NET}:head",
+            True,
+            (Arg("trunk", str, required=True),),
+            "the trunk of another edge's network (all its layers but the last, that network's parameters) "
+            "followed by this network's own affine map: `Q_eta = head(D_phi)`",
         ),
         Entry(
             "conv_decoder",
@@ -349,6 +368,10 @@ def register_network(
     """
     if not name.isidentifier():
         raise ValueError(f"network name {name!r} must be an identifier")
+    if name == HEAD:
+        raise ValueError(
+            f"{HEAD!r} is the language's shared-trunk network (`Q_eta = head(D_phi)`); choose another name"
+        )
     if name in NETWORKS and not replace:
         raise ValueError(f"a network named {name!r} is already registered (pass replace=True)")
     entry = Entry(
@@ -400,6 +423,11 @@ def names(kind: Kind) -> list[str]:
     if kind == "network":
         _load_entry_points()
     return sorted(_TABLES[kind])
+
+
+def has_trunk(entry: Entry, args: Sequence[Any]) -> bool:
+    """Can a head share the trunk of this network called with these positional arguments?"""
+    return entry.trunk == "always" or (entry.trunk == "hidden" and len(args) > 0)
 
 
 def validate_call(entry: Entry, args: Sequence[Any], kwargs: dict[str, Any]) -> list[str]:

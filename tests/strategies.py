@@ -20,8 +20,9 @@ are None (the graphs are built in Python).
 
 A fraction of them tie two edges that agree in sizes and head to one network (the same label)
 and write per-edge settings where the edge's terms read them (``weight``, ``distance``,
-``form``).  ``multi_game_graphs()`` draws CycleGAN-like graphs with two or three indicators
-(one game each, its own adversary group) and weighted cycles through tied translators.
+``form``); some make one network a head on another's trunk (``Q_eta = head(D_phi)``).
+``multi_game_graphs()`` draws CycleGAN-like graphs with two or three indicators (one game each,
+its own adversary group) and weighted cycles through tied translators.
 
 ``graphs(indicator=True)`` forces an indicator, ``graphs(indicator=False)``
 forbids one.  ``specs_text()`` draws the canonical text of such a graph.
@@ -552,6 +553,8 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     if c.flip(0.3):
         edges = _tie(c, edges, by_name)
     if c.flip(0.4):
+        edges = _share(c, edges, by_name)
+    if c.flip(0.4):
         edges = [_settings(c, e, by_name, options) for e in edges]
     model = c.name()
     return SchematicGraph(model, c.perm(nodes), c.perm(edges), options, title=draw(_TITLES))
@@ -581,6 +584,44 @@ def _tie(c: _Choices, edges: list[Edge], nodes: dict[str, Node]) -> list[Edge]:
     out = list(edges)
     a = edges[i]
     out[j] = edges[j].model_copy(update={"label": a.label, "group": a.group, "network": a.network})
+    return out
+
+
+def _share(c: _Choices, edges: list[Edge], nodes: dict[str, Node]) -> list[Edge]:
+    """Make one edge's network a head on another's trunk (``Q_eta = head(D_phi)``) where the checker
+    allows it: the trunk an mlp with a hidden layer, the head reading the trunk's inputs, in the trunk's
+    group or on a discriminator's trunk whose group owns red edges only; neither network tied."""
+
+    def inputs(e: Edge) -> tuple[str, ...]:
+        return tuple(s for s in e.sources if nodes[s].role is not Role.indicator)
+
+    names = [e.label_group for e in edges]
+
+    def alone(e: Edge) -> bool:
+        return e.label_group is not None and names.count(e.label_group) == 1
+
+    def red_only(group: str | None) -> bool:
+        return all(x.adversarial for x in edges if x.group == group)
+
+    pairs = [
+        (i, j)
+        for i, t in enumerate(edges)
+        if alone(t) and t.network is not None and t.network.name == "mlp" and t.network.args and not t.invertible
+        for j, h in enumerate(edges)
+        if j != i
+        and alone(h)
+        and not h.adversarial
+        and not h.invertible
+        and h.network is not None
+        and h.network.name in ("mlp", "linear")
+        and inputs(h) == inputs(t)
+        and (h.group == t.group or (t.adversarial and red_only(t.group)))
+    ]
+    if not pairs:
+        return edges
+    i, j = c.choice(pairs)
+    out = list(edges)
+    out[j] = edges[j].model_copy(update={"network": Call(name="head", args=(edges[i].label_group,))})
     return out
 
 

@@ -8,7 +8,7 @@ import torch
 from conftest import SPECS
 from reference.batches import batch_for
 
-ADVERSARIAL = ["gan", "infogan", "aae", "ada", "aavae", "iwgan", "extra/vae_gan", "extra/ali"]
+ADVERSARIAL = ["gan", "infogan", "aae", "ada", "aavae", "iwgan", "extra/vae_gan", "extra/ali", "extra/infogan_shared"]
 
 
 def compiled(name: str):

@@ -49,6 +49,11 @@ def test_the_token_classes_follow_the_grammar():
     assert kinds["digits.label"] in Name.Namespace
 
 
+def test_a_heads_trunk_is_a_label():
+    kinds = _kinds("x, y -> z : Q_eta = head(D_phi) normal\n")
+    assert kinds["head"] in Name.Builtin and kinds["D_phi"] in Name.Function and kinds["Q_eta"] in Name.Function
+
+
 def test_the_entry_point_names_the_lexer():
     """pyproject registers the lexer under pygments.lexers; the entry point's target is this class."""
     text = (ROOT / "pyproject.toml").read_text()

@@ -110,3 +110,14 @@ def test_definition_and_ranges():
     assert analysis.span_range(Span(2, 4), "a\nbb word\n") == Range(1, 3, 1, 7)  # the word at the start
     assert analysis.span_range(Span(2, 4, 2, 6), "a\nbb word\n") == Range(1, 3, 1, 5)
     assert formatted("model m\nnot a spec\n") is None
+
+
+def test_the_trunk_of_a_head_leads_to_its_network():
+    text = (ROOT / "specs" / "extra" / "infogan_shared.sgm").read_text()
+    line = _line_of(text, "x, y -> z")
+    column = text.splitlines()[line].index("head(D_phi)") + len("head(")
+    d_line = _line_of(text, "x -> y")
+    start = text.splitlines()[d_line].index("D_phi")
+    assert definition(text, line, column) == Range(d_line, start, d_line, start + len("D_phi"))
+    about = hover(text, line, text.splitlines()[line].index("head"))
+    assert about is not None and "**network head**(trunk)" in about[0]

@@ -48,6 +48,9 @@ def test_each_edge_is_labelled_once_on_an_arc_from_a_network_input(graph):
             text = "<i>q</i><sub>*</sub>"
         elif e.label is not None:
             text = f"<i>{e.label}</i>" + (f"<sub>{GREEK[e.group]}</sub>" if e.group else "")
+            if e.trunk is not None:  # a head on a shared trunk: Q_η = head(D_φ)
+                t_label, _, t_group = e.trunk.rpartition("_")
+                text += f" = head(<i>{t_label}</i><sub>{GREEK[t_group]}</sub>)"
         elif e.network is not None:
             text = str(e.network)
         else:

@@ -89,6 +89,7 @@ def test_keywords_arrows_and_comments_get_their_scopes(engine, tmp_path):
         "x --> z : q_eta = mlp(8) normal no_reparam\n"
         "x => z : E_eta = linear()\n"
         "options {\n  beta = 4.0\n  kl = monte_carlo\n}\n"
+        "x, y -> z : Q_eta = head(D_phi) normal\n"
     )
     lines = sample.read_text().split("\n")
     tokens = _tokenize(engine, [sample])[str(sample)]
@@ -124,6 +125,8 @@ def test_keywords_arrows_and_comments_get_their_scopes(engine, tmp_path):
     assert scope(6, "no_reparam") == "storage.modifier.flag.sgm"
     assert scope(8, "options") == "keyword.other.sgm"
     assert scope(9, "4.0") == "constant.numeric.sgm"
+    assert scope(12, "head") == "support.function.sgm" and scope(12, "Q_eta") == "entity.name.function.label.sgm"
+    assert scope(12, "D_phi") == "entity.name.function.label.sgm"
     # the arrows are one token each: `-->` is not `-` + `->`
     arrow = next(t for t in tokens[6] if t["scopes"][-1] == "keyword.operator.arrow.sgm")
     assert arrow["end"] - arrow["start"] == 3

@@ -10,6 +10,7 @@ memoising every value within the call.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 from pathlib import Path
@@ -52,6 +53,7 @@ class CompiledModel(nn.Module):
             tuple[str, int, torch.dtype], tuple[Tensor, Tensor, tuple[int, int, int], Tensor]
         ] = {}  # batch rows by branch (Run._split)
         self._shadows: dict[str, tuple[nn.Module, list[tuple[dict, str, Any, int]]]] = {}
+        self._trunks: dict[tuple[str, bool], tuple[nn.Module, nn.Module]] = {}  # shared trunks (_trunk)
         self._infos = self._build_networks()
         self._priors = {
             n.name: Prior(n.prior, n.shape, *(n.range if n.range is not None else UNIFORM_DEFAULT_RANGE))
@@ -113,6 +115,7 @@ class CompiledModel(nn.Module):
         g = self.graph
         infos: list[EdgeInfo] = []
         made: dict[str, tuple[Any, ...]] = {}
+        heads: list[tuple[EdgeInfo, nets.Features]] = []
         for i, e in enumerate(g.edges):
             for s in (*e.sources, e.target):
                 if s not in g.nodes:
@@ -196,6 +199,14 @@ class CompiledModel(nn.Module):
                 raise self._err(f"'{name}' produces an image, but this edge needs {out_f} numbers", e)
             key = ei.name
             spec = (name, args, tuple(sorted(kwargs.items())), in_f, out_f)
+            if name == registry.HEAD:  # built once every trunk exists (its input is the trunk's width)
+                if key not in made:
+                    heads.append((ei, out_f))
+                elif made[key] != spec:
+                    raise self._err(f"the network {key} is used on two edges with different sizes or architectures", e)
+                made[key] = spec
+                ei.net_key = key
+                continue
             if key in made:
                 if made[key] != spec:
                     raise self._err(f"the network {key} is used on two edges with different sizes or architectures", e)
@@ -212,6 +223,8 @@ class CompiledModel(nn.Module):
             self.networks[key] = module
             made[key] = spec
             ei.net_key = key
+        for ei, out_f in heads:
+            self._build_head(ei, out_f, infos)
         count: dict[str, int] = {}
         for ei in infos:  # the edges of a tied network name their draws apart: G_theta[1], G_theta[2]
             count[ei.name] = count.get(ei.name, 0) + 1
@@ -221,6 +234,34 @@ class CompiledModel(nn.Module):
                 seen[ei.name] = seen.get(ei.name, 0) + 1
                 ei.draw = f"{ei.name}[{seen[ei.name]}]"
         return infos
+
+    def _build_head(self, ei: EdgeInfo, out_f: nets.Features, infos: list[EdgeInfo]) -> None:
+        """``Q_eta = head(D_phi)``: Q's own affine map on D_phi's trunk (every layer of D_phi's network
+        but its last), applied live where Q's group is D_phi's and frozen otherwise (docs/semantics.md
+        §2.1: a term through Q updates Q's group, never the trunk's other group)."""
+        e = ei.edge
+        assert e.network is not None
+        trunk_key = str(e.network.args[0]) if e.network.args else ""
+        owner = next((o for o in infos if o.net_key == trunk_key and o.net_key in self.networks), None)
+        if owner is None or registry.HEAD == (owner.edge.network.name if owner.edge.network else None):
+            raise self._err(f"'{e.network}' names no network with a trunk on another edge", e)
+        try:
+            cut, width = nets.trunk_cut(self.networks[trunk_key])
+        except ValueError as exc:
+            raise self._err(f"cannot share the trunk of {trunk_key}: {exc}", e) from None
+        module = nets.head(width, out_f)
+        live = owner.edge.group == e.group
+        module.trunk = functools.partial(self._trunk, trunk_key, cut, live)
+        self.networks[str(ei.net_key)] = module
+        ei.trunk = (trunk_key, cut, live)
+
+    def _trunk(self, key: str, cut: int, live: bool) -> nn.Module:
+        """The first ``cut`` layers of network ``key``: its own layers (live) or its frozen twin's."""
+        net = self.networks[key] if live else self._frozen(key)
+        entry = self._trunks.get((key, live))
+        if entry is None or entry[0] is not net:
+            entry = self._trunks[(key, live)] = (net, nets.trunk_layers(net, cut))
+        return entry[1]
 
     # -- parameters and device -------------------------------------------------------------------------------
     def parameters_of(self, group: str) -> list[nn.Parameter]:

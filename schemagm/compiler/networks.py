@@ -33,6 +33,10 @@ __all__ = [
     "masking",
     "salt_and_pepper",
     "activation",
+    "head",
+    "OnTrunk",
+    "trunk_cut",
+    "trunk_layers",
 ]
 
 Features = int | tuple[int, ...]
@@ -102,6 +106,48 @@ def mlp(
     layers.append(nn.Linear(width, _flat(out_features)))
     layers.extend(_to_out(out_features))
     return nn.Sequential(*layers)
+
+
+def trunk_cut(net: nn.Module) -> tuple[int, int]:
+    """(how many leading layers of ``net`` are its trunk, the trunk's width): every layer before its
+    last affine map (``nn.Linear``), which must follow at least one layer with parameters (a body)."""
+    if not isinstance(net, nn.Sequential):
+        raise ValueError(f"a head shares the trunk of a sequence of layers, not of a {type(net).__name__}")
+    layers = list(net.children())
+    last = max((i for i, m in enumerate(layers) if isinstance(m, nn.Linear)), default=None)
+    if last is None or not any(p.numel() for m in layers[:last] for p in m.parameters()):
+        raise ValueError("the network has no trunk: no layer with parameters before its last affine map")
+    final = layers[last]
+    assert isinstance(final, nn.Linear)
+    return last, final.in_features
+
+
+def trunk_layers(net: nn.Module, cut: int) -> nn.Sequential:
+    """The trunk of ``net``: its first ``cut`` layers, the same modules (the same parameters)."""
+    return nn.Sequential(*list(net.children())[:cut])
+
+
+class OnTrunk(nn.Sequential):
+    """A head's own layers (an affine map to its output) applied to another network's trunk.
+
+    The trunk is *not* a submodule: its parameters belong to its own network (and group); the
+    compiler gives ``trunk``, a callable returning the trunk to apply (the live layers, or their
+    frozen twin when the head's group is not the trunk's)."""
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        self.trunk: Callable[[], nn.Module] | None = None
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]  # nn.Sequential's takes any input
+        if self.trunk is None:
+            raise RuntimeError("a head network is used before the compiler gave it its trunk")
+        return super().forward(self.trunk()(x))
+
+
+def head(in_features: Features, out_features: Features) -> OnTrunk:
+    """The own layers of ``head(D_phi)``: one affine map from the trunk's width (``in_features``)
+    to the output (reshaped for an image); the compiler attaches the trunk."""
+    return OnTrunk(nn.Linear(_flat(in_features), _flat(out_features)), *_to_out(out_features))
 
 
 def linear(in_features: Features, out_features: Features) -> nn.Module:

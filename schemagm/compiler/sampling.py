@@ -64,6 +64,9 @@ class EdgeInfo:
     name: str = ""  # net_key or the edge key: used in term names and draw keys
     draw: str = ""  # the name in draw keys: ``name``, or ``name[k]`` on the k-th edge of a tied network
     sym: Sym = field(default_factory=lambda: Sym("f", "f"))
+    #: a head (``head(D_phi)``): the trunk's network key, how many of its layers are the trunk, and
+    #: whether the trunk is applied live (the head's group is the trunk's) or frozen
+    trunk: tuple[str, int, bool] | None = None
 
     @property
     def group(self) -> str | None:

@@ -116,6 +116,16 @@ def frozen(net, x):
     params = {name: p.detach() for name, p in net.named_parameters()}
     return torch.func.functional_call(net, params, (x,))
 ''',
+    "trunk": '''
+def trunk(net, layers, x, fixed):
+    """The first ``layers`` layers of ``net`` (its trunk, shared by a head) at x;
+    ``fixed``: with the weights held fixed, so that the gradient reaches x only."""
+    body = nn.Sequential(*list(net.children())[:layers])
+    if not fixed:
+        return body(x)
+    params = {name: p.detach() for name, p in body.named_parameters()}
+    return torch.func.functional_call(body, params, (x,))
+''',
     "iw_log_d": '''
 def iw_log_d(logit, k):
     """Mean over groups of k samples of Σ_i sg(softmax(l)_i) log D(v_i)."""

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import SpecError
 
-__all__ = ["layer_source", "network_class", "EXTRA_CLASSES"]
+__all__ = ["layer_source", "network_class", "head_class", "EXTRA_CLASSES"]
 
 _ACTS = {
     nn.ReLU: "nn.ReLU()",
@@ -127,3 +127,22 @@ def network_class(name: str, module: Any, doc: str, extra: set[str]) -> str:
     body = "".join(f"            {a},\n" for a in args)
     init = f"        super().__init__(\n{body}        )\n" if args else "        super().__init__()\n"
     return f'class {name}({base}):\n    """{doc}"""\n\n    def __init__(self):\n{init}'
+
+
+def head_class(name: str, module: Any, doc: str, extra: set[str], trunk: tuple[str, int, bool]) -> str:
+    """``class Q_eta(nn.Sequential)`` for ``Q_eta = head(D_phi)``: its own layers, run on the first
+    layers of the network it is given (the trunk: not a submodule, its parameters are that network's)."""
+    key, cut, live = trunk
+    where = f"network {name}"
+    args = "".join(f"            {layer_source(c, extra, where)},\n" for c in module)
+    return (
+        f"class {name}(nn.Sequential):\n"
+        f'    """{doc}"""\n\n'
+        "    def __init__(self, shared):\n"
+        f"        super().__init__(\n{args}        )\n"
+        f"        self.shared = (shared,)  # {key}, not a submodule: its parameters are its own\n\n"
+        "    def forward(self, x):\n"
+        f"        # on the trunk: {key}'s first {cut} layers"
+        + ("\n" if live else ", held fixed\n")
+        + f"        return super().forward(trunk(self.shared[0], {cut}, x, fixed={not live}))\n"
+    )

@@ -15,7 +15,7 @@ from .data_source import data_source
 from .flow_lower import FLOW_CLASSES, FlowLowering, FlowView, flow_network_class, flow_refusal
 from .helpers import HELPERS, ORDER
 from .lower import Lowering, ident
-from .modules import EXTRA_CLASSES, network_class
+from .modules import EXTRA_CLASSES, head_class, network_class
 from .partial_lower import inferred_functions
 from .points import LOAD_POINTS, points_buffers, points_functions
 
@@ -226,13 +226,18 @@ def _networks(model: Any) -> tuple[str, list[str]]:
         try:
             doc = _network_doc(model, key)
             flow = flow_network_class(ident(key), model.networks[key], ei, doc, extra) if hasattr(ei, "kind") else None
+            if getattr(ei, "trunk", None) is not None:  # head(D_phi): its own layers on D_phi's trunk
+                flow = head_class(ident(key), model.networks[key], doc, extra, ei.trunk)
             classes.append(flow or network_class(ident(key), model.networks[key], doc, extra))
         except SpecError as err:
             edge = next(i.edge for i in model._infos if i.net_key == key)
             raise _located(model, err, f"the network {key}", edge) from None
     buffers = [name for name, _ in model.named_buffers() if name.startswith("score_baseline")]
+    shares = {i.net_key: i.trunk[0] for i in model._infos if getattr(i, "trunk", None) is not None}
     init = [
-        f"        self.{k} = {k}()" if k.isidentifier() else f"        self.add_module({k!r}, {ident(k)}())"
+        f"        self.{k} = {k}({'self.' + shares[k] if k in shares else ''})"
+        if k.isidentifier()
+        else f"        self.add_module({k!r}, {ident(k)}())"
         for k in keys
     ]
     init += [f"        self.register_buffer({b!r}, torch.zeros(2))  # NVIL baseline: (b, set)" for b in buffers]
@@ -408,6 +413,8 @@ def eject_script(model: Any, spec_name: str) -> str:
     model = _view(model)
     g = model.graph
     nets, _ = _networks(model)
+    if any(getattr(i, "trunk", None) is not None for i in model._infos):
+        helpers.add("trunk")  # a head's class runs on its shared trunk
     groups = _groups(model)
     data, default_data = data_source(g)
     inferred, report = inferred_functions(model, helpers)

@@ -26,7 +26,8 @@ What is checked (docs/language.md lists every message):
 * what the rule cannot honour (``rule_check``): a prior and a solid producer on one
   latent, a stochastic dashed factor with no p-side, a hollow dashed producer matched
   with a solid p-side, a discrete unreparameterised sample tested by a red edge,
-  ``discrete = enumerate`` on too large a support, importance weighting of a discrete sample.
+  ``discrete = enumerate`` on too large a support, importance weighting of a discrete sample;
+* shared trunks (``trunks``): ``head(D_phi)`` names a network with a trunk that reads the same nodes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .flow_check import flow_problems, is_flow_base
 from .heads import head_mismatch
 from .model import Edge, Node, Process, Role, SchematicGraph
 from .rule_check import check_rule, head_name
+from .trunks import trunk_problems
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..language.syntax import EdgeDecl, NodeDecl, OptionDecl
@@ -197,6 +199,8 @@ class _Checker:
             if self.sound[i]:
                 self.check_edge(i, edge)
         self.check_labels()
+        for i, message, part, hint in trunk_problems(self.g, self.sound):
+            self.error(message, self.espan(i, part, 0) if part == "source" else self.espan(i, part), hint)
         self.check_unused()
         self.check_values()
         self.check_producers()

@@ -95,6 +95,8 @@ class Call(_Frozen):
         return dict(self.kwargs)
 
     def __str__(self) -> str:
+        if self.name == "head" and len(self.args) == 1 and isinstance(self.args[0], str) and not self.kwargs:
+            return f"head({self.args[0]})"  # a network's name, written bare: head(D_phi)
         parts = [_fmt_scalar(a) for a in self.args] + [f"{k}={_fmt_scalar(v)}" for k, v in self.kwargs]
         return self.name if not parts else f"{self.name}({', '.join(parts)})"
 
@@ -204,6 +206,18 @@ class Edge(_Frozen):
     def settings(self) -> dict[str, Any]:
         """The per-edge settings written on this edge, in canonical order."""
         return {k: getattr(self, k) for k in ("weight", "distance", "form") if getattr(self, k) is not None}
+
+    @property
+    def label_group(self) -> str | None:
+        """``G_theta``: the network's name in the model (one name on several edges is one network)."""
+        return f"{self.label}_{self.group}" if self.label and self.group else None
+
+    @property
+    def trunk(self) -> str | None:
+        """``Q_eta = head(D_phi)``: the network (``D_phi``) whose trunk this edge's network shares, or None."""
+        if self.network is not None and self.network.name == "head" and self.network.args:
+            return str(self.network.args[0])
+        return None
 
     @property
     def has_parameters(self) -> bool:

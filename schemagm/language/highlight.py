@@ -10,7 +10,7 @@ Registered through the ``pygments.lexers`` entry point (``pygmentize -l sgm``,
 
 The token classes follow the grammar (schemagm/language/grammar.lark): the four
 arrows are operators, roles and ``model``/``options`` keywords, a call's name
-(``mlp(256)``) a builtin, a label (``G_theta``) a function name.
+(``mlp(256)``) a builtin, a label (``G_theta``, also the trunk of ``head(D_phi)``) a function name.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ class SgmLexer(RegexLexer):
             (words(("true", "false"), suffix=r"\b"), Keyword.Constant),
             (r"<-->|<->|-->|==>|->|=>", Operator),
             (r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", Number),
+            # a head on a shared trunk: `head(D_phi)` names a network (a label)
+            (
+                r"(head)(\s*)(\()(\s*)(" + NAME + r")(\s*)(\))",
+                bygroups(Name.Builtin, Whitespace, Punctuation, Whitespace, Name.Function, Whitespace, Punctuation),
+            ),
             (r"(" + NAME + r")(\s*)(\()", bygroups(Name.Builtin, Whitespace, Punctuation)),
             (r"(" + NAME + r"_" + NAME + r")(\s*)(=)(?!=|>)", bygroups(Name.Function, Whitespace, Operator)),
             (NAME + r"(?:\." + NAME + r")+", Name.Namespace),

@@ -361,13 +361,18 @@ def _opened_options(lines: list[str], line: int) -> bool:
 
 # -- definition, formatting ------------------------------------------------------------------------------
 def definition(text: str, line: int, character: int) -> Range | None:
-    """Where the node under the cursor is declared."""
+    """Where the node under the cursor is declared; for the network named in ``head(D_phi)``, the
+    label of the first edge that has it."""
     spec = _syntax(text)
     found = _word_at(text, line, character)
     if spec is None or found is None:
         return None
     decl = _node_decls(spec).get(found[0])
     if decl is None or decl.name_span is None:
+        for e in spec.edges:
+            body = e.body
+            if body is not None and body.label == found[0] and body.label_span is not None:
+                return span_range(body.label_span, text)
         return None
     return span_range(decl.name_span, text)
 

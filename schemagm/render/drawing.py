@@ -148,7 +148,7 @@ def _edge_label(edge: Edge) -> Label | None:
         return PERFECT
     if kind == "kernel":
         return KERNEL
-    label = edge_label(edge.label, edge.group)
+    label = edge_label(edge.label, edge.group, edge.trunk)
     if label is None and edge.network is not None:  # a fixed corruption: name it
         return Label(str(edge.network), None, italic=False)
     return label
@@ -183,6 +183,32 @@ def tied_note(graph: SchematicGraph) -> str | None:
     return f"tied networks: {names} (a label drawn twice is one network, the same parameters)"
 
 
+def trunk_note(graph: SchematicGraph) -> str | None:
+    """A line saying which networks share another's trunk (``Q_eta = head(D_phi)``), under the figure."""
+    parts: dict[str, None] = {}
+    for e in graph.edges:
+        label = edge_label(e.label, e.group, e.trunk) if e.trunk is not None else None
+        if label is not None and label.trunk is not None:
+            own, trunk = label.own_text, label.trunk.text
+            parts[
+                f"{label.text}: {own}'s last layer on every layer of {trunk} but its last (one module, {trunk}'s "
+                "parameters)"
+            ] = None
+    return "shared trunk: " + "; ".join(parts) if parts else None
+
+
+def figure_note(graph: SchematicGraph) -> str | None:
+    """The notes under a figure: tied networks and shared trunks."""
+    notes = [n for n in (tied_note(graph), trunk_note(graph)) if n is not None]
+    return "\n".join(notes) or None
+
+
+def _trunk_words(e: Edge) -> str:
+    if e.trunk is None:
+        return ""
+    return f" (shares the trunk of {e.trunk}: every layer of {e.trunk}'s network but its last, its parameters)"
+
+
 def _panel(graph: SchematicGraph, title: str | None, prefix: str) -> dict[str, Any]:
     nodes = [_node(n, prefix) for n in graph.nodes.values()]
     edges = []
@@ -209,8 +235,10 @@ def _panel(graph: SchematicGraph, title: str | None, prefix: str) -> dict[str, A
                     "label": label.to_dict() if (label is not None and s == carrier) else None,
                     "branch": branch.to_dict() if branch else None,
                     "tooltip": _describe_edge(e)
-                    + (f" (tied: {tied[i]} is one network on several edges)" if i in tied else ""),
+                    + (f" (tied: {tied[i]} is one network on several edges)" if i in tied else "")
+                    + _trunk_words(e),
                     "tied": tied.get(i),
+                    "trunk": e.trunk,
                     "style": edge_style(e.line, e.head, kind),
                 }
             )
@@ -378,7 +406,7 @@ def drawing(
         "direction": direction,
         "panels": [_panel(graph, title, "")],
         "legend": _legend([graph]) if legend else [],
-        "caption": _with_note(_caption(graph, caption), tied_note(graph)),
+        "caption": _with_note(_caption(graph, caption), figure_note(graph)),
     }
 
 
@@ -407,7 +435,7 @@ def compare_drawing(
         text: str | None = "\n\n".join(f"{t}:\n{objective_text(g)}" for g, t in zip(graphs, titles, strict=True))
     else:
         text = caption or None
-    notes = [f"{t}: {n}" for g, t in zip(graphs, titles, strict=True) if (n := tied_note(g)) is not None]
+    notes = [f"{t}: {n}" for g, t in zip(graphs, titles, strict=True) if (n := figure_note(g)) is not None]
     text = _with_note(text, "\n".join(notes) or None)
     return {
         "kind": "schemagm.drawing",

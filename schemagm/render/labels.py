@@ -73,9 +73,22 @@ class Label:
     base: str
     sub: str | None = None
     italic: bool = True
+    #: a head's network (``Q_eta = head(D_phi)``): the label of the network whose trunk it shares
+    trunk: Label | None = None
 
     @property
     def text(self) -> str:
+        if self.trunk is not None:
+            return f"{self._own_text} = head({self.trunk.text})"
+        return self._own_text
+
+    @property
+    def own_text(self) -> str:
+        """The network's own label, without the trunk it shares (Q_η)."""
+        return self._own_text
+
+    @property
+    def _own_text(self) -> str:
         if not self.sub:
             return self.base
         if self.sub.isdigit():
@@ -87,9 +100,11 @@ class Label:
         base = html.escape(self.base, quote=False)
         if self.italic:
             base = f"<i>{base}</i>"
-        if not self.sub:
-            return base
-        return f"{base}<sub>{html.escape(self.sub, quote=False)}</sub>"
+        if self.sub:
+            base = f"{base}<sub>{html.escape(self.sub, quote=False)}</sub>"
+        if self.trunk is not None:
+            return f"{base} = head({self.trunk.html})"
+        return base
 
     def to_dict(self) -> dict[str, str]:
         return {"text": self.text, "html": self.html}
@@ -114,10 +129,15 @@ def node_label(name: str) -> Label:
     return Label(name)
 
 
-def edge_label(label: str | None, group: str | None) -> Label | None:
-    """A network's label with its parameter group as a Greek subscript: (``G``, ``theta``) -> G_θ."""
+def edge_label(label: str | None, group: str | None, trunk: str | None = None) -> Label | None:
+    """A network's label with its parameter group as a Greek subscript: (``G``, ``theta``) -> G_θ; a
+    head's (``trunk="D_phi"``) shows the network whose trunk it shares: Q_η = head(D_φ)."""
     if label is None and group is None:
         return None
+    shared = None
+    if trunk is not None:
+        t_label, _, t_group = trunk.rpartition("_")
+        shared = edge_label(t_label or trunk, t_group if t_label else None)
     if label is None:
-        return Label("", greek(group or ""))
-    return Label(greek(label), greek(group) if group else None)
+        return Label("", greek(group or ""), trunk=shared)
+    return Label(greek(label), greek(group) if group else None, trunk=shared)

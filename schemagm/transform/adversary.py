@@ -149,10 +149,14 @@ def activate_adversary(
 def degenerate_adversary(
     graph: SchematicGraph, edge: str | int | Edge | None = None, *, check: bool = True
 ) -> SchematicGraph:
-    """Take the discriminator off a red edge: the perfect adversary q_* (AAVAE -> VAE)."""
+    """Take the discriminator off a red edge: the perfect adversary q_* (AAVAE -> VAE); a head on its
+    trunk (``head(D_phi)``) gets its own network of the discriminator's call."""
     name = "degenerate_adversary"
     i = _choose_red_edge(graph, edge, name, "learned")
     e = _require_kind(graph, i, name, "learned")
     new = e.model_copy(update={"perfect": True, "network": None, "group": None, "label": None, "output": None})
-    edges = graph.edges[:i] + [new] + graph.edges[i + 1 :]
+    # a head on the discriminator's trunk (`Q_eta = head(D_phi)`) has nothing left to share: it gets a
+    # network of its own with the discriminator's architecture (InfoGAN's Q becomes a whole network)
+    heads = [x.model_copy(update={"network": e.network}) if x.trunk == e.label_group else x for x in graph.edges]
+    edges = heads[:i] + [new] + heads[i + 1 :]
     return finish(graph, rebuild(graph, edges=edges), name, check)
