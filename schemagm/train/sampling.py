@@ -202,7 +202,8 @@ def translate(
     model: Any, rows: dict[str, torch.Tensor], seed: int | None = None
 ) -> list[tuple[str, str, torch.Tensor]]:
     """Each direction ``(source, target, translation)`` of a translation model on ``rows`` (the
-    source rows of each direction; CPU tensors), from ``torch.manual_seed(seed)`` for each direction.
+    source rows of each direction, on the model's device; the translations come back on the CPU),
+    from ``torch.manual_seed(seed)`` for each direction.
 
     The forward direction starts from the data the process takes as given (CycleGAN's x_a, making
     x_b = G(x_a)); the reverse one gives the target's rows in its place, where the process then
