@@ -16,6 +16,7 @@ a run trained with the same settings (benchmarks/cyclegan.toml; docs/quality.md 
 
     schemagm train -c benchmarks/cyclegan.toml --out runs/cyclegan
     schemagm sample runs/cyclegan --compare -n 500 -o docs/figures/cyclegan_translation.png --force
+    schemagm eval runs/cyclegan                 # the same cycle error and MMD² per direction
 """
 
 from __future__ import annotations

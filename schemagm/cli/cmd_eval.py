@@ -20,7 +20,9 @@ mixtures such as ring8); inception (inception score under the project's digits
 classifier); fid (Fréchet distance of that classifier's features, samples vs
 test data); surgery (ELBO surgery: average KL = I(x; z) + KL(q(z) || p(z)));
 bpd (exact test log-likelihood where the model has one, a flow, else the iw
-bound, in nats and bits per dimension).
+bound, in nats and bits per dimension); cycle (a translation model such
+as CycleGAN: the mean L1 cycle error of each direction, whose mmd is then
+the translated test rows against the target domain's test rows).
 
 --reference kde|mixture evaluates a reference model on the run's data in
 place of the run's model: likelihood is not sample quality (docs/quality.md).
@@ -53,7 +55,7 @@ def register(app: typer.Typer) -> None:
         metrics: str | None = typer.Option(
             None,
             "--metrics",
-            help="comma-separated subset of elbo,iw,bpd,mmd,modes,inception,fid,surgery [default: all]",
+            help="comma-separated subset of elbo,iw,bpd,mmd,modes,inception,fid,surgery,accuracy,cycle [default: all]",
         ),
         bandwidths: str | None = typer.Option(
             None,

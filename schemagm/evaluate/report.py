@@ -7,6 +7,10 @@ metric         what                                                             
 ``iw``         k-sample importance-weighted bound (Burda et al.), nats              the model has a bound
 ``bpd``        exact test log-likelihood (else the iw bound), nats and bits/dim     the model has either
 ``mmd``        MMD² of samples against test data, permutation p-value               the model samples the data
+               (a translation model: per direction, translated test rows vs the
+               target domain's test rows)
+``cycle``      per direction, mean L1 cycle error ‖back(forth(a)) − a‖₁              a translation model with
+                                                                                     both directions
 ``modes``      modes covered and high-quality fraction (within 3 std)               the data are a mixture
 ``inception``  inception score of samples under the digits classifier              digits data, samples
 ``fid``        Fréchet distance of classifier features, samples vs test data       digits data, samples
@@ -35,6 +39,7 @@ from ..suggest import did_you_mean
 from .likelihood import estimate, likelihood_bounds
 from .modes import mode_coverage
 from .surgery import surgery_of_model
+from .translation import Translation, cycle_errors, is_translation_model, translation_mmd, translations
 from .two_sample import mmd_test
 
 __all__ = [
@@ -51,7 +56,8 @@ __all__ = [
 METRICS = ("elbo", "iw", "mmd", "modes", "inception", "fid", "surgery")
 #: every metric a report can ask for; ``bpd`` joins the default set for models with an exact
 #: density or a dequantization bound (flows, the kde and mixture references: ``model.exact``)
-ALL_METRICS = ("elbo", "iw", "bpd", "mmd", "modes", "inception", "fid", "surgery", "accuracy")
+#: ``cycle`` joins it for translation models (CycleGAN: the generative process starts from given data rows)
+ALL_METRICS = ("elbo", "iw", "bpd", "mmd", "modes", "inception", "fid", "surgery", "accuracy", "cycle")
 
 Batch = dict[str, torch.Tensor]
 
@@ -195,6 +201,13 @@ class _Context:
         self.tiny = {k: v[:2] for k, v in self.test.items()}
         self._samples: torch.Tensor | None = None
         self._classifier: Any = None
+        self._translations: list[Translation] | None = None
+
+    def translations(self) -> list[Translation]:
+        """Each direction of a translation model on the first ``n_samples`` test rows (once)."""
+        if self._translations is None:
+            self._translations = _probe(lambda: translations(self.model, self.test, self.s.n_samples, self.s.seed))
+        return self._translations
 
     @property
     def sample_mean(self) -> bool:
@@ -293,6 +306,8 @@ def _bpd(c: _Context) -> MetricResult:
 
 
 def _mmd(c: _Context) -> MetricResult:
+    if is_translation_model(c.model):
+        return _mmd_translations(c)
     x = c.samples()
     y = c.test_x(c.s.n_samples)
     r = mmd_test(x, y, c.s.bandwidths, permutations=c.s.permutations, seed=c.s.seed)
@@ -303,6 +318,40 @@ def _mmd(c: _Context) -> MetricResult:
         summary=f"MMD² = {_fmt(r.mmd2)}, p = {r.p_value:.3f} ({r.n_x} samples vs {r.n_y} test rows, σ = "
         f"{', '.join(map(_fmt, r.bandwidths))})",
     )
+
+
+def _mmd_translations(c: _Context) -> MetricResult:
+    """Per direction source -> target: the translated test rows of the source against the target's test rows."""
+    found = c.translations()
+    results = translation_mmd(found, c.test, c.s.n_samples, c.s.bandwidths, c.s.permutations, c.s.seed)
+    if not results:
+        raise NotApplicable("the test data hold no target domain of the model's translations")
+    parts = [
+        f"{name.replace('->', ' -> ')}: MMD² = {_fmt(r.mmd2)}, p = {r.p_value:.3f} ({r.n_x} translated vs "
+        f"{r.n_y} test rows, σ = {', '.join(map(_fmt, r.bandwidths))})"
+        for name, r in results.items()
+    ]
+    return MetricResult("mmd", "ok", {n: r.to_dict() for n, r in results.items()}, summary="\n".join(parts))
+
+
+def _cycle(c: _Context) -> MetricResult:
+    if not is_translation_model(c.model):
+        raise NotApplicable(
+            "the model's generative process starts from no given data rows: it translates nothing "
+            "(a cycle error needs a translation model, e.g. specs/extra/cyclegan.sgm)"
+        )
+    found = c.translations()
+    errors = cycle_errors(c.model, found, c.test, c.s.n_samples, c.s.seed)
+    if not errors:
+        ways = ", ".join(f"{d.source} -> {d.target}" for d in found)
+        raise NotApplicable(f"the graph translates one way only ({ways}): there is no way back to close a cycle")
+    n = {d.name: len(d.rows) for d in found}
+    parts = [
+        f"{name.replace('->', ' -> ')} -> {name.split('->')[0]}: mean L1 cycle error {_fmt(e)} ({n[name]} test rows)"
+        for name, e in errors.items()
+    ]
+    value = {name: {"l1": e, "n": n[name]} for name, e in errors.items()}
+    return MetricResult("cycle", "ok", value, summary="\n".join(parts))
 
 
 def _modes(c: _Context) -> MetricResult:
@@ -421,6 +470,7 @@ _RUNNERS: dict[str, Callable[[_Context], MetricResult]] = {
     "inception": _inception,
     "fid": _fid,
     "surgery": _surgery,
+    "cycle": _cycle,
 }
 
 
@@ -439,10 +489,13 @@ def evaluate(
     if s.k < 1 or s.n_samples < 2:
         raise SpecError(f"need k ≥ 1 and at least 2 samples (got k = {s.k}, n-samples = {s.n_samples})")
     names = tuple(metrics) if metrics else METRICS
-    if names == METRICS and hasattr(model, "exact"):  # a flow (or a reference density): its bits/dim too
+    default = names == METRICS
+    if default and hasattr(model, "exact"):  # a flow (or a reference density): its bits/dim too
         names = ("elbo", "iw", "bpd", *METRICS[2:])
-    if names == METRICS and any(n.partial for n in graph.nodes.values()):  # the inferred label's accuracy too
+    if default and any(n.partial for n in graph.nodes.values()):  # the inferred label's accuracy too
         names = (*names, "accuracy")
+    if default and is_translation_model(model):  # each direction's cycle error too
+        names = (*names, "cycle")
     c = _Context(model, graph, data, s)
     was_training = model.training
     model.eval()

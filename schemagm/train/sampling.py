@@ -21,7 +21,16 @@ from ..errors import SpecError
 from .data import DataSource
 from .pictures import as_images, image_grid, scatter, tile, titled
 
-__all__ = ["draw_samples", "draw_reconstructions", "draw_interpolations", "draw_translations", "sampled_node"]
+__all__ = [
+    "draw_samples",
+    "draw_reconstructions",
+    "draw_interpolations",
+    "draw_translations",
+    "sampled_node",
+    "given_data",
+    "translate",
+    "translate_back",
+]
 
 
 def _is_points(x: torch.Tensor) -> bool:
@@ -50,6 +59,8 @@ def _needs(model: Any) -> list[str]:
     """The data the generative process starts from, where it then makes another data node (else none:
     a model that cannot sample says so, as before)."""
     needs = list(model.needs_data()) if hasattr(model, "needs_data") else []
+    if not needs:
+        return []
     others = [v for v, n in model.graph.nodes.items() if n.role.value == "data" and v not in needs]
     return needs if others else []
 
@@ -164,23 +175,7 @@ def draw_translations(
             "rows of another (specs/extra/cyclegan.sgm); draw this model's samples without --compare",
         )
     rows = _test_rows(model, data, n)
-    n = len(rows[needs[0]])
-    found: list[tuple[str, str, torch.Tensor]] = []
-    for target, made in _made(model, {v: rows[v] for v in needs}, n, seed):
-        found.append((needs[0], target, made))
-    for _, target, _ in list(found):
-        if target not in rows:  # a data node the data do not hold: nothing to translate back
-            continue
-        for source in needs:
-            given = {target: rows[target], **{v: rows[v] for v in needs if v != source}}
-            try:
-                back = dict(_made(model, given, n, seed))
-            except SpecError:  # the process cannot make the source from the target: one direction only
-                continue
-            if source in back:
-                found.append((target, source, back[source]))
-    if not found:
-        raise SpecError(f"the generative process of '{model.graph.name}' makes no data node from {', '.join(needs)}")
+    found = translate(model, rows, seed)
     pairs = [(rows[s].detach().cpu(), made) for s, _, made in found]
     same = len({tuple(t.shape) for pair in pairs for t in pair}) == 1
     array = torch.stack([torch.stack(pair) for pair in pairs]) if same else None
@@ -195,6 +190,57 @@ def draw_translations(
             [titled(left, f"{s}: {len(src)} test rows"), titled(right, f"{s} -> {t}: their translation{over}")]
         )
     return [(s, t) for s, t, _ in found], array, tile(panels)
+
+
+def given_data(model: Any) -> list[str]:
+    """The data nodes the generative process of a translation model takes as given (CycleGAN's x_a),
+    where it then makes another data node from them; empty for any other model."""
+    return _needs(model)
+
+
+def translate(
+    model: Any, rows: dict[str, torch.Tensor], seed: int | None = None
+) -> list[tuple[str, str, torch.Tensor]]:
+    """Each direction ``(source, target, translation)`` of a translation model on ``rows`` (the
+    source rows of each direction, on the model's device; the translations come back on the CPU),
+    from ``torch.manual_seed(seed)`` for each direction.
+
+    The forward direction starts from the data the process takes as given (CycleGAN's x_a, making
+    x_b = G(x_a)); the reverse one gives the target's rows in its place, where the process then
+    makes the source from them (x_a = F(x_b))."""
+    needs = _needs(model)
+    if not needs:
+        raise SpecError(f"the generative process of '{model.graph.name}' starts from no given data rows")
+    n = len(rows[needs[0]])
+    found: list[tuple[str, str, torch.Tensor]] = []
+    for target, made in _made(model, {v: rows[v] for v in needs}, n, seed):
+        found.append((needs[0], target, made))
+    for _, target, _ in list(found):
+        if target not in rows:  # a data node the data do not hold: nothing to translate back
+            continue
+        for source in needs:
+            back = translate_back(model, rows, target, rows[target], source, seed)
+            if back is not None:
+                found.append((target, source, back))
+    if not found:
+        raise SpecError(f"the generative process of '{model.graph.name}' makes no data node from {', '.join(needs)}")
+    return found
+
+
+def translate_back(
+    model: Any, rows: dict[str, torch.Tensor], node: str, x: torch.Tensor, source: str, seed: int | None = None
+) -> torch.Tensor | None:
+    """What the generative process makes of the given data ``source`` when ``x`` takes the place of
+    ``node`` (the other given data from ``rows``), from ``torch.manual_seed(seed)``; None where the
+    process cannot make ``source`` from ``node`` (a model with one direction only)."""
+    needs = _needs(model)
+    device = rows[source].device
+    given = {**{v: rows[v] for v in needs if v not in (source, node)}, node: x.to(device)}
+    try:
+        back = dict(_made(model, given, len(x), seed))
+    except SpecError:  # the process cannot make the source from the target: one direction only
+        return None
+    return back.get(source)
 
 
 def _made(model: Any, given: dict[str, torch.Tensor], n: int, seed: int | None) -> list[tuple[str, torch.Tensor]]:
