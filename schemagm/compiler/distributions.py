@@ -50,6 +50,8 @@ LOG_2PI = math.log(2 * math.pi)
 
 def flat_sum(t: Tensor) -> Tensor:
     """Sum over every dimension but the first: ``[n, ...] -> [n]``."""
+    if t.dim() == 2:  # already [n, d]: the reshape would be a view with the same strides (the same sum)
+        return t.sum(1)
     return t.reshape(t.shape[0], -1).sum(1)
 
 

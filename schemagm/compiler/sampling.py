@@ -555,7 +555,7 @@ class Planner:
                 if tiled:
                     run.record(key, eps, ctx)
                 else:
-                    run.draws[key] = eps.detach()
+                    run.draws[key] = eps.detach() if eps.requires_grad else eps
                 return d.rsample_with(eps)
 
             return rsample
@@ -567,7 +567,7 @@ class Planner:
             if tiled:
                 run.record(key, s, ctx)
             else:
-                run.draws[key] = s.detach()
+                run.draws[key] = s.detach() if s.requires_grad else s
             return s
 
         return sample
@@ -790,7 +790,7 @@ class Run:
     def record(self, key: str, t: Tensor, ctx: Any) -> None:
         if ctx.tile > 1:
             t = t.reshape(ctx.tile, t.shape[0] // ctx.tile, *t.shape[1:])
-        self.draws[key] = t.detach()
+        self.draws[key] = t.detach() if t.requires_grad else t
 
     # -- networks -----------------------------------------------------------------------------------------
     def net_input(self, ctx: str, ei: EdgeInfo, detach: bool = False) -> Tensor:
