@@ -710,6 +710,8 @@ class Run:
         )
 
     def rows(self, ctx: Any) -> int:
+        if not self.plan.given:  # every branch has the batch's rows (k times under importance weighting)
+            return self.n * ctx.tile
         key = (ctx.branch if ctx.kind != "sample" else "sample", ctx.tile)
         r = self._rows.get(key)
         if r is None:
@@ -761,7 +763,7 @@ class Run:
         return t
 
     def draw_prior(self, ctx: Any, prior: Prior, key: str, sid: str) -> Tensor:
-        z = prior.from_base(self.base(sid, prior.base_kind, (self.rows(ctx), *prior.shape)))
+        z = prior.from_base(self.base(sid, prior.base_kind, (self.rows(ctx), *prior.shape)), fresh=True)
         self.record(key, z, ctx)
         return z
 
