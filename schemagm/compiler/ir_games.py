@@ -57,8 +57,11 @@ class Side(Expr):
     frozen: bool
     s: Sym
 
+    def __post_init__(self) -> None:
+        self._form = FORMS[self.form][0]  # looked up once, not per call
+
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
-        return FORMS[self.form][0](run.logit(self.ctx, self.red, self.detach, self.frozen)).mean()
+        return self._form(run.logit(self.ctx, self.red, self.detach, self.frozen)).mean()
 
     def py(self, ctx: str | None = None) -> str:
         logit = f"logit_at({self.ctx!r}, {self.red.index}, {self.detach}, {self.frozen})"

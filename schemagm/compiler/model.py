@@ -46,6 +46,7 @@ class CompiledModel(nn.Module):
         super().__init__()
         self.graph = graph
         self.networks = nn.ModuleDict()
+        self._net_modules = self.networks._modules  # the networks by key, as a call reads them (sampling.Run)
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
         self._splits: dict[

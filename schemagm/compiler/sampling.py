@@ -640,7 +640,8 @@ class Run:
         self.plan = plan
         self.getters = plan.getters  # the planned closures and tilings, read without a method call
         self.untiled = plan._untiled
-        self.nets = model.networks._modules
+        nets = model.__dict__.get("_net_modules")  # (model.networks._modules, without nn.Module.__getattr__)
+        self.nets = nets if nets is not None else model.networks._modules
         self.batch = batch or {}
         self.values: dict[tuple[str, str], Tensor] = {}
         self.dists: dict[tuple[str, int], Dist] = {}
