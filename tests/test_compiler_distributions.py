@@ -53,6 +53,27 @@ def test_bernoulli_sample_is_u_below_p() -> None:
     assert s.tolist() == [[1.0, 1.0, 0.0]]
 
 
+def test_bernoulli_sample_is_exactly_u_below_p_and_leaves_its_inputs() -> None:
+    torch.manual_seed(1)
+    logits, u = torch.randn(64, 32, requires_grad=True), torch.rand(64, 32)
+    before_u, before_logits = u.clone(), logits.detach().clone()
+    s = Head("bernoulli")(logits).sample_with(u)
+    assert torch.equal(s, (u < torch.sigmoid(before_logits)).to(torch.float32))
+    assert s.dtype == torch.float32 and not s.requires_grad
+    assert torch.equal(u, before_u) and torch.equal(logits.detach(), before_logits)
+
+
+def test_a_fresh_base_gives_the_same_prior_draw_written_in_place() -> None:
+    torch.manual_seed(2)
+    for prior in (Prior("uniform", (5,), -1.0, 1.0), Prior("uniform", (5,), 0.25, 3.0), Prior("bernoulli", (5,))):
+        base = torch.rand(50, 5)
+        kept = base.clone()
+        plain = prior.from_base(base)
+        assert torch.equal(base, kept)  # not fresh: the base is left as it was
+        fresh = prior.from_base(base, fresh=True)
+        assert torch.equal(fresh, plain) and fresh.data_ptr() == base.data_ptr()
+
+
 def test_categorical_sample_frequencies_follow_the_probabilities() -> None:
     torch.manual_seed(2)
     logits = torch.log(torch.tensor([[0.7, 0.2, 0.1]])).expand(20000, 3)

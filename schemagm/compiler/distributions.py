@@ -50,6 +50,8 @@ LOG_2PI = math.log(2 * math.pi)
 
 def flat_sum(t: Tensor) -> Tensor:
     """Sum over every dimension but the first: ``[n, ...] -> [n]``."""
+    if t.dim() == 2:  # already [n, d]: the reshape would be a view with the same strides (the same sum)
+        return t.sum(1)
     return t.reshape(t.shape[0], -1).sum(1)
 
 
@@ -146,7 +148,8 @@ class _Logits(Dist):
 class Bernoulli(_Logits):
     def sample_with(self, base: Tensor) -> Tensor:
         """1 where u < sigmoid(logits)."""
-        return (base < torch.sigmoid(self.logits.detach())).to(self.logits.dtype)  # no gradient: nothing recorded
+        # no gradient: nothing recorded; p > u written into the fresh p (as (u < p).to(dtype), one op less)
+        return torch.sigmoid(self.logits.detach()).gt_(base)
 
     def sample(self) -> Tensor:
         with torch.no_grad():
@@ -295,17 +298,21 @@ class Prior:
     def base_kind(self) -> str:
         return "normal" if self.kind == "normal" else "uniform"
 
-    def from_base(self, base: Tensor) -> Tensor:
-        """A draw from a base draw of ``[n, *shape]`` (normal for a normal prior, else uniform)."""
+    def from_base(self, base: Tensor, fresh: bool = False) -> Tensor:
+        """A draw from a base draw of ``[n, *shape]`` (normal for a normal prior, else uniform);
+        ``fresh``: ``base`` is read by nothing else, so the draw may be written into it (the same
+        numbers, without a new tensor)."""
         if self.kind == "normal":
             return base
         if self.kind == "uniform":
+            if fresh:
+                return base.mul_(self.high - self.low).add_(self.low)
             return self.low + (self.high - self.low) * base
         if self.kind == "categorical":
             idx = torch.argmax(_gumbel(base), -1)
             return one_hot(idx, self.shape[-1], base.dtype)
         if self.kind == "bernoulli":
-            return (base < 0.5).to(base.dtype)
+            return base.lt_(0.5) if fresh else (base < 0.5).to(base.dtype)
         raise ValueError(f"unknown prior '{self.kind}'")  # pragma: no cover
 
     def sample(self, n: int, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> Tensor:

@@ -420,8 +420,8 @@ class Pool(Expr):
     dsym_gen: Sym  # D(v) at the generated side
 
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
-        w_real = torch.sigmoid(run.logit(self.real, self.red, False).detach())
-        w_gen = torch.sigmoid(run.logit(self.gen, self.red, False).detach())
+        w_real = _pool_weight(run, self.real, self.red)
+        w_gen = _pool_weight(run, self.gen, self.red)
         return (w_real * self.body.eval(run, self.real)).mean() + (w_gen * self.body.eval(run, self.gen)).mean()
 
     def py(self, ctx: str | None = None) -> str:
@@ -441,3 +441,13 @@ class Pool(Expr):
 
     def children(self) -> tuple[Expr, ...]:
         return (self.body,)
+
+
+def _pool_weight(run: Run, ctx: str, red: Any) -> Tensor:
+    """``stopgrad(D(v))`` at the values of ``ctx``, once per call: every pooled term of the
+    call (the likelihood and the KL of a branch) reads the same weights."""
+    key = ("pool weight", ctx, red.index)
+    w = run.logits.get(key)
+    if w is None:
+        w = run.logits[key] = torch.sigmoid(run.logit(ctx, red, False).detach())
+    return w

@@ -57,8 +57,11 @@ class Side(Expr):
     frozen: bool
     s: Sym
 
+    def __post_init__(self) -> None:
+        self._form = FORMS[self.form][0]  # looked up once, not per call
+
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
-        return FORMS[self.form][0](run.logit(self.ctx, self.red, self.detach, self.frozen)).mean()
+        return self._form(run.logit(self.ctx, self.red, self.detach, self.frozen)).mean()
 
     def py(self, ctx: str | None = None) -> str:
         logit = f"logit_at({self.ctx!r}, {self.red.index}, {self.detach}, {self.frozen})"
@@ -110,10 +113,11 @@ class Sum(Expr):
     joiner: Sym
 
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
-        total: Any = 0.0
+        total: Any = None  # (not 0.0 + the first part: one tensor op less, the same value)
         for c, p in self.parts:
             v = p.eval(run, cast(str, ctx))  # a part that needs a context is summed under one
-            total = total + (v if c == 1.0 else c * v)
+            v = v if c == 1.0 else c * v
+            total = v if total is None else total + v
         return total
 
     def py(self, ctx: str | None = None) -> str:

@@ -47,6 +47,7 @@ class CompiledModel(nn.Module):
         super().__init__()
         self.graph = graph
         self.networks = nn.ModuleDict()
+        self._net_modules = self.networks._modules  # the networks by key, as a call reads them (sampling.Run)
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
         self._splits: dict[
@@ -76,6 +77,10 @@ class CompiledModel(nn.Module):
             p.name: [t.name for t in self.objective.terms if t.groups & set(p.groups)] for p in self.objective.phases
         }
         self._group_terms = {g: [t.name for t in self.objective.terms if g in t.groups] for g in self.groups}
+        #: per phase, each term's (name, value, coefficient): what phase_loss evaluates, read without lookups
+        self._phase_plans = {
+            p: [(n, self._values[n], self._coef[n]) for n in names] for p, names in self._phase_terms.items()
+        }
 
     def _register_baselines(self) -> None:
         """One buffer per score-function term (NVIL's moving-average baseline and whether it is set),
@@ -338,12 +343,16 @@ class CompiledModel(nn.Module):
     def phase_loss(self, phase: str, batch: dict[str, Tensor] | Run) -> Tensor:
         """The sum of the distinct terms that update any group of the phase (one backward pass)."""
         run = batch if isinstance(batch, Run) else Run(self, batch)
-        names = self._phase_terms.get(phase)
-        if names is None:
+        plan = self._phase_plans.get(phase)
+        if plan is None:
             raise SpecError(f"no phase named '{phase}' (phases: {', '.join(self._phase_terms)})")
         total = None
-        for n in names:
-            c = self._contribution(run, n)
+        results = run.results
+        for name, value, coef in plan:  # as _contribution, inlined
+            c = results.get(name)
+            if c is None:
+                v = value(run)
+                c = results[name] = v if coef == 1.0 else (-v if coef == -1.0 else coef * v)
             total = c if total is None else total + c
         return total if total is not None else self._anchor.new_zeros(())
 

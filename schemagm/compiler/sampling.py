@@ -531,6 +531,7 @@ class Planner:
         name = ctx.name
         mode = src.mode
         sid = f"{mode}:{ei.index}:{ctx.name}"
+        tiled = ctx.tile > 1  # (fixed with the context: a draw of k copies is recorded as [k, n, ...])
         if mode == "corrupt":
             corruption = ei.corruption
             key = f"noise:{ei.draw or ei.name}:{tag}"
@@ -555,7 +556,10 @@ class Planner:
             def rsample(run: Run) -> Tensor:
                 d = run.dist(name, ei)
                 eps = d.noise_from(run.base(sid, d.noise_kind, d.shape))
-                run.record(key, eps, ctx)
+                if tiled:
+                    run.record(key, eps, ctx)
+                else:
+                    run.draws[key] = eps.detach() if eps.requires_grad else eps
                 return d.rsample_with(eps)
 
             return rsample
@@ -564,7 +568,10 @@ class Planner:
         def sample(run: Run) -> Tensor:
             d = run.dist(name, ei)
             s = d.sample_with(run.base(sid, d.sample_kind, d.shape))
-            run.record(key, s, ctx)
+            if tiled:
+                run.record(key, s, ctx)
+            else:
+                run.draws[key] = s.detach() if s.requires_grad else s
             return s
 
         return sample
@@ -572,6 +579,7 @@ class Planner:
 
 _HASHES: dict[str, int] = {}
 _LOCAL = threading.local()
+_is_compiling = torch.compiler.is_compiling
 
 
 def _generator(device: torch.device) -> torch.Generator:
@@ -603,6 +611,8 @@ class Run:
     __slots__ = (
         "model",
         "plan",
+        "getters",
+        "untiled",
         "nets",
         "batch",
         "values",
@@ -630,8 +640,12 @@ class Run:
         given: dict[str, Tensor] | None = None,
     ) -> None:
         self.model = model
-        self.plan: Planner = model._planner
-        self.nets = model.networks._modules
+        plan: Planner = model._planner
+        self.plan = plan
+        self.getters = plan.getters  # the planned closures and tilings, read without a method call
+        self.untiled = plan._untiled
+        nets = model.__dict__.get("_net_modules")  # (model.networks._modules, without nn.Module.__getattr__)
+        self.nets = nets if nets is not None else model.networks._modules
         self.batch = batch or {}
         self.values: dict[tuple[str, str], Tensor] = {}
         self.dists: dict[tuple[str, int], Dist] = {}
@@ -648,10 +662,23 @@ class Run:
         self._data: dict[Any, Tensor] = {}
         self.results: dict[str, Tensor] = {}
         if n is None:
-            n = self._batch_size()
+            for name in plan.data_nodes:  # the first data node in the batch gives the rows
+                t = self.batch.get(name)
+                if t is not None:
+                    n = int(t.shape[0])
+                    break
+            else:
+                n = self._batch_size()  # (raises: the batch has no data)
         self.n = n
-        self.device = device if device is not None else self._device()
-        self.dtype = model._anchor.dtype
+        if device is None:
+            for t in self.batch.values():
+                if isinstance(t, Tensor):
+                    device = t.device
+                    break
+            else:
+                device = model.device
+        self.device = device
+        self.dtype = model._buffers["_anchor"].dtype
         model.__dict__["last_draws"] = self.draws  # (not nn.Module.__setattr__: this runs every call)
 
     def _batch_size(self) -> int:
@@ -664,19 +691,15 @@ class Run:
             + ", ".join(repr(n.name) for n in self.plan.graph.nodes.values() if n.role is Role.data)
         )
 
-    def _device(self) -> torch.device:
-        for t in self.batch.values():
-            if isinstance(t, Tensor):
-                return t.device
-        return self.model.device
-
     # -- values ---------------------------------------------------------------------------------------------
     def value(self, ctx: str, node: str) -> Tensor:
         key = (ctx, node)
         v = self.values.get(key)
         if v is None:
-            v = self.plan.getters[key](self) if key in self.plan.getters else self.plan.getter(ctx, node)(self)
-            self.values[key] = v
+            getter = self.getters.get(key)
+            if getter is None:
+                getter = self.plan.getter(ctx, node)
+            v = self.values[key] = getter(self)
         return v
 
     def injected(self, ctx: str, node: str) -> Tensor:
@@ -692,6 +715,8 @@ class Run:
         )
 
     def rows(self, ctx: Any) -> int:
+        if not self.plan.given:  # every branch has the batch's rows (k times under importance weighting)
+            return self.n * ctx.tile
         key = (ctx.branch if ctx.kind != "sample" else "sample", ctx.tile)
         r = self._rows.get(key)
         if r is None:
@@ -708,7 +733,9 @@ class Run:
         if node.value == "categorical":
             if t.dtype in (torch.long, torch.int, torch.int32, torch.int64, torch.int16, torch.uint8):
                 return one_hot(t.reshape(t.shape[0]), node.shape[-1] if node.shape else 2, self.dtype)
-        t = t.reshape(t.shape[0], *(node.shape or (1,)))
+        shape = node.shape or (1,)
+        if t.shape[1:] != shape:  # (a batch already of the node's shape is used as it is)
+            t = t.reshape(t.shape[0], *shape)
         return t if t.dtype == self.dtype else t.to(self.dtype)
 
     def data(self, node: Any, branch: int | None, tile: int) -> Tensor:
@@ -741,7 +768,7 @@ class Run:
         return t
 
     def draw_prior(self, ctx: Any, prior: Prior, key: str, sid: str) -> Tensor:
-        z = prior.from_base(self.base(sid, prior.base_kind, (self.rows(ctx), *prior.shape)))
+        z = prior.from_base(self.base(sid, prior.base_kind, (self.rows(ctx), *prior.shape)), fresh=True)
         self.record(key, z, ctx)
         return z
 
@@ -749,7 +776,7 @@ class Run:
         """A standard normal or uniform draw for ``key`` (a structural id: kind, edge or node
         index, context): the same for the same call seed and key, whatever else the call
         evaluates, and whatever the nodes and networks are called."""
-        if torch.compiler.is_compiling():
+        if _is_compiling():
             return _compiled_base()(self, key, kind, shape, dtype)
         return self._base(key, kind, shape, dtype)
 
@@ -760,7 +787,8 @@ class Run:
         seed = self.seed
         if seed is None:  # (under torch.compile this runs eagerly: compiled and eager calls draw the same)
             seed = self.seed = _eager_seed()
-        gen.manual_seed((seed + _key_hash(key)) % (2**63 - 1))
+        h = _HASHES.get(key)
+        gen.manual_seed((seed + (h if h is not None else _key_hash(key))) % (2**63 - 1))
         dtype = dtype or self.dtype
         if kind == "normal":
             return torch.randn(tuple(shape), generator=gen, device=self.device, dtype=dtype)
@@ -769,11 +797,15 @@ class Run:
     def record(self, key: str, t: Tensor, ctx: Any) -> None:
         if ctx.tile > 1:
             t = t.reshape(ctx.tile, t.shape[0] // ctx.tile, *t.shape[1:])
-        self.draws[key] = t.detach()
+        self.draws[key] = t.detach() if t.requires_grad else t
 
     # -- networks -----------------------------------------------------------------------------------------
     def net_input(self, ctx: str, ei: EdgeInfo, detach: bool = False) -> Tensor:
-        vals = [self.value(ctx, i) for i in ei.inputs]
+        inputs = ei.inputs
+        if len(inputs) == 1:
+            x = self.value(ctx, inputs[0])
+            return x.detach() if detach else x
+        vals = [self.value(ctx, i) for i in inputs]
         if detach:
             vals = [v.detach() for v in vals]
         if len(vals) == 1:
@@ -783,22 +815,25 @@ class Run:
     def forward(self, ctx: str, ei: EdgeInfo) -> Tensor:
         key = (ctx, ei.index)
         out = self.outputs.get(key)
-        if out is None:
-            untiled = self.plan.untiled(ctx, ei)
-            if untiled is not None:  # the inputs do not depend on the k draws: run once on n rows
-                out = self.forward(untiled[0], ei)
-                out = out.repeat(untiled[1], *([1] * (out.dim() - 1)))
-            else:
-                out = self.nets[ei.net_key](self.net_input(ctx, ei))  # type: ignore[index]
-            self.outputs[key] = out
+        if out is not None:
+            return out
+        untiled = self.untiled[key] if key in self.untiled else self.plan.untiled(ctx, ei)
+        if untiled is not None:  # the inputs do not depend on the k draws: run once on n rows
+            out = self.forward(untiled[0], ei)
+            out = out.repeat(untiled[1], *([1] * (out.dim() - 1)))
+        else:
+            inputs = ei.inputs
+            out = self.nets[ei.net_key](  # type: ignore[index]
+                self.value(ctx, inputs[0]) if len(inputs) == 1 else self.net_input(ctx, ei)
+            )
+        self.outputs[key] = out
         return out
 
     def dist(self, ctx: str, ei: EdgeInfo) -> Dist:
         key = (ctx, ei.index)
         d = self.dists.get(key)
         if d is None:
-            d = ei.head(self.forward(ctx, ei))  # type: ignore[misc]
-            self.dists[key] = d
+            d = self.dists[key] = ei.head._make(self.forward(ctx, ei))  # type: ignore[union-attr]  # = ei.head(...)
         return d
 
     def logit(self, ctx: str, ei: EdgeInfo, detach: bool, frozen: bool = False) -> Tensor:
