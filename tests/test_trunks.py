@@ -151,7 +151,8 @@ def test_the_trainer_steps_phi_with_the_gradient_of_phis_loss_alone() -> None:
     def spy(phase, batch):
         if phase.startswith("adversary"):
             state = torch.get_rng_state()
-            grads = torch.autograd.grad(original(phase, batch), phi)
+            # retain_graph: the trainer hands in one call (model.run) whose loss it then backpropagates
+            grads = torch.autograd.grad(original(phase, batch), phi, retain_graph=True)
             expected.append([g.clone() for g in grads])
             torch.set_rng_state(state)
         loss = original(phase, batch)
