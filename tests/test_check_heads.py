@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
+from check_support import one
 
-from schemagm.errors import SpecError
 from schemagm.graph.build import parse
 
 HEADER = """model h
@@ -12,18 +11,6 @@ data      x : real[4] in [0, 1]
 latent    z : normal[2]
 indicator y
 """
-
-
-def errors(text: str) -> list:
-    with pytest.raises(SpecError) as err:
-        parse(text, "spec.sgm")
-    return err.value.diagnostics
-
-
-def one(text: str):
-    found = errors(text)
-    assert len(found) == 1, [d.message for d in found]
-    return found[0]
 
 
 def test_an_activation_into_a_normal_latent_can_never_match_its_prior() -> None:

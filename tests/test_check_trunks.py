@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from check_support import errors, one
 from typer.testing import CliRunner
 
-from schemagm.errors import SpecError
 from schemagm.graph.build import parse
 
 GAN = """model t
@@ -20,18 +20,6 @@ x -> y : D_phi = mlp(8) adversarial
 """
 #: where the call `head(...)` starts on the line `x, y -> z : Q_eta = head(...) normal`
 CALL = len("x, y -> z : Q_eta = ") + 1
-
-
-def errors(text: str) -> list:
-    with pytest.raises(SpecError) as err:
-        parse(text, "spec.sgm")
-    return err.value.diagnostics
-
-
-def one(text: str):
-    found = errors(text)
-    assert len(found) == 1, [d.message for d in found]
-    return found[0]
 
 
 def test_the_shared_infogan_is_valid_and_its_head_names_its_trunk() -> None:
