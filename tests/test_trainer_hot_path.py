@@ -73,13 +73,16 @@ def test_side_stream_restores_the_training_stream_after_an_error():
     assert torch.equal(torch.rand(3), expected)
 
 
+@pytest.mark.parametrize("group_lr", [{"eta": 3e-3}, {}], ids=["eta-own-lr", "one-lr"])
 @pytest.mark.parametrize("name", ["vae", "aae"])
-def test_a_phase_steps_its_groups_as_one_optimiser_bitwise_as_each_group_its_own(name, tmp_path):
+def test_a_phase_steps_its_groups_as_one_optimiser_bitwise_as_each_group_its_own(name, group_lr, tmp_path, monkeypatch):
     import copy
+    import functools
 
     from conftest import SPECS
 
     from schemagm.compiler import compile as compile_spec
+    from schemagm.train import optim
     from schemagm.train.checkpoint import load_checkpoint
     from schemagm.train.config import load_config
     from schemagm.train.data import get_dataset
@@ -91,15 +94,28 @@ def test_a_phase_steps_its_groups_as_one_optimiser_bitwise_as_each_group_its_own
     model = compile_spec(SPECS / f"{name}.sgm")
     twin = copy.deepcopy(model)
     data = get_dataset(None, model.graph)
-    config = load_config(None, {"spec": "x.sgm", "batch_size": 16, "group_lr": {"eta": 3e-3}})
+    config = load_config(None, {"spec": "x.sgm", "batch_size": 16, "group_lr": group_lr})
     run, _ = create_run_dir(tmp_path / "run")
     trainer = Trainer(model, data, config, run=run, spec_text="", model_name=name)
-    assert set(trainer._merged) == {"eta", "theta"}  # the model phase's two groups are stepped as one
+    calls = []
+    update = optim.adam_update
+
+    @functools.wraps(update)
+    def counted(params, *args, **kwargs):
+        calls.append(len(params))
+        return update(params, *args, **kwargs)
+
+    monkeypatch.setattr(optim, "adam_update", counted)
     plain = {g: torch.optim.Adam(twin.parameters_of(g), lr=config.lr_of(g), betas=config.betas) for g in twin.groups}
     stream = BatchStream(data.train, 16, config.seed)
     torch.manual_seed(1)
     for _ in range(6):
         trainer.train_step()
+    # a phase's groups with equal settings are one update call (theta and eta of the model phase, when
+    # they share a learning rate), each other group its own
+    per_step = sum(len({config.lr_of(g) for g in phase.groups}) * phase.steps for phase in twin.objective.phases)
+    assert len(calls) == 6 * per_step
+    assert per_step == (len(twin.objective.phases) if not group_lr else per_step)
     torch.manual_seed(1)
     for _ in range(6):
         for phase in twin.objective.phases:

@@ -49,7 +49,7 @@ from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
 from .interval import IntervalMeans
 from .loggers.base import RunLogger, scalars_of
-from .phase_optim import PhaseOptimizer
+from .optim import GroupOptimizer, step_together
 from .pictures import save_png
 from .rundir import RunDir
 from .sampling import draw_reconstructions, draw_samples
@@ -103,12 +103,10 @@ class TrainResult:
     session_seconds: float = 0.0  # training clock of this session (less than ``seconds`` after a resume)
 
 
-def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
-    """One optimiser per parameter group, with its own learning rate.
-
-    Each uses torch's multi-tensor ("foreach") update, which steps all of a group's parameters in
-    a few calls instead of a Python loop over them (torch's default on a GPU, not on the CPU); it
-    gives bitwise the same parameters as the one-tensor-at-a-time update."""
+def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, GroupOptimizer]:
+    """One optimiser per parameter group, with its own learning rate: torch's Adam, RMSprop or SGD
+    update with its multi-tensor ("foreach") kernels (optim.py), bitwise the parameters of the
+    one-tensor-at-a-time default."""
     unknown = sorted(set(config.group_lr) - set(model.groups))
     if unknown:
         raise SpecError(
@@ -116,18 +114,15 @@ def make_optimizers(model: TrainableModel, config: TrainConfig) -> dict[str, tor
             hint=did_you_mean(unknown[0], model.groups)
             + f"the model's parameter groups: {', '.join(model.groups) or 'none'}",
         )
-    optimizers: dict[str, torch.optim.Optimizer] = {}
+    optimizers: dict[str, GroupOptimizer] = {}
     for group in model.groups:
         params = list(model.parameters_of(group))
         if not params:
             continue
-        lr = config.lr_of(group)
+        settings: dict[str, Any] = {"lr": config.lr_of(group), "foreach": True}
         if config.optimizer == "adam":
-            optimizers[group] = torch.optim.Adam(params, lr=lr, betas=config.betas, foreach=True)
-        elif config.optimizer == "rmsprop":
-            optimizers[group] = torch.optim.RMSprop(params, lr=lr, foreach=True)
-        else:
-            optimizers[group] = torch.optim.SGD(params, lr=lr, foreach=True)
+            settings["betas"] = config.betas
+        optimizers[group] = GroupOptimizer(config.optimizer, params, **settings)
     if not optimizers and not getattr(model, "nonparametric", False):
         raise SpecError("the model has no parameters to train (no edge has a parameter group)")
     return optimizers
@@ -192,25 +187,14 @@ class Trainer:
         self.device = device or torch.device("cpu")
         self.dist = dist or DistInfo()
         self.console = console
-        self.optimizers = make_optimizers(model, config)  # per group; a merged phase's states live in _merged
+        self.optimizers = make_optimizers(model, config)  # per group
         self.phases = list(model.objective.phases)
         # per phase: its groups that have parameters, and every trained parameter (their gradients
         # are cleared before each backward pass: what each optimiser's zero_grad(set_to_none=True) does)
         self._phase_groups = {p.name: [g for g in p.groups if g in self.optimizers] for p in self.phases}
         self._params = [p for opt in self.optimizers.values() for grp in opt.param_groups for p in grp["params"]]
-        # what each phase steps: its groups' optimisers as one torch optimiser where they allow it (bitwise the
-        # same update, one call's overhead instead of one per group: phase_optim.py), else each in turn
-        self._steppers: dict[str, list[Any]] = {}
-        self._merged: dict[str, PhaseOptimizer] = {}  # group -> the phase optimiser that steps it
-        phases_of = [g for groups in self._phase_groups.values() for g in groups]
-        for name, groups in self._phase_groups.items():
-            alone = all(phases_of.count(g) == 1 for g in groups)
-            if len(groups) > 1 and alone and PhaseOptimizer.fits(groups, self.optimizers):
-                merged = PhaseOptimizer(groups, self.optimizers)
-                self._steppers[name] = [merged]
-                self._merged.update(dict.fromkeys(groups, merged))
-            else:
-                self._steppers[name] = [self.optimizers[g] for g in groups]
+        # what each phase steps: its groups' optimisers, those with equal settings in one call (optim.py)
+        self._steppers = {name: [self.optimizers[g] for g in groups] for name, groups in self._phase_groups.items()}
         self.stream = _stream(model, data, config, self.dist)
         self.step = 0
         self.elapsed = 0.0
@@ -256,11 +240,8 @@ class Trainer:
         return state
 
     def _optimizer_states(self) -> dict[str, Any]:
-        """Each group's optimiser state, in the per-group format whether or not its phase steps it with others."""
-        merged: dict[str, Any] = {}
-        for m in {id(m): m for m in self._merged.values()}.values():
-            merged.update(m.group_states())
-        return {g: merged[g] if g in merged else o.state_dict() for g, o in self.optimizers.items()}
+        """Each group's optimiser state, as torch's optimiser of that group would give it."""
+        return {g: o.state_dict() for g, o in self.optimizers.items()}
 
     def load_state(self, ckpt: dict[str, Any], where: str) -> None:
         """Continue from a checkpoint: weights, optimisers, data position, RNG, counters."""
@@ -269,14 +250,10 @@ class Trainer:
         missing = sorted(set(self.optimizers) - set(ckpt["optimizers"]))
         if missing:
             raise SpecError(f"checkpoint '{where}' has no optimiser state for group(s) {', '.join(missing)}")
-        for merged in {id(m): m for m in self._merged.values()}.values():
-            merged.load_group_states(ckpt["optimizers"], where)
         for group, opt in self.optimizers.items():
-            if group in self._merged:
-                continue
             try:
                 opt.load_state_dict(ckpt["optimizers"][group])
-            except (ValueError, KeyError, RuntimeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
                 raise SpecError(
                     f"checkpoint '{where}': the optimiser state of group '{group}' does not fit: {exc}"
                 ) from None
@@ -387,8 +364,7 @@ class Trainer:
                 if self.dist.enabled:
                     params = [p for g in groups for p in self.model.parameters_of(g)]
                     average_gradients(params, self.dist.world_size)
-                for opt in self._steppers[phase.name]:
-                    opt.step()
+                step_together(self._steppers[phase.name])
                 self.last_phase_losses[phase.name] = value
         self.step += 1
         return batch
