@@ -247,35 +247,49 @@ def _edge_words(e: Edge) -> str:
     return f"{_PROCESS_WORDS[e.process]}{red} edge {describe_edge(e)}"
 
 
-def _pair_score(a: SchematicGraph, ea: Edge, b: SchematicGraph, eb: Edge, m: dict[str, str]) -> int:
-    src_a = {m.get(s) for s in ea.sources}
-    src_b = set(eb.sources)
-    same_target = m.get(ea.target) == eb.target
-    if not same_target and not (src_a & src_b):
-        return 0
-    score = 8 * same_target + 4 * (src_a == src_b) + len(src_a & src_b)
-    score += (ea.process is eb.process) + (adversary_kind(ea) == adversary_kind(eb)) + (ea.branch == eb.branch)
-    return score
+class _EdgePairing:
+    """The greedy best pairing of A's edges with B's under a node map, for many node maps: what does
+    not depend on the map (B's sources, whether processes, adversaries and branches agree) is read
+    once, so that each map costs one set per edge of A and a few set operations per pair."""
 
+    def __init__(self, a: SchematicGraph, b: SchematicGraph) -> None:
+        self.a_edges = [(e.sources, e.target) for e in a.edges]
+        self.b_edges = [(frozenset(e.sources), e.target) for e in b.edges]
+        self.fixed = [
+            [
+                (ea.process is eb.process) + (adversary_kind(ea) == adversary_kind(eb)) + (ea.branch == eb.branch)
+                for eb in b.edges
+            ]
+            for ea in a.edges
+        ]
 
-def _pair_edges(a: SchematicGraph, b: SchematicGraph, m: dict[str, str]) -> tuple[int, list[tuple[int, int]]]:
-    """Greedy best pairing of A's edges with B's under the node map ``m``: (score, pairs)."""
-    scored = sorted(
-        ((_pair_score(a, ea, b, eb, m), i, j) for i, ea in enumerate(a.edges) for j, eb in enumerate(b.edges)),
-        key=lambda t: (-t[0], t[1], t[2]),
-    )
-    used_a: set[int] = set()
-    used_b: set[int] = set()
-    pairs = []
-    total = 0
-    for s, i, j in scored:
-        if s == 0 or i in used_a or j in used_b:
-            continue
-        used_a.add(i)
-        used_b.add(j)
-        pairs.append((i, j))
-        total += s
-    return total, sorted(pairs)
+    def pair(self, m: dict[str, str]) -> tuple[int, list[tuple[int, int]]]:
+        """(score, pairs) under the node map ``m``.  A pair scores 0 (never paired) unless it shares
+        the mapped target or a mapped source; else 8 for the target, 4 for equal source sets, one
+        per shared source, and one each for the same process, adversary and branch."""
+        scored = []
+        for i, (sources, target) in enumerate(self.a_edges):
+            src_a = {m.get(s) for s in sources}
+            mapped = m.get(target)
+            fixed = self.fixed[i]
+            for j, (src_b, target_b) in enumerate(self.b_edges):
+                same_target = mapped == target_b
+                shared = len(src_a & src_b)
+                if same_target or shared:
+                    scored.append((-(8 * same_target + 4 * (src_a == src_b) + shared + fixed[j]), i, j))
+        scored.sort()  # best first, then by A's and B's edge order
+        used_a: set[int] = set()
+        used_b: set[int] = set()
+        pairs = []
+        total = 0
+        for s, i, j in scored:
+            if i in used_a or j in used_b:
+                continue
+            used_a.add(i)
+            used_b.add(j)
+            pairs.append((i, j))
+            total -= s
+        return total, sorted(pairs)
 
 
 _MAX_MAPPINGS = 5040
@@ -322,8 +336,9 @@ def differences(a: SchematicGraph, b: SchematicGraph, names: tuple[str, str] = (
         out.append(f"{A} has {_plural(red_a, 'red edge')}, {B} has {red_b}")
 
     best: tuple[int, dict[str, str], list[tuple[int, int]]] | None = None
+    pairing = _EdgePairing(a, b)
     for m in _node_maps(a, b):
-        score, pairs = _pair_edges(a, b, m)
+        score, pairs = pairing.pair(m)
         score = 64 * score + sum(2 * (_node_label(a, k) == _node_label(b, v)) + (k == v) for k, v in m.items())
         if best is None or score > best[0]:
             best = (score, m, pairs)
