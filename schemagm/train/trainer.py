@@ -196,6 +196,7 @@ class Trainer:
         # what each phase steps: its groups' optimisers, those with equal settings in one call (optim.py)
         self._steppers = {name: [self.optimizers[g] for g in groups] for name, groups in self._phase_groups.items()}
         self.stream = _stream(model, data, config, self.dist)
+        self._batches_on_device: bool | None = None  # whether the stream's batches need no move (_to_device)
         self.step = 0
         self.elapsed = 0.0
         self.last_phase_losses: dict[str, float] = {}
@@ -339,6 +340,10 @@ class Trainer:
         return min(totals) if totals else None
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self._batches_on_device is None:  # the stream's rows live on one device: look once
+            self._batches_on_device = all(v.device == self.device for v in batch.values())
+        if self._batches_on_device:
+            return batch
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def train_step(self) -> dict[str, torch.Tensor]:
