@@ -178,3 +178,16 @@ def test_training_never_imports_torch_dynamo(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()  # it did train and checkpoint
+
+
+def test_a_state_saved_without_a_newer_setting_takes_its_default_as_torch_does():
+    a, b = nets()
+    opt = GroupOptimizer("adam", a.parameters(), lr=1e-2)
+    old = opt.state_dict()
+    del old["param_groups"][0]["decoupled_weight_decay"]  # a setting older torch releases do not save
+    other = GroupOptimizer("adam", a.parameters(), lr=5e-2)
+    other.load_state_dict(old)
+    assert other.settings == opt.settings  # the saved lr, and the default for what was not saved
+    theirs = torch.optim.Adam(a.parameters(), lr=5e-2)
+    theirs.load_state_dict(old)
+    assert {k: v for k, v in theirs.param_groups[0].items() if k != "params"} == other.settings

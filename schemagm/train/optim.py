@@ -182,7 +182,9 @@ class GroupOptimizer:
                 raise ValueError(f"the state names parameter {saved!r}, which its group does not hold")
             p = self.params[position[saved]]
             state[position[saved]] = {k: _placed(k, v, p, group) for k, v in values.items()}
-        self.settings = {k: v for k, v in group.items() if k != "params"}
+        # the saved settings; a setting an older torch did not save takes its default, as torch's own
+        # ``__setstate__`` gives it
+        self.settings = self.kind.settings(**{k: v for k, v in group.items() if k != "params"})
         self.state = state
 
 
