@@ -13,7 +13,7 @@ from conftest import SPECS
 from reference import trunks as ref
 from reference.batches import batch_for
 from reference.catalog import draw, sigmoid_of
-from reference.compare import TOL, assert_same_losses_and_gradients
+from reference.compare import TOL, assert_same_gradients, assert_same_losses_and_gradients
 from torch import nn
 
 SHARED = SPECS / "extra" / "infogan_shared.sgm"
@@ -30,17 +30,20 @@ def linears(module: nn.Module) -> list[nn.Linear]:
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
 
-def reference_of(model, batch):
+def reference_of(model, batch, q_name: str = "Q_eta", trunk: nn.Linear | None = None):
+    """The reference's losses on the model's own weights; ``trunk``: another first layer in place of D's."""
     d1, d2 = linears(model.networks["D_phi"])
-    (q,) = linears(model.networks["Q_eta"])  # Q's own layer only: the trunk is not Q's module
+    (q,) = linears(model.networks[q_name])  # Q's own layer only: the trunk is not Q's module
+    first = trunk if trunk is not None else d1
     return ref.infogan_shared(
         sigmoid_of(model.networks["G_theta"]),
-        (d1.weight, d1.bias),
+        (first.weight, first.bias),
         (d2.weight, d2.bias),
         (q.weight, q.bias),
         batch["x"],
         draw(model, "prior:z:y=0"),
         model.graph.options.mi_weight,
+        q_in_phi=q_name.endswith("_phi"),
     )
 
 
@@ -69,14 +72,8 @@ def test_losses_and_gradients_match_the_hand_written_reference(seed: int) -> Non
     expected = reference_of(model, batch)
     assert_same_losses_and_gradients(model, got, expected, "infogan_shared")
     # stronger: each group's loss has the reference's gradient w.r.t. every parameter of the model
-    params = list(model.parameters())
     for g in model.groups:
-        a = torch.autograd.grad(got[g], params, retain_graph=True, allow_unused=True)
-        b = torch.autograd.grad(expected[g], params, retain_graph=True, allow_unused=True)
-        for p, ga, gb in zip(params, a, b, strict=True):
-            ga = torch.zeros_like(p) if ga is None else ga
-            gb = torch.zeros_like(p) if gb is None else gb
-            torch.testing.assert_close(ga, gb, **TOL, msg=lambda m, g=g: f"gradient of {g}'s loss: {m}")
+        assert_same_gradients(got[g], expected[g], list(model.parameters()), f"gradient of {g}'s loss")
 
 
 def test_the_reference_can_fail() -> None:
@@ -85,30 +82,14 @@ def test_the_reference_can_fail() -> None:
     batch = batch_for(model.graph, n=16)
     torch.manual_seed(1)
     got = model.losses(batch)
-    d1, d2 = linears(model.networks["D_phi"])
-    (q,) = linears(model.networks["Q_eta"])
-    other = nn.Linear(64, 256)
-    wrong = ref.infogan_shared(
-        sigmoid_of(model.networks["G_theta"]),
-        (other.weight, other.bias),
-        (d2.weight, d2.bias),
-        (q.weight, q.bias),
-        batch["x"],
-        draw(model, "prior:z:y=0"),
-    )
+    d1, _ = linears(model.networks["D_phi"])
+    wrong = reference_of(model, batch, trunk=nn.Linear(64, 256))
     assert not torch.allclose(got["eta"], wrong["eta"])
     # an MI term that also trained the trunk (openai/InfoGAN's D loss adds -λ·MI) has a gradient there
     mi = got["eta"]
     (g_trunk,) = torch.autograd.grad(mi, [d1.weight], allow_unused=True)
     assert g_trunk is None
-    live = ref.infogan_shared(
-        sigmoid_of(model.networks["G_theta"]),
-        (d1.weight, d1.bias),
-        (d2.weight, d2.bias),
-        (q.weight, q.bias),
-        batch["x"],
-        draw(model, "prior:z:y=0"),
-    )
+    live = reference_of(model, batch)
     assert torch.count_nonzero(torch.autograd.grad(live["phi"], [d1.weight])[0])
 
 
@@ -190,17 +171,7 @@ def test_a_head_in_the_trunks_group_trains_the_trunk_with_its_term() -> None:
     batch = batch_for(model.graph, n=16)
     torch.manual_seed(1)
     got = model.losses(batch)
-    d1, d2 = linears(model.networks["D_phi"])
-    (q,) = linears(model.networks["Q_phi"])
-    expected = ref.infogan_shared(
-        sigmoid_of(model.networks["G_theta"]),
-        (d1.weight, d1.bias),
-        (d2.weight, d2.bias),
-        (q.weight, q.bias),
-        batch["x"],
-        draw(model, "prior:z:y=0"),
-        q_in_phi=True,
-    )
+    expected = reference_of(model, batch, q_name="Q_phi")
     assert_same_losses_and_gradients(model, got, expected, "Q_phi = head(D_phi)")
     phases = {p.name: p.groups for p in model.objective.phases}
     assert phases == {"adversary": ("phi",), "model": ("theta",)}
