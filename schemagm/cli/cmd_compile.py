@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from ..limits import MAX_PARAMETERS
-from .common import echo, user_errors
+from .common import echo, load_torch, user_errors
 
 HELP = """Compile a spec and show what the one rule derived from its graph.
 
@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
             from ..fileio import require_file
 
             require_file(spec, "spec file", pipe=True)
+            load_torch()
             import torch
 
             from ..compiler import compile as compile_spec

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..limits import MAX_SEED
-from .common import user_errors
+from .common import load_torch, user_errors
 
 HELP = """Evaluate a trained run: every metric that applies to its graph.
 
@@ -78,6 +78,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ..errors import SpecError
+
+        load_torch()
         from ..evaluate.report import EvalSettings, evaluate_run, parse_metrics
 
         try:

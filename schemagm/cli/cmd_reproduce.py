@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..limits import MAX_SEED
-from .common import echo, user_errors
+from .common import echo, load_torch, user_errors
 
 HELP = """Reproduce the paper's and the lectures' claims: train and evaluate the
 catalog's models over several seeds and write a page of tables (mean ± standard
@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
         default = Path("runs/reproduce-quick") if quick else Path("runs/reproduce-mnist") if mnist else Path("docs")
         folder = out if out is not None else default
         with user_errors():
+            load_torch()
             from ..reproduce.runner import repository_root, reproduce, write_page
 
             if quick and folder.resolve() in (Path("docs").resolve(), (repository_root() / "docs").resolve()):

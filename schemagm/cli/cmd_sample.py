@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..limits import MAX_SEED
-from .common import echo, user_errors
+from .common import echo, load_torch, user_errors
 
 HELP = """Draw samples from a trained run and save them as a picture (and raw arrays).
 
@@ -73,6 +73,7 @@ def register(app: typer.Typer) -> None:
         if npy is not None and npy.suffix.lower() != ".npy":
             raise typer.BadParameter(f"'{npy}' should end in .npy", param_hint="--npy")
         with user_errors():
+            load_torch()
             import io
 
             import numpy as np

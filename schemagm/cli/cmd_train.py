@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..limits import MAX_SEED
-from .common import echo, user_errors
+from .common import echo, load_torch, user_errors
 
 HELP = """Train a spec: one optimiser per parameter group, the adversary phase first.
 
@@ -172,6 +172,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True, highlight=False, soft_wrap=True)
         with user_errors(), _labelled_batch_usage():
+            load_torch()
             from ..train import distributed
             from ..train.launch import repeat_config, resume_config, train
 

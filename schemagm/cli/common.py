@@ -38,5 +38,19 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def load_torch() -> None:
+    """Import torch, then freeze the objects its import made out of the garbage collector's scans.
+
+    They live as long as the process.  Left in the collector, each full collection that the
+    command's own imports and work set off walks them all again: one or two, about 50 ms each, in
+    every command that loads torch (docs/benchmarks.md).  Call it before the command's other imports.
+    """
+    import gc
+
+    import torch  # noqa: F401
+
+    gc.freeze()
+
+
 def echo(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
