@@ -164,3 +164,28 @@ def test_a_checkpoint_without_the_interval_sums_resumes_with_a_shorter_first_int
     assert b[1]["losses"] != a[1]["losses"]  # the mean of steps 7 and 8 only
     for k in a[-1]["phase_losses"]:
         assert b[1]["phase_losses"][k] == a[1]["phase_losses"][k]  # the training itself is the same
+
+
+def test_the_interval_folds_its_waiting_steps_and_its_means_are_exact(monkeypatch):
+    """Steps wait, detached, at most FOLD_EVERY at a time; the means are those of float64 sums."""
+    from schemagm.train import interval as interval_module
+    from schemagm.train.interval import IntervalMeans
+
+    monkeypatch.setattr(interval_module, "FOLD_EVERY", 4)
+    model = compile_graph(SPECS / "vae.sgm")
+    means = IntervalMeans(model.objective, list(model.groups))
+    names = means.names["model"]
+    gen = torch.Generator().manual_seed(0)
+    steps = [torch.randn(len(names), generator=gen, dtype=torch.float32) * 100 for _ in range(11)]
+    w = torch.ones((), requires_grad=True)
+    for values in steps:
+        assert means.add("model", {n: v * w for n, v in zip(names, values, strict=True)})  # with a graph
+        assert len(means.pending["model"]) < 4
+        assert all(not t.requires_grad for row in means.pending["model"] for t in row)
+    saved = means.state_dict()  # folds what waits: a checkpoint holds the whole interval
+    assert means.pending["model"] == [] and saved["counts"]["model"] == 11
+    expected = {n: sum(float(v[i]) for v in steps) / 11 for i, n in enumerate(names)}
+    _, terms = means.read()
+    assert terms == pytest.approx(expected, rel=1e-15)
+    means.reset()
+    assert means.pending["model"] == [] and means.sums["model"] is None

@@ -1,10 +1,13 @@
 """The values of a metrics line: means over the steps since the previous line, from the steps themselves.
 
 Every training step already computes each term's contribution ``sign * weight * value`` on its
-batch (a phase's loss is their sum).  :class:`IntervalMeans` keeps, per phase, the running sum of
-the contributions of that phase's terms, detached and on the model's device: one ``torch.stack``
-and one in-place add per phase step, no host synchronisation.  A metrics line reads the sums once
-and divides by the number of phase steps:
+batch (a phase's loss is their sum).  :class:`IntervalMeans` keeps, per phase, the sum of the
+contributions of that phase's terms, in float64 on the model's device, with no host
+synchronisation.  A phase step only keeps its contributions, detached (no tensor operation: the
+step's own cost is a few microseconds, and cold caches after a training step's kernels make each
+tensor call several times dearer than it is in a loop of its own); they are added to the sums in
+one stack and sum every :data:`FOLD_EVERY` steps and whenever the sums are read or saved.  A
+metrics line reads the sums once and divides by the number of phase steps:
 
 * ``terms[t]``: the mean of term ``t``'s contribution over the interval's steps of its own phase
   (an adversary term over the ``discriminator_steps`` updates of every step);
@@ -24,7 +27,11 @@ from typing import Any
 
 import torch
 
-__all__ = ["IntervalMeans"]
+__all__ = ["IntervalMeans", "FOLD_EVERY"]
+
+#: the most phase steps whose contributions wait, detached, to be added to the sums (a bound on the
+#: memory they hold when metrics lines are far apart)
+FOLD_EVERY = 64
 
 
 class IntervalMeans:
@@ -37,6 +44,8 @@ class IntervalMeans:
             p.name: [t.name for t in objective.terms if set(t.groups) & set(p.groups)] for p in phases
         }
         self.sums: dict[str, torch.Tensor | None] = {p.name: None for p in phases}
+        # per phase, each step's detached contributions not yet in its sum (in step order)
+        self.pending: dict[str, list[list[torch.Tensor]]] = {p.name: [] for p in phases}
         self.counts: dict[str, int] = {p.name: 0 for p in phases}
         # where each term's mean is read: its own phase where that phase sums it, else the first that does
         self.term_at: dict[str, tuple[str, int]] = {}
@@ -68,23 +77,31 @@ class IntervalMeans:
             self.counts[phase] += 1
             return True
         try:
-            values = [results[n] for n in names]
+            values = [results[n].detach() for n in names]
         except KeyError:
             return False
+        rows = self.pending[phase]
+        rows.append(values)
+        self.counts[phase] += 1
+        if len(rows) >= FOLD_EVERY:
+            self._fold(phase)
+        return True
+
+    def _fold(self, phase: str) -> None:
+        """Add the waiting steps' contributions to the phase's sum: one stack, one sum."""
+        rows = self.pending[phase]
+        if not rows:
+            return
+        flat = [v for row in rows for v in row]
         with torch.no_grad():
             try:
-                step = torch.stack(values)  # 0-dim contributions (the usual case): one call
-            except RuntimeError:  # of mixed shapes, e.g. [] and [1]
-                step = torch.stack([v.reshape(()) for v in values])
-            if step.dim() != 1:
-                step = step.reshape(len(values))
+                stacked = torch.stack(flat)  # 0-dim contributions (the usual case): one call
+            except RuntimeError:  # of mixed shapes, e.g. [] and [1]: one value each
+                stacked = torch.stack([v.reshape(()) for v in flat])
+            block = torch.sum(stacked.reshape(len(rows), len(rows[0])), 0, dtype=torch.float64)
             total = self.sums[phase]
-            if total is None:
-                self.sums[phase] = step.to(torch.float64)
-            else:
-                total.add_(step)
-        self.counts[phase] += 1
-        return True
+            self.sums[phase] = block if total is None else total.add_(block)
+        rows.clear()
 
     def ready(self) -> bool:
         """Whether every phase has at least one step in the interval (a line can be read)."""
@@ -93,6 +110,8 @@ class IntervalMeans:
     def read(self) -> tuple[dict[str, float], dict[str, float]]:
         """The interval's mean per-group losses and per-term contributions (one host read per phase)."""
         means: dict[str, list[float]] = {}
+        for p in self.pending:
+            self._fold(p)
         for p, total in self.sums.items():
             means[p] = [] if total is None else (total / self.counts[p]).tolist()
         losses: dict[str, float] = {}
@@ -108,10 +127,13 @@ class IntervalMeans:
     def reset(self) -> None:
         for p in self.sums:
             self.sums[p] = None
+            self.pending[p].clear()
             self.counts[p] = 0
 
     # -- checkpoints -----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        for p in self.pending:
+            self._fold(p)
         return {
             "sums": {p: (t.detach().cpu().clone() if t is not None else None) for p, t in self.sums.items()},
             "counts": dict(self.counts),
