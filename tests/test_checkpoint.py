@@ -17,6 +17,7 @@ from schemagm.train.checkpoint import (
     load_checkpoint,
     rng_state,
     save_checkpoint,
+    save_checkpoints,
     set_rng_state,
 )
 
@@ -75,6 +76,35 @@ def test_a_failed_write_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
         save_checkpoint(p, payload())
     assert p.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["last.pt"]
+
+
+def test_one_state_to_two_files_is_serialised_once_and_both_are_the_same_checkpoint(tmp_path, monkeypatch):
+    data = payload()
+    single = tmp_path / "single.pt"
+    save_checkpoint(single, data)
+    calls = []
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda *a, **k: calls.append(1) or real_save(*a, **k))
+    step, last = tmp_path / "ck" / "step-0000007.pt", tmp_path / "ck" / "last.pt"
+    assert save_checkpoints([step, last], data) == []
+    assert len(calls) == 1
+    assert step.read_bytes() == last.read_bytes()
+    assert load_checkpoint(last)["checksum"] == load_checkpoint(single)["checksum"]
+    assert sorted(f.name for f in step.parent.iterdir()) == ["last.pt", "step-0000007.pt"]  # no temporaries
+
+
+def test_pending_checkpoints_are_complete_temporaries_and_a_failure_leaves_none(tmp_path):
+    data = payload()
+    step, last = tmp_path / "step-0000007.pt", tmp_path / "last.pt"
+    tmps = save_checkpoints([step, last], data, pending=True)
+    assert [t.parent for t in tmps] == [tmp_path, tmp_path] and not step.exists() and not last.exists()
+    assert tmps[0].read_bytes() == tmps[1].read_bytes()
+    for t in tmps:
+        t.unlink()
+    # the second file's folder is missing: the first file's temporary is removed too
+    with pytest.raises(SpecError, match="cannot write"):
+        save_checkpoints([step, tmp_path / "gone" / "last.pt"], data, pending=True)
+    assert os.listdir(tmp_path) == []
 
 
 def test_truncated_file(tmp_path):

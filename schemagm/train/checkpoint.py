@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,12 +32,13 @@ import numpy as np
 import torch
 
 from ..errors import SpecError
-from ..fileio import os_error, prepare, write_atomic_with
+from ..fileio import commit, discard, os_error, prepare, write_atomic_with
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "save_checkpoint",
+    "save_checkpoints",
     "load_checkpoint",
     "check_compatible",
     "rng_state",
@@ -85,15 +87,45 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any], *, pending: bo
     With ``pending`` the complete file is left beside ``path`` and its name returned: the caller
     moves it into place with :func:`schemagm.fileio.commit` once the state has proved good.
     """
+    written = save_checkpoints([Path(path)], payload, pending=pending)
+    return written[0] if pending else None
+
+
+def save_checkpoints(paths: Sequence[Path], payload: Mapping[str, Any], *, pending: bool = False) -> list[Path]:
+    """:func:`save_checkpoint` of one state to several files (``step-N.pt`` and ``last.pt``): sealed
+    and serialised once, the later files byte copies of the first.  With ``pending``, the complete
+    temporary files in the order of ``paths``; else each file is moved into place."""
     data = {"format": FORMAT, "version": VERSION, **{k: v for k, v in payload.items() if k != "checksum"}}
     data["checksum"] = checksum(data)
     missing = [k for k in _SCHEMA if k not in data]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")
-    if pending:
-        return prepare(Path(path), lambda f: torch.save(data, f))
-    _atomic(Path(path), lambda f: torch.save(data, f))
-    return None
+    written: list[Path] = []
+    try:
+        for i, path in enumerate(paths):
+            if not pending:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise os_error(exc, "create the folder", path.parent) from None
+            if i == 0:
+                written.append(prepare(path, lambda f: torch.save(data, f)))
+            else:
+                written.append(prepare(path, lambda f: _copy(written[0], f)))
+        if not pending:
+            for tmp, path in zip(written, paths, strict=True):
+                commit(tmp, path)
+            return []
+    except BaseException:
+        for tmp in written:
+            discard(tmp)  # (a file already moved into place is not a temporary any more: nothing to remove)
+        raise
+    return written
+
+
+def _copy(source: Path, f: Any) -> None:
+    with open(source, "rb") as src:
+        shutil.copyfileobj(src, f, 1 << 20)
 
 
 def checksum(data: Mapping[str, Any]) -> str:
@@ -116,7 +148,7 @@ def _digest(obj: Any, h: Any) -> None:
     elif isinstance(obj, torch.Tensor):
         t = obj.detach().cpu().contiguous()
         h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy() if t.numel() else b"")  # (the bytes, not a copy)
     else:
         h.update(repr((type(obj).__name__, obj)).encode())
 

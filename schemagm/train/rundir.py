@@ -30,7 +30,7 @@ from ..errors import SpecError, printable
 from ..fileio import os_error
 from .checkpoint import atomic_write_bytes
 
-__all__ = ["RunDir", "create_run_dir", "open_run_dir", "default_run_name", "RUN_FILES"]
+__all__ = ["RunDir", "MetricsFile", "create_run_dir", "open_run_dir", "default_run_name", "RUN_FILES"]
 
 RUN_FILES = ("config.toml", "spec.sgm", "metrics.jsonl", "checkpoints", "samples", "tensorboard", "wandb")
 
@@ -71,18 +71,11 @@ class RunDir:
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Add one line to metrics.jsonl, written whole (one ``write`` of the full line) or not at all."""
-        line = (json.dumps(record) + "\n").encode()
+        log = MetricsFile(self.metrics)
         try:
-            fd = os.open(self.metrics, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-            try:
-                written = os.write(fd, line)
-                if written != len(line):  # a full disk: take the partial line back
-                    os.ftruncate(fd, os.fstat(fd).st_size - written)
-                    raise OSError(errno.ENOSPC, "No space left on device")
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise os_error(exc, "write", self.metrics) from None
+            log.append(record)
+        finally:
+            log.close()
 
     def _metric_lines(self) -> list[tuple[str, dict[str, Any]]]:
         """Each parsable line with its record; a line cut short by a crash is skipped."""
@@ -107,6 +100,36 @@ class RunDir:
             return
         keep = [line for line, record in self._metric_lines() if record.get("step", 0) <= step]
         self.write_text(self.metrics, "".join(line + "\n" for line in keep))
+
+
+class MetricsFile:
+    """metrics.jsonl held open for appending while a run trains: each line one ``write``, no open
+    and close per line (on a training step's cold caches those cost more than the line itself).
+
+    The file is opened at the first line, so a resumed run opens it after cutting it back to the
+    checkpoint's step.  Each line is written whole or not at all: a short write (a full disk) is
+    taken back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = (json.dumps(record) + "\n").encode()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            written = os.write(self._fd, line)
+            if written != len(line):  # a full disk: take the partial line back
+                os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+                raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as exc:
+            raise os_error(exc, "write", self.path) from None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def default_run_name(model_name: str) -> str:

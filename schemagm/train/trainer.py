@@ -37,21 +37,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 
 from ..errors import SpecError
 from ..suggest import did_you_mean
-from .checkpoint import check_compatible, nonfinite_entries, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import check_compatible, nonfinite_entries, rng_state, save_checkpoints, set_rng_state
 from .config import TrainConfig
 from .data import BatchStream, DataSource
 from .distributed import DistInfo, average_gradients, gather_objects, mean_across
 from .interval import IntervalMeans
 from .loggers.base import RunLogger, scalars_of
 from .optim import GroupOptimizer, step_together
-from .pictures import save_png
-from .rundir import RunDir
+from .pictures import load_png_writer, save_png
+from .rundir import MetricsFile, RunDir
 from .sampling import draw_reconstructions, draw_samples
 
 __all__ = ["Trainer", "TrainResult", "TrainingDiverged", "loss_label", "make_optimizers", "picture_epoch"]
@@ -181,6 +181,7 @@ class Trainer:
         self.model = model
         self.data = data
         self.config = config
+        self._metrics: MetricsFile | None = None
         self.run = run
         self.spec_text = spec_text
         self.model_name = model_name
@@ -201,6 +202,8 @@ class Trainer:
         self.elapsed = 0.0
         self.last_phase_losses: dict[str, float] = {}
         self._picture_ok = config.samples > 0
+        if self._picture_ok:
+            load_png_writer()
         self._picture_kinds = ["sample", "reconstruct"]
         self.saved_step: int | None = None  # step of the checkpoint last written
         self._interrupted = False
@@ -291,10 +294,9 @@ class Trainer:
         self._saving = True  # a second Ctrl-C now waits for the file to be complete
         try:
             targets = ([self.run.periodic(self.step)] if periodic else []) + [self.run.last]
-            for target in targets:
-                tmp = save_checkpoint(target, state, pending=pending)
-                if tmp is not None:
-                    self._pending.append((tmp, target))
+            written = save_checkpoints(targets, state, pending=pending)  # serialised once for both files
+            if pending:
+                self._pending.extend(zip(written, targets, strict=True))
             if not pending:
                 self.kept_step = self.step
             else:
@@ -385,7 +387,26 @@ class Trainer:
             f"'{phase.name}' (groups {', '.join(phase.groups)}) is {value}; {self._kept()}"
         )
 
+    @property
+    def run(self) -> RunDir | None:
+        """The run directory (None: nothing is written); its metrics.jsonl is open while :meth:`fit` runs."""
+        return self._run
+
+    @run.setter
+    def run(self, run: RunDir | None) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+        self._run = run
+        self._metrics = MetricsFile(run.metrics) if run is not None else None
+
     def fit(self) -> TrainResult:
+        try:
+            return self._fit()
+        finally:
+            if self._metrics is not None:
+                self._metrics.close()
+
+    def _fit(self) -> TrainResult:
         if getattr(self.model, "nonparametric", False):
             if not self.optimizers:
                 return self._memorise()
@@ -549,7 +570,7 @@ class Trainer:
                 record["terms"] = {t: float(v.detach()) for t, v in terms.items()}
         self.last_group_losses = record["losses"]
         record["time"] = round(self.elapsed, 4)
-        self.run.append_metrics(record)
+        cast(MetricsFile, self._metrics).append(record)
         self.logger.log_scalars(self.step, scalars_of(record))
 
     def _picture(self, name: str, seed: int) -> None:
