@@ -110,8 +110,17 @@ class Normal(Dist):
     def sample_with(self, base: Tensor) -> Tensor:
         return (self.loc + self.std * base).detach()
 
-    def __init__(self, loc: Tensor, std: Tensor) -> None:
+    def __init__(self, loc: Tensor, std: Tensor, log_std: Tensor | None = None) -> None:
+        """``log_std``: ``log std`` where the network gives it (a learned head's ``logvar / 2``),
+        so that densities and KLs use it as it is rather than ``log(exp(·))``."""
         self.loc, self.std = loc, std
+        self._log_std = log_std
+
+    @property
+    def log_std(self) -> Tensor:
+        if self._log_std is None:
+            self._log_std = torch.log(self.std)
+        return self._log_std
 
     def noise(self) -> Tensor:
         return torch.randn_like(self.loc)
@@ -128,7 +137,7 @@ class Normal(Dist):
         return self.loc
 
     def log_prob(self, value: Tensor) -> Tensor:
-        return flat_sum(-0.5 * ((value - self.loc) / self.std) ** 2 - torch.log(self.std) - 0.5 * LOG_2PI)
+        return flat_sum(-0.5 * ((value - self.loc) / self.std) ** 2 - self.log_std - 0.5 * LOG_2PI)
 
     def torch(self) -> torch.distributions.Distribution:
         return torch.distributions.Independent(torch.distributions.Normal(self.loc, self.std), self.loc.dim() - 1)
@@ -268,7 +277,8 @@ class Head:
 
             def learned(raw: Tensor) -> Dist:
                 loc, logvar = raw.chunk(2, dim=1)
-                return Normal(loc, torch.exp(0.5 * logvar))
+                log_std = 0.5 * logvar
+                return Normal(loc, torch.exp(log_std), log_std)
 
             self._make = learned  # type: ignore[method-assign]
         elif kind in ("bernoulli", "categorical"):
@@ -355,7 +365,7 @@ def kl_to_prior(dist: Dist, prior: Prior) -> Tensor | None:
     Relaxed heads use the KL of the distribution whose density scores them.
     """
     if isinstance(dist, Normal) and prior.kind == "normal":
-        return flat_sum(0.5 * (dist.loc**2 + dist.std**2 - 1.0) - torch.log(dist.std))
+        return flat_sum(0.5 * (dist.loc**2 + dist.std**2 - 1.0) - dist.log_std)
     if isinstance(dist, Categorical) and prior.kind == "categorical":
         logp = torch.log_softmax(dist.logits, -1)
         return flat_sum(logp.exp() * logp) + (math.prod(prior.shape[:-1]) if len(prior.shape) > 1 else 1) * math.log(
@@ -373,7 +383,7 @@ def kl_pair(q: Dist, p: Dist) -> Tensor | None:
     Relaxed heads use the KL of the distribution whose density scores them."""
     if isinstance(q, Normal) and isinstance(p, Normal):
         var_ratio = (q.std / p.std) ** 2
-        return flat_sum(0.5 * (var_ratio + ((q.loc - p.loc) / p.std) ** 2 - 1.0) - torch.log(q.std / p.std))
+        return flat_sum(0.5 * (var_ratio + ((q.loc - p.loc) / p.std) ** 2 - 1.0) - (q.log_std - p.log_std))
     if isinstance(q, Categorical) and isinstance(p, Categorical):
         lq, lp = torch.log_softmax(q.logits, -1), torch.log_softmax(p.logits, -1)
         return flat_sum(lq.exp() * (lq - lp))
