@@ -28,6 +28,27 @@ def test_normal_head_splits_mean_and_log_variance_and_matches_torch() -> None:
     torch.testing.assert_close(d.rsample_with(eps), mean + torch.exp(0.5 * logvar) * eps)
 
 
+def test_a_learned_normal_uses_the_networks_log_std_as_it_is() -> None:
+    """log std is logvar / 2 from the output, not log(exp(logvar / 2)): densities and KLs match
+    torch, and the KL stays finite where exp underflows (log(exp(.)) would give -inf)."""
+    from schemagm.compiler.distributions import kl_pair
+
+    raw = torch.tensor([[0.3, -1.0, 2.0, -250.0], [-0.7, 0.4, -3.0, 1.5]], dtype=torch.float64)
+    d = Head("normal")(raw)
+    assert torch.equal(d.log_std, 0.5 * raw[:, 2:])
+    ref = D.Normal(raw[:, :2], torch.exp(0.5 * raw[:, 2:]))
+    v = raw[:, :2] + 1e-60
+    torch.testing.assert_close(d.log_prob(v), ref.log_prob(v).sum(1))
+    prior = D.Normal(torch.zeros(2, 2, dtype=torch.float64), torch.ones(2, 2, dtype=torch.float64))
+    torch.testing.assert_close(kl_to_prior(d, Prior("normal", (2,))), D.kl_divergence(ref, prior).sum(1))
+    flipped = raw.flip(0)
+    expected = D.kl_divergence(ref, D.Normal(flipped[:, :2], torch.exp(0.5 * flipped[:, 2:]))).sum(1)
+    torch.testing.assert_close(kl_pair(d, Head("normal")(flipped)), expected)
+    tiny = Head("normal")(torch.tensor([[0.5, -1600.0]], dtype=torch.float64))  # std = exp(-800) = 0.0
+    assert float(tiny.std) == 0.0
+    assert float(kl_to_prior(tiny, Prior("normal", (1,)))) == 0.5 * (0.25 - 1.0) + 800.0
+
+
 def test_fixed_std_normal_takes_the_mean_only() -> None:
     h = Head("normal", std=0.1)
     assert h.blocks == 1
