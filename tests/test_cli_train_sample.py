@@ -208,21 +208,25 @@ def test_an_existing_run_is_refused_and_force_says_so(tmp_path):
     assert load_checkpoint(out / "checkpoints" / "last.pt")["step"] == 2
 
 
-def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+@pytest.mark.parametrize("every", [1, 10**6])
+def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint(every, tmp_path):
     out = tmp_path / "r"
-    # a Gaussian decoder with a huge learning rate: the loss is infinite within a few steps
+    # a Gaussian decoder with a huge learning rate: the weights, then the loss, are infinite within a few steps
     code, _, err = train(
-        ROOT / "specs" / "extra" / "vae2d.sgm", out, "--steps", "50", "--lr", "1e3", "--checkpoint-every", "1"
+        ROOT / "specs" / "extra" / "vae2d.sgm", out, "--steps", "50", "--lr", "1e3", "--checkpoint-every", str(every)
     )
     assert code == 1 and "Traceback" not in err
-    # the loss turns non-finite, or (checkpointing every step) the weights do first: either stops the run
-    by_loss = "training stopped at step" in err and "the loss of phase 'model'" in err
-    by_weights = "training stopped after step" in err and "are no longer finite numbers" in " ".join(err.split())
-    assert (by_loss or by_weights) and "lower the learning rate" in err
+    shown = " ".join(err.split())
+    if every == 1:  # a checkpoint after every step: its check of the weights stops the run first
+        assert "training stopped after step" in shown and "are no longer finite numbers" in shown
+    else:  # no checkpoint inside the run: the next step's loss does
+        assert "training stopped at step" in shown and "the loss of phase 'model'" in shown
+    assert "lower the learning rate" in err
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
-    assert f"(step {ckpt['step']}, the last good state)" in " ".join(err.split())
+    assert f"(step {ckpt['step']}, the last good state)" in shown
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
     assert ckpt["step"] < 50
+    assert (ckpt["step"] > 0) == (every == 1)  # the initial state where no later one was written
 
 
 def test_config_file_with_flags_on_top(tmp_path):

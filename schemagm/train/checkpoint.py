@@ -68,11 +68,15 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _atomic(path: Path, write) -> None:  # type: ignore[no-untyped-def]
+def _make_folder(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise os_error(exc, "create the folder", path.parent) from None
+
+
+def _atomic(path: Path, write) -> None:  # type: ignore[no-untyped-def]
+    _make_folder(path)
     write_atomic_with(path, write)
 
 
@@ -100,18 +104,13 @@ def save_checkpoints(paths: Sequence[Path], payload: Mapping[str, Any], *, pendi
     missing = [k for k in _SCHEMA if k not in data]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")
+    if not pending:
+        for path in paths:
+            _make_folder(path)
     written: list[Path] = []
     try:
-        for i, path in enumerate(paths):
-            if not pending:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise os_error(exc, "create the folder", path.parent) from None
-            if i == 0:
-                written.append(prepare(path, lambda f: torch.save(data, f)))
-            else:
-                written.append(prepare(path, lambda f: _copy(written[0], f)))
+        written.append(prepare(paths[0], lambda f: torch.save(data, f)))
+        written.extend(prepare(path, lambda f: _copy(written[0], f)) for path in paths[1:])
         if not pending:
             for tmp, path in zip(written, paths, strict=True):
                 commit(tmp, path)

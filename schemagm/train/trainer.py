@@ -297,10 +297,9 @@ class Trainer:
             written = save_checkpoints(targets, state, pending=pending)  # serialised once for both files
             if pending:
                 self._pending.extend(zip(written, targets, strict=True))
-            if not pending:
-                self.kept_step = self.step
-            else:
                 self._pending_step = self.step
+            else:
+                self.kept_step = self.step
         finally:
             self._saving = False
         if self._stop_now:
