@@ -570,7 +570,8 @@ def _tie(c: _Choices, edges: list[Edge], nodes: dict[str, Node]) -> list[Edge]:
             return ()
         t = nodes[e.target]
         kinds = tuple(n.value == "categorical" for n in ins)  # embedding reads categorical inputs only
-        return (sum(n.size for n in ins), kinds, t.shape, t.value == "categorical", e.deterministic, e.output)
+        head = _head_name(e, t)  # the head the checker compares: written, or the one the target's kind implies
+        return (sum(n.size for n in ins), kinds, t.shape, t.value == "categorical", e.deterministic, e.output, head)
 
     pairs = [
         (i, j)

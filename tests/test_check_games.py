@@ -108,6 +108,25 @@ def test_the_output_of_a_tied_network_must_agree() -> None:
     assert any("G_theta is one network on several edges" in m and "its inputs differ" in m for _, _, m in got), got
 
 
+def test_a_tie_names_the_heads_the_targets_imply() -> None:
+    """Two filled edges of one network with no written head: each target's kind implies one
+    (bernoulli for a bernoulli latent, normal for real data), and the error names those."""
+    text = """model t
+data   x : real[4]
+data   w : real[4]
+latent b : bernoulli[4]
+x --> b : G_theta = mlp(1) no_reparam
+x -> w  : G_theta = mlp(1)
+"""
+    got = errors(text)
+    assert (
+        6,
+        21,  # where the head would be written
+        "G_theta is one network on several edges (line 5 and line 6), but its output heads differ "
+        "('bernoulli' and 'normal')",
+    ) in [(line, col, m) for line, col, m in got], got
+
+
 def test_branches_of_different_indicators_are_reported_apart() -> None:
     """Two dashed producers of x_b in the branch u = 0: the message names u, not 'y'."""
     text = CYCLE + "x_a, u ==> x_b : H_theta = mlp(8)\n"

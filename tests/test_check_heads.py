@@ -118,3 +118,19 @@ def test_every_catalog_and_extra_spec_still_passes() -> None:
 
     for path in sorted(SPECS.glob("*.sgm")) + sorted((SPECS / "extra").glob("*.sgm")):
         parse(path.read_text(), str(path))
+
+
+def test_a_corruption_has_no_head() -> None:
+    """``gaussian_noise`` returns a corrupted copy: no distribution, so no default head to match
+    against the target (a bounded latent is not a 'normal draws on (−∞, ∞)' error)."""
+    from schemagm.graph.heads import effective_head, head_mismatch
+
+    graph = parse(
+        "model c\ndata x : real[4] in [0, 1]\nlatent xt : real[4] in [0, 1]\n"
+        "x --> xt : gaussian_noise(0.5)\nxt -> x : p_theta = mlp(4) bernoulli\n"
+    )
+    (noise,) = [e for e in graph.edges if e.target == "xt"]
+    assert effective_head(noise, graph.nodes["xt"]) is None
+    assert head_mismatch(noise, graph.nodes["xt"]) is None
+    (decoder,) = [e for e in graph.edges if e.target == "x"]
+    assert effective_head(decoder, graph.nodes["x"]) == "bernoulli"

@@ -136,6 +136,14 @@ def _known_hint(name: str, kinds: tuple[str, ...], extra: str = "") -> str:
     return text + "known " + "; ".join(parts) + extra
 
 
+def _shown_head(e: Edge, target: Node) -> str:
+    """An edge's head as a tie's error names it: the activation of a hollow edge, else the
+    distribution, written or implied by the target's kind (``normal`` for a real node)."""
+    if e.deterministic:
+        return e.output.name if e.output else "none"
+    return head_name(e, target) or "none"
+
+
 def _shape_words(node: Node) -> str:
     if not node.shape:
         return "a scalar"
@@ -741,7 +749,7 @@ class _Checker:
                 e.output.kw if e.output else {},
             )
         if not same:
-            fh, eh = (x.output.name if x.output else "none" for x in (f, e))
+            fh, eh = (_shown_head(x, t) for x, t in ((f, ft), (e, et)))
             return (
                 f"its output heads differ ('{fh}' and '{eh}')",
                 "head" if e.output is not None else "network",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+from .. import registry
 from .model import Edge, Node, Process, Role
 
 __all__ = ["ACTIVATION_RANGES", "head_mismatch", "effective_head", "support", "fmt_interval"]
@@ -77,10 +78,11 @@ def support(node: Node) -> tuple[float, float] | None:
 
 def effective_head(edge: Edge, target: Node) -> str | None:
     """The head the compiler uses: the one written, else for a stochastic edge the default of the
-    target's type (categorical, bernoulli, else normal); None for a hollow edge without activation."""
+    target's type (categorical, bernoulli, else normal); None for a hollow edge without activation
+    and for a corruption (``gaussian_noise``: it returns a corrupted copy, not a distribution)."""
     if edge.output is not None:
         return edge.output.name
-    if edge.deterministic or edge.adversarial or edge.network is None:
+    if edge.deterministic or edge.adversarial or edge.network is None or edge.network.name in registry.CORRUPTIONS:
         return None
     return {"categorical": "categorical", "bernoulli": "bernoulli"}.get(target.value, "normal")
 
