@@ -77,7 +77,7 @@ def iw_log_d(lg: Tensor, k: int) -> Tensor:
     m = (n // k) * k
     sums = []
     if m:
-        g = lg[:m].reshape(-1, k)
+        g = (lg if m == n else lg[:m]).reshape(-1, k)
         sums.append((torch.softmax(g.detach(), 1) * F.logsigmoid(g)).sum(1))
     if m < n:
         r = lg[m:].reshape(1, -1)
@@ -114,8 +114,9 @@ class Sum(Expr):
 
     def eval(self, run: Run, ctx: str | None = None) -> Tensor:
         total: Any = None  # (not 0.0 + the first part: one tensor op less, the same value)
+        at: str = ctx  # type: ignore[assignment]  # a part that needs a context is summed under one
         for c, p in self.parts:
-            v = p.eval(run, cast(str, ctx))  # a part that needs a context is summed under one
+            v = p.eval(run, at)
             v = v if c == 1.0 else c * v
             total = v if total is None else total + v
         return total

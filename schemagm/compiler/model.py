@@ -287,7 +287,7 @@ class CompiledModel(nn.Module):
         its input only, and follows in-place updates (optimiser steps, ``load_state_dict``,
         BatchNorm running statistics, ``buffer.fill_``); rebuilt when a tensor is replaced
         (``.to()``, ``load_state_dict(assign=True)``, a buffer reassigned) or after a copy."""
-        net = self.networks[key]
+        net = self._net_modules[key]  # (self.networks[key] without nn.Module.__getattr__: every call reads it)
         entry = self._shadows.get(key)
         if entry is None or not _same_tensors(entry[1]):
             entry = self._shadows[key] = _make_twin(net)

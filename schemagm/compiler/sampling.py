@@ -502,7 +502,15 @@ class Planner:
         prior = self.priors[v]
         key = f"prior:{v}:{ctx.tag}"
         sid = f"prior:{list(self.graph.nodes).index(v)}:{ctx.name}"  # structural: names do not seed
-        return lambda run: run.draw_prior(ctx, prior, key, sid)
+        kind, shape = prior.base_kind, prior.shape
+        if ctx.tile > 1:  # (a draw of k copies is recorded as [k, n, ...])
+            return lambda run: run.draw_prior(ctx, prior, key, sid)
+
+        def draw(run: Run) -> Tensor:  # run.draw_prior, inlined: every call of a prior's node runs it
+            z = run.draws[key] = prior.from_base(run.base(sid, kind, (run.rows(ctx), *shape)), fresh=True)
+            return z
+
+        return draw
 
     def _make_getter(self, src: Source) -> Callable[[Run], Tensor]:
         ctx = self.contexts[src.ctx]
