@@ -83,10 +83,10 @@ def test_the_compiler_does_not_import_torch_dynamo(tmp_path):
 
 def test_compile_still_works_under_torch_compile_after_the_deferral():
     """The draw kept out of torch.compile's graph is made on first use, and is one function."""
-    from schemagm.compiler import sampling
+    from schemagm.compiler import run
 
-    first = sampling._compiled_base()
-    assert first is sampling._compiled_base()
+    first = run._compiled_base()
+    assert first is run._compiled_base()
     assert "torch._dynamo" in sys.modules  # made on demand, only here
 
 

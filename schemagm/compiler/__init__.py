@@ -21,7 +21,7 @@ Terms (docs/design.md section 4), named ``<kind>:<edge>`` where ``<edge>`` is th
 =================  ==============================================================
 
 The catalog (``specs/``), with ``losses``' term names and ``last_draws`` keys of one call of
-``losses(batch)`` (see :mod:`.sampling` for the key grammar):
+``losses(batch)`` (see :mod:`.run` for the key grammar):
 
 * ae: ``recon:G_theta`` [theta, eta]; draws: none.
 * dae (walkback k=3): ``nll:p_theta`` [theta]; draws ``noise:x->xn:y=1`` (round 1),

@@ -10,7 +10,8 @@ from ..graph.model import Process, Role
 from .derive_base import PerSample, _DeriverBase, _factors, _Part
 from .ir import Expr, LogPrior, LogProb
 from .ir_games import LogMeanExp, Sum
-from .sampling import Context, EdgeInfo, Run, Source, Unresolved
+from .planner import Context, EdgeInfo, Source, Unresolved
+from .run import Run
 from .terms import Sym, call, expectation
 
 __all__: list[str] = []

@@ -13,7 +13,8 @@ from ..errors import Span, SpecError
 from ..graph.model import Edge, SchematicGraph
 from .distributions import Prior
 from .ir import Expr
-from .sampling import EdgeInfo, Planner, Run, Source, Unresolved
+from .planner import EdgeInfo, Planner, Source, Unresolved
+from .run import Run
 from .terms import MINUS, Objective, Sym, Term
 
 __all__ = ["ADVERSARY", "MODEL", "Compiled", "PerSample", "Value"]

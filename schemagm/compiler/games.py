@@ -9,7 +9,7 @@ from ..errors import SpecError
 from .derive_base import _DeriverBase, _factors, _side
 from .ir import Expr, LogProb, Mean
 from .ir_games import MMD2, GradPenalty, IWSide, Side, Sum
-from .sampling import Context, EdgeInfo, Source, Unresolved
+from .planner import Context, EdgeInfo, Source, Unresolved
 from .terms import LOG, Sym, call, expectation
 
 __all__: list[str] = []

@@ -60,7 +60,7 @@ __all__ = [
     "walk",
 ]
 
-Run = Any  # sampling.Run (not imported: this module is read by the printer too)
+Run = Any  # run.Run (not imported: this module is read by the printer too)
 
 
 class Expr:
@@ -94,7 +94,7 @@ def namespace(run: Run) -> dict[str, Any]:
     from .distributions import mmd2
     from .ir_games import grad_penalty, iw_log_d, kernel_side
     from .partial import observed_mask, observed_value
-    from .sampling import _ACTIVATIONS
+    from .planner import ACTIVATIONS
 
     return {
         "F": torch.nn.functional,
@@ -108,7 +108,7 @@ def namespace(run: Run) -> dict[str, Any]:
         "dist": lambda c, i: run.dist(c, infos[i]),
         "forward": lambda c, i: run.forward(c, infos[i]),
         "logit": lambda c, i: run.logit(c, infos[i], False),
-        "act": lambda i: _ACTIVATIONS[infos[i].activation],
+        "act": lambda i: ACTIVATIONS[infos[i].activation],
         "prior": run.plan.priors,
         "kl_closed": kl_closed,
         "reconstruction": reconstruction,
@@ -146,7 +146,7 @@ def walk(e: Expr):
 class LogProb(Expr):
     """``log f(target | inputs)`` of a stochastic edge, at the target's value in the context."""
 
-    edge: Any  # sampling.EdgeInfo
+    edge: Any  # planner.EdgeInfo
     target: str
     s: Sym  # f(target|inputs)
 

@@ -51,7 +51,7 @@ class Side(Expr):
     adversary's parameters carry none (the other groups' term)."""
 
     form: str
-    red: Any  # sampling.EdgeInfo
+    red: Any  # planner.EdgeInfo
     ctx: str
     detach: bool
     frozen: bool

@@ -2,7 +2,7 @@
 
 Compilation walks the graph once: it builds every edge's network (registry factories, sizes
 read off the nodes), plans where each node's value comes from in each context
-(:mod:`.sampling`) and derives the terms (:mod:`.objective`).  A call (``losses``, ``terms``,
+(:mod:`.planner`) and derives the terms (:mod:`.objective`).  A call (``losses``, ``terms``,
 ``phase_loss``) then only evaluates closures, computing lazily what its terms need and
 memoising every value within the call.
 """
@@ -26,7 +26,8 @@ from ..graph.model import Edge, Process, Role, SchematicGraph
 from . import networks as nets
 from .distributions import Dist, Prior, kl_to_prior, make_head
 from .objective import derive
-from .sampling import _ACTIVATIONS, Context, EdgeInfo, Planner, Run, Unresolved
+from .planner import ACTIVATIONS, Context, EdgeInfo, Planner, Unresolved
+from .run import Run
 from .terms import Objective, net_sym
 
 __all__ = ["CompiledModel", "build_graph"]
@@ -47,7 +48,7 @@ class CompiledModel(nn.Module):
         super().__init__()
         self.graph = graph
         self.networks = nn.ModuleDict()
-        self._net_modules = self.networks._modules  # the networks by key, as a call reads them (sampling.Run)
+        self._net_modules = self.networks._modules  # the networks by key, as a call reads them (run.Run)
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
         self.last_draws: dict[str, Tensor] = {}
         self._splits: dict[
@@ -163,10 +164,10 @@ class CompiledModel(nn.Module):
                 out_f: nets.Features = 1
             elif e.deterministic:
                 ei.activation = e.output.name if e.output is not None else None
-                if ei.activation not in _ACTIVATIONS:
+                if ei.activation not in ACTIVATIONS:
                     raise self._err(
                         "a deterministic edge ends with an activation "
-                        f"({', '.join(a for a in _ACTIVATIONS if a)}), not '{ei.activation}'",
+                        f"({', '.join(a for a in ACTIVATIONS if a)}), not '{ei.activation}'",
                         e,
                     )
                 out_f = _features(target)
@@ -509,7 +510,7 @@ class CompiledModel(nn.Module):
         if ei.corruption is not None:
             return ei.corruption(vals[0])
         if ei.head is None:
-            return _ACTIVATIONS[ei.activation](self.networks[ei.net_key](self._input(vals)))  # type: ignore[index]
+            return ACTIVATIONS[ei.activation](self.networks[ei.net_key](self._input(vals)))  # type: ignore[index]
         d = self._dist(ei, vals)
         return d.rsample_with(d.noise()) if d.has_rsample else d.sample()
 
@@ -591,7 +592,7 @@ class CompiledModel(nn.Module):
             ):
                 vals = [code if i == v else run.value(ctx, i) for i in ei.inputs]
                 if ei.head is None:
-                    return _ACTIVATIONS[ei.activation](self.networks[ei.net_key](self._input(vals)))  # type: ignore[index]
+                    return ACTIVATIONS[ei.activation](self.networks[ei.net_key](self._input(vals)))  # type: ignore[index]
                 return self._dist(ei, vals).mean
         raise SpecError(
             f"'{self.graph.name}' has no solid edge from '{v}' back to the data: nothing to reconstruct with"

@@ -22,7 +22,7 @@ from .games import _Games
 from .ir import KL, Diff, EnumSum, Expect, Expr, LogPrior, LogProb, Mean, Neg, Opaque, Pool, Recon, Score
 from .ir_games import iw_log_d
 from .partial import CodeLogLik, Observed, ObservedMean, PartialEnumSum, supervised_weight
-from .sampling import _ACTIVATIONS, EdgeInfo, Planner, Source, Unresolved
+from .planner import ACTIVATIONS, EdgeInfo, Planner, Source, Unresolved
 from .terms import LOG, Objective, Phase, Sym, call, expectation, node_sym
 
 __all__ = ["Compiled", "derive"]
@@ -237,7 +237,7 @@ class _Deriver(_Bounds, _Games):
                 kind = self.recon_kind(e, ei)
                 s = call(Sym(kind, f"\\mathrm{{{kind}}}"), [tgt.expr, call(ei.sym, [s_.expr for s_ in ins])])
                 logits = ei.activation is None and kind == "bce"
-                body: Expr = Recon(ei, e.target, kind, _ACTIVATIONS[None if logits else ei.activation], logits, s)
+                body: Expr = Recon(ei, e.target, kind, ACTIVATIONS[None if logits else ei.activation], logits, s)
                 parts.append(
                     _Part(f"recon:{ei.name}{suffix}", groups, weight, 1, body, over, nodes, "reconstruction", wname)
                 )
