@@ -9,7 +9,6 @@ memoising every value within the call.
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import re
@@ -29,6 +28,7 @@ from .objective import derive
 from .planner import ACTIVATIONS, Context, EdgeInfo, Planner, Unresolved
 from .run import Run
 from .terms import Objective, net_sym
+from .twins import Slots, make_twin, same_tensors
 
 __all__ = ["CompiledModel", "build_graph"]
 
@@ -54,7 +54,7 @@ class CompiledModel(nn.Module):
         self._splits: dict[
             tuple[str, int, torch.dtype], tuple[Tensor, Tensor, tuple[int, int, int], Tensor]
         ] = {}  # batch rows by branch (Run._split)
-        self._shadows: dict[str, tuple[nn.Module, list[tuple[dict, str, Any, int]]]] = {}
+        self._shadows: dict[str, tuple[nn.Module, Slots]] = {}  # the frozen twins (twins.py)
         self._trunks: dict[tuple[str, bool], tuple[nn.Module, nn.Module]] = {}  # shared trunks (_trunk)
         self._infos = self._build_networks()
         self._priors = {
@@ -290,8 +290,8 @@ class CompiledModel(nn.Module):
         (``.to()``, ``load_state_dict(assign=True)``, a buffer reassigned) or after a copy."""
         net = self._net_modules[key]  # (self.networks[key] without nn.Module.__getattr__: every call reads it)
         entry = self._shadows.get(key)
-        if entry is None or not _same_tensors(entry[1]):
-            entry = self._shadows[key] = _make_twin(net)
+        if entry is None or not same_tensors(entry[1]):
+            entry = self._shadows[key] = make_twin(net)
         shadow = entry[0]
         if shadow.training != net.training:
             shadow.train(net.training)
@@ -684,45 +684,6 @@ class CompiledModel(nn.Module):
 
     def extra_repr(self) -> str:
         return f"graph={self.graph.name!r}, groups={self.groups}, terms={[t.name for t in self.objective.terms]}"
-
-
-def _tensor_slots(net: nn.Module) -> list[tuple[dict, str, Any, int]]:
-    """Every parameter and buffer slot of a network: (its dict, its name, the tensor, its storage)."""
-    slots = []
-    for module in net.modules():
-        for d in (module._parameters, module._buffers):
-            for name, t in d.items():
-                slots.append((d, name, t, t.data_ptr() if t is not None else 0))
-    return slots
-
-
-def _same_tensors(slots: list[tuple[dict, str, Any, int]]) -> bool:
-    """Do the slots still hold the same tensors, on the same storage?"""
-    for d, name, t, ptr in slots:
-        now = d.get(name)
-        if now is not t or (t is not None and t.data_ptr() != ptr):
-            return False
-    return True
-
-
-def _make_twin(net: nn.Module) -> tuple[nn.Module, list[tuple[dict, str, Any, int]]]:
-    """The frozen twin of ``net``: a copy whose parameters are plain detached views of ``net``'s
-    and whose buffers ARE ``net``'s (the same tensor objects, so in-place changes are shared)."""
-    slots = _tensor_slots(net)
-    memo: dict[int, Any] = {}
-    for module in net.modules():
-        for t in module._buffers.values():
-            if t is not None:
-                memo[id(t)] = t
-        for p in module._parameters.values():
-            if p is not None:
-                memo[id(p)] = p.detach()
-    shadow = copy.deepcopy(net, memo)
-    for module in shadow.modules():
-        for attr in [a for a, p in module._parameters.items() if p is not None]:
-            view = module._parameters.pop(attr)
-            object.__setattr__(module, attr, view)  # a plain tensor: not a parameter of the twin
-    return shadow, slots
 
 
 def build_graph(spec: Any) -> SchematicGraph:
