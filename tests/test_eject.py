@@ -241,3 +241,73 @@ def test_a_term_or_network_without_an_emitted_form_is_refused_at_its_edge() -> N
         eject(model)
     assert "the network p_theta" in info.value.message and "GRU has no emitted form" in info.value.message
     assert info.value.span is not None and info.value.span.line == p.edge.span.line
+
+
+UNLABELLED = """model idn
+data   x : real[4] in [0, 1]
+latent z : normal[4]
+latent h : real[4]
+x --> z : q_eta = mlp(8) normal
+z ==> h : identity
+h -> x  : p_theta = mlp(8) bernoulli
+"""
+
+
+def test_a_network_without_a_label_is_called_by_its_edge_key(tmp_path: Path) -> None:
+    """A parameter-free network with no label (``z ==> h : identity``) is kept under its edge's key
+    ``z->h``, which is no Python name: the script calls it through getattr, parses, and gives the
+    compiled model's losses and gradients (it was once emitted as ``nets.z->h(z)``)."""
+    from schemagm.compiler import compile as compile_spec
+    from schemagm.eject import eject
+
+    torch.manual_seed(0)
+    model = compile_spec(UNLABELLED)
+    text = eject(model)
+    assert "getattr(nets, 'z->h')" in text or 'getattr(nets, "z->h")' in text
+    module = load_script(text, tmp_path, "unlabelled")
+    nets = networks_like(module, model)
+    batch = {"x": (torch.rand(5, 4) > 0.5).float()}
+    torch.manual_seed(1)
+    got = model.losses(batch)
+    mine = module.losses(nets, batch, module.Noise(dict(model.last_draws)))
+    assert_same(model, got, mine, module, nets, "unlabelled identity")
+
+
+def test_a_script_that_does_not_parse_is_refused_before_it_is_written() -> None:
+    from schemagm.eject.script import valid_python
+
+    assert valid_python("x = 1\n") == "x = 1\n"
+    with pytest.raises(SpecError) as info:
+        valid_python("x = 1\ny = nets.z->h(z)\n")
+    assert info.value.message.startswith("internal error: the ejected script is not valid Python at its line 2")
+    assert "nets.z->h(z)" in info.value.message and "nothing was written" in str(info.value)
+
+
+REAL_DRAWN_DISCRETE = """model er
+data   x : real[4] in [0, 1]
+latent z : normal[2]
+latent h : real[2] in [0, 1]
+x --> z : e_eta   = mlp(8) normal
+x --> h : q_eta   = mlp(8) bernoulli
+z -> h  : r_theta = mlp(8) bernoulli
+h -> x  : p_theta = mlp(8) bernoulli
+"""
+
+
+def test_a_real_node_drawn_by_a_discrete_head_is_enumerated_in_the_script(tmp_path: Path) -> None:
+    """h is declared real but drawn by a bernoulli head, so the compiler sums over the head's four
+    values (Σ_h); the script takes each value as the compiler planned it (it once looked the value
+    up in the support of 'real' and crashed) and gives the same losses and gradients."""
+    from schemagm.compiler import compile as compile_spec
+    from schemagm.eject import eject
+
+    torch.manual_seed(0)
+    model = compile_spec(REAL_DRAWN_DISCRETE)
+    assert "Σ_h q_η(h|x)" in model.objective.loss_formula("theta")  # the exact sum over h's values
+    module = load_script(eject(model), tmp_path, "real_drawn_discrete")
+    nets = networks_like(module, model)
+    batch = {"x": (torch.rand(5, 4) > 0.5).float()}
+    torch.manual_seed(1)
+    got = model.losses(batch)
+    mine = module.losses(nets, batch, module.Noise(dict(model.last_draws)))
+    assert_same(model, got, mine, module, nets, "real node, bernoulli head")

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import SpecError
-from .lower import Lowering, _const, _name, _Rewrite
+from .lower import Lowering, _const, _name, _Rewrite, net_ref
 
-__all__ = ["FLOW_CLASSES", "FlowLowering", "FlowView", "flow_network_class", "flow_refusal", "net_ref"]
+__all__ = ["FLOW_CLASSES", "FlowLowering", "FlowView", "flow_network_class", "flow_refusal"]
 
 FLOW_CLASSES = {
     "Flow": '''
@@ -102,11 +102,6 @@ def flow_refusal(model: Any) -> tuple[str, Any] | None:
             where = SimpleNamespace(span=model._option_span("importance_samples"))
             return "its importance-weighted bound (importance_samples) has no emitted form yet", where
     return None
-
-
-def net_ref(key: str) -> str:
-    """The script's reference to the network ``key`` (an attribute of ``nets``, however named)."""
-    return f"nets.{key}" if key.isidentifier() else f"getattr(nets, {key!r})"
 
 
 def _hidden(call: Any) -> tuple[int, ...]:

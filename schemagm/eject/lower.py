@@ -36,6 +36,12 @@ ACT = {
 }
 
 
+def net_ref(key: str) -> str:
+    """The script's reference to the network ``key``: ``nets.G_theta``, or ``getattr(nets, 'x->y')``
+    for a network without a label (an edge's key is no Python name)."""
+    return f"nets.{key}" if key.isidentifier() else f"getattr(nets, {key!r})"
+
+
 def ident(text: str) -> str:
     """A Python identifier from a term or node name (``kl:q_eta:y=1`` -> ``kl_q_eta_y1``)."""
     out = re.sub(r"[^0-9a-zA-Z_]+", "_", text.replace("=", "")).strip("_")
@@ -215,7 +221,10 @@ class Lowering(PartialLowering):
             self.prior_draw(ctx_name, v, name)
             return name
         if src.kind == "enum":
-            if ctx.tile == 1 and not (self.plan.given and ctx.branch is not None):
+            # a discrete node's k-th value is shared with its supervised terms (partial_lower.py); a node
+            # declared real but drawn by a discrete head (`--> z : ... bernoulli`) takes the value itself
+            discrete = self.graph.nodes[v].value in ("categorical", "bernoulli")
+            if discrete and ctx.tile == 1 and not (self.plan.given and ctx.branch is not None):
                 self.taken.discard(name)
                 name = self.values[key] = self.enum_value(v, self._enum_index(v, src.value))
                 return name
@@ -346,7 +355,7 @@ class Lowering(PartialLowering):
             self.emit(f"{name} = {base}.repeat({untiled[1]}, {ones})")
         else:
             name = self.fresh(f"out_{ei.name}{self.slug(ctx_name)}")
-            self.emit(f"{name} = nets.{ei.net_key}({self.net_input(ctx_name, ei)})")
+            self.emit(f"{name} = {net_ref(ei.net_key)}({self.net_input(ctx_name, ei)})")
         self.outputs[key] = name
         return name
 
@@ -396,9 +405,9 @@ class Lowering(PartialLowering):
         name = self.fresh(f"logit_{ei.name}{self.slug(ctx_name)}" + ("_sg" if detach else ""))
         if frozen:
             self.helpers.add("frozen")
-            self.emit(f"{name} = frozen(nets.{ei.net_key}, {x}).squeeze(1)")
+            self.emit(f"{name} = frozen({net_ref(ei.net_key)}, {x}).squeeze(1)")
         else:
-            self.emit(f"{name} = nets.{ei.net_key}({x}).squeeze(1)")
+            self.emit(f"{name} = {net_ref(ei.net_key)}({x}).squeeze(1)")
         self.logits[key] = name
         return name
 
@@ -593,4 +602,4 @@ class _Rewrite(ast.NodeTransformer):
         eps = low.fresh(f"eps_gp_{red.name}")
         sid = f"gp:{red.index}:{gen}"
         low.emit(f"{eps} = noise.take({f'gp:{red.name}:{gen}'!r}, lambda: noise.base({sid!r}, 'uniform', ({m},)))")
-        return f"gradient_penalty(nets.{red.net_key}, [{', '.join(reals)}], [{', '.join(gens)}], {eps})"
+        return f"gradient_penalty({net_ref(red.net_key)}, [{', '.join(reals)}], [{', '.join(gens)}], {eps})"

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..errors import SpecError
 from ..graph.model import Process
-from .flow_lower import FlowLowering, net_ref
+from .flow_lower import FlowLowering
+from .lower import net_ref
 
 __all__ = ["points_buffers", "points_functions", "LOAD_POINTS"]
 

@@ -463,7 +463,21 @@ def eject_script(model: Any, spec_name: str) -> str:
     imports, consts = _imports(code, helpers, ("import argparse", "import json", "from pathlib import Path"))
     consts.append("GROUPS = {" + ", ".join(f"{k!r}: {v!r}" for k, v in groups.items()) + "}")
     text = "\n".join(["\n".join(head), "\n".join(imports), "", "\n".join(consts), "", code])
-    return format_source(text)
+    return format_source(valid_python(text))
+
+
+def valid_python(text: str) -> str:
+    """``text`` where it parses as Python (parsed only, never run); else an error, so that a script
+    the emitter got wrong is never written."""
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        line = (exc.text or "").strip()
+        raise SpecError(
+            f"internal error: the ejected script is not valid Python at its line {exc.lineno} ({exc.msg}): {line[:80]}",
+            hint="nothing was written; please report the spec",
+        ) from None
+    return text
 
 
 def format_source(text: str) -> str:
@@ -522,4 +536,4 @@ def loss_module(model: Any, spec_name: str) -> str:
     code = "\n".join([textwrap.dedent(NOISE).strip() + "\n", helper_text, body])
     imports, consts = _imports(code, helpers)
     text = "\n".join(["\n".join(head), "\n".join(imports), "", "\n".join(consts), "", code])
-    return format_source(text)
+    return format_source(valid_python(text))
