@@ -453,9 +453,12 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         for _ in range(c.int(0, 2)):
             tested.append(c.subset(testable, 1, 2))
         for sources in tested:
-            dashed = not dashed_red and c.flip()
+            # a dashed red edge (one at most) re-weights the generated branch: it tests data that no
+            # dashed edge produces, and is no kernel test; a solid one is never perfect
+            poolable = all(n.role is Role.data and not dashed_into.get(n.name) for n in sources)
+            dashed = not dashed_red and poolable and c.flip()
             dashed_red = dashed_red or dashed
-            kind = c.choice(["network", "network", "perfect", "mmd"])
+            kind = c.choice(["network", "network", "perfect"] if dashed else ["network", "network", "mmd"])
             fields: dict = {}
             if kind == "network":
                 label, group = labels.fresh(c, ["phi", "psi"])
@@ -513,6 +516,24 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     # importance weighting needs reparameterised samples: none of it with a discrete sample
     options = c.options()
     nodes_by_name = {n.name: n for n in valued}
+    # a walkback chain runs from a solid edge b -> a scored at a corruption a --> b of data a
+    reads_alone = {
+        (e.sources[0], e.target)
+        for e in edges
+        if e.process is Process.inference and not e.adversarial and len(e.sources) == 1
+    }
+    walks = any(
+        e.process is Process.generative
+        and not e.adversarial
+        and not e.deterministic
+        and not _is_corruption(e)
+        and nodes_by_name[e.target].role is Role.data
+        and any((e.target, s) in reads_alone for s in e.sources)
+        for e in edges
+        if e.target in nodes_by_name
+    )
+    if options.walkback > 1 and not walks:
+        options = options.model_copy(update={"walkback": 1})
     if options.importance_samples > 1 and any(
         _discrete_draw(e, nodes_by_name[e.target])
         for e in edges
@@ -520,9 +541,11 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
     ):
         options = options.model_copy(update={"importance_samples": 1})
     # a partially observed label inferred from a data node (M2's x --> c), where the rule can read it
-    # (no data chosen by the indicator, enumerated, not importance weighted)
+    # (no data chosen by the indicator, enumerated, not importance weighted, no re-weighting adversary)
+    pooled = any(e.adversarial and e.process is Process.inference and e.group is not None for e in edges)
     if (
         c.flip(0.3)
+        and not pooled
         and not any(n.given for n in data)
         and options.discrete != "score"
         and options.importance_samples == 1

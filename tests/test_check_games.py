@@ -291,3 +291,110 @@ def test_random_games_check_print_back_and_compile(graph) -> None:
         if e.process.value == "generative" and e.deterministic
     )
     assert sorted(t.weight for t in model.objective.terms if t.kind == "reconstruction") == cycles
+
+
+RED = """model r
+data      x : real[4] in [0, 1]
+latent    z : normal[2]
+indicator y
+x, y --> z : q_eta = mlp(8) normal
+z, y -> x  : p_theta = mlp(8) bernoulli
+"""
+
+
+@pytest.mark.parametrize(
+    ("edges", "where", "message"),
+    [
+        (
+            "x --> y : mmd(1.0) adversarial\n",
+            (7, 3),
+            "a kernel test belongs on a solid red edge (the generated side is tested against data)",
+        ),
+        (
+            "z --> y : D_phi = mlp(8) adversarial\n",
+            (7, 3),
+            "a dashed red edge re-weights the generated branch by the adversary, so 'z' must be data in the branch y=0",
+        ),
+        (
+            "x -> y : perfect adversarial\n",
+            (7, 3),
+            "a perfect adversary on a solid red edge would give the generator log 0: only a dashed red edge can "
+            "be perfect",
+        ),
+    ],
+)
+def test_red_edges_the_rule_cannot_play_are_check_errors(edges: str, where: tuple[int, int], message: str) -> None:
+    """What the compiler's derivation refuses of a red edge, the checker reports first, at the arrow
+    (`schemagm check` said ok to each of these; `compile` refused them)."""
+    got = errors(RED + edges)
+    assert (where[0], where[1], message) in got, got
+
+
+def test_a_partially_observed_node_and_a_reweighting_adversary_are_a_check_error() -> None:
+    text = RED.replace("latent    z", "data      c : categorical[3] partial\nlatent    z") + (
+        "x --> c : r_eta = mlp(8) categorical\nx --> y : D_phi = mlp(8) adversarial\n"
+    )
+    got = errors(text)
+    assert (
+        9,
+        3,
+        "the partially observed 'c' cannot be combined with a dashed red edge with a network",
+    ) in got, got
+    # the same graph with a perfect (network-free) dashed adversary checks
+    assert errors(text.replace("x --> y : D_phi = mlp(8) adversarial", "x --> y : perfect adversarial")) == []
+
+
+def test_walkback_without_a_corruption_and_its_denoiser_is_a_check_error() -> None:
+    """`walkback` runs a chain from a solid edge x~ -> x scored at a corruption x --> x~; a model
+    without one is refused by `check` at the option's value (it was only the compiler's error)."""
+    gan = (SPECS / "gan.sgm").read_text()
+    text = gan.replace("options {\n", "options {\n  walkback = 3\n")
+    line = text.splitlines().index("  walkback = 3") + 1
+    got = errors(text)
+    message = "walkback = 3 needs a dashed edge a --> b and a solid edge b -> a (a corruption and its denoiser)"
+    assert (line, 14, message) in got, got
+    dae = (SPECS / "dae.sgm").read_text()
+    assert "walkback" in dae and errors(dae) == []  # the denoising autoencoder's chain
+
+
+WALK_ENUM = """model wbe
+data   x  : real[4] in [0, 1]
+latent xn : real[4]
+latent c  : categorical[3]
+x --> xn   : gaussian_noise(0.5)
+x --> c    : q_eta = mlp(8) categorical
+xn, c -> x : p_theta = mlp(8) bernoulli
+options {
+  walkback = 2
+}
+"""
+
+WALK_ENUM_MESSAGE = (
+    "walkback = 2 runs one chain, so it cannot be summed over the values of the enumerated 'c': q_eta would "
+    "get no gradient from it"
+)
+
+
+def test_a_walkback_chain_over_an_enumerated_node_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain runs once, at the branch's own (sampled) value of c; summed over c's values with
+    weights q(c | x) that sum to one, the denoising term sent q_eta no gradient (about 1e-8) while
+    its formula printed Σ_c q_η(c|x) ... . The checker refuses it at the edge that draws c, and so
+    does the compiler on a graph that skipped the checker; `discrete = score` is the working form."""
+    import torch
+
+    from schemagm.compiler import compile as compile_spec
+    from schemagm.graph import check as check_module
+
+    assert (6, 3, WALK_ENUM_MESSAGE) in errors(WALK_ENUM)
+    monkeypatch.setattr(check_module, "check", lambda graph, locations=None: [])
+    graph = parse(WALK_ENUM.replace("  walkback = 2\n", ""))  # a graph that checks, given the option afterwards
+    graph.options = graph.options.model_copy(update={"walkback": 2})
+    with pytest.raises(SpecError, match="walkback = 2 runs one chain"):
+        compile_spec(graph)
+    monkeypatch.undo()
+    # the score-function form: the chain at a sample of c, and q_eta learns from it
+    torch.manual_seed(0)
+    model = compile_spec(WALK_ENUM.replace("  walkback = 2\n", "  walkback = 2\n  discrete = score\n"))
+    terms = model.terms({"x": (torch.rand(5, 4) > 0.5).float()})
+    grads = torch.autograd.grad(terms["nll:p_theta"], list(model.networks["q_eta"].parameters()))
+    assert sum(float(g.abs().sum()) for g in grads) > 1e-3

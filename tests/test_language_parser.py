@@ -27,7 +27,7 @@ x, y ==> h      : E_eta = conv_encoder(8, 16) -> softplus
 h => l          : C_eta = linear
 x -> y          : D_phi = linear adversarial
 h -> y          : mmd(1, 2.0, 0.5e-1) adversarial
-h --> y         : perfect adversarial
+l --> y         : perfect adversarial   # a dashed red edge tests data (its generated branch)
 h, u, y=0 -> z  : Q_eta = mlp(4) normal
 l, y=1 --> h    : P_eta = embedding(4) normal no_reparam  # not into w: no normal q fits a uniform prior
 options {

@@ -43,7 +43,7 @@ def test_every_transformation_from_the_command_line() -> None:
     cases = [
         (["swap-processes", spec("infogan")], "x --> y    : D_phi   = mlp(256) adversarial"),
         (["degenerate-adversary", spec("aavae")], "x --> y    : perfect adversarial"),
-        (["degenerate-adversary", spec("infogan"), "--edge", "D_phi"], "x -> y     : perfect adversarial"),
+        (["degenerate-adversary", spec("aavae"), "--edge", "D_phi"], "x --> y    : perfect adversarial"),
         (
             ["activate-adversary", spec("vae"), "--network", "mlp(64, 64)", "--label", "C"],
             "x --> y    : C_phi   = mlp(64, 64) adversarial",

@@ -175,7 +175,11 @@ x -> y : E_phi = mlp(8) adversarial
     g = parse(text)
     err = raises(degenerate_adversary, g)
     assert "the model has 2 red edges (x -> y, x -> y)" in err.message and "edge=" in err.diagnostics[0].hint
-    assert degenerate_adversary(g, "E_phi").edges[2].perfect and not degenerate_adversary(g, "E_phi").edges[1].perfect
+    # (a perfect adversary on a solid red edge is no model the rule can play: the choice of edge, unchecked)
+    chosen = degenerate_adversary(g, "E_phi", check=False)
+    assert chosen.edges[2].perfect and not chosen.edges[1].perfect
+    err = raises(degenerate_adversary, g, "E_phi")
+    assert "a perfect adversary on a solid red edge would give the generator log 0" in str(err)
 
 
 def test_importance_weight_preconditions() -> None:

@@ -343,6 +343,18 @@ class _Deriver(_Bounds, _Games):
                     | frozenset([qe.edge.group] if qe.edge.group else [])
                     | frozenset().union(*(p.source(ctx, i).groups for i in qe.inputs))
                 )
+            summed = [v for v in deps if special[v][0] == "enumerate"]
+            if summed and part.kind == "walkback":
+                # the chain runs once, at the branch's own values: summing it over v's values would weight
+                # one value by q(v | ...), whose weights sum to one -- no gradient would reach q
+                qe = special[summed[0]][1]
+                raise self.err(
+                    f"walkback = {o.walkback} runs one chain, so it cannot be summed over the values of the "
+                    f"enumerated '{summed[0]}': {qe.name} would get no gradient from it",
+                    qe.edge,
+                    hint="use `discrete = score` (the chain at a sample of "
+                    f"'{summed[0]}', with a score-function gradient), or remove walkback",
+                )
             if scores:
                 body = Score(body, [LogProb(special[v][1], v, Sym("", "")) for v in scores], part.name)
             over = part.over

@@ -76,6 +76,7 @@ class _Rule:
             (self.dashed_in if e.process is Process.inference else self.solid_in)[e.target].append((i, e))
         self.tested = {s for _, e in self.live if e.adversarial for s in e.inputs(g)}
         self.reported: set[tuple[str, int]] = set()
+        self.walkback_used = False
 
     def error(self, key: tuple[str, int], message: str, span: object, hint: str) -> None:
         if key not in self.reported:
@@ -119,6 +120,7 @@ class _Rule:
         o = g.options
         pairs: list[tuple[str, int, Edge]] = []
         special: list[tuple[str, int, Edge]] = []
+        consumed: set[int] = set()
         for v, node in g.nodes.items():
             src = self.source(v, b)
             if src is None:
@@ -198,11 +200,25 @@ class _Rule:
                 if (frozenset(own) | ins) <= own:
                     continue
             pairs.append((v, i, e))
+            if producers:
+                consumed.add(producers[0][0])  # the p-side of the pair: scored inside its KL
             if density in ("categorical", "bernoulli") and self.sampled(e):
                 special.append((v, i, e))
+        walks = self.walks(b, consumed) if o.walkback > 1 else []
+        self.walkback_used = self.walkback_used or bool(walks)
         for v, i, e in special:
             kind = _DENSITY.get(head_name(e, g.nodes[v]) or "", head_name(e, g.nodes[v]) or "")
             size = support_size(kind, g.nodes[v].shape)
+            summed = o.discrete == "enumerate" or (o.discrete == "auto" and size is not None and size <= ENUMERATE_MAX)
+            if summed and any(v in self.drawn(s, b) for _, w in walks for s in w.inputs(g)):
+                self.error(
+                    ("walk-enum", i),
+                    f"walkback = {o.walkback} runs one chain, so it cannot be summed over the values of the "
+                    f"enumerated '{v}': {_name(e)} would get no gradient from it",
+                    c.espan(i, "arrow"),
+                    f"use `discrete = score` (the chain at a sample of '{v}', with a score-function gradient), "
+                    "or remove walkback",
+                )
             if o.discrete == "enumerate" and (size is None or size > ENUMERATE_MAX):
                 decl = c.loc.options.get("discrete")
                 span = (decl.value_span or decl.span) if decl is not None else c.espan(i, "arrow")
@@ -224,13 +240,102 @@ class _Rule:
                 "(`relaxed_categorical`, `relaxed_bernoulli`)",
             )
 
+    def walks(self, b: Branch, consumed: set[int]) -> list[tuple[int, Edge]]:
+        """The solid edges x -> a that branch ``b`` scores at a corruption of their data target
+        (``a --> x``: ``x``'s value in ``b`` comes from a dashed edge that reads ``a`` alone): a
+        walkback chain runs from each (compiler/bounds.py, walkback_pair)."""
+        g = self.g
+        out = []
+        for j, e in self.live:
+            if j in consumed or e.adversarial or e.process is not Process.generative or not serves(g, e, b):
+                continue
+            if e.deterministic or is_corruption(e) or g.nodes[e.target].role is not Role.data:
+                continue
+            for v in e.inputs(g):
+                src = self.source(v, b)
+                if src is not None and tuple(src[1].inputs(g)) == (e.target,):
+                    out.append((j, e))
+                    break
+        return out
+
+    def drawn(self, v: str, b: Branch, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        """The nodes whose drawn value ``v``'s value in branch ``b`` is a function of (the planner's
+        ``depends``: ``v`` itself where a prior or a stochastic edge draws it)."""
+        if v in seen:
+            return frozenset()
+        src = self.source(v, b)
+        if src is None:
+            node = self.g.nodes[v]
+            return frozenset([v]) if node.role is Role.latent and node.prior is not None else frozenset()
+        e = src[1]
+        own = frozenset() if e.deterministic else frozenset([v])
+        return own.union(*(self.drawn(s, b, seen | {v}) for s in e.inputs(self.g)))
+
+    # -- the red edges the rule can play (compiler/objective.py, derive) ----------------------------------
+    def red_edges(self) -> None:
+        g, c = self.g, self.c
+        dashed = [(i, e) for i, e in self.live if e.adversarial and e.process is Process.inference]
+        generated = [b for b in branches(g) if b.value == 0]
+        for i, e in dashed:
+            if e.kernel is not None:
+                self.error(
+                    ("kernel-dashed", i),
+                    "a kernel test belongs on a solid red edge (the generated side is tested against data)",
+                    c.espan(i, "arrow"),
+                    f"draw it solid: `{', '.join(e.sources)} -> {e.target} : {e.kernel} adversarial`",
+                )
+                continue
+            for b in generated:
+                for v in e.inputs(g):
+                    if self.source(v, b) is not None or g.nodes[v].role is not Role.data:
+                        self.error(
+                            ("pool-data", i),
+                            f"a dashed red edge re-weights the generated branch by the adversary, so '{v}' must be "
+                            f"data in the branch {b.name}",
+                            c.espan(i, "arrow"),
+                            f"test a data node that no dashed edge produces in {b.name} (AAVAE: `x --> y : D_phi = "
+                            "mlp(...) adversarial`), or draw the red edge solid",
+                        )
+        # (two dashed red edges are two dashed producers of one indicator, or need several: check.py says so)
+        with_net = [(i, e) for i, e in dashed if e.kernel is None and e.group is not None]
+        if with_net:
+            for v, node in g.nodes.items():
+                if node.partial and self.dashed_in[v]:
+                    i, _ = with_net[0]
+                    self.error(
+                        ("pool-partial", i),
+                        f"the partially observed '{v}' cannot be combined with a dashed red edge with a network",
+                        c.espan(i, "arrow"),
+                        f"remove the red edge's network (`perfect adversarial`), or observe '{v}' fully",
+                    )
+        for i, e in self.live:
+            if e.adversarial and e.process is Process.generative and e.kernel is None and e.group is None:
+                self.error(
+                    ("perfect-solid", i),
+                    "a perfect adversary on a solid red edge would give the generator log 0: only a dashed red "
+                    "edge can be perfect",
+                    c.espan(i, "arrow"),
+                    "make the edge dashed (`x --> y : perfect adversarial`) or give it a network",
+                )
+
     def run(self) -> None:
         g = self.g
+        self.red_edges()
         dashed_red = any(e.adversarial and e.process is Process.inference for _, e in self.live)
         every = branches(g)
         scored = tuple(b for b in every if b.value == 0) if dashed_red else every
         for b in scored:
             self.branch(b)
+        k = g.options.walkback
+        if k > 1 and not self.walkback_used:
+            decl = self.c.loc.options.get("walkback")
+            self.error(
+                ("walkback", 0),
+                f"walkback = {k} needs a dashed edge a --> b and a solid edge b -> a (a corruption and its denoiser)",
+                (decl.value_span or decl.span) if decl is not None else None,
+                "remove the option, or add the corruption and the denoiser (`x --> xn : gaussian_noise(0.5)`, "
+                "`xn -> x : p_theta = mlp(...) bernoulli`)",
+            )
 
 
 def check_rule(checker: _Checker) -> None:

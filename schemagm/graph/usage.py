@@ -18,8 +18,9 @@ It mirrors what the compiler reads (docs/design.md §4):
   importance-weighted bound), on a red edge with a network or a kernel test, and on the dashed
   edge into a partially observed node (α of its supervised term, M2).
 
-``importance_samples`` and ``walkback`` are not listed: a model that cannot use them is an error
-(the compiler's), not a warning.
+``importance_samples`` and ``walkback`` are not listed: a model that cannot use them is an error,
+not a warning (``walkback``'s is the checker's, rule_check.py; ``importance_samples``'s still the
+compiler's).
 """
 
 from __future__ import annotations
