@@ -534,3 +534,17 @@ def test_sleep_phase_through_a_hollow_edge_is_an_error() -> None:
     )
     with pytest.raises(SpecError, match="no_reparam.*no"):
         CompiledModel(g)
+
+
+def test_a_walkback_chain_read_at_another_context_fails_loudly() -> None:
+    """The chain's rounds are planned from one branch; a term that read it elsewhere (summed over an
+    enumerated node, pooled over real and generated rows) would get that branch's value silently."""
+    from schemagm.compiler.ir import Opaque, walk
+
+    torch.manual_seed(0)
+    model = compile_spec(SPECS / "dae.sgm")
+    batch = {"x": (torch.rand(3, 64) > 0.5).float()}
+    assert torch.isfinite(model.losses(batch)["theta"])
+    (chain,) = [e for t in model._exprs.values() for e in walk(t) if isinstance(e, Opaque)]
+    with pytest.raises(SpecError, match="the walkback chain of p_theta, planned in y=1, was read in y=0"):
+        chain.eval(model.run(batch), "y=0")

@@ -52,6 +52,11 @@ class _Bounds(_DeriverBase):
         key = f"sample:{ei.name}:"
 
         def fn(run: Run, base: str) -> Tensor:
+            if base != rounds[0]:  # the chain is planned from one context: never its value at another
+                raise SpecError(
+                    f"internal error: the walkback chain of {ei.name}, planned in {rounds[0]}, was read in {base}",
+                    hint="please report the spec",
+                )
             total = score(run, rounds[0])
             for r in range(1, k):
                 prev = rounds[r - 1]
