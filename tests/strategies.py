@@ -532,8 +532,31 @@ def graphs(draw: st.DrawFn, indicator: bool | None = None) -> SchematicGraph:
         for e in edges
         if e.target in nodes_by_name
     )
-    if options.walkback > 1 and not walks:
+    # (a chain is not summed over an enumerated node: no walkback beside a discrete draw)
+    discrete = any(
+        _discrete_draw(e, nodes_by_name[e.target])
+        for e in edges
+        if e.process is Process.inference and not e.adversarial and e.target in nodes_by_name
+    )
+    if options.walkback > 1 and (not walks or discrete):
         options = options.model_copy(update={"walkback": 1})
+    # importance weighting needs a bound to weight (a stochastic dashed edge into a latent with a
+    # prior, untested) or a generator's adversarial loss (a solid red edge with a discriminator)
+    tested_names = {s for e in edges if e.adversarial for s in e.sources}
+    weights = any(
+        e.process is Process.inference
+        and not e.adversarial
+        and not e.deterministic
+        and not _is_corruption(e)
+        and e.reparameterize
+        and e.target in nodes_by_name
+        and nodes_by_name[e.target].role is Role.latent
+        and nodes_by_name[e.target].prior is not None
+        and e.target not in tested_names
+        for e in edges
+    ) or any(e.adversarial and e.process is Process.generative and e.group is not None for e in edges)
+    if options.importance_samples > 1 and not weights:
+        options = options.model_copy(update={"importance_samples": 1})
     if options.importance_samples > 1 and any(
         _discrete_draw(e, nodes_by_name[e.target])
         for e in edges

@@ -398,3 +398,30 @@ def test_a_walkback_chain_over_an_enumerated_node_is_refused(monkeypatch: pytest
     terms = model.terms({"x": (torch.rand(5, 4) > 0.5).float()})
     grads = torch.autograd.grad(terms["nll:p_theta"], list(model.networks["q_eta"].parameters()))
     assert sum(float(g.abs().sum()) for g in grads) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("ae", "; E is deterministic (hollow) and has no density"),
+        ("mmd_net", "; G is deterministic (hollow) and has no density"),
+    ],
+)
+def test_importance_samples_with_nothing_to_weight_is_a_check_error(name: str, what: str) -> None:
+    """A model with neither a bound to weight (a KL pair) nor a generator's adversarial loss is
+    refused by `check` at the option's value (it was only the compiler's error); IWAE and IWGAN
+    check (the catalog)."""
+    text = (SPECS / f"{name}.sgm").read_text()
+    text = (
+        text.replace("options {\n", "options {\n  importance_samples = 4\n")
+        if "options {" in text
+        else (text + "options {\n  importance_samples = 4\n}\n")
+    )
+    line = text.splitlines().index("  importance_samples = 4") + 1
+    message = (
+        "importance_samples = 4 has nothing to weight: importance weighting needs a dashed edge with a density "
+        f"into a latent node with a prior, or a red edge with a discriminator{what}"
+    )
+    assert (line, 24, message) in errors(text), errors(text)
+    for weighted in ("iwae", "iwgan"):
+        assert errors((SPECS / f"{weighted}.sgm").read_text()) == []

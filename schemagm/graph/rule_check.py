@@ -77,6 +77,7 @@ class _Rule:
         self.tested = {s for _, e in self.live if e.adversarial for s in e.inputs(g)}
         self.reported: set[tuple[str, int]] = set()
         self.walkback_used = False
+        self.weighted = False
 
     def error(self, key: tuple[str, int], message: str, span: object, hint: str) -> None:
         if key not in self.reported:
@@ -204,6 +205,7 @@ class _Rule:
                 consumed.add(producers[0][0])  # the p-side of the pair: scored inside its KL
             if density in ("categorical", "bernoulli") and self.sampled(e):
                 special.append((v, i, e))
+        self.weighted = self.weighted or bool(pairs)  # rule 8 weights the bound of a branch with a KL pair
         walks = self.walks(b, consumed) if o.walkback > 1 else []
         self.walkback_used = self.walkback_used or bool(walks)
         for v, i, e in special:
@@ -326,6 +328,19 @@ class _Rule:
         scored = tuple(b for b in every if b.value == 0) if dashed_red else every
         for b in scored:
             self.branch(b)
+        k = g.options.importance_samples
+        games = any(e.adversarial and e.process is Process.generative and e.group is not None for _, e in self.live)
+        if k > 1 and not self.weighted and not games:  # (a game weights its generator's loss: compiler/games.py)
+            decl = self.c.loc.options.get("importance_samples")
+            hollow = next((e for _, e in self.live if e.deterministic and not e.adversarial), None)
+            what = f"; {hollow.key} is deterministic (hollow) and has no density" if hollow is not None else ""
+            self.error(
+                ("iw", -1),
+                f"importance_samples = {k} has nothing to weight: importance weighting needs a dashed edge "
+                f"with a density into a latent node with a prior, or a red edge with a discriminator{what}",
+                (decl.value_span or decl.span) if decl is not None else None,
+                "remove the option, or draw the inference edge as stochastic (`-->` with a distribution)",
+            )
         k = g.options.walkback
         if k > 1 and not self.walkback_used:
             decl = self.c.loc.options.get("walkback")

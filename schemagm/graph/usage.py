@@ -19,8 +19,7 @@ It mirrors what the compiler reads (docs/design.md §4):
   edge into a partially observed node (α of its supervised term, M2).
 
 ``importance_samples`` and ``walkback`` are not listed: a model that cannot use them is an error,
-not a warning (``walkback``'s is the checker's, rule_check.py; ``importance_samples``'s still the
-compiler's).
+not a warning (the checker's, rule_check.py; the compiler keeps the same error as a last guard).
 """
 
 from __future__ import annotations
