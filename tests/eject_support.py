@@ -58,3 +58,13 @@ def assert_same(model: Any, got: dict, mine: dict, module: Any, nets: Any, label
                 b, a, rtol=TOL["rtol"], atol=TOL["atol"], msg=_said(f"{label}: gradient of {g}'s loss")
             )
         assert any(gr is not None and torch.count_nonzero(gr) for gr in gb), f"{label}: {g}'s loss trains nothing"
+
+
+def assert_script_matches(model: Any, module: Any, batch: dict, label: str, seed: int = 1) -> None:
+    """The script's losses and gradients, on the compiled model's weights and its draws of one
+    seeded call on ``batch``, are the compiled model's (:func:`assert_same`)."""
+    nets = networks_like(module, model)
+    torch.manual_seed(seed)
+    got = model.losses(batch)
+    mine = module.losses(nets, batch, module.Noise(dict(model.last_draws)))
+    assert_same(model, got, mine, module, nets, label)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import SPECS
-from eject_support import assert_same, load_script, networks_like
+from eject_support import assert_same, assert_script_matches, load_script, networks_like
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference.batches import batch_for
@@ -265,12 +265,7 @@ def test_a_network_without_a_label_is_called_by_its_edge_key(tmp_path: Path) -> 
     text = eject(model)
     assert "getattr(nets, 'z->h')" in text or 'getattr(nets, "z->h")' in text
     module = load_script(text, tmp_path, "unlabelled")
-    nets = networks_like(module, model)
-    batch = {"x": (torch.rand(5, 4) > 0.5).float()}
-    torch.manual_seed(1)
-    got = model.losses(batch)
-    mine = module.losses(nets, batch, module.Noise(dict(model.last_draws)))
-    assert_same(model, got, mine, module, nets, "unlabelled identity")
+    assert_script_matches(model, module, {"x": (torch.rand(5, 4) > 0.5).float()}, "unlabelled identity")
 
 
 def test_a_script_that_does_not_parse_is_refused_before_it_is_written() -> None:
@@ -305,9 +300,5 @@ def test_a_real_node_drawn_by_a_discrete_head_is_enumerated_in_the_script(tmp_pa
     model = compile_spec(REAL_DRAWN_DISCRETE)
     assert "Σ_h q_η(h|x)" in model.objective.loss_formula("theta")  # the exact sum over h's values
     module = load_script(eject(model), tmp_path, "real_drawn_discrete")
-    nets = networks_like(module, model)
     batch = {"x": (torch.rand(5, 4) > 0.5).float()}
-    torch.manual_seed(1)
-    got = model.losses(batch)
-    mine = module.losses(nets, batch, module.Noise(dict(model.last_draws)))
-    assert_same(model, got, mine, module, nets, "real node, bernoulli head")
+    assert_script_matches(model, module, batch, "real node, bernoulli head")

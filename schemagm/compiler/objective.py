@@ -358,7 +358,7 @@ class _Deriver(_Bounds, _Games):
             if scores:
                 body = Score(body, [LogProb(special[v][1], v, Sym("", "")) for v in scores], part.name)
             over = part.over
-            for v in reversed([v for v in deps if special[v][0] == "enumerate"]):
+            for v in reversed(summed):
                 qe = special[v][1]
                 qsym = call(qe.sym, [node_sym(v)], [p.source(ctx, i).expr for i in qe.inputs])
                 inner = self.downstream_factors(ctx, v, part.nodes)

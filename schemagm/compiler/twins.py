@@ -22,7 +22,7 @@ Slots = list[tuple[dict, str, Any, int]]
 
 
 def _tensor_slots(net: nn.Module) -> Slots:
-    """Every parameter and buffer slot of a network: (its dict, its name, the tensor, its storage)."""
+    """The slots of ``net`` and of every module in it."""
     slots = []
     for module in net.modules():
         for d in (module._parameters, module._buffers):

@@ -79,6 +79,11 @@ class _Rule:
         self.walkback_used = False
         self.weighted = False
 
+    def option_value(self, key: str) -> object:
+        """Where the option ``key`` is written: its value, else its line (None where not written)."""
+        decl = self.c.loc.options.get(key)
+        return (decl.value_span or decl.span) if decl is not None else None
+
     def error(self, key: tuple[str, int], message: str, span: object, hint: str) -> None:
         if key not in self.reported:
             self.reported.add(key)
@@ -222,8 +227,7 @@ class _Rule:
                     "or remove walkback",
                 )
             if o.discrete == "enumerate" and (size is None or size > ENUMERATE_MAX):
-                decl = c.loc.options.get("discrete")
-                span = (decl.value_span or decl.span) if decl is not None else c.espan(i, "arrow")
+                span = self.option_value("discrete") or c.espan(i, "arrow")
                 self.error(
                     ("enum", i),
                     f"discrete = enumerate: '{v}' takes {size} values, more than the {ENUMERATE_MAX} "
@@ -331,23 +335,21 @@ class _Rule:
         k = g.options.importance_samples
         games = any(e.adversarial and e.process is Process.generative and e.group is not None for _, e in self.live)
         if k > 1 and not self.weighted and not games:  # (a game weights its generator's loss: compiler/games.py)
-            decl = self.c.loc.options.get("importance_samples")
             hollow = next((e for _, e in self.live if e.deterministic and not e.adversarial), None)
             what = f"; {hollow.key} is deterministic (hollow) and has no density" if hollow is not None else ""
             self.error(
                 ("iw", -1),
                 f"importance_samples = {k} has nothing to weight: importance weighting needs a dashed edge "
                 f"with a density into a latent node with a prior, or a red edge with a discriminator{what}",
-                (decl.value_span or decl.span) if decl is not None else None,
+                self.option_value("importance_samples"),
                 "remove the option, or draw the inference edge as stochastic (`-->` with a distribution)",
             )
         k = g.options.walkback
         if k > 1 and not self.walkback_used:
-            decl = self.c.loc.options.get("walkback")
             self.error(
                 ("walkback", 0),
                 f"walkback = {k} needs a dashed edge a --> b and a solid edge b -> a (a corruption and its denoiser)",
-                (decl.value_span or decl.span) if decl is not None else None,
+                self.option_value("walkback"),
                 "remove the option, or add the corruption and the denoiser (`x --> xn : gaussian_noise(0.5)`, "
                 "`xn -> x : p_theta = mlp(...) bernoulli`)",
             )
